@@ -1,0 +1,193 @@
+// Package config loads and validates incidenthub's YAML configuration.
+//
+// Loading is strict: unknown keys are errors, ${ENV} references are expanded
+// inside values, and every problem is reported at once with its key path
+// (services[1].pagerduty_service_ids[0]: …) so that one run of
+// `incidenthub config check` shows everything to fix.
+package config
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Config is the whole configuration file.
+type Config struct {
+	Listen      string      `yaml:"listen"`
+	Storage     Storage     `yaml:"storage"`
+	Intake      Intake      `yaml:"intake"`
+	API         API         `yaml:"api"`
+	PagerDuty   PagerDuty   `yaml:"pagerduty"`
+	GitHub      GitHub      `yaml:"github"`
+	Jira        Jira        `yaml:"jira"`
+	Severities  []Severity  `yaml:"severities"`
+	Services    []Service   `yaml:"services"`
+	Correlation Correlation `yaml:"correlation"`
+	Review      Review      `yaml:"review"`
+	Awareness   Awareness   `yaml:"awareness"`
+}
+
+// Storage selects the database.
+type Storage struct {
+	// Driver is sqlite (embedded, the default) or postgres.
+	Driver string `yaml:"driver"`
+	DSN    string `yaml:"dsn"`
+	// Synchronous is SQLite's synchronous pragma: full (the default) makes
+	// an acknowledged delivery survive power loss; normal survives a crash
+	// of the process but may lose the last commits on power loss.
+	Synchronous string `yaml:"synchronous"`
+}
+
+// Intake bounds what webhook endpoints accept.
+type Intake struct {
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+}
+
+// API configures the read API.
+type API struct {
+	// Tokens are the accepted bearer tokens; with none the API is off.
+	Tokens []Secret `yaml:"tokens"`
+}
+
+// PagerDuty configures the PagerDuty connector.
+type PagerDuty struct {
+	// WebhookSecrets are the v3 subscription secrets; several allow rotation.
+	// With none, the webhook endpoint is switched off.
+	WebhookSecrets []Secret `yaml:"webhook_secrets"`
+	APIToken       Secret   `yaml:"api_token"`
+	FromEmail      string   `yaml:"from_email"`
+	BaseURL        string   `yaml:"base_url"`
+}
+
+// GitHub configures the GitHub connector.
+type GitHub struct {
+	WebhookSecrets   []Secret `yaml:"webhook_secrets"`
+	Token            Secret   `yaml:"token"`
+	BaseURL          string   `yaml:"base_url"`
+	ReviewRepo       string   `yaml:"review_repo"`
+	Hooks            []Hook   `yaml:"hooks"`
+	CommentOnChanges bool     `yaml:"comment_on_changes"`
+}
+
+// Hook names a GitHub webhook whose failed deliveries the hub recovers:
+// a repository hook (Repo) or an organisation hook (Org).
+type Hook struct {
+	Repo string `yaml:"repo"`
+	Org  string `yaml:"org"`
+	ID   int64  `yaml:"id"`
+}
+
+// Jira configures the Jira connector.
+type Jira struct {
+	WebhookSecrets []Secret `yaml:"webhook_secrets"`
+	BaseURL        string   `yaml:"base_url"`
+	Email          string   `yaml:"email"`
+	APIToken       Secret   `yaml:"api_token"`
+}
+
+// Severity is one severity level, defined ahead of time. The list in the
+// config is ordered most severe first, and that order is the ranking.
+type Severity struct {
+	Name                string   `yaml:"name"`
+	Description         string   `yaml:"description"`
+	PagerDutyPriorities []string `yaml:"pagerduty_priorities"`
+	// Urgency (high or low) matches pages that have no listed priority.
+	Urgency string `yaml:"urgency"`
+	// Review is required, optional or none.
+	Review          string        `yaml:"review"`
+	ReviewOpenAfter time.Duration `yaml:"review_open_after"`
+}
+
+// Service is one service the team runs, and where its facts live.
+type Service struct {
+	Name                string   `yaml:"name"`
+	PagerDutyServiceIDs []string `yaml:"pagerduty_service_ids"`
+	GitHubRepos         []string `yaml:"github_repos"`
+	DeployEnvironments  []string `yaml:"deploy_environments"`
+	DeployWorkflows     []string `yaml:"deploy_workflows"`
+	JiraProject         string   `yaml:"jira_project"`
+	JiraIssueType       string   `yaml:"jira_issue_type"`
+	Playbook            string   `yaml:"playbook"`
+}
+
+// Correlation holds the windows that group events into records.
+type Correlation struct {
+	// MergeWindow: a page on a service with a record opened within this
+	// window joins that record (a page storm is one incident).
+	MergeWindow time.Duration `yaml:"merge_window"`
+	// ChangeLookback: changes this long before a record opened are
+	// attached to it as recent changes.
+	ChangeLookback time.Duration `yaml:"change_lookback"`
+}
+
+// Review configures the review lifecycle.
+type Review struct {
+	OpenAfter time.Duration `yaml:"open_after"`
+	DueWithin time.Duration `yaml:"due_within"`
+}
+
+// Awareness configures low-priority records that announce risky work.
+type Awareness struct {
+	Labels           []string      `yaml:"labels"`
+	AutoResolveAfter time.Duration `yaml:"auto_resolve_after"`
+}
+
+// Review policies of a severity.
+const (
+	ReviewRequired = "required"
+	ReviewOptional = "optional"
+	ReviewNone     = "none"
+)
+
+// Storage drivers.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
+// Default returns the configuration that an empty file means.
+func Default() Config {
+	return Config{
+		Listen:      ":8080",
+		Storage:     Storage{Driver: DriverSQLite, DSN: "file:data/incidenthub.db", Synchronous: "full"},
+		Intake:      Intake{MaxBodyBytes: 5 << 20},
+		Correlation: Correlation{MergeWindow: 30 * time.Minute, ChangeLookback: 2 * time.Hour},
+		Review:      Review{OpenAfter: 12 * time.Hour, DueWithin: 48 * time.Hour},
+		Awareness:   Awareness{Labels: []string{"risky-migration"}, AutoResolveAfter: 2 * time.Hour},
+	}
+}
+
+// applyDefaults fills what only makes sense per element.
+func (c *Config) applyDefaults() {
+	for i := range c.Services {
+		if len(c.Services[i].DeployEnvironments) == 0 {
+			c.Services[i].DeployEnvironments = []string{"production"}
+		}
+		if c.Services[i].JiraIssueType == "" {
+			c.Services[i].JiraIssueType = "Task"
+		}
+	}
+}
+
+// Secret is a credential. It never prints, logs or marshals its value.
+type Secret string
+
+const redacted = "<secret>"
+
+// Value returns the secret itself, for the few places that must use it.
+func (s Secret) Value() string { return string(s) }
+
+// String implements fmt.Stringer without revealing the value.
+func (s Secret) String() string { return redacted }
+
+// GoString keeps %#v from revealing the value.
+func (s Secret) GoString() string { return redacted }
+
+// LogValue implements slog.LogValuer.
+func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
+
+// MarshalYAML implements yaml.Marshaler.
+func (s Secret) MarshalYAML() (any, error) { return redacted, nil }
+
+// MarshalText implements encoding.TextMarshaler (JSON included).
+func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }

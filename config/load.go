@@ -1,0 +1,209 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Problem is one thing wrong with a configuration, at a key path.
+type Problem struct {
+	Path string
+	Msg  string
+}
+
+func (p Problem) String() string {
+	if p.Path == "" {
+		return p.Msg
+	}
+	return p.Path + ": " + p.Msg
+}
+
+// Error lists every problem found in a configuration.
+type Error struct {
+	File     string
+	Problems []Problem
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d problem(s)", e.File, len(e.Problems))
+	for _, p := range e.Problems {
+		b.WriteString("\n  ")
+		b.WriteString(p.String())
+	}
+	return b.String()
+}
+
+// LoadFile reads, expands, decodes and validates the file at path.
+func LoadFile(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return Parse(path, data, os.LookupEnv)
+}
+
+// Parse decodes data (named file in errors). lookupEnv resolves ${NAME}.
+func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Config, error) {
+	var root yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
+		return nil, &Error{File: file, Problems: []Problem{{Msg: err.Error()}}}
+	}
+	cfg := Default()
+	l := loader{lookupEnv: lookupEnv, unset: map[string]string{}}
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		doc := root.Content[0]
+		l.expand(doc, "")
+		l.check(doc, reflect.TypeFor[Config](), "")
+		if len(l.problems) == 0 {
+			if err := doc.Decode(&cfg); err != nil {
+				l.problems = append(l.problems, Problem{Msg: err.Error()})
+			}
+		}
+	}
+	if len(l.problems) > 0 {
+		return nil, &Error{File: file, Problems: l.problems}
+	}
+	cfg.applyDefaults()
+	if problems := cfg.validate(l.unset); len(problems) > 0 {
+		return nil, &Error{File: file, Problems: problems}
+	}
+	return &cfg, nil
+}
+
+type loader struct {
+	lookupEnv func(string) (string, bool)
+	// unset maps a key path to the environment variable it named that was
+	// not set, so that "empty secret" can say which variable to set.
+	unset    map[string]string
+	problems []Problem
+}
+
+func (l *loader) add(path, format string, args ...any) {
+	l.problems = append(l.problems, Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+var envRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)\}`)
+
+// expand replaces ${NAME} inside scalar values. Expanding after parsing,
+// not in the raw text, keeps a secret that contains YAML syntax from
+// changing the document's structure.
+func (l *loader) expand(n *yaml.Node, path string) {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if !strings.Contains(n.Value, "${") {
+			return
+		}
+		n.Value = envRef.ReplaceAllStringFunc(n.Value, func(ref string) string {
+			name := ref[2 : len(ref)-1]
+			v, ok := l.lookupEnv(name)
+			if !ok {
+				l.unset[path] = name
+			}
+			return v
+		})
+		// An expanded value is always a string, whatever it looks like.
+		if n.Tag == "" || n.Tag == "!!null" || n.Tag == "!!int" || n.Tag == "!!bool" || n.Tag == "!!float" {
+			n.Tag = "!!str"
+			n.Style = yaml.DoubleQuotedStyle
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			l.expand(n.Content[i+1], join(path, n.Content[i].Value))
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			l.expand(c, fmt.Sprintf("%s[%d]", path, i))
+		}
+	}
+}
+
+var durationType = reflect.TypeFor[time.Duration]()
+
+// check walks the document against the Go type and reports unknown keys
+// and values of the wrong type, each with its key path.
+func (l *loader) check(n *yaml.Node, t reflect.Type, path string) {
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if n.Tag == "!!null" {
+		return
+	}
+	switch {
+	case t == durationType:
+		var d time.Duration
+		if n.Kind != yaml.ScalarNode || n.Decode(&d) != nil {
+			l.add(path, "want a duration such as 30m or 2h, got %q", n.Value)
+		}
+	case t.Kind() == reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			l.add(path, "want a mapping")
+			return
+		}
+		fields := yamlFields(t)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			key := n.Content[i].Value
+			f, ok := fields[key]
+			if !ok {
+				l.add(join(path, key), "unknown key (known: %s)", strings.Join(sortedKeys(fields), ", "))
+				continue
+			}
+			l.check(n.Content[i+1], f.Type, join(path, key))
+		}
+	case t.Kind() == reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			l.add(path, "want a list")
+			return
+		}
+		for i, c := range n.Content {
+			l.check(c, t.Elem(), fmt.Sprintf("%s[%d]", path, i))
+		}
+	default:
+		if n.Kind != yaml.ScalarNode {
+			l.add(path, "want a single %s value", t.Kind())
+			return
+		}
+		if err := n.Decode(reflect.New(t).Interface()); err != nil {
+			l.add(path, "want a %s, got %q", t.Kind(), n.Value)
+		}
+	}
+}
+
+func yamlFields(t reflect.Type) map[string]reflect.StructField {
+	fields := make(map[string]reflect.StructField, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if name != "" && name != "-" {
+			fields[name] = f
+		}
+	}
+	return fields
+}
+
+func sortedKeys(m map[string]reflect.StructField) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}

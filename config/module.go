@@ -1,0 +1,34 @@
+package config
+
+import "go.uber.org/fx"
+
+// Module hands each component its own part of a loaded *Config, so that a
+// connector depends on its section rather than on the whole file.
+var Module = fx.Module("config", fx.Provide(split))
+
+// Sections are the parts of the configuration that components depend on.
+type Sections struct {
+	fx.Out
+
+	Listen      string `name:"listen"`
+	Storage     Storage
+	Intake      Intake
+	API         API
+	PagerDuty   PagerDuty
+	GitHub      GitHub
+	Jira        Jira
+	Correlation Correlation
+}
+
+func split(c *Config) Sections {
+	return Sections{
+		Listen:      c.Listen,
+		Storage:     c.Storage,
+		Intake:      c.Intake,
+		API:         c.API,
+		PagerDuty:   c.PagerDuty,
+		GitHub:      c.GitHub,
+		Jira:        c.Jira,
+		Correlation: c.Correlation,
+	}
+}

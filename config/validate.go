@@ -1,0 +1,192 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+type validator struct {
+	unset    map[string]string
+	problems []Problem
+}
+
+func (v *validator) add(path, format string, args ...any) {
+	v.problems = append(v.problems, Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// secrets reports empty secrets: an empty webhook secret would accept
+// anyone's deliveries, so it is an error, never "off".
+func (v *validator) secrets(path string, secrets []Secret) {
+	for i, s := range secrets {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		if strings.TrimSpace(s.Value()) != "" {
+			continue
+		}
+		if name, ok := v.unset[p]; ok {
+			v.add(p, "empty: environment variable %s is not set", name)
+		} else {
+			v.add(p, "empty; remove the entry to switch this off")
+		}
+	}
+}
+
+func (v *validator) baseURL(path, raw string) {
+	if raw == "" {
+		return
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.add(path, "want an http(s) URL, got %q", raw)
+	}
+}
+
+var (
+	repoName    = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
+	jiraProject = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,254}$`)
+)
+
+func (c *Config) validate(unset map[string]string) []Problem {
+	v := &validator{unset: unset}
+	if c.Listen == "" {
+		v.add("listen", "empty; want an address such as :8080")
+	}
+	switch c.Storage.Driver {
+	case DriverSQLite:
+		if !slices.Contains([]string{"full", "normal", "off"}, strings.ToLower(c.Storage.Synchronous)) {
+			v.add("storage.synchronous", "want full, normal or off, got %q", c.Storage.Synchronous)
+		}
+	case DriverPostgres:
+	default:
+		v.add("storage.driver", "want sqlite or postgres, got %q", c.Storage.Driver)
+	}
+	if c.Storage.DSN == "" {
+		v.add("storage.dsn", "empty")
+	}
+	if c.Intake.MaxBodyBytes <= 0 {
+		v.add("intake.max_body_bytes", "want a positive number of bytes")
+	}
+	v.secrets("api.tokens", c.API.Tokens)
+	v.secrets("pagerduty.webhook_secrets", c.PagerDuty.WebhookSecrets)
+	v.secrets("github.webhook_secrets", c.GitHub.WebhookSecrets)
+	v.secrets("jira.webhook_secrets", c.Jira.WebhookSecrets)
+	v.baseURL("pagerduty.base_url", c.PagerDuty.BaseURL)
+	v.baseURL("github.base_url", c.GitHub.BaseURL)
+	v.baseURL("jira.base_url", c.Jira.BaseURL)
+	if c.GitHub.ReviewRepo != "" && !repoName.MatchString(c.GitHub.ReviewRepo) {
+		v.add("github.review_repo", "want owner/name, got %q", c.GitHub.ReviewRepo)
+	}
+	for i, h := range c.GitHub.Hooks {
+		p := fmt.Sprintf("github.hooks[%d]", i)
+		if (h.Repo == "") == (h.Org == "") {
+			v.add(p, "set exactly one of repo and org")
+		}
+		if h.Repo != "" && !repoName.MatchString(h.Repo) {
+			v.add(p+".repo", "want owner/name, got %q", h.Repo)
+		}
+		if h.ID <= 0 {
+			v.add(p+".id", "want the hook's numeric id")
+		}
+	}
+	c.validateSeverities(v)
+	c.validateServices(v)
+	if c.Correlation.MergeWindow <= 0 {
+		v.add("correlation.merge_window", "want a positive duration")
+	}
+	if c.Correlation.ChangeLookback <= 0 {
+		v.add("correlation.change_lookback", "want a positive duration")
+	}
+	if c.Review.OpenAfter < 0 {
+		v.add("review.open_after", "want a duration of zero or more")
+	}
+	if c.Review.DueWithin <= 0 {
+		v.add("review.due_within", "want a positive duration")
+	}
+	if c.Awareness.AutoResolveAfter <= 0 {
+		v.add("awareness.auto_resolve_after", "want a positive duration")
+	}
+	return v.problems
+}
+
+func (c *Config) validateSeverities(v *validator) {
+	if len(c.Severities) == 0 {
+		v.add("severities", "define at least one severity, most severe first")
+	}
+	names := map[string]int{}
+	priorities := map[string]int{}
+	for i, s := range c.Severities {
+		p := fmt.Sprintf("severities[%d]", i)
+		if s.Name == "" {
+			v.add(p+".name", "empty")
+		} else if j, dup := names[s.Name]; dup {
+			v.add(p+".name", "%q is already severities[%d]", s.Name, j)
+		} else {
+			names[s.Name] = i
+		}
+		for k, prio := range s.PagerDutyPriorities {
+			pp := fmt.Sprintf("%s.pagerduty_priorities[%d]", p, k)
+			if j, dup := priorities[prio]; dup {
+				v.add(pp, "%q is already mapped by severities[%d]", prio, j)
+			} else {
+				priorities[prio] = i
+			}
+		}
+		if s.Urgency != "" && s.Urgency != "high" && s.Urgency != "low" {
+			v.add(p+".urgency", "want high or low, got %q", s.Urgency)
+		}
+		if !slices.Contains([]string{ReviewRequired, ReviewOptional, ReviewNone}, s.Review) {
+			v.add(p+".review", "want required, optional or none, got %q", s.Review)
+		}
+		if s.ReviewOpenAfter < 0 {
+			v.add(p+".review_open_after", "want a duration of zero or more")
+		}
+	}
+}
+
+func (c *Config) validateServices(v *validator) {
+	names := map[string]int{}
+	pdIDs := map[string]int{}
+	repos := map[string]int{}
+	for i, s := range c.Services {
+		p := fmt.Sprintf("services[%d]", i)
+		switch j, dup := names[s.Name]; {
+		case s.Name == "":
+			v.add(p+".name", "empty")
+		case s.Name == "unmapped":
+			v.add(p+".name", `"unmapped" is reserved for pages from unconfigured services`)
+		case dup:
+			v.add(p+".name", "%q is already services[%d]", s.Name, j)
+		default:
+			names[s.Name] = i
+		}
+		for k, id := range s.PagerDutyServiceIDs {
+			pp := fmt.Sprintf("%s.pagerduty_service_ids[%d]", p, k)
+			if j, dup := pdIDs[id]; dup {
+				v.add(pp, "%q is already listed by services[%d]", id, j)
+			} else if id == "" {
+				v.add(pp, "empty")
+			} else {
+				pdIDs[id] = i
+			}
+		}
+		for k, r := range s.GitHubRepos {
+			pp := fmt.Sprintf("%s.github_repos[%d]", p, k)
+			switch j, dup := repos[strings.ToLower(r)]; {
+			case !repoName.MatchString(r):
+				v.add(pp, "want owner/name, got %q", r)
+			case dup:
+				v.add(pp, "%q is already listed by services[%d]", r, j)
+			default:
+				repos[strings.ToLower(r)] = i
+			}
+		}
+		if s.JiraProject != "" && !jiraProject.MatchString(s.JiraProject) {
+			v.add(p+".jira_project", "want a Jira project key such as PAY, got %q", s.JiraProject)
+		}
+		if s.Playbook != "" {
+			v.baseURL(p+".playbook", s.Playbook)
+		}
+	}
+}
