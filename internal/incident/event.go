@@ -1,0 +1,55 @@
+package incident
+
+import "time"
+
+// Source names a vendor that sends webhooks.
+type Source string
+
+// Webhook sources.
+const (
+	SourcePagerDuty Source = "pagerduty"
+	SourceGitHub    Source = "github"
+	SourceJira      Source = "jira"
+)
+
+// EventType is a normalised event, independent of the vendor's vocabulary.
+type EventType string
+
+// Page events, from PagerDuty incident webhooks.
+const (
+	EventPageTriggered      EventType = "page.triggered"
+	EventPageAcknowledged   EventType = "page.acknowledged"
+	EventPageUnacknowledged EventType = "page.unacknowledged"
+	EventPageResolved       EventType = "page.resolved"
+	EventPageReopened       EventType = "page.reopened"
+	EventPageReassigned     EventType = "page.reassigned"
+	EventPageEscalated      EventType = "page.escalated"
+	EventPagePriority       EventType = "page.priority_updated"
+	EventPageNote           EventType = "page.note"
+	EventPageResponderAdded EventType = "page.responder_added"
+	EventPageStatusUpdate   EventType = "page.status_update"
+)
+
+// Event is what a connector makes of one vendor event: the facts the router
+// needs and the time the thing happened (never the time it arrived).
+type Event struct {
+	Source Source
+	// ID is the vendor's event id; with Source it identifies the event
+	// across redeliveries that carry a new delivery id.
+	ID         string
+	Type       EventType
+	OccurredAt time.Time
+	// Actor is who did it, as the vendor names them; empty for automation.
+	Actor string
+	// PageID is the PagerDuty incident the event is about.
+	PageID  string
+	PageURL string
+	// Snapshot is the page as the event saw it. Events about notes,
+	// responders and status updates carry only a reference: nil.
+	Snapshot *Page
+	// Text is a note's content, a status update's message or a responder
+	// request; untrusted.
+	Text string
+	// Subject is a person the event is about, such as an added responder.
+	Subject string
+}

@@ -1,0 +1,175 @@
+// Package incident is the hub's vocabulary: incident records, their pages and
+// timelines, and the normalised events that connectors produce. It is plain
+// data with no I/O, shared by the router, the store and the connectors.
+package incident
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Status is where a record stands in its lifecycle.
+type Status string
+
+// Record statuses, in lifecycle order.
+const (
+	StatusOpen         Status = "open"
+	StatusAcknowledged Status = "acknowledged"
+	StatusResolved     Status = "resolved"
+	StatusReviewing    Status = "reviewing"
+	StatusClosed       Status = "closed"
+)
+
+// Active reports whether the record still needs responders: open or acknowledged.
+func (s Status) Active() bool { return s == StatusOpen || s == StatusAcknowledged }
+
+// Kind tells real incidents from announcements and drills.
+type Kind string
+
+// Record kinds.
+const (
+	KindIncident  Kind = "incident"
+	KindAwareness Kind = "awareness"
+	KindDrill     Kind = "drill"
+)
+
+// UnmappedService is the service of a record opened by a page from a
+// PagerDuty service that no configured service lists.
+const UnmappedService = "unmapped"
+
+// Record is one incident: the pages it groups, who responded, and what
+// happened when. The router derives every field from events; the store keeps it.
+type Record struct {
+	// ID is the hub's number; zero until the store first saves the record.
+	ID       int64
+	Title    string
+	Status   Status
+	Kind     Kind
+	Severity string
+	// SeveritySetBy names the person who set the severity by hand; while it
+	// is set, pages no longer move the severity.
+	SeveritySetBy string
+	Service       string
+	// CorrelationKey groups pages into one record: the service name, or for
+	// unmapped services the PagerDuty service id, so that two unknown
+	// services never merge.
+	CorrelationKey string
+	Commander      string
+	// CommanderAt is when the commander acknowledged, so that an earlier
+	// acknowledgement delivered late still wins.
+	CommanderAt    time.Time
+	Responders     []string
+	OpenedAt       time.Time
+	AcknowledgedAt time.Time
+	ResolvedAt     time.Time
+	Pages          []Page
+	// Timeline is filled when a record is read for display; the router
+	// returns new entries separately.
+	Timeline []TimelineEntry
+}
+
+// Ref is the public identifier, INC-<n>.
+func (r *Record) Ref() string { return FormatRef(r.ID) }
+
+// Page returns the record's page with the given PagerDuty incident id.
+func (r *Record) Page(id string) (*Page, bool) {
+	for i := range r.Pages {
+		if r.Pages[i].ID == id {
+			return &r.Pages[i], true
+		}
+	}
+	return nil, false
+}
+
+// Clone returns a deep copy, so that a decision never aliases its input.
+func (r Record) Clone() Record {
+	c := r
+	c.Responders = append([]string(nil), r.Responders...)
+	c.Pages = make([]Page, len(r.Pages))
+	for i, p := range r.Pages {
+		p.Assignees = append([]string(nil), p.Assignees...)
+		c.Pages[i] = p
+	}
+	c.Timeline = append([]TimelineEntry(nil), r.Timeline...)
+	return c
+}
+
+// FormatRef renders a record number as INC-<n>.
+func FormatRef(id int64) string { return "INC-" + strconv.FormatInt(id, 10) }
+
+// ParseRef accepts INC-<n> (any case) or a bare number.
+func ParseRef(s string) (int64, error) {
+	num := s
+	if len(s) > 4 && strings.EqualFold(s[:4], "INC-") {
+		num = s[4:]
+	}
+	id, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("incident id %q: want INC-<number>", s)
+	}
+	return id, nil
+}
+
+// PageStatus is the PagerDuty incident status.
+type PageStatus string
+
+// PagerDuty incident statuses.
+const (
+	PageTriggered    PageStatus = "triggered"
+	PageAcknowledged PageStatus = "acknowledged"
+	PageResolved     PageStatus = "resolved"
+)
+
+// Page is one PagerDuty incident as the hub last saw it.
+type Page struct {
+	ID          string     `json:"id"`
+	Number      int        `json:"number,omitempty"`
+	Title       string     `json:"title"`
+	URL         string     `json:"url,omitempty"`
+	ServiceID   string     `json:"service_id"`
+	ServiceName string     `json:"service_name,omitempty"`
+	Status      PageStatus `json:"status"`
+	Urgency     string     `json:"urgency,omitempty"`
+	Priority    string     `json:"priority,omitempty"`
+	Severity    string     `json:"severity"`
+	Assignees   []string   `json:"assignees,omitempty"`
+	// TriggeredAt is when the page began: its created_at, or the earliest
+	// event seen for it when the snapshot does not say.
+	TriggeredAt time.Time `json:"triggered_at"`
+	ResolvedAt  time.Time `json:"resolved_at,omitzero"`
+	// SnapshotAt is when the newest snapshot applied happened; older
+	// snapshots delivered late do not overwrite it.
+	SnapshotAt time.Time `json:"snapshot_at"`
+}
+
+// TimelineEntry is one thing that happened, in the order it happened.
+type TimelineEntry struct {
+	At      time.Time
+	Source  string
+	Kind    string
+	Summary string
+	URL     string
+	// Key is unique across all timelines: the same vendor event never
+	// appears twice however often it is delivered.
+	Key string
+}
+
+// Timeline entry kinds.
+const (
+	EntryPageTriggered      = "page.triggered"
+	EntryPageAcknowledged   = "page.acknowledged"
+	EntryPageUnacknowledged = "page.unacknowledged"
+	EntryPageResolved       = "page.resolved"
+	EntryPageReopened       = "page.reopened"
+	EntryPageEscalated      = "page.escalated"
+	EntryPageReassigned     = "page.reassigned"
+	EntryPageResponderAdded = "page.responder_added"
+	EntryPagePriority       = "page.priority_changed"
+	EntryNote               = "note"
+	EntryStatusUpdate       = "status_update"
+	EntrySeverityChanged    = "severity.changed"
+	EntryStatusChanged      = "status.changed"
+	EntryServiceUnmapped    = "service.unmapped"
+)
