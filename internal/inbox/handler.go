@@ -1,0 +1,116 @@
+package inbox
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/incidenthub/incidenthub/internal/incident"
+	"github.com/incidenthub/incidenthub/internal/metrics"
+)
+
+// Verifier is what a connector contributes to intake: its signature check
+// and where its delivery id lives. Nothing is parsed before verification.
+type Verifier interface {
+	Source() incident.Source
+	// Verify reports whether the headers carry a valid signature of body.
+	Verify(h http.Header, body []byte) bool
+	// Identify returns the vendor's delivery id ("" if absent) and the
+	// event name, where a header carries one.
+	Identify(h http.Header) (id, event string)
+}
+
+// Storer stores a delivery durably and says whether it was new.
+type Storer interface {
+	Append(ctx context.Context, d Delivery) (fresh bool, err error)
+}
+
+// Handler is the webhook endpoint of one source: bounded read, signature
+// check, durable store, then 202. It never answers 4xx to a correctly
+// signed delivery: PagerDuty drops a webhook on a 4xx and disables the
+// subscription after three drops, so even a malformed signed body is
+// stored (and marked unprocessable later) rather than refused.
+type Handler struct {
+	verifier Verifier
+	store    Storer
+	maxBody  int64
+	log      *slog.Logger
+	metrics  *metrics.Metrics
+	now      func() time.Time
+}
+
+// NewHandler returns the endpoint for v's source.
+func NewHandler(v Verifier, s Storer, maxBody int64, log *slog.Logger, m *metrics.Metrics) *Handler {
+	return &Handler{
+		verifier: v, store: s, maxBody: maxBody, metrics: m, now: time.Now,
+		log: log.With("source", string(v.Source())),
+	}
+}
+
+type answer struct {
+	Delivery  string `json:"delivery,omitempty"`
+	Duplicate bool   `json:"duplicate"`
+	Error     string `json:"error,omitempty"`
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	source := h.verifier.Source()
+	count := func(outcome string) { h.metrics.Deliveries.WithLabelValues(string(source), outcome).Inc() }
+	id, event := h.verifier.Identify(r.Header)
+	log := h.log.With("delivery", id, "remote", r.RemoteAddr)
+
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			count("too_large")
+			log.Warn("delivery refused: body over the limit", "limit_bytes", h.maxBody)
+			reply(w, http.StatusRequestEntityTooLarge, answer{Error: "body over intake.max_body_bytes"})
+			return
+		}
+		// The client went away mid-body; nothing was stored, and the vendor
+		// retries what it did not see answered.
+		log.Warn("delivery not read", "err", err)
+		reply(w, http.StatusBadRequest, answer{Error: "body could not be read"})
+		return
+	}
+	if !h.verifier.Verify(r.Header, body) {
+		count("unauthorized")
+		// Never log the signature or a secret: only that it did not match.
+		log.Warn("delivery refused: missing or invalid signature")
+		reply(w, http.StatusUnauthorized, answer{Error: "missing or invalid signature"})
+		return
+	}
+	if id == "" {
+		sum := sha256.Sum256(body)
+		id = "sha256:" + hex.EncodeToString(sum[:])
+	}
+	fresh, err := h.store.Append(r.Context(), Delivery{
+		Source: source, ID: id, Event: event, ReceivedAt: h.now(), Body: body,
+	})
+	if err != nil {
+		count("unavailable")
+		log.Error("delivery not stored; answering 503 so the sender retries", "err", err)
+		reply(w, http.StatusServiceUnavailable, answer{Delivery: id, Error: "store unavailable"})
+		return
+	}
+	if !fresh {
+		count("duplicate")
+		reply(w, http.StatusOK, answer{Delivery: id, Duplicate: true})
+		return
+	}
+	count("stored")
+	reply(w, http.StatusAccepted, answer{Delivery: id})
+}
+
+func reply(w http.ResponseWriter, status int, a answer) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(a)
+}

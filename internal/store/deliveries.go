@@ -1,0 +1,200 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/incident"
+)
+
+var _ inbox.Appender = (*Store)(nil)
+
+// AppendDeliveries stores ds in one transaction. fresh[i] is false when
+// ds[i] had been stored before (same source and delivery id).
+func (s *Store) AppendDeliveries(ctx context.Context, ds []inbox.Delivery) (fresh []bool, err error) {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("append deliveries: %w", err)
+	}
+	defer rollback(tx, &err)
+	stmt, err := tx.PrepareContext(ctx, `
+		INSERT INTO deliveries (source, delivery_id, event, received_at, body, status)
+		VALUES ($1, $2, $3, $4, $5, 'pending')
+		ON CONFLICT (source, delivery_id) DO NOTHING`)
+	if err != nil {
+		return nil, fmt.Errorf("append deliveries: %w", err)
+	}
+	defer stmt.Close()
+	fresh = make([]bool, len(ds))
+	for i, d := range ds {
+		res, err := stmt.ExecContext(ctx, string(d.Source), d.ID, d.Event, d.ReceivedAt.UnixMilli(), d.Body)
+		if err != nil {
+			return nil, fmt.Errorf("append delivery %s/%s: %w", d.Source, d.ID, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return nil, fmt.Errorf("append delivery %s/%s: %w", d.Source, d.ID, err)
+		}
+		fresh[i] = n == 1
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("append deliveries: %w", err)
+	}
+	return fresh, nil
+}
+
+const deliveryColumns = `seq, source, delivery_id, event, received_at, status, reason, subject, attempts, processed_at`
+
+func scanDelivery(row interface{ Scan(...any) error }, withBody bool) (inbox.Delivery, error) {
+	var (
+		d              inbox.Delivery
+		source, status string
+		received       int64
+		processed      sql.NullInt64
+		dest           = []any{&d.Seq, &source, &d.ID, &d.Event, &received, &status, &d.Reason, &d.Subject, &d.Attempts, &processed}
+	)
+	if withBody {
+		dest = append(dest, &d.Body)
+	}
+	if err := row.Scan(dest...); err != nil {
+		return inbox.Delivery{}, err
+	}
+	d.Source = incident.Source(source)
+	d.Status = inbox.Status(status)
+	d.ReceivedAt = fromMillis(sql.NullInt64{Int64: received, Valid: true})
+	d.ProcessedAt = fromMillis(processed)
+	return d, nil
+}
+
+// NextPending returns the oldest pending delivery, with its body.
+func (s *Store) NextPending(ctx context.Context) (inbox.Delivery, bool, error) {
+	row := s.read.QueryRowContext(ctx, `SELECT `+deliveryColumns+`, body FROM deliveries
+		WHERE status = 'pending' ORDER BY seq LIMIT 1`)
+	d, err := scanDelivery(row, true)
+	if errors.Is(err, sql.ErrNoRows) {
+		return inbox.Delivery{}, false, nil
+	}
+	if err != nil {
+		return inbox.Delivery{}, false, fmt.Errorf("next pending delivery: %w", err)
+	}
+	return d, true, nil
+}
+
+// DeliveryFilter narrows Deliveries.
+type DeliveryFilter struct {
+	Source incident.Source
+	Status inbox.Status
+	Limit  int
+}
+
+// Deliveries lists deliveries newest first, without their bodies.
+func (s *Store) Deliveries(ctx context.Context, f DeliveryFilter) ([]inbox.Delivery, error) {
+	var (
+		where []string
+		args  []any
+	)
+	if f.Source != "" {
+		args = append(args, string(f.Source))
+		where = append(where, fmt.Sprintf("source = $%d", len(args)))
+	}
+	if f.Status != "" {
+		args = append(args, string(f.Status))
+		where = append(where, fmt.Sprintf("status = $%d", len(args)))
+	}
+	q := `SELECT ` + deliveryColumns + ` FROM deliveries`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	args = append(args, limit)
+	q += fmt.Sprintf(" ORDER BY seq DESC LIMIT $%d", len(args))
+	rows, err := s.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []inbox.Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows, false)
+		if err != nil {
+			return nil, fmt.Errorf("list deliveries: %w", err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// Delivery returns one delivery with its body.
+func (s *Store) Delivery(ctx context.Context, source incident.Source, id string) (inbox.Delivery, error) {
+	row := s.read.QueryRowContext(ctx, `SELECT `+deliveryColumns+`, body FROM deliveries
+		WHERE source = $1 AND delivery_id = $2`, string(source), id)
+	d, err := scanDelivery(row, true)
+	if errors.Is(err, sql.ErrNoRows) {
+		return inbox.Delivery{}, fmt.Errorf("delivery %s/%s: %w", source, id, ErrNotFound)
+	}
+	return d, err
+}
+
+// Replay queues a delivery for processing again. Its events are still
+// deduplicated, so replaying an applied delivery changes nothing.
+func (s *Store) Replay(ctx context.Context, source incident.Source, id string) error {
+	res, err := s.write.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', reason = '', attempts = 0
+		WHERE source = $1 AND delivery_id = $2`, string(source), id)
+	if err != nil {
+		return fmt.Errorf("replay %s/%s: %w", source, id, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("replay %s/%s: %w", source, id, ErrNotFound)
+	}
+	return nil
+}
+
+// RecordFailure counts a failed processing attempt. After maxAttempts the
+// delivery is marked failed, so that one poisonous delivery cannot stall
+// the inbox; until then it stays pending and is retried first.
+func (s *Store) RecordFailure(ctx context.Context, seq int64, reason string, maxAttempts int) (failed bool, err error) {
+	row := s.write.QueryRowContext(ctx, `UPDATE deliveries
+		SET attempts = attempts + 1, reason = $2,
+		    status = CASE WHEN attempts + 1 >= $3 THEN 'failed' ELSE status END,
+		    processed_at = CASE WHEN attempts + 1 >= $3 THEN $4 ELSE processed_at END
+		WHERE seq = $1 RETURNING status`, seq, reason, maxAttempts, s.now().UnixMilli())
+	var status string
+	if err := row.Scan(&status); err != nil {
+		return false, fmt.Errorf("record failure of delivery %d: %w", seq, err)
+	}
+	return status == string(inbox.StatusFailed), nil
+}
+
+// DeliveryCounts returns how many deliveries are in each status.
+func (s *Store) DeliveryCounts(ctx context.Context) (map[inbox.Status]int, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT status, COUNT(*) FROM deliveries GROUP BY status`)
+	if err != nil {
+		return nil, fmt.Errorf("count deliveries: %w", err)
+	}
+	defer rows.Close()
+	out := map[inbox.Status]int{}
+	for rows.Next() {
+		var (
+			st string
+			n  int
+		)
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		out[inbox.Status(st)] = n
+	}
+	return out, rows.Err()
+}
+
+func rollback(tx *sql.Tx, err *error) {
+	if *err != nil {
+		_ = tx.Rollback()
+	}
+}

@@ -1,0 +1,72 @@
+-- +goose Up
+-- Times are unix milliseconds (BIGINT), the same in SQLite and PostgreSQL.
+
+-- The inbox: every webhook delivery, stored before it is answered.
+CREATE TABLE deliveries (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    source       TEXT    NOT NULL,
+    delivery_id  TEXT    NOT NULL,
+    event        TEXT    NOT NULL DEFAULT '',
+    received_at  BIGINT  NOT NULL,
+    body         BLOB    NOT NULL,
+    status       TEXT    NOT NULL DEFAULT 'pending',
+    reason       TEXT    NOT NULL DEFAULT '',
+    subject      TEXT    NOT NULL DEFAULT '',
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    processed_at BIGINT,
+    UNIQUE (source, delivery_id)
+);
+CREATE INDEX deliveries_by_status ON deliveries (status, seq);
+CREATE INDEX deliveries_by_subject ON deliveries (subject) WHERE status = 'deferred';
+
+-- Vendor events already applied, so that a redelivery under a new
+-- delivery id has no second effect.
+CREATE TABLE processed_events (
+    source   TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    PRIMARY KEY (source, event_id)
+);
+
+CREATE TABLE incidents (
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    title           TEXT   NOT NULL,
+    status          TEXT   NOT NULL,
+    kind            TEXT   NOT NULL,
+    severity        TEXT   NOT NULL,
+    service         TEXT   NOT NULL,
+    correlation_key TEXT   NOT NULL,
+    commander       TEXT   NOT NULL DEFAULT '',
+    opened_at       BIGINT NOT NULL,
+    acknowledged_at BIGINT,
+    resolved_at     BIGINT,
+    updated_at      BIGINT NOT NULL,
+    -- Pages, responders and the rest of the record's state, as JSON.
+    state           TEXT   NOT NULL
+);
+CREATE INDEX incidents_active ON incidents (correlation_key, status);
+CREATE INDEX incidents_by_service ON incidents (service, id);
+
+-- Which record each PagerDuty incident belongs to.
+CREATE TABLE incident_pages (
+    page_id     TEXT   PRIMARY KEY,
+    incident_id BIGINT NOT NULL REFERENCES incidents (id)
+);
+
+CREATE TABLE timeline (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    incident_id BIGINT NOT NULL REFERENCES incidents (id),
+    entry_key   TEXT   NOT NULL UNIQUE,
+    at          BIGINT NOT NULL,
+    source      TEXT   NOT NULL,
+    kind        TEXT   NOT NULL,
+    summary     TEXT   NOT NULL,
+    url         TEXT   NOT NULL DEFAULT ''
+);
+CREATE INDEX timeline_by_incident ON timeline (incident_id, at, seq);
+
+-- +goose Down
+DROP TABLE timeline;
+DROP TABLE incident_pages;
+DROP TABLE incidents;
+DROP TABLE processed_events;
+DROP TABLE deliveries;

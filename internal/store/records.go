@@ -1,0 +1,279 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/incident"
+)
+
+// Tx is the transaction in which one delivery is processed: what it reads
+// and writes commits together with the delivery's outcome, so a crash at
+// any point leaves either all of it or none (exactly once in effect).
+type Tx struct {
+	tx  *sql.Tx
+	ctx context.Context
+	now time.Time
+}
+
+// Process runs fn in a write transaction and records its outcome on the
+// delivery in the same transaction.
+func (s *Store) Process(ctx context.Context, seq int64, fn func(*Tx) (inbox.Outcome, error)) (err error) {
+	sqlTx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("process delivery %d: %w", seq, err)
+	}
+	defer rollback(sqlTx, &err)
+	tx := &Tx{tx: sqlTx, ctx: ctx, now: s.now()}
+	out, err := fn(tx)
+	if err != nil {
+		return err
+	}
+	if _, err = sqlTx.ExecContext(ctx, `UPDATE deliveries
+		SET status = $2, reason = $3, subject = $4, processed_at = $5 WHERE seq = $1`,
+		seq, string(out.Status), out.Reason, out.Subject, tx.now.UnixMilli()); err != nil {
+		return fmt.Errorf("process delivery %d: %w", seq, err)
+	}
+	if err = sqlTx.Commit(); err != nil {
+		return fmt.Errorf("process delivery %d: %w", seq, err)
+	}
+	return nil
+}
+
+// MarkEventSeen records a vendor event as applied. It reports false when
+// the event had been applied before.
+func (t *Tx) MarkEventSeen(source incident.Source, eventID string) (bool, error) {
+	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO processed_events (source, event_id) VALUES ($1, $2)
+		ON CONFLICT (source, event_id) DO NOTHING`, string(source), eventID)
+	if err != nil {
+		return false, fmt.Errorf("mark event %s/%s: %w", source, eventID, err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// ForgetEvent undoes MarkEventSeen for an event that was not applied.
+func (t *Tx) ForgetEvent(source incident.Source, eventID string) error {
+	if _, err := t.tx.ExecContext(t.ctx, `DELETE FROM processed_events WHERE source = $1 AND event_id = $2`,
+		string(source), eventID); err != nil {
+		return fmt.Errorf("forget event %s/%s: %w", source, eventID, err)
+	}
+	return nil
+}
+
+// RecordByPage returns the record that holds the PagerDuty incident, or nil.
+func (t *Tx) RecordByPage(pageID string) (*incident.Record, error) {
+	row := t.tx.QueryRowContext(t.ctx, `SELECT `+recordColumns+` FROM incidents
+		WHERE id = (SELECT incident_id FROM incident_pages WHERE page_id = $1)`, pageID)
+	rec, err := scanRecord(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("record of page %s: %w", pageID, err)
+	}
+	return &rec, nil
+}
+
+// ActiveRecords returns the open and acknowledged records with the key.
+func (t *Tx) ActiveRecords(correlationKey string) ([]incident.Record, error) {
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+recordColumns+` FROM incidents
+		WHERE correlation_key = $1 AND status IN ('open', 'acknowledged') ORDER BY id`, correlationKey)
+	if err != nil {
+		return nil, fmt.Errorf("active records of %s: %w", correlationKey, err)
+	}
+	return collectRecords(rows)
+}
+
+// SaveRecord inserts or updates rec (setting rec.ID on insert), indexes
+// its pages, and appends the entries whose keys are new. Deliveries that
+// were deferred until one of its pages was known are queued again.
+func (t *Tx) SaveRecord(rec *incident.Record, entries []incident.TimelineEntry) error {
+	state, err := json.Marshal(recordState{
+		Pages:         rec.Pages,
+		Responders:    rec.Responders,
+		CommanderAt:   rec.CommanderAt,
+		SeveritySetBy: rec.SeveritySetBy,
+	})
+	if err != nil {
+		return fmt.Errorf("save record: %w", err)
+	}
+	args := []any{rec.Title, string(rec.Status), string(rec.Kind), rec.Severity, rec.Service, rec.CorrelationKey,
+		rec.Commander, rec.OpenedAt.UnixMilli(), millis(rec.AcknowledgedAt), millis(rec.ResolvedAt),
+		t.now.UnixMilli(), string(state)}
+	if rec.ID == 0 {
+		err = t.tx.QueryRowContext(t.ctx, `INSERT INTO incidents (title, status, kind, severity, service,
+			correlation_key, commander, opened_at, acknowledged_at, resolved_at, updated_at, state)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`, args...).Scan(&rec.ID)
+	} else {
+		_, err = t.tx.ExecContext(t.ctx, `UPDATE incidents SET title = $1, status = $2, kind = $3, severity = $4,
+			service = $5, correlation_key = $6, commander = $7, opened_at = $8, acknowledged_at = $9,
+			resolved_at = $10, updated_at = $11, state = $12 WHERE id = $13`, append(args, rec.ID)...)
+	}
+	if err != nil {
+		return fmt.Errorf("save %s: %w", rec.Ref(), err)
+	}
+	for _, p := range rec.Pages {
+		res, err := t.tx.ExecContext(t.ctx, `INSERT INTO incident_pages (page_id, incident_id) VALUES ($1, $2)
+			ON CONFLICT (page_id) DO NOTHING`, p.ID, rec.ID)
+		if err != nil {
+			return fmt.Errorf("save %s page %s: %w", rec.Ref(), p.ID, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			continue
+		}
+		if _, err := t.tx.ExecContext(t.ctx, `UPDATE deliveries SET status = 'pending', reason = ''
+			WHERE status = 'deferred' AND subject = $1`, p.ID); err != nil {
+			return fmt.Errorf("wake deliveries for page %s: %w", p.ID, err)
+		}
+	}
+	for _, e := range entries {
+		if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO timeline (incident_id, entry_key, at, source, kind, summary, url)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (entry_key) DO NOTHING`,
+			rec.ID, e.Key, e.At.UnixMilli(), e.Source, e.Kind, e.Summary, e.URL); err != nil {
+			return fmt.Errorf("save %s timeline: %w", rec.Ref(), err)
+		}
+	}
+	return nil
+}
+
+// recordState is the part of a record kept as JSON: read and written
+// whole, never queried.
+type recordState struct {
+	Pages         []incident.Page `json:"pages"`
+	Responders    []string        `json:"responders,omitempty"`
+	CommanderAt   time.Time       `json:"commander_at,omitzero"`
+	SeveritySetBy string          `json:"severity_set_by,omitempty"`
+}
+
+const recordColumns = `id, title, status, kind, severity, service, correlation_key, commander,
+	opened_at, acknowledged_at, resolved_at, state`
+
+func scanRecord(row interface{ Scan(...any) error }) (incident.Record, error) {
+	var (
+		r                      incident.Record
+		status, kind, state    string
+		opened                 int64
+		acknowledged, resolved sql.NullInt64
+	)
+	if err := row.Scan(&r.ID, &r.Title, &status, &kind, &r.Severity, &r.Service, &r.CorrelationKey, &r.Commander,
+		&opened, &acknowledged, &resolved, &state); err != nil {
+		return r, err
+	}
+	var st recordState
+	if err := json.Unmarshal([]byte(state), &st); err != nil {
+		return r, fmt.Errorf("%s state: %w", r.Ref(), err)
+	}
+	r.Status = incident.Status(status)
+	r.Kind = incident.Kind(kind)
+	r.OpenedAt = fromMillis(sql.NullInt64{Int64: opened, Valid: true})
+	r.AcknowledgedAt = fromMillis(acknowledged)
+	r.ResolvedAt = fromMillis(resolved)
+	r.Pages = st.Pages
+	r.Responders = st.Responders
+	r.CommanderAt = st.CommanderAt
+	r.SeveritySetBy = st.SeveritySetBy
+	return r, nil
+}
+
+func collectRecords(rows *sql.Rows) ([]incident.Record, error) {
+	defer rows.Close()
+	var out []incident.Record
+	for rows.Next() {
+		r, err := scanRecord(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// IncidentFilter narrows Incidents. Before pages: only records with a
+// smaller id (the previous page's last id).
+type IncidentFilter struct {
+	Status   incident.Status
+	Service  string
+	Severity string
+	Before   int64
+	Limit    int
+}
+
+// Incidents lists records newest first, without timelines.
+func (s *Store) Incidents(ctx context.Context, f IncidentFilter) ([]incident.Record, error) {
+	var (
+		where []string
+		args  []any
+	)
+	add := func(cond string, v any) {
+		args = append(args, v)
+		where = append(where, fmt.Sprintf(cond, len(args)))
+	}
+	if f.Status != "" {
+		add("status = $%d", string(f.Status))
+	}
+	if f.Service != "" {
+		add("service = $%d", f.Service)
+	}
+	if f.Severity != "" {
+		add("severity = $%d", f.Severity)
+	}
+	if f.Before > 0 {
+		add("id < $%d", f.Before)
+	}
+	q := `SELECT ` + recordColumns + ` FROM incidents`
+	if len(where) > 0 {
+		q += " WHERE " + strings.Join(where, " AND ")
+	}
+	limit := f.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	args = append(args, limit)
+	q += fmt.Sprintf(" ORDER BY id DESC LIMIT $%d", len(args))
+	rows, err := s.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list incidents: %w", err)
+	}
+	recs, err := collectRecords(rows)
+	if err != nil {
+		return nil, fmt.Errorf("list incidents: %w", err)
+	}
+	return recs, nil
+}
+
+// Incident returns one record with its timeline, in the order things happened.
+func (s *Store) Incident(ctx context.Context, id int64) (incident.Record, error) {
+	row := s.read.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM incidents WHERE id = $1`, id)
+	rec, err := scanRecord(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return rec, fmt.Errorf("%s: %w", incident.FormatRef(id), ErrNotFound)
+	}
+	if err != nil {
+		return rec, fmt.Errorf("%s: %w", incident.FormatRef(id), err)
+	}
+	rows, err := s.read.QueryContext(ctx, `SELECT entry_key, at, source, kind, summary, url FROM timeline
+		WHERE incident_id = $1 ORDER BY at, seq`, id)
+	if err != nil {
+		return rec, fmt.Errorf("%s timeline: %w", rec.Ref(), err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			e  incident.TimelineEntry
+			at int64
+		)
+		if err := rows.Scan(&e.Key, &at, &e.Source, &e.Kind, &e.Summary, &e.URL); err != nil {
+			return rec, fmt.Errorf("%s timeline: %w", rec.Ref(), err)
+		}
+		e.At = fromMillis(sql.NullInt64{Int64: at, Valid: true})
+		rec.Timeline = append(rec.Timeline, e)
+	}
+	return rec, rows.Err()
+}
