@@ -1,0 +1,177 @@
+package pagerduty
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/incident"
+)
+
+// eventTypes maps the v3 event types the hub acts on.
+// https://developer.pagerduty.com/docs/webhooks (Overview, event types)
+var eventTypes = map[string]incident.EventType{
+	"incident.triggered":               incident.EventPageTriggered,
+	"incident.acknowledged":            incident.EventPageAcknowledged,
+	"incident.unacknowledged":          incident.EventPageUnacknowledged,
+	"incident.resolved":                incident.EventPageResolved,
+	"incident.reopened":                incident.EventPageReopened,
+	"incident.reassigned":              incident.EventPageReassigned,
+	"incident.escalated":               incident.EventPageEscalated,
+	"incident.priority_updated":        incident.EventPagePriority,
+	"incident.annotated":               incident.EventPageNote,
+	"incident.responder.added":         incident.EventPageResponderAdded,
+	"incident.status_update_published": incident.EventPageStatusUpdate,
+}
+
+type envelope struct {
+	Event *struct {
+		ID           string          `json:"id"`
+		EventType    string          `json:"event_type"`
+		ResourceType string          `json:"resource_type"`
+		OccurredAt   time.Time       `json:"occurred_at"`
+		Agent        *reference      `json:"agent"`
+		Data         json.RawMessage `json:"data"`
+	} `json:"event"`
+}
+
+type reference struct {
+	ID      string `json:"id"`
+	Type    string `json:"type"`
+	HTMLURL string `json:"html_url"`
+	Summary string `json:"summary"`
+}
+
+// incidentData is event.data of type "incident": a snapshot of the page.
+type incidentData struct {
+	ID        string      `json:"id"`
+	Type      string      `json:"type"`
+	HTMLURL   string      `json:"html_url"`
+	Number    int         `json:"number"`
+	Status    string      `json:"status"`
+	Title     string      `json:"title"`
+	CreatedAt *time.Time  `json:"created_at"`
+	Service   reference   `json:"service"`
+	Assignees []reference `json:"assignees"`
+	Priority  *reference  `json:"priority"`
+	Urgency   string      `json:"urgency"`
+}
+
+// referenceData is event.data of the types that only refer to their page:
+// incident_note, incident_responder, incident_status_update.
+type referenceData struct {
+	Type     string     `json:"type"`
+	Incident *reference `json:"incident"`
+	Content  string     `json:"content"`
+	Message  string     `json:"message"`
+	User     *reference `json:"user"`
+}
+
+// Normalizer turns stored PagerDuty deliveries into page events.
+type Normalizer struct{}
+
+// Source names the deliveries Normalize accepts.
+func (Normalizer) Source() incident.Source { return incident.SourcePagerDuty }
+
+// Normalize parses one v3 delivery (exactly one event per payload). Event
+// types the hub does not act on are inbox.Ignored; anything malformed is
+// an error, and the delivery is kept as unprocessable.
+func (Normalizer) Normalize(d inbox.Delivery) ([]incident.Event, error) {
+	var env envelope
+	if err := json.Unmarshal(d.Body, &env); err != nil {
+		return nil, fmt.Errorf("not a PagerDuty v3 payload: %w", err)
+	}
+	e := env.Event
+	if e == nil {
+		return nil, errors.New("not a PagerDuty v3 payload: no event")
+	}
+	if e.ID == "" || e.EventType == "" || e.OccurredAt.IsZero() {
+		return nil, errors.New("PagerDuty event lacks id, event_type or occurred_at")
+	}
+	typ, ok := eventTypes[e.EventType]
+	if !ok {
+		return nil, inbox.Ignored("PagerDuty event type %s is not one the hub acts on", e.EventType)
+	}
+	ev := incident.Event{
+		Source:     incident.SourcePagerDuty,
+		ID:         e.ID,
+		Type:       typ,
+		OccurredAt: e.OccurredAt.UTC(),
+	}
+	if e.Agent != nil {
+		ev.Actor = e.Agent.Summary
+	}
+	var kind struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(e.Data, &kind); err != nil {
+		return nil, fmt.Errorf("PagerDuty %s data: %w", e.EventType, err)
+	}
+	if kind.Type == "incident" {
+		return snapshotEvent(ev, e.Data)
+	}
+	return referenceEvent(ev, e.Data, kind.Type)
+}
+
+func snapshotEvent(ev incident.Event, raw json.RawMessage) ([]incident.Event, error) {
+	var data incidentData
+	if err := json.Unmarshal(raw, &data); err != nil {
+		return nil, fmt.Errorf("PagerDuty incident data: %w", err)
+	}
+	if data.ID == "" || data.Service.ID == "" {
+		return nil, errors.New("PagerDuty incident data lacks id or service")
+	}
+	p := &incident.Page{
+		ID:          data.ID,
+		Number:      data.Number,
+		Title:       data.Title,
+		URL:         data.HTMLURL,
+		ServiceID:   data.Service.ID,
+		ServiceName: data.Service.Summary,
+		Status:      incident.PageStatus(data.Status),
+		Urgency:     data.Urgency,
+	}
+	switch p.Status {
+	case incident.PageTriggered, incident.PageAcknowledged, incident.PageResolved:
+	default:
+		return nil, fmt.Errorf("PagerDuty incident %s has unknown status %q", data.ID, data.Status)
+	}
+	if data.Priority != nil {
+		p.Priority = data.Priority.Summary
+	}
+	if data.CreatedAt != nil {
+		p.TriggeredAt = data.CreatedAt.UTC()
+	}
+	for _, a := range data.Assignees {
+		p.Assignees = append(p.Assignees, a.Summary)
+	}
+	ev.PageID, ev.PageURL, ev.Snapshot = data.ID, data.HTMLURL, p
+	return []incident.Event{ev}, nil
+}
+
+func referenceEvent(ev incident.Event, raw json.RawMessage, dataType string) ([]incident.Event, error) {
+	var data referenceData
+	if err := json.Unmarshal(raw, &data); err != nil {
+		return nil, fmt.Errorf("PagerDuty %s data: %w", dataType, err)
+	}
+	if data.Incident == nil || data.Incident.ID == "" {
+		return nil, fmt.Errorf("PagerDuty %s data lacks its incident", dataType)
+	}
+	ev.PageID, ev.PageURL = data.Incident.ID, data.Incident.HTMLURL
+	switch dataType {
+	case "incident_note":
+		ev.Text = data.Content
+	case "incident_status_update":
+		ev.Text = data.Message
+	case "incident_responder":
+		ev.Text = data.Message
+		if data.User != nil {
+			ev.Subject = data.User.Summary
+		}
+	default:
+		return nil, fmt.Errorf("PagerDuty %s carries unknown data type %q", ev.Type, dataType)
+	}
+	return []incident.Event{ev}, nil
+}

@@ -1,0 +1,139 @@
+// Package api serves the read API, /api/v1/incidents, behind bearer tokens.
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"go.uber.org/fx"
+
+	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/internal/httpserver"
+	"github.com/incidenthub/incidenthub/internal/incident"
+	"github.com/incidenthub/incidenthub/internal/store"
+)
+
+// Module contributes the API routes, or none when no token is configured.
+var Module = fx.Module("api", fx.Provide(
+	fx.Annotate(Routes, fx.ResultTags(`group:"routes,flatten"`)),
+))
+
+// Reader is what the API reads.
+type Reader interface {
+	Incidents(ctx context.Context, f store.IncidentFilter) ([]incident.Record, error)
+	Incident(ctx context.Context, id int64) (incident.Record, error)
+}
+
+const pageSize = 50
+
+// Routes returns the API's routes. With no token configured the API is
+// off, never open by accident, and the start-up log says so.
+func Routes(cfg config.API, r Reader, log *slog.Logger) []httpserver.Route {
+	if len(cfg.Tokens) == 0 {
+		log.Warn("read API is off: no api.tokens configured")
+		return nil
+	}
+	a := &authorizer{}
+	for _, t := range cfg.Tokens {
+		a.tokens = append(a.tokens, sha256.Sum256([]byte(t.Value())))
+	}
+	h := &handlers{reader: r}
+	return []httpserver.Route{
+		{Pattern: "GET /api/v1/incidents", Handler: a.wrap(http.HandlerFunc(h.list))},
+		{Pattern: "GET /api/v1/incidents/{id}", Handler: a.wrap(http.HandlerFunc(h.show))},
+	}
+}
+
+type authorizer struct {
+	// tokens are hashed so that comparisons take the same time whatever
+	// the length of the presented token.
+	tokens [][sha256.Size]byte
+}
+
+func (a *authorizer) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		presented, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		sum := sha256.Sum256([]byte(presented))
+		match := 0
+		for _, t := range a.tokens {
+			match |= subtle.ConstantTimeCompare(sum[:], t[:])
+		}
+		if !ok || match != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="incidenthub"`)
+			writeError(w, http.StatusUnauthorized, "missing or invalid bearer token")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+type handlers struct {
+	reader Reader
+}
+
+func (h *handlers) list(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := store.IncidentFilter{
+		Status:   incident.Status(q.Get("status")),
+		Service:  q.Get("service"),
+		Severity: q.Get("severity"),
+		Limit:    pageSize + 1,
+	}
+	if c := q.Get("cursor"); c != "" {
+		before, err := incident.ParseRef(c)
+		if err != nil {
+			writeError(w, http.StatusBadRequest, "cursor: "+err.Error())
+			return
+		}
+		f.Before = before
+	}
+	recs, err := h.reader.Incidents(r.Context(), f)
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, "store unavailable")
+		return
+	}
+	out := List{Incidents: make([]Incident, 0, len(recs))}
+	if len(recs) > pageSize {
+		recs = recs[:pageSize]
+		out.Next = recs[len(recs)-1].Ref()
+	}
+	for i := range recs {
+		out.Incidents = append(out.Incidents, FromRecord(&recs[i]))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (h *handlers) show(w http.ResponseWriter, r *http.Request) {
+	id, err := incident.ParseRef(r.PathValue("id"))
+	if err != nil {
+		writeError(w, http.StatusNotFound, err.Error())
+		return
+	}
+	rec, err := h.reader.Incident(r.Context(), id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, incident.FormatRef(id)+" not found")
+	case err != nil:
+		writeError(w, http.StatusServiceUnavailable, "store unavailable")
+	default:
+		writeJSON(w, http.StatusOK, FromRecord(&rec))
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}

@@ -1,0 +1,123 @@
+package api
+
+import (
+	"time"
+
+	"github.com/incidenthub/incidenthub/internal/incident"
+)
+
+// List is the answer of GET /api/v1/incidents.
+type List struct {
+	Incidents []Incident `json:"incidents"`
+	// Next is the cursor of the following page, when there is one.
+	Next string `json:"next,omitempty"`
+}
+
+// Incident is the public JSON of a record (ARCHITECTURE.md, public interface).
+type Incident struct {
+	ID             string     `json:"id"`
+	Title          string     `json:"title"`
+	Status         string     `json:"status"`
+	Kind           string     `json:"kind"`
+	Severity       string     `json:"severity"`
+	Service        string     `json:"service"`
+	Commander      string     `json:"commander"`
+	Responders     []string   `json:"responders"`
+	OpenedAt       time.Time  `json:"opened_at"`
+	AcknowledgedAt *time.Time `json:"acknowledged_at"`
+	ResolvedAt     *time.Time `json:"resolved_at"`
+	Links          Links      `json:"links"`
+	Pages          []Page     `json:"pages"`
+	// Timeline is present on a single incident, absent from lists.
+	Timeline  []Entry    `json:"timeline,omitempty"`
+	Changes   []Change   `json:"changes"`
+	FollowUps []FollowUp `json:"follow_ups"`
+}
+
+// Links point at the incident elsewhere.
+type Links struct {
+	PagerDuty []string `json:"pagerduty"`
+	ReviewDoc string   `json:"review_doc"`
+}
+
+// Page is one PagerDuty incident of the record.
+type Page struct {
+	ID       string `json:"id"`
+	Number   int    `json:"number,omitempty"`
+	Title    string `json:"title"`
+	Status   string `json:"status"`
+	Urgency  string `json:"urgency,omitempty"`
+	Priority string `json:"priority,omitempty"`
+	Severity string `json:"severity"`
+	URL      string `json:"url,omitempty"`
+}
+
+// Entry is one timeline entry.
+type Entry struct {
+	At      time.Time `json:"at"`
+	Source  string    `json:"source"`
+	Kind    string    `json:"kind"`
+	Summary string    `json:"summary"`
+	URL     string    `json:"url"`
+}
+
+// Change is a deploy, merge or release attached to the record. The
+// change log arrives with the GitHub connector; until then the list is empty.
+type Change struct {
+	At      time.Time `json:"at"`
+	Kind    string    `json:"kind"`
+	Repo    string    `json:"repo"`
+	Summary string    `json:"summary"`
+	URL     string    `json:"url"`
+}
+
+// FollowUp is a follow-up action of the review.
+type FollowUp struct {
+	Title   string `json:"title"`
+	JiraKey string `json:"jira_key"`
+	Status  string `json:"status"`
+}
+
+// FromRecord renders a record as public JSON.
+func FromRecord(r *incident.Record) Incident {
+	out := Incident{
+		ID:             r.Ref(),
+		Title:          r.Title,
+		Status:         string(r.Status),
+		Kind:           string(r.Kind),
+		Severity:       r.Severity,
+		Service:        r.Service,
+		Commander:      r.Commander,
+		Responders:     append([]string{}, r.Responders...),
+		OpenedAt:       r.OpenedAt,
+		AcknowledgedAt: optional(r.AcknowledgedAt),
+		ResolvedAt:     optional(r.ResolvedAt),
+		Links:          Links{PagerDuty: []string{}},
+		Pages:          make([]Page, 0, len(r.Pages)),
+		Changes:        []Change{},
+		FollowUps:      []FollowUp{},
+	}
+	for _, p := range r.Pages {
+		if p.URL != "" {
+			out.Links.PagerDuty = append(out.Links.PagerDuty, p.URL)
+		}
+		out.Pages = append(out.Pages, Page{
+			ID: p.ID, Number: p.Number, Title: p.Title, Status: string(p.Status),
+			Urgency: p.Urgency, Priority: p.Priority, Severity: p.Severity, URL: p.URL,
+		})
+	}
+	if r.Timeline != nil {
+		out.Timeline = make([]Entry, 0, len(r.Timeline))
+		for _, e := range r.Timeline {
+			out.Timeline = append(out.Timeline, Entry{At: e.At, Source: e.Source, Kind: e.Kind, Summary: e.Summary, URL: e.URL})
+		}
+	}
+	return out
+}
+
+func optional(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}

@@ -1,0 +1,250 @@
+// Package pipeline is the imperative shell around the router: it takes
+// stored deliveries in arrival order, normalises them, loads the state the
+// router asks for, and writes the decision, one transaction per delivery.
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/incident"
+	"github.com/incidenthub/incidenthub/internal/metrics"
+	"github.com/incidenthub/incidenthub/internal/store"
+	"github.com/incidenthub/incidenthub/router"
+)
+
+// Normalizer turns a stored delivery of one source into events.
+type Normalizer interface {
+	Source() incident.Source
+	Normalize(d inbox.Delivery) ([]incident.Event, error)
+}
+
+// Store is what the processor needs of the database.
+type Store interface {
+	NextPending(ctx context.Context) (inbox.Delivery, bool, error)
+	Process(ctx context.Context, seq int64, fn func(*store.Tx) (inbox.Outcome, error)) error
+	RecordFailure(ctx context.Context, seq int64, reason string, maxAttempts int) (bool, error)
+}
+
+const (
+	// maxAttempts bounds retries of a delivery whose processing errors, so
+	// that one poisonous delivery cannot stall those behind it.
+	maxAttempts = 5
+	// pollInterval catches deliveries stored by another process (a CLI
+	// replay, another replica) that no wake-up signalled.
+	pollInterval = 2 * time.Second
+)
+
+// Processor applies stored deliveries to the records, one at a time in
+// arrival order, which keeps the events of each PagerDuty incident in the
+// order PagerDuty sent them.
+type Processor struct {
+	store       Store
+	normalizers map[incident.Source]Normalizer
+	rules       router.Rules
+	log         *slog.Logger
+	metrics     *metrics.Metrics
+	now         func() time.Time
+	retryDelay  time.Duration
+}
+
+// NewProcessor returns a processor; Run drives it.
+func NewProcessor(s Store, normalizers []Normalizer, rules router.Rules, log *slog.Logger, m *metrics.Metrics) *Processor {
+	byName := make(map[incident.Source]Normalizer, len(normalizers))
+	for _, n := range normalizers {
+		byName[n.Source()] = n
+	}
+	return &Processor{
+		store: s, normalizers: byName, rules: rules, metrics: m, now: time.Now,
+		log: log.With("component", "processor"), retryDelay: time.Second,
+	}
+}
+
+// RulesFrom builds the router's rules from the configuration.
+func RulesFrom(c *config.Config) router.Rules {
+	r := router.Rules{MergeWindow: c.Correlation.MergeWindow}
+	for _, s := range c.Severities {
+		r.Severities = append(r.Severities, router.Severity{
+			Name: s.Name, Priorities: slices.Clone(s.PagerDutyPriorities), Urgency: s.Urgency,
+		})
+	}
+	for _, s := range c.Services {
+		r.Services = append(r.Services, router.Service{
+			Name: s.Name, PagerDutyServiceIDs: slices.Clone(s.PagerDutyServiceIDs),
+		})
+	}
+	return r
+}
+
+// Run processes deliveries until ctx is done. A delivery being processed
+// when ctx ends is finished first; wake signals newly stored deliveries.
+func (p *Processor) Run(ctx context.Context, wake <-chan struct{}) {
+	ticker := time.NewTicker(pollInterval)
+	defer ticker.Stop()
+	for {
+		for ctx.Err() == nil {
+			more, err := p.ProcessNext(context.WithoutCancel(ctx))
+			if err != nil {
+				p.log.Error("processing failed; retrying", "err", err)
+				sleep(ctx, p.retryDelay)
+				continue
+			}
+			if !more {
+				break
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-ticker.C:
+		}
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// ProcessNext processes the oldest pending delivery. It reports false when
+// there was none.
+func (p *Processor) ProcessNext(ctx context.Context) (bool, error) {
+	d, ok, err := p.store.NextPending(ctx)
+	if err != nil || !ok {
+		return false, err
+	}
+	var res result
+	err = p.store.Process(ctx, d.Seq, func(tx *store.Tx) (inbox.Outcome, error) {
+		res = result{}
+		return p.apply(tx, d, &res)
+	})
+	if err != nil {
+		failed, ferr := p.store.RecordFailure(ctx, d.Seq, err.Error(), maxAttempts)
+		if ferr != nil {
+			return false, fmt.Errorf("%w (and recording it: %v)", err, ferr)
+		}
+		if failed {
+			p.count(d.Source, inbox.StatusFailed)
+			p.log.Error("delivery failed; `deliveries replay` queues it again",
+				"source", d.Source, "delivery", d.ID, "err", err)
+			return true, nil
+		}
+		return false, err
+	}
+	p.count(d.Source, res.outcome.Status)
+	p.metrics.ProcessingLag.WithLabelValues(string(d.Source)).Observe(p.now().Sub(d.ReceivedAt).Seconds())
+	for _, rec := range res.opened {
+		p.metrics.IncidentsOpened.WithLabelValues(rec.Service, rec.Severity).Inc()
+		p.log.Info("incident opened", "incident", rec.Ref(), "service", rec.Service, "severity", rec.Severity)
+	}
+	for _, n := range res.notices {
+		p.log.Warn(n, "source", d.Source, "delivery", d.ID)
+	}
+	if res.outcome.Status != inbox.StatusProcessed {
+		p.log.Info("delivery "+string(res.outcome.Status), "source", d.Source, "delivery", d.ID, "reason", res.outcome.Reason)
+	}
+	return true, nil
+}
+
+func (p *Processor) count(source incident.Source, status inbox.Status) {
+	p.metrics.Deliveries.WithLabelValues(string(source), string(status)).Inc()
+}
+
+// result is what a committed delivery reports after the transaction.
+type result struct {
+	outcome inbox.Outcome
+	opened  []incident.Record
+	notices []string
+}
+
+func (p *Processor) apply(tx *store.Tx, d inbox.Delivery, res *result) (inbox.Outcome, error) {
+	n, ok := p.normalizers[d.Source]
+	if !ok {
+		return res.set(inbox.StatusIgnored, "no connector handles source "+string(d.Source)), nil
+	}
+	events, err := n.Normalize(d)
+	switch {
+	case inbox.IsIgnored(err):
+		return res.set(inbox.StatusIgnored, err.Error()), nil
+	case err != nil:
+		return res.set(inbox.StatusUnprocessable, err.Error()), nil
+	case len(events) == 0:
+		return res.set(inbox.StatusIgnored, "the delivery carries no event"), nil
+	}
+	var ignored []string
+	applied := 0
+	for _, ev := range events {
+		fresh, err := tx.MarkEventSeen(ev.Source, ev.ID)
+		if err != nil {
+			return inbox.Outcome{}, err
+		}
+		if !fresh {
+			ignored = append(ignored, "event "+ev.ID+" was applied before")
+			continue
+		}
+		st, err := p.load(tx, router.QueryFor(ev, p.rules))
+		if err != nil {
+			return inbox.Outcome{}, err
+		}
+		dec := router.Decide(st, ev, p.rules, p.now())
+		res.notices = append(res.notices, dec.Notices...)
+		switch {
+		case dec.Defer != "":
+			// Not applied after all: forget the event so that it applies
+			// when the delivery is woken again.
+			if err := tx.ForgetEvent(ev.Source, ev.ID); err != nil {
+				return inbox.Outcome{}, err
+			}
+			res.outcome = inbox.Outcome{Status: inbox.StatusDeferred, Reason: dec.Defer, Subject: ev.PageID}
+			return res.outcome, nil
+		case dec.Ignore != "":
+			ignored = append(ignored, dec.Ignore)
+		case dec.Record != nil:
+			if err := tx.SaveRecord(dec.Record, dec.Entries); err != nil {
+				return inbox.Outcome{}, err
+			}
+			if dec.Opened {
+				res.opened = append(res.opened, *dec.Record)
+			}
+			applied++
+		}
+	}
+	if applied == 0 {
+		return res.set(inbox.StatusIgnored, strings.Join(ignored, "; ")), nil
+	}
+	return res.set(inbox.StatusProcessed, ""), nil
+}
+
+func (res *result) set(status inbox.Status, reason string) inbox.Outcome {
+	res.outcome = inbox.Outcome{Status: status, Reason: reason}
+	return res.outcome
+}
+
+func (p *Processor) load(tx *store.Tx, q router.Query) (router.State, error) {
+	var (
+		st  router.State
+		err error
+	)
+	if q.PageID != "" {
+		if st.Owner, err = tx.RecordByPage(q.PageID); err != nil {
+			return st, err
+		}
+	}
+	if st.Owner == nil && q.CorrelationKey != "" {
+		if st.Active, err = tx.ActiveRecords(q.CorrelationKey); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
