@@ -1,0 +1,38 @@
+# incidenthub: `make run` runs the hub on the embedded SQLite store with the
+# example configuration; `make test` runs every test with the race detector.
+
+GO         ?= go
+CONFIG     ?= config/incidenthub.example.yaml
+VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS    := -s -w -X main.version=$(VERSION)
+
+# Development values so that the example works on a fresh machine without
+# any vendor account. Set real ones in the environment to override.
+export PAGERDUTY_WEBHOOK_SECRET ?= dev-pagerduty-secret
+export INCIDENTHUB_API_TOKEN    ?= dev-api-token
+
+.PHONY: run test bench build lint sample clean
+
+run:
+	$(GO) run ./cmd/incidenthub serve --config $(CONFIG)
+
+test:
+	$(GO) test -race -count=1 ./...
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/incidenthub ./cmd/incidenthub
+
+lint:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+
+# Send PagerDuty's sample page to a hub started with `make run`.
+sample:
+	$(GO) run ./cmd/incidenthub webhook send --config $(CONFIG) --source pagerduty \
+		--file testdata/pagerduty/incident.triggered.json
+
+clean:
+	rm -rf bin data

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+)
+
+func newMigrateCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply database migrations (serve applies them too)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, _, err := g.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			cmd.Println("migrations applied")
+			return nil
+		},
+	}
+}
+
+func newConfigCommand(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "config", Short: "Work with the configuration file"}
+	c.AddCommand(&cobra.Command{
+		Use:   "check",
+		Short: "Validate the configuration and report every problem",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.config()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fprintf(out, "%s: ok\n", g.configPath)
+			fprintf(out, "  %d severities, %d services\n", len(cfg.Severities), len(cfg.Services))
+			for _, src := range []struct {
+				name    string
+				secrets int
+			}{
+				{"pagerduty", len(cfg.PagerDuty.WebhookSecrets)},
+				{"github", len(cfg.GitHub.WebhookSecrets)},
+				{"jira", len(cfg.Jira.WebhookSecrets)},
+			} {
+				state := "off (no webhook_secrets)"
+				if src.secrets > 0 {
+					state = "on"
+				}
+				fprintf(out, "  webhooks/%s: %s\n", src.name, state)
+			}
+			api := "off (no api.tokens)"
+			if len(cfg.API.Tokens) > 0 {
+				api = "on"
+			}
+			fprintf(out, "  api: %s\n", api)
+			return nil
+		},
+	})
+	return c
+}

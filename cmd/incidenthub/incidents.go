@@ -1,0 +1,139 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/incidenthub/incidenthub/internal/api"
+	"github.com/incidenthub/incidenthub/internal/incident"
+	"github.com/incidenthub/incidenthub/internal/store"
+)
+
+func newIncidentsCommand(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "incidents", Short: "List and show incident records"}
+	c.AddCommand(newIncidentsListCommand(g), newIncidentsShowCommand(g))
+	return c
+}
+
+func newIncidentsListCommand(g *globals) *cobra.Command {
+	var (
+		f      store.IncidentFilter
+		status string
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List incidents, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, _, err := g.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			f.Status = incident.Status(status)
+			recs, err := s.Incidents(cmd.Context(), f)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				list := api.List{Incidents: make([]api.Incident, 0, len(recs))}
+				for i := range recs {
+					list.Incidents = append(list.Incidents, api.FromRecord(&recs[i]))
+				}
+				return writeJSON(out, list)
+			}
+			if len(recs) == 0 {
+				fprintf(out, "no incidents\n")
+				return nil
+			}
+			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+			fprintf(tw, "ID\tSTATUS\tSEVERITY\tSERVICE\tOPENED\tTITLE\n")
+			for _, r := range recs {
+				fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Ref(), r.Status, r.Severity,
+					clip(r.Service, 20), stamp(r.OpenedAt), clip(r.Title, 60))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&status, "status", "", "only this status: open, acknowledged, resolved, reviewing, closed")
+	cmd.Flags().StringVar(&f.Service, "service", "", "only this service")
+	cmd.Flags().StringVar(&f.Severity, "severity", "", "only this severity")
+	cmd.Flags().IntVar(&f.Limit, "limit", 50, "at most this many")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON as the API does")
+	return cmd
+}
+
+func newIncidentsShowCommand(g *globals) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "show INC-ID",
+		Short: "Show an incident with its timeline",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := incident.ParseRef(args[0])
+			if err != nil {
+				return err
+			}
+			s, _, err := g.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			rec, err := s.Incident(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), api.FromRecord(&rec))
+			}
+			printIncident(cmd, &rec)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON as the API does")
+	return cmd
+}
+
+func printIncident(cmd *cobra.Command, r *incident.Record) {
+	out := cmd.OutOrStdout()
+	fprintf(out, "%s  %s\n", r.Ref(), printable(r.Title))
+	fprintf(out, "  status     %s\n", r.Status)
+	fprintf(out, "  severity   %s\n", r.Severity)
+	fprintf(out, "  service    %s\n", printable(r.Service))
+	fprintf(out, "  kind       %s\n", r.Kind)
+	fprintf(out, "  commander  %s\n", orDash(printable(r.Commander)))
+	fprintf(out, "  responders %s\n", orDash(printable(strings.Join(r.Responders, ", "))))
+	fprintf(out, "  opened     %s\n", stamp(r.OpenedAt))
+	fprintf(out, "  acked      %s%s\n", stamp(r.AcknowledgedAt), since(r.OpenedAt, r.AcknowledgedAt))
+	fprintf(out, "  resolved   %s%s\n", stamp(r.ResolvedAt), since(r.OpenedAt, r.ResolvedAt))
+	for _, p := range r.Pages {
+		fprintf(out, "  page       #%d %s (%s) %s\n", p.Number, printable(p.Title), p.Status, p.URL)
+	}
+	fprintf(out, "\nTimeline\n")
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	for _, e := range r.Timeline {
+		fprintf(tw, "  %s\t%s\t%s\n", e.At.UTC().Format("2006-01-02 15:04:05Z"), e.Kind, printable(e.Summary))
+	}
+	_ = tw.Flush()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// since renders the time from start to t, as reviews measure it.
+func since(start, t time.Time) string {
+	if t.IsZero() || start.IsZero() {
+		return ""
+	}
+	return fmt.Sprintf("  (+%s)", t.Sub(start).Round(time.Second))
+}

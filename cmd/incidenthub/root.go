@@ -1,0 +1,85 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/internal/store"
+)
+
+// globals are the flags every command takes.
+type globals struct {
+	configPath string
+	logLevel   string
+}
+
+func newRootCommand() *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:           "incidenthub",
+		Short:         "Correlate PagerDuty, GitHub and Jira webhooks into incident records",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	defaultConfig := "incidenthub.yaml"
+	if env := os.Getenv("INCIDENTHUB_CONFIG"); env != "" {
+		defaultConfig = env
+	}
+	root.PersistentFlags().StringVar(&g.configPath, "config", defaultConfig, "configuration file (env INCIDENTHUB_CONFIG)")
+	root.PersistentFlags().StringVar(&g.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	root.AddCommand(
+		newServeCommand(g),
+		newMigrateCommand(g),
+		newConfigCommand(g),
+		newIncidentsCommand(g),
+		newDeliveriesCommand(g),
+		newWebhookCommand(g),
+		newVersionCommand(),
+	)
+	return root
+}
+
+func (g *globals) config() (*config.Config, error) {
+	return config.LoadFile(g.configPath)
+}
+
+func (g *globals) logger() *slog.Logger {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(g.logLevel)); err != nil {
+		level = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// openStore opens and migrates the configured store, for commands that
+// read or change it directly.
+func (g *globals) openStore(ctx context.Context) (*store.Store, *config.Config, error) {
+	cfg, err := g.config()
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := store.Open(cfg.Storage)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return s, cfg, nil
+}
+
+func newVersionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			cmd.Println("incidenthub", version)
+		},
+	}
+}

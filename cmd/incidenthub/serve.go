@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxevent"
+
+	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/connectors/pagerduty"
+	"github.com/incidenthub/incidenthub/internal/api"
+	"github.com/incidenthub/incidenthub/internal/httpserver"
+	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/metrics"
+	"github.com/incidenthub/incidenthub/internal/pipeline"
+	"github.com/incidenthub/incidenthub/internal/store"
+)
+
+func newServeCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Receive webhooks, process them and serve the API",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := g.config()
+			if err != nil {
+				return err
+			}
+			return serve(cmd.Context(), cfg, g.logger())
+		},
+	}
+}
+
+// serve runs the app until SIGINT or SIGTERM, then stops it: in-flight
+// requests drain and the delivery being processed finishes.
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	app := fx.New(appOptions(cfg, log))
+	if err := app.Err(); err != nil {
+		return err
+	}
+	startCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), app.StartTimeout())
+	defer cancel()
+	if err := app.Start(startCtx); err != nil {
+		return fmt.Errorf("start: %w", err)
+	}
+	sig := <-app.Wait()
+	log.Info("stopping", "signal", sig.Signal.String())
+	stopCtx, cancelStop := context.WithTimeout(context.WithoutCancel(ctx), app.StopTimeout())
+	defer cancelStop()
+	return app.Stop(stopCtx)
+}
+
+// appOptions is the whole app: one module per component and connector.
+func appOptions(cfg *config.Config, log *slog.Logger) fx.Option {
+	return fx.Options(
+		fx.Supply(cfg, log),
+		fx.WithLogger(func() fxevent.Logger {
+			l := &fxevent.SlogLogger{Logger: log}
+			l.UseLogLevel(slog.LevelDebug)
+			return l
+		}),
+		config.Module,
+		metrics.Module,
+		store.Module,
+		inbox.Module,
+		pipeline.Module,
+		httpserver.Module,
+		api.Module,
+		pagerduty.Module,
+		// The store satisfies the small interfaces its consumers declare.
+		fx.Provide(
+			func(s *store.Store) inbox.Appender { return s },
+			func(s *store.Store) pipeline.Store { return s },
+			func(s *store.Store) httpserver.Pinger { return s },
+			func(s *store.Store) api.Reader { return s },
+		),
+	)
+}
