@@ -7,6 +7,8 @@
 package config
 
 import (
+	"fmt"
+	"io"
 	"log/slog"
 	"time"
 )
@@ -149,7 +151,7 @@ const (
 func Default() Config {
 	return Config{
 		Listen:      ":8080",
-		Storage:     Storage{Driver: DriverSQLite, DSN: "file:data/incidenthub.db", Synchronous: "full"},
+		Storage:     Storage{Driver: DriverSQLite, Synchronous: "full"},
 		Intake:      Intake{MaxBodyBytes: 5 << 20},
 		Correlation: Correlation{MergeWindow: 30 * time.Minute, ChangeLookback: 2 * time.Hour},
 		Review:      Review{OpenAfter: 12 * time.Hour, DueWithin: 48 * time.Hour},
@@ -159,6 +161,11 @@ func Default() Config {
 
 // applyDefaults fills what only makes sense per element.
 func (c *Config) applyDefaults() {
+	// Only SQLite has a sensible default location; a PostgreSQL DSN must
+	// be given.
+	if c.Storage.Driver == DriverSQLite && c.Storage.DSN == "" {
+		c.Storage.DSN = "file:data/incidenthub.db"
+	}
 	for i := range c.Services {
 		if len(c.Services[i].DeployEnvironments) == 0 {
 			c.Services[i].DeployEnvironments = []string{"production"}
@@ -182,6 +189,9 @@ func (s Secret) String() string { return redacted }
 
 // GoString keeps %#v from revealing the value.
 func (s Secret) GoString() string { return redacted }
+
+// Format keeps every other verb (%d, %x, %q…) from revealing the value.
+func (s Secret) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, redacted) }
 
 // LogValue implements slog.LogValuer.
 func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted) }

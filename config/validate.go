@@ -22,12 +22,11 @@ func (v *validator) add(path, format string, args ...any) {
 func (v *validator) secrets(path string, secrets []Secret) {
 	for i, s := range secrets {
 		p := fmt.Sprintf("%s[%d]", path, i)
-		if strings.TrimSpace(s.Value()) != "" {
-			continue
-		}
+		// An unset variable inside a secret ("pre-${UNSET}") would leave a
+		// guessable remainder: refuse it as firmly as an empty one.
 		if name, ok := v.unset[p]; ok {
-			v.add(p, "empty: environment variable %s is not set", name)
-		} else {
+			v.add(p, "environment variable %s is not set", name)
+		} else if strings.TrimSpace(s.Value()) == "" {
 			v.add(p, "empty; remove the entry to switch this off")
 		}
 	}
@@ -58,12 +57,15 @@ func (c *Config) validate(unset map[string]string) []Problem {
 		if !slices.Contains([]string{"full", "normal", "off"}, strings.ToLower(c.Storage.Synchronous)) {
 			v.add("storage.synchronous", "want full, normal or off, got %q", c.Storage.Synchronous)
 		}
+		if c.Storage.DSN == "" {
+			v.add("storage.dsn", "empty")
+		}
 	case DriverPostgres:
+		if c.Storage.DSN == "" {
+			v.add("storage.dsn", "empty; want postgres://user:password@host/db")
+		}
 	default:
 		v.add("storage.driver", "want sqlite or postgres, got %q", c.Storage.Driver)
-	}
-	if c.Storage.DSN == "" {
-		v.add("storage.dsn", "empty")
 	}
 	if c.Intake.MaxBodyBytes <= 0 {
 		v.add("intake.max_body_bytes", "want a positive number of bytes")

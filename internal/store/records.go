@@ -248,17 +248,23 @@ func (s *Store) Incidents(ctx context.Context, f IncidentFilter) ([]incident.Rec
 	return recs, nil
 }
 
-// Incident returns one record with its timeline, in the order things happened.
-func (s *Store) Incident(ctx context.Context, id int64) (incident.Record, error) {
-	row := s.read.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM incidents WHERE id = $1`, id)
-	rec, err := scanRecord(row)
+// Incident returns one record with its timeline, in the order things
+// happened. Both are read in one transaction, so that a commit between the
+// two reads cannot pair an old record with a newer timeline.
+func (s *Store) Incident(ctx context.Context, id int64) (rec incident.Record, err error) {
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return rec, fmt.Errorf("%s: %w", incident.FormatRef(id), err)
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only: nothing to keep
+	rec, err = scanRecord(tx.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM incidents WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return rec, fmt.Errorf("%s: %w", incident.FormatRef(id), ErrNotFound)
 	}
 	if err != nil {
 		return rec, fmt.Errorf("%s: %w", incident.FormatRef(id), err)
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT entry_key, at, source, kind, summary, url FROM timeline
+	rows, err := tx.QueryContext(ctx, `SELECT entry_key, at, source, kind, summary, url FROM timeline
 		WHERE incident_id = $1 ORDER BY at, seq`, id)
 	if err != nil {
 		return rec, fmt.Errorf("%s timeline: %w", rec.Ref(), err)

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/internal/api"
+)
+
+// TestMain lets tests run this test binary as the incidenthub command, so
+// crash tests kill a real process without a separate build.
+func TestMain(m *testing.M) {
+	if os.Getenv("INCIDENTHUB_TEST_AS_MAIN") == "1" {
+		os.Exit(run(os.Args[1:]))
+	}
+	os.Exit(m.Run())
+}
+
+const (
+	testSecret = "pd-test-secret-9f2c"
+	testToken  = "api-test-token-41ab"
+)
+
+// testConfig writes a configuration for one test and returns its path.
+func testConfig(t *testing.T, listen string) (string, *config.Config) {
+	t.Helper()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "incidenthub.yaml")
+	yaml := fmt.Sprintf(`listen: %q
+storage: {driver: sqlite, dsn: "file:%s/hub.db", synchronous: full}
+api: {tokens: [%q]}
+pagerduty: {webhook_secrets: [%q]}
+severities:
+  - {name: SEV1, pagerduty_priorities: [P1], review: required}
+  - {name: SEV2, pagerduty_priorities: [P2], urgency: high, review: required}
+  - {name: SEV4, pagerduty_priorities: [P4], urgency: low, review: none}
+services:
+  - {name: payments, pagerduty_service_ids: [PA2P440]}
+`, listen, dir, testToken, testSecret)
+	require.NoError(t, os.WriteFile(path, []byte(yaml), 0o600))
+	cfg, err := config.LoadFile(path)
+	require.NoError(t, err)
+	return path, cfg
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	return addr
+}
+
+func sample(t *testing.T, name string) string {
+	t.Helper()
+	return filepath.Join("..", "..", "testdata", "pagerduty", name)
+}
+
+// cli runs the command in-process and returns what it printed.
+func cli(t *testing.T, args ...string) string {
+	t.Helper()
+	out := &bytes.Buffer{}
+	cmd := newRootCommand()
+	cmd.SetArgs(args)
+	cmd.SetOut(out)
+	cmd.SetErr(out)
+	require.NoError(t, cmd.Execute(), out.String())
+	return out.String()
+}
+
+// getJSON calls the API with the test token.
+func getJSON(t *testing.T, url string, v any) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	if v != nil && resp.StatusCode == http.StatusOK {
+		require.NoError(t, json.Unmarshal(raw, v), string(raw))
+	}
+	return resp.StatusCode
+}
+
+// waitIncident polls the API until the incident has n timeline entries.
+func waitIncident(t *testing.T, base, id string, entries int) api.Incident {
+	t.Helper()
+	var inc api.Incident
+	require.Eventually(t, func() bool {
+		inc = api.Incident{}
+		return getJSON(t, base+"/api/v1/incidents/"+id, &inc) == http.StatusOK && len(inc.Timeline) >= entries
+	}, 10*time.Second, 20*time.Millisecond, "incident %s with %d entries", id, entries)
+	return inc
+}
+
+func waitHealthy(t *testing.T, base string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	}, 20*time.Second, 20*time.Millisecond, "hub at %s never became ready", base)
+}
+
+func contains(haystack, needle string) bool { return strings.Contains(haystack, needle) }

@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
+
+	"github.com/incidenthub/incidenthub/internal/api"
+	"github.com/incidenthub/incidenthub/internal/httpserver"
+)
+
+func TestAppGraphIsValid(t *testing.T) {
+	t.Parallel()
+	_, cfg := testConfig(t, "127.0.0.1:0")
+	require.NoError(t, fx.ValidateApp(appOptions(cfg, slog.New(slog.DiscardHandler))))
+}
+
+// What a new user does from the README: run the hub, send the signed
+// sample page, and read the incident through the CLI and the API.
+func TestServeEndToEnd(t *testing.T) {
+	t.Parallel()
+	path, cfg := testConfig(t, "127.0.0.1:0")
+	logs := &bytes.Buffer{}
+	var srv *httpserver.Server
+	app := fxtest.New(t, appOptions(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))), fx.Populate(&srv))
+	app.RequireStart()
+	base := "http://" + srv.Addr().String()
+
+	out := cli(t, "webhook", "send", "--config", path, "--url", base, "--id", "sample-1", "--file", sample(t, "incident.triggered.json"))
+	require.Contains(t, out, "202 Accepted")
+	out = cli(t, "webhook", "send", "--config", path, "--url", base, "--id", "sample-1", "--file", sample(t, "incident.triggered.json"))
+	require.Contains(t, out, `"duplicate":true`)
+	cli(t, "webhook", "send", "--config", path, "--url", base, "--file", sample(t, "incident.acknowledged.json"))
+
+	inc := waitIncident(t, base, "INC-1", 2)
+	require.Equal(t, "Test Incident 3", inc.Title)
+	require.Equal(t, "payments", inc.Service)
+	require.Equal(t, "SEV2", inc.Severity)
+	require.Equal(t, "PIG 208", inc.Commander)
+	require.Equal(t, "incident", inc.Kind)
+	require.Len(t, inc.Links.PagerDuty, 2, "the acknowledged page joined the storm")
+	require.Equal(t, []string{"page.triggered", "page.acknowledged"}, []string{inc.Timeline[0].Kind, inc.Timeline[1].Kind})
+
+	var list api.List
+	require.Equal(t, http.StatusOK, getJSON(t, base+"/api/v1/incidents?status=open&service=payments", &list))
+	require.Len(t, list.Incidents, 1)
+	require.Empty(t, list.Incidents[0].Timeline, "lists leave timelines out")
+	require.Equal(t, http.StatusOK, getJSON(t, base+"/api/v1/incidents?status=resolved", &list))
+	require.Empty(t, list.Incidents)
+	require.Equal(t, http.StatusNotFound, getJSON(t, base+"/api/v1/incidents/INC-99", nil))
+
+	table := cli(t, "incidents", "list", "--config", path)
+	require.Regexp(t, `(?m)^ID\s+STATUS\s+SEVERITY\s+SERVICE\s+OPENED\s+TITLE$`, table)
+	require.Regexp(t, `(?m)^INC-1\s+open\s+SEV2\s+payments\s+2021-06-04 13:35Z\s+Test Incident 3$`, table)
+	show := cli(t, "incidents", "show", "INC-1", "--config", path)
+	require.Contains(t, show, "commander  PIG 208")
+	require.Contains(t, show, "page.acknowledged  #10 acknowledged by PIG 208")
+	deliveries := cli(t, "deliveries", "list", "--config", path)
+	require.Regexp(t, `(?m)^pagerduty\s+sample-1\s+\S+ \S+\s+processed`, deliveries)
+
+	metrics := httpGet(t, base+"/metrics")
+	require.Contains(t, metrics, `incidenthub_deliveries_total{outcome="stored",source="pagerduty"} 2`)
+	require.Contains(t, metrics, `incidenthub_deliveries_total{outcome="duplicate",source="pagerduty"} 1`)
+	require.Contains(t, metrics, `incidenthub_incidents_opened_total{service="payments",severity="SEV2"} 1`)
+	require.Contains(t, metrics, `incidenthub_processing_lag_seconds_count{source="pagerduty"} 2`)
+	require.Equal(t, "ok\n", httpGet(t, base+"/healthz"))
+	require.Equal(t, "ready\n", httpGet(t, base+"/readyz"))
+
+	app.RequireStop()
+	require.NotContains(t, logs.String(), testSecret)
+	require.NotContains(t, logs.String(), testToken)
+}
+
+func TestAPIRequiresToken(t *testing.T) {
+	t.Parallel()
+	_, cfg := testConfig(t, "127.0.0.1:0")
+	var srv *httpserver.Server
+	app := fxtest.New(t, appOptions(cfg, slog.New(slog.DiscardHandler)), fx.Populate(&srv))
+	app.RequireStart()
+	defer app.RequireStop()
+	base := "http://" + srv.Addr().String()
+	for _, header := range []string{"", "Bearer", "Bearer wrong", "Basic " + testToken, testToken, "Bearer " + testToken + "x"} {
+		req, err := http.NewRequest(http.MethodGet, base+"/api/v1/incidents", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", header)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "Authorization: %q", header)
+	}
+}
+
+// Without tokens the API is off (404) and the log says so; without
+// secrets a webhook endpoint is off too.
+func TestSwitchedOff(t *testing.T) {
+	t.Parallel()
+	_, cfg := testConfig(t, "127.0.0.1:0")
+	cfg.API.Tokens = nil
+	cfg.PagerDuty.WebhookSecrets = nil
+	logs := &bytes.Buffer{}
+	var srv *httpserver.Server
+	app := fxtest.New(t, appOptions(cfg, slog.New(slog.NewTextHandler(logs, nil))), fx.Populate(&srv))
+	app.RequireStart()
+	defer app.RequireStop()
+	base := "http://" + srv.Addr().String()
+
+	for _, req := range []struct{ method, path string }{
+		{http.MethodGet, "/api/v1/incidents"},
+		{http.MethodPost, "/webhooks/pagerduty"},
+		{http.MethodPost, "/webhooks/github"},
+	} {
+		r, err := http.NewRequest(req.method, base+req.path, nil)
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(r)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusNotFound, resp.StatusCode, req.path)
+	}
+	require.Contains(t, logs.String(), "read API is off")
+	require.Contains(t, logs.String(), "PagerDuty webhooks are off")
+}
+
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return string(raw)
+}

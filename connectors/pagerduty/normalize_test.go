@@ -1,0 +1,128 @@
+package pagerduty_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/incidenthub/incidenthub/connectors/pagerduty"
+	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/incident"
+)
+
+func normalize(body []byte) ([]incident.Event, error) {
+	return pagerduty.Normalizer{}.Normalize(inbox.Delivery{Source: incident.SourcePagerDuty, Body: body})
+}
+
+// Every real payload parses, in both the 2021 and the 2026 shapes.
+func TestNormalizeRealPayloads(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		file     string
+		typ      incident.EventType
+		occurred string
+		page     string
+		actor    string
+		snapshot bool
+		status   incident.PageStatus
+		priority string
+		created  string
+		text     string
+	}{
+		{file: "incident.triggered.json", typ: incident.EventPageTriggered, occurred: "2021-06-04T13:35:29.781Z",
+			page: "PFQZPSY", actor: "PIG 208", snapshot: true, status: incident.PageTriggered},
+		{file: "incident.acknowledged.json", typ: incident.EventPageAcknowledged, occurred: "2021-06-04T13:55:30.394Z",
+			page: "PQ1K5C8", actor: "PIG 208", snapshot: true, status: incident.PageAcknowledged},
+		{file: "incident.resolved.json", typ: incident.EventPageResolved, occurred: "2021-06-04T13:16:53.816Z",
+			page: "PCPZE64", actor: "PIG 208", snapshot: true, status: incident.PageResolved},
+		{file: "incident.reassigned.json", typ: incident.EventPageReassigned, occurred: "2021-06-04T10:17:54.838Z",
+			page: "PIQUG8X", actor: "PIG 208", snapshot: true, status: incident.PageTriggered},
+		{file: "incident.escalated.json", typ: incident.EventPageEscalated, occurred: "2026-04-01T02:08:04.642Z",
+			page: "Q3B15VLMF3ASBD", actor: "Harsh Santwani", snapshot: true, status: incident.PageTriggered,
+			priority: "P1", created: "2026-04-01T02:07:30Z"},
+		{file: "incident.reopened.json", typ: incident.EventPageReopened, occurred: "2026-04-01T02:15:02.274Z",
+			page: "Q05XJA8GDXGOB3", actor: "Harsh Santwani", snapshot: true, status: incident.PageTriggered,
+			priority: "P3", created: "2026-03-30T13:37:07Z"},
+		{file: "incident.priority_updated.json", typ: incident.EventPagePriority, occurred: "2026-04-01T02:15:36.315Z",
+			page: "Q3B15VLMF3ASBD", actor: "Harsh Santwani", snapshot: true, status: incident.PageTriggered,
+			priority: "P2", created: "2026-04-01T02:07:30Z"},
+		{file: "docs.incident.priority_updated.json", typ: incident.EventPagePriority, occurred: "2020-10-02T18:45:22.169Z",
+			page: "PGR0VU2", actor: "Tenex Engineer", snapshot: true, status: incident.PageTriggered,
+			priority: "P1", created: "2020-04-09T15:16:27Z"},
+		{file: "incident.annotated.json", typ: incident.EventPageNote, occurred: "2026-04-01T02:18:59.674Z",
+			page: "Q3B15VLMF3ASBD", actor: "Harsh Santwani",
+			text: "Running KILL on long-running queries from the reporting-service."},
+		{file: "incident.responder.added.json", typ: incident.EventPageResponderAdded, occurred: "2026-04-01T02:20:14.737Z",
+			page: "Q3B15VLMF3ASBD", actor: "Harsh Santwani",
+			text: `Please help with "Critical: Checkout API High Latency"`},
+		{file: "incident.status_update_published.json", typ: incident.EventPageStatusUpdate, occurred: "2026-04-01T02:17:41.211Z",
+			page: "Q3B15VLMF3ASBD", actor: "Harsh Santwani",
+			text: "Investigating a P1 incident with the Checkout API in us-east-1. Customers may see 504 errors or delays during purchase. We've identified a database lock and are working on a fix. Expected remediation within 30 minutes; next update at 08:15 UTC."},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			t.Parallel()
+			evs, err := normalize(readFile(t, tc.file))
+			require.NoError(t, err)
+			require.Len(t, evs, 1)
+			ev := evs[0]
+			require.Equal(t, incident.SourcePagerDuty, ev.Source)
+			require.NotEmpty(t, ev.ID)
+			require.Equal(t, tc.typ, ev.Type)
+			require.Equal(t, mustTime(t, tc.occurred), ev.OccurredAt)
+			require.Equal(t, tc.page, ev.PageID)
+			require.NotEmpty(t, ev.PageURL)
+			require.Equal(t, tc.actor, ev.Actor)
+			require.Equal(t, tc.text, ev.Text)
+			require.Equal(t, tc.snapshot, ev.Snapshot != nil)
+			if !tc.snapshot {
+				return
+			}
+			require.Equal(t, tc.status, ev.Snapshot.Status)
+			require.Equal(t, tc.priority, ev.Snapshot.Priority)
+			require.NotEmpty(t, ev.Snapshot.ServiceID)
+			require.Equal(t, optionalTime(t, tc.created), ev.Snapshot.TriggeredAt)
+		})
+	}
+}
+
+func TestNormalizeMalformed(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		body    string
+		ignored bool
+	}{
+		{name: "not JSON", body: "<html>"},
+		{name: "no event", body: `{"messages":[]}`},
+		{name: "no event id", body: `{"event":{"event_type":"incident.triggered","occurred_at":"2021-06-04T13:35:29Z","data":{"type":"incident"}}}`},
+		{name: "no occurred_at", body: `{"event":{"id":"e","event_type":"incident.triggered","data":{"type":"incident"}}}`},
+		{name: "incident without id", body: `{"event":{"id":"e","event_type":"incident.triggered","occurred_at":"2021-06-04T13:35:29Z","data":{"type":"incident","service":{"id":"S"}}}}`},
+		{name: "unknown page status", body: `{"event":{"id":"e","event_type":"incident.triggered","occurred_at":"2021-06-04T13:35:29Z","data":{"type":"incident","id":"P","status":"exploded","service":{"id":"S"}}}}`},
+		{name: "note without incident", body: `{"event":{"id":"e","event_type":"incident.annotated","occurred_at":"2021-06-04T13:35:29Z","data":{"type":"incident_note","content":"x"}}}`},
+		{name: "unknown event type", body: `{"event":{"id":"e","event_type":"incident.delegated","occurred_at":"2021-06-04T13:35:29Z","data":{"type":"incident"}}}`, ignored: true},
+		{name: "webhook ping", body: `{"event":{"id":"e","event_type":"pagey.ping","occurred_at":"2021-06-04T13:35:29Z","data":{"type":"ping"}}}`, ignored: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			evs, err := normalize([]byte(tc.body))
+			require.Error(t, err)
+			require.Empty(t, evs)
+			require.Equal(t, tc.ignored, inbox.IsIgnored(err), err.Error())
+		})
+	}
+}
+
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339, s)
+	require.NoError(t, err)
+	return v.UTC()
+}
+
+func optionalTime(t *testing.T, s string) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	return mustTime(t, s)
+}

@@ -1,0 +1,281 @@
+// Package storetest is the conformance suite every store driver passes,
+// run against SQLite now and PostgreSQL when it lands, like River's
+// riverdrivertest.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/incident"
+	"github.com/incidenthub/incidenthub/internal/store"
+)
+
+// Opener returns a fresh, migrated, empty store for one test.
+type Opener func(t *testing.T) *store.Store
+
+var t0 = time.Date(2026, 4, 1, 2, 7, 30, 0, time.UTC)
+
+func delivery(id string) inbox.Delivery {
+	return inbox.Delivery{Source: incident.SourcePagerDuty, ID: id, ReceivedAt: t0, Body: []byte(`{"id":"` + id + `"}`)}
+}
+
+func record(key string, pages ...string) *incident.Record {
+	r := &incident.Record{
+		Title: "Checkout latency", Status: incident.StatusOpen, Kind: incident.KindIncident,
+		Severity: "SEV2", Service: key, CorrelationKey: key, OpenedAt: t0,
+	}
+	for _, p := range pages {
+		r.Pages = append(r.Pages, incident.Page{ID: p, Status: incident.PageTriggered, TriggeredAt: t0, SnapshotAt: t0})
+	}
+	return r
+}
+
+func entry(key string, at time.Time) incident.TimelineEntry {
+	return incident.TimelineEntry{At: at, Source: "pagerduty", Kind: incident.EntryNote, Summary: key, Key: key}
+}
+
+// process runs fn in a processing transaction of a throwaway delivery.
+func process(t *testing.T, s *store.Store, fn func(*store.Tx) error) {
+	t.Helper()
+	ctx := context.Background()
+	id := fmt.Sprintf("tx-%d", time.Now().UnixNano())
+	_, err := s.AppendDeliveries(ctx, []inbox.Delivery{delivery(id)})
+	require.NoError(t, err)
+	d, err := s.Delivery(ctx, incident.SourcePagerDuty, id)
+	require.NoError(t, err)
+	require.NoError(t, s.Process(ctx, d.Seq, func(tx *store.Tx) (inbox.Outcome, error) {
+		return inbox.Outcome{Status: inbox.StatusProcessed}, fn(tx)
+	}))
+}
+
+// Run runs the suite.
+func Run(t *testing.T, open Opener) {
+	ctx := context.Background()
+
+	t.Run("AppendDeliveriesDeduplicates", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		fresh, err := s.AppendDeliveries(ctx, []inbox.Delivery{delivery("a"), delivery("b"), delivery("a")})
+		require.NoError(t, err)
+		require.Equal(t, []bool{true, true, false}, fresh, "a repeat within one batch is a duplicate")
+		fresh, err = s.AppendDeliveries(ctx, []inbox.Delivery{delivery("b"), delivery("c")})
+		require.NoError(t, err)
+		require.Equal(t, []bool{false, true}, fresh)
+
+		other := delivery("a")
+		other.Source = incident.SourceGitHub
+		fresh, err = s.AppendDeliveries(ctx, []inbox.Delivery{other})
+		require.NoError(t, err)
+		require.Equal(t, []bool{true}, fresh, "ids are per source")
+	})
+
+	t.Run("NextPendingInArrivalOrder", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		_, err := s.AppendDeliveries(ctx, []inbox.Delivery{delivery("first"), delivery("second")})
+		require.NoError(t, err)
+		d, ok, err := s.NextPending(ctx)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, "first", d.ID)
+		require.Equal(t, []byte(`{"id":"first"}`), d.Body)
+		require.Equal(t, t0, d.ReceivedAt)
+
+		require.NoError(t, s.Process(ctx, d.Seq, func(*store.Tx) (inbox.Outcome, error) {
+			return inbox.Outcome{Status: inbox.StatusIgnored, Reason: "because"}, nil
+		}))
+		d, ok, err = s.NextPending(ctx)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, "second", d.ID)
+
+		got, err := s.Delivery(ctx, incident.SourcePagerDuty, "first")
+		require.NoError(t, err)
+		require.Equal(t, inbox.StatusIgnored, got.Status)
+		require.Equal(t, "because", got.Reason)
+		require.False(t, got.ProcessedAt.IsZero())
+	})
+
+	t.Run("ProcessRollsBackOnError", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		_, err := s.AppendDeliveries(ctx, []inbox.Delivery{delivery("d")})
+		require.NoError(t, err)
+		d, _, err := s.NextPending(ctx)
+		require.NoError(t, err)
+		boom := errors.New("boom")
+		err = s.Process(ctx, d.Seq, func(tx *store.Tx) (inbox.Outcome, error) {
+			require.NoError(t, tx.SaveRecord(record("payments", "P1"), nil))
+			return inbox.Outcome{}, boom
+		})
+		require.ErrorIs(t, err, boom)
+		recs, err := s.Incidents(ctx, store.IncidentFilter{})
+		require.NoError(t, err)
+		require.Empty(t, recs, "nothing of a failed processing is kept")
+		again, ok, err := s.NextPending(ctx)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, d.Seq, again.Seq, "the delivery stays pending")
+	})
+
+	t.Run("RecordFailureGivesUpAfterMaxAttempts", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		_, err := s.AppendDeliveries(ctx, []inbox.Delivery{delivery("poison")})
+		require.NoError(t, err)
+		d, _, err := s.NextPending(ctx)
+		require.NoError(t, err)
+		for i := 1; i <= 3; i++ {
+			failed, err := s.RecordFailure(ctx, d.Seq, "disk full", 3)
+			require.NoError(t, err)
+			require.Equal(t, i == 3, failed, "attempt %d", i)
+		}
+		got, err := s.Delivery(ctx, incident.SourcePagerDuty, "poison")
+		require.NoError(t, err)
+		require.Equal(t, inbox.StatusFailed, got.Status)
+		require.Equal(t, "disk full", got.Reason)
+
+		require.NoError(t, s.Replay(ctx, incident.SourcePagerDuty, "poison"))
+		got, err = s.Delivery(ctx, incident.SourcePagerDuty, "poison")
+		require.NoError(t, err)
+		require.Equal(t, inbox.StatusPending, got.Status)
+		require.Zero(t, got.Attempts)
+		require.ErrorIs(t, s.Replay(ctx, incident.SourcePagerDuty, "nope"), store.ErrNotFound)
+	})
+
+	t.Run("SaveRecordAndReadBack", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		rec := record("payments", "P1", "P2")
+		rec.Commander, rec.CommanderAt = "Ann", t0.Add(time.Minute)
+		rec.Responders = []string{"Ann", "Bo"}
+		rec.AcknowledgedAt = t0.Add(time.Minute)
+		process(t, s, func(tx *store.Tx) error {
+			return tx.SaveRecord(rec, []incident.TimelineEntry{
+				entry("later", t0.Add(2*time.Minute)), entry("earlier", t0), entry("earlier", t0),
+			})
+		})
+		require.Equal(t, int64(1), rec.ID)
+
+		got, err := s.Incident(ctx, rec.ID)
+		require.NoError(t, err)
+		require.Equal(t, rec.Pages, got.Pages)
+		require.Equal(t, rec.Responders, got.Responders)
+		require.Equal(t, rec.CommanderAt, got.CommanderAt)
+		require.Equal(t, rec.AcknowledgedAt, got.AcknowledgedAt)
+		require.True(t, got.ResolvedAt.IsZero())
+		require.Len(t, got.Timeline, 2, "an entry key is stored once")
+		require.Equal(t, "earlier", got.Timeline[0].Key, "the timeline is in the order things happened")
+
+		process(t, s, func(tx *store.Tx) error {
+			owner, err := tx.RecordByPage("P2")
+			require.NoError(t, err)
+			require.Equal(t, rec.ID, owner.ID)
+			owner.Status = incident.StatusResolved
+			owner.ResolvedAt = t0.Add(time.Hour)
+			return tx.SaveRecord(owner, []incident.TimelineEntry{entry("later", t0.Add(time.Hour))})
+		})
+		got, err = s.Incident(ctx, rec.ID)
+		require.NoError(t, err)
+		require.Equal(t, incident.StatusResolved, got.Status)
+		require.Equal(t, t0.Add(time.Hour), got.ResolvedAt)
+		require.Len(t, got.Timeline, 2, "the same key never appears twice")
+
+		_, err = s.Incident(ctx, 99)
+		require.ErrorIs(t, err, store.ErrNotFound)
+	})
+
+	t.Run("ActiveRecordsAndEvents", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		open1, resolved := record("payments", "A"), record("payments", "B")
+		resolved.Status = incident.StatusResolved
+		process(t, s, func(tx *store.Tx) error {
+			require.NoError(t, tx.SaveRecord(open1, nil))
+			require.NoError(t, tx.SaveRecord(resolved, nil))
+			require.NoError(t, tx.SaveRecord(record("checkout", "C"), nil))
+			active, err := tx.ActiveRecords("payments")
+			require.NoError(t, err)
+			require.Len(t, active, 1)
+			require.Equal(t, open1.ID, active[0].ID)
+			none, err := tx.RecordByPage("unknown")
+			require.NoError(t, err)
+			require.Nil(t, none)
+
+			fresh, err := tx.MarkEventSeen(incident.SourcePagerDuty, "ev1")
+			require.NoError(t, err)
+			require.True(t, fresh)
+			fresh, err = tx.MarkEventSeen(incident.SourcePagerDuty, "ev1")
+			require.NoError(t, err)
+			require.False(t, fresh)
+			require.NoError(t, tx.ForgetEvent(incident.SourcePagerDuty, "ev1"))
+			fresh, err = tx.MarkEventSeen(incident.SourcePagerDuty, "ev1")
+			require.NoError(t, err)
+			require.True(t, fresh)
+			return nil
+		})
+	})
+
+	t.Run("DeferredDeliveryWakesWhenItsPageIsKnown", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		_, err := s.AppendDeliveries(ctx, []inbox.Delivery{delivery("note")})
+		require.NoError(t, err)
+		d, _, err := s.NextPending(ctx)
+		require.NoError(t, err)
+		require.NoError(t, s.Process(ctx, d.Seq, func(*store.Tx) (inbox.Outcome, error) {
+			return inbox.Outcome{Status: inbox.StatusDeferred, Reason: "waiting", Subject: "PAGE"}, nil
+		}))
+		_, ok, err := s.NextPending(ctx)
+		require.NoError(t, err)
+		require.False(t, ok)
+
+		process(t, s, func(tx *store.Tx) error { return tx.SaveRecord(record("payments", "PAGE"), nil) })
+		woken, ok, err := s.NextPending(ctx)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, "note", woken.ID)
+	})
+
+	t.Run("IncidentsFiltersAndPages", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		process(t, s, func(tx *store.Tx) error {
+			for i := range 5 {
+				r := record("payments", fmt.Sprintf("P%d", i))
+				if i%2 == 1 {
+					r.Service, r.Severity = "checkout", "SEV1"
+				}
+				require.NoError(t, tx.SaveRecord(r, nil))
+			}
+			return nil
+		})
+		all, err := s.Incidents(ctx, store.IncidentFilter{})
+		require.NoError(t, err)
+		require.Equal(t, []int64{5, 4, 3, 2, 1}, ids(all), "newest first")
+		page, err := s.Incidents(ctx, store.IncidentFilter{Before: 4, Limit: 2})
+		require.NoError(t, err)
+		require.Equal(t, []int64{3, 2}, ids(page))
+		bySvc, err := s.Incidents(ctx, store.IncidentFilter{Service: "checkout"})
+		require.NoError(t, err)
+		require.Equal(t, []int64{4, 2}, ids(bySvc))
+		bySev, err := s.Incidents(ctx, store.IncidentFilter{Severity: "SEV2", Status: incident.StatusOpen})
+		require.NoError(t, err)
+		require.Equal(t, []int64{5, 3, 1}, ids(bySev))
+	})
+}
+
+func ids(recs []incident.Record) []int64 {
+	out := make([]int64, len(recs))
+	for i, r := range recs {
+		out[i] = r.ID
+	}
+	return out
+}

@@ -1,0 +1,151 @@
+package router_test
+
+import (
+	"encoding/json"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/incidenthub/incidenthub/connectors/pagerduty"
+	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/incident"
+	"github.com/incidenthub/incidenthub/router"
+)
+
+// rules mirror config/incidenthub.example.yaml.
+var rules = router.Rules{
+	Severities: []router.Severity{
+		{Name: "SEV1", Priorities: []string{"P1"}},
+		{Name: "SEV2", Priorities: []string{"P2"}, Urgency: "high"},
+		{Name: "SEV3", Priorities: []string{"P3"}},
+		{Name: "SEV4", Priorities: []string{"P4", "P5"}, Urgency: "low"},
+	},
+	Services: []router.Service{
+		{Name: "payments", PagerDutyServiceIDs: []string{"PA2P440"}},
+		{Name: "checkout", PagerDutyServiceIDs: []string{"PLVTM9H"}},
+	},
+	MergeWindow: 30 * time.Minute,
+}
+
+// payload is a real PagerDuty delivery, decoded for editing in tests.
+type payload map[string]any
+
+func loadPayload(t *testing.T, file string) payload {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "testdata", "pagerduty", file))
+	require.NoError(t, err)
+	var p payload
+	require.NoError(t, json.Unmarshal(raw, &p))
+	return p
+}
+
+func (p payload) event() map[string]any { return p["event"].(map[string]any) }
+func (p payload) data() map[string]any  { return p.event()["data"].(map[string]any) }
+
+// with returns a copy with the edits applied: event fields by name, and
+// "data.<field>" for the incident snapshot.
+func (p payload) with(edits map[string]any) payload {
+	raw, _ := json.Marshal(p)
+	var c payload
+	_ = json.Unmarshal(raw, &c)
+	for k, v := range edits {
+		if field, ok := strings.CutPrefix(k, "data."); ok {
+			c.data()[field] = v
+		} else {
+			c.event()[k] = v
+		}
+	}
+	return c
+}
+
+// normalize runs the payload through the real connector.
+func (p payload) normalize(t *testing.T) incident.Event {
+	t.Helper()
+	raw, err := json.Marshal(p)
+	require.NoError(t, err)
+	evs, err := pagerduty.Normalizer{}.Normalize(inbox.Delivery{Source: incident.SourcePagerDuty, Body: raw})
+	require.NoError(t, err)
+	require.Len(t, evs, 1)
+	return evs[0]
+}
+
+// world applies decisions as the store would: ids, a page index, and
+// timeline entries deduplicated by key.
+type world struct {
+	records  map[int64]incident.Record
+	pages    map[string]int64
+	entries  map[int64][]incident.TimelineEntry
+	keys     map[string]bool
+	decision router.Decision
+}
+
+func newWorld() *world {
+	return &world{
+		records: map[int64]incident.Record{},
+		pages:   map[string]int64{},
+		entries: map[int64][]incident.TimelineEntry{},
+		keys:    map[string]bool{},
+	}
+}
+
+func (w *world) apply(t *testing.T, ev incident.Event) router.Decision {
+	t.Helper()
+	q := router.QueryFor(ev, rules)
+	var st router.State
+	if id, ok := w.pages[q.PageID]; ok {
+		rec := w.records[id]
+		st.Owner = &rec
+	}
+	if st.Owner == nil && q.CorrelationKey != "" {
+		for _, id := range slices.Sorted(maps.Keys(w.records)) {
+			if r := w.records[id]; r.CorrelationKey == q.CorrelationKey && r.Status.Active() {
+				st.Active = append(st.Active, r)
+			}
+		}
+	}
+	d := router.Decide(st, ev, rules, time.Time{})
+	w.decision = d
+	if d.Record == nil {
+		return d
+	}
+	rec := d.Record.Clone()
+	if rec.ID == 0 {
+		rec.ID = int64(len(w.records) + 1)
+	}
+	w.records[rec.ID] = rec
+	for _, p := range rec.Pages {
+		w.pages[p.ID] = rec.ID
+	}
+	for _, e := range d.Entries {
+		if !w.keys[e.Key] {
+			w.keys[e.Key] = true
+			w.entries[rec.ID] = append(w.entries[rec.ID], e)
+		}
+	}
+	return d
+}
+
+// kinds lists a record's entry kinds in the order things happened.
+func (w *world) kinds(id int64) []string {
+	es := slices.Clone(w.entries[id])
+	slices.SortStableFunc(es, func(a, b incident.TimelineEntry) int { return a.At.Compare(b.At) })
+	var out []string
+	for _, e := range es {
+		out = append(out, e.Kind)
+	}
+	return out
+}
+
+func at(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
