@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/internal/api"
+	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/incident"
+	"github.com/incidenthub/incidenthub/internal/store"
+)
+
+// hubProcess is `incidenthub serve` in a child process.
+type hubProcess struct {
+	cmd  *exec.Cmd
+	logs *bytes.Buffer
+}
+
+func startHub(t *testing.T, configPath, base string) *hubProcess {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "serve", "--config", configPath)
+	cmd.Env = append(os.Environ(), "INCIDENTHUB_TEST_AS_MAIN=1")
+	logs := &bytes.Buffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	require.NoError(t, cmd.Start())
+	h := &hubProcess{cmd: cmd, logs: logs}
+	t.Cleanup(func() { h.kill() })
+	waitHealthy(t, base)
+	return h
+}
+
+// kill ends the process at once, as a crash or power cut would.
+func (h *hubProcess) kill() {
+	if h.cmd.ProcessState == nil {
+		_ = h.cmd.Process.Kill()
+		_ = h.cmd.Wait()
+	}
+}
+
+func openTestStore(t *testing.T, cfg *config.Config) *store.Store {
+	t.Helper()
+	s, err := store.Open(cfg.Storage)
+	require.NoError(t, err)
+	require.NoError(t, s.Migrate(context.Background()))
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// The process dies after a delivery is stored and before it is processed:
+// after restart it is processed, once.
+func TestRestartProcessesStoredDeliveryOnce(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	base := "http://" + addr
+	path, cfg := testConfig(t, addr)
+
+	// Exactly the state intake leaves behind when the process dies right
+	// after answering 202: the delivery stored, nothing processed.
+	body, err := os.ReadFile(sample(t, "incident.triggered.json"))
+	require.NoError(t, err)
+	s := openTestStore(t, cfg)
+	fresh, err := s.AppendDeliveries(context.Background(), []inbox.Delivery{{
+		Source: incident.SourcePagerDuty, ID: "stored-before-crash", ReceivedAt: time.Now(), Body: body,
+	}})
+	require.NoError(t, err)
+	require.Equal(t, []bool{true}, fresh)
+
+	hub := startHub(t, path, base)
+	inc := waitIncident(t, base, "INC-1", 1)
+	require.Len(t, inc.Timeline, 1)
+	processed, err := s.Delivery(context.Background(), incident.SourcePagerDuty, "stored-before-crash")
+	require.NoError(t, err)
+	require.Equal(t, inbox.StatusProcessed, processed.Status)
+	hub.kill()
+
+	startHub(t, path, base)
+	var list api.List
+	require.Equal(t, http.StatusOK, getJSON(t, base+"/api/v1/incidents", &list))
+	require.Len(t, list.Incidents, 1)
+	again, err := s.Delivery(context.Background(), incident.SourcePagerDuty, "stored-before-crash")
+	require.NoError(t, err)
+	require.Equal(t, processed.ProcessedAt, again.ProcessedAt, "not processed a second time")
+	require.Len(t, waitIncident(t, base, "INC-1", 1).Timeline, 1)
+}
+
+// Killed right after answering 202, whether or not processing had run:
+// after restart there is exactly one incident with one entry per event.
+func TestKilledAfterAcceptIsExactlyOnce(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	base := "http://" + addr
+	path, _ := testConfig(t, addr)
+
+	hub := startHub(t, path, base)
+	for _, f := range []string{"incident.triggered.json", "incident.acknowledged.json"} {
+		out := cli(t, "webhook", "send", "--config", path, "--url", base, "--file", sample(t, f))
+		require.Contains(t, out, "202 Accepted")
+	}
+	hub.kill()
+
+	startHub(t, path, base)
+	inc := waitIncident(t, base, "INC-1", 2)
+	require.Len(t, inc.Timeline, 2)
+	require.Equal(t, "acknowledged", inc.Pages[1].Status)
+	var list api.List
+	require.Equal(t, http.StatusOK, getJSON(t, base+"/api/v1/incidents", &list))
+	require.Len(t, list.Incidents, 1)
+}
+
+// SIGTERM stops the hub cleanly: the process exits 0.
+func TestGracefulStop(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	path, _ := testConfig(t, addr)
+	hub := startHub(t, path, "http://"+addr)
+	require.NoError(t, hub.cmd.Process.Signal(syscall.SIGTERM))
+	require.NoError(t, hub.cmd.Wait(), hub.logs.String())
+	require.Contains(t, hub.logs.String(), "stopping")
+	require.NotContains(t, hub.logs.String(), testSecret)
+}
