@@ -41,17 +41,19 @@ type Service struct {
 type Query struct {
 	// PageID: load the record that holds this PagerDuty incident.
 	PageID string
-	// CorrelationKey: load the active records with this key. Empty when
-	// the event cannot open a record.
-	CorrelationKey string
+	// CorrelationKey: load the active records with this key, opened
+	// between OpenedFrom and OpenedTo (the merge window around the page's
+	// start). Empty when the event cannot open a record.
+	CorrelationKey       string
+	OpenedFrom, OpenedTo time.Time
 }
 
 // State is what the store knows that the event may touch.
 type State struct {
 	// Owner is the record that already holds the event's page, if any.
 	Owner *incident.Record
-	// Active are the open and acknowledged records with the event's
-	// correlation key: candidates for a page storm.
+	// Active are the open and acknowledged records the query named:
+	// candidates for a page storm.
 	Active []incident.Record
 }
 
@@ -78,6 +80,8 @@ func QueryFor(ev incident.Event, r Rules) Query {
 	q := Query{PageID: ev.PageID}
 	if ev.Snapshot != nil {
 		_, q.CorrelationKey, _ = r.service(ev.Snapshot.ServiceID)
+		start := pageStart(ev)
+		q.OpenedFrom, q.OpenedTo = start.Add(-r.MergeWindow), start.Add(r.MergeWindow)
 	}
 	return q
 }

@@ -242,7 +242,7 @@ func (p *Processor) load(tx *store.Tx, q router.Query) (router.State, error) {
 		}
 	}
 	if st.Owner == nil && q.CorrelationKey != "" {
-		if st.Active, err = tx.ActiveRecords(q.CorrelationKey); err != nil {
+		if st.Active, err = tx.ActiveRecords(q.CorrelationKey, q.OpenedFrom, q.OpenedTo); err != nil {
 			return st, err
 		}
 	}

@@ -30,7 +30,7 @@ type testBundle struct {
 	metrics *metrics.Metrics
 }
 
-func setup(t *testing.T, wrap func(*store.Store) pipeline.Store) *testBundle {
+func setup(t testing.TB, wrap func(*store.Store) pipeline.Store) *testBundle {
 	t.Helper()
 	s, err := store.Open(config.Storage{Driver: "sqlite", DSN: "file:" + filepath.Join(t.TempDir(), "hub.db"), Synchronous: "normal"})
 	require.NoError(t, err)
@@ -48,7 +48,7 @@ func setup(t *testing.T, wrap func(*store.Store) pipeline.Store) *testBundle {
 	return &testBundle{store: s, proc: proc, metrics: m}
 }
 
-func (b *testBundle) deliver(t *testing.T, id, file string) {
+func (b *testBundle) deliver(t testing.TB, id, file string) {
 	t.Helper()
 	body, err := os.ReadFile(filepath.Join("..", "..", "testdata", "pagerduty", file))
 	require.NoError(t, err)

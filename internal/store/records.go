@@ -81,10 +81,12 @@ func (t *Tx) RecordByPage(pageID string) (*incident.Record, error) {
 	return &rec, nil
 }
 
-// ActiveRecords returns the open and acknowledged records with the key.
-func (t *Tx) ActiveRecords(correlationKey string) ([]incident.Record, error) {
+// ActiveRecords returns the open and acknowledged records with the key
+// that opened between from and to (inclusive).
+func (t *Tx) ActiveRecords(correlationKey string, from, to time.Time) ([]incident.Record, error) {
 	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+recordColumns+` FROM incidents
-		WHERE correlation_key = $1 AND status IN ('open', 'acknowledged') ORDER BY id`, correlationKey)
+		WHERE correlation_key = $1 AND status IN ('open', 'acknowledged') AND opened_at BETWEEN $2 AND $3
+		ORDER BY id`, correlationKey, from.UnixMilli(), to.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("active records of %s: %w", correlationKey, err)
 	}

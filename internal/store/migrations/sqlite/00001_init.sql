@@ -43,7 +43,7 @@ CREATE TABLE incidents (
     -- Pages, responders and the rest of the record's state, as JSON.
     state           TEXT   NOT NULL
 );
-CREATE INDEX incidents_active ON incidents (correlation_key, status);
+CREATE INDEX incidents_active ON incidents (correlation_key, status, opened_at);
 CREATE INDEX incidents_by_service ON incidents (service, id);
 
 -- Which record each PagerDuty incident belongs to.

@@ -1,0 +1,48 @@
+package pipeline_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/incident"
+)
+
+// BenchmarkProcess measures processing throughput: deliveries stored
+// ahead, then processed one transaction each (synchronous=normal here;
+// the per-delivery cost at full is dominated by the same fsync as intake).
+func BenchmarkProcess(b *testing.B) {
+	bundle := setup(b, nil)
+	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", "pagerduty", "incident.escalated.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var payload map[string]map[string]any
+	if err := json.Unmarshal(raw, &payload); err != nil {
+		b.Fatal(err)
+	}
+	ds := make([]inbox.Delivery, b.N)
+	for i := range ds {
+		// Storms of 20 pages each, so records grow as in real life.
+		payload["event"]["id"] = fmt.Sprint("ev", i)
+		payload["event"]["data"].(map[string]any)["id"] = fmt.Sprint("P", i)
+		payload["event"]["data"].(map[string]any)["created_at"] = time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i/20) * time.Hour).Format(time.RFC3339)
+		body, _ := json.Marshal(payload)
+		ds[i] = inbox.Delivery{Source: incident.SourcePagerDuty, ID: fmt.Sprint("d", i), ReceivedAt: time.Now(), Body: body}
+	}
+	if _, err := bundle.store.AppendDeliveries(context.Background(), ds); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if more, err := bundle.proc.ProcessNext(context.Background()); err != nil || !more {
+			b.Fatal(more, err)
+		}
+	}
+}
