@@ -13,8 +13,8 @@ export INCIDENTHUB_API_TOKEN    ?= dev-api-token
 
 .PHONY: run test bench build lint sample clean
 
-run:
-	$(GO) run ./cmd/incidenthub serve --config $(CONFIG)
+run: build
+	./bin/incidenthub serve --config $(CONFIG)
 
 test:
 	$(GO) test -race -count=1 ./...
@@ -30,8 +30,8 @@ lint:
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 
 # Send PagerDuty's sample page to a hub started with `make run`.
-sample:
-	$(GO) run ./cmd/incidenthub webhook send --config $(CONFIG) --source pagerduty \
+sample: build
+	./bin/incidenthub webhook send --config $(CONFIG) --source pagerduty \
 		--file testdata/pagerduty/incident.triggered.json
 
 clean:
