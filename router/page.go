@@ -52,6 +52,16 @@ func decidePage(s State, ev incident.Event, r Rules) Decision {
 		// store and the record disagree; refuse rather than guess.
 		return Decision{Defer: "PagerDuty incident " + ev.PageID + " is not on " + rec.Ref()}
 	case !known:
+		if rec.Kind == incident.KindAwareness {
+			// Something paged during the announced change: it is an
+			// incident now, and its severity follows its pages.
+			rec.Kind = incident.KindIncident
+			d.Entries = append(d.Entries, incident.TimelineEntry{
+				At: pageStart(ev), Source: string(ev.Source), Kind: incident.EntryKindChanged,
+				Key:     "pagerduty:" + ev.ID + ":kind",
+				Summary: "Paged during the announced change: this is an incident now",
+			})
+		}
 		rec.Pages = append(rec.Pages, r.newPage(ev))
 		page = &rec.Pages[len(rec.Pages)-1]
 		if _, _, mapped := r.service(page.ServiceID); !mapped {
@@ -106,9 +116,11 @@ func (r Rules) recordFor(active []incident.Record, ev incident.Event) (incident.
 			continue
 		}
 		// Symmetric, so that a storm delivered out of order still merges
-		// as it would have live.
+		// as it would have live. An announced risky change is watched for
+		// as long as it is active.
 		g := at.Sub(c.OpenedAt).Abs()
-		if g <= r.MergeWindow && (best == nil || g < gap) {
+		announced := c.Kind == incident.KindAwareness && !at.Before(c.OpenedAt)
+		if (g <= r.MergeWindow || announced) && (best == nil || g < gap) {
 			best, gap = c, g
 		}
 	}

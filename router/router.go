@@ -21,6 +21,13 @@ type Rules struct {
 	Services   []Service
 	// MergeWindow: pages on one service within it form one record.
 	MergeWindow time.Duration
+	// ChangeLookback: changes this long before a record opened are
+	// attached to it as recent changes.
+	ChangeLookback time.Duration
+	// AwarenessLabels mark risky changes that announce themselves.
+	AwarenessLabels []string
+	// AwarenessAutoResolve resolves an awareness record nothing paged on.
+	AwarenessAutoResolve time.Duration
 }
 
 // Severity maps PagerDuty priorities and urgency to a severity level.
@@ -31,10 +38,14 @@ type Severity struct {
 	Urgency string
 }
 
-// Service maps PagerDuty services to a configured service.
+// Service maps PagerDuty services and GitHub repositories to a
+// configured service.
 type Service struct {
 	Name                string
 	PagerDutyServiceIDs []string
+	GitHubRepos         []string
+	DeployEnvironments  []string
+	DeployWorkflows     []string
 }
 
 // Query names the state Decide needs for an event.
@@ -46,6 +57,8 @@ type Query struct {
 	// start). Empty when the event cannot open a record.
 	CorrelationKey       string
 	OpenedFrom, OpenedTo time.Time
+	// ChangeKey: load the stored change with this key.
+	ChangeKey string
 }
 
 // State is what the store knows that the event may touch.
@@ -55,6 +68,10 @@ type State struct {
 	// Active are the open and acknowledged records the query named:
 	// candidates for a page storm.
 	Active []incident.Record
+	// Change is a change event merged with what the store knew of it
+	// (MergeChange); Records are the records ChangeQuery named.
+	Change  *incident.Change
+	Records []incident.Record
 }
 
 // Decision is what to write.
@@ -73,11 +90,19 @@ type Decision struct {
 	Ignore string
 	// Notices are things an operator should read in the log.
 	Notices []string
+	// Change is the change to store (a change event).
+	Change *incident.Change
+	// Attach puts changes on records' timelines; a zero RecordID means
+	// Record, once saved.
+	Attach []Attachment
 }
 
 // QueryFor says which state Decide needs for ev.
 func QueryFor(ev incident.Event, r Rules) Query {
 	q := Query{PageID: ev.PageID}
+	if ev.Change != nil {
+		q.ChangeKey = ev.Change.Key
+	}
 	if ev.Snapshot != nil {
 		_, q.CorrelationKey, _ = r.service(ev.Snapshot.ServiceID)
 		start := pageStart(ev)
@@ -93,6 +118,8 @@ func Decide(s State, ev incident.Event, r Rules, now time.Time) Decision {
 	switch ev.Source {
 	case incident.SourcePagerDuty:
 		return decidePage(s, ev, r)
+	case incident.SourceGitHub:
+		return decideChange(s, ev, r)
 	default:
 		return Decision{Ignore: "no rules for source " + string(ev.Source)}
 	}

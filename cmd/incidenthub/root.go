@@ -37,6 +37,7 @@ func newRootCommand() *cobra.Command {
 		newConfigCommand(g),
 		newIncidentsCommand(g),
 		newDeliveriesCommand(g),
+		newChangesCommand(g),
 		newWebhookCommand(g),
 		newVersionCommand(),
 	)

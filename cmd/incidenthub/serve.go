@@ -10,6 +10,7 @@ import (
 	"go.uber.org/fx/fxevent"
 
 	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/connectors/github"
 	"github.com/incidenthub/incidenthub/connectors/pagerduty"
 	"github.com/incidenthub/incidenthub/internal/api"
 	"github.com/incidenthub/incidenthub/internal/httpserver"
@@ -70,12 +71,14 @@ func appOptions(cfg *config.Config, log *slog.Logger) fx.Option {
 		httpserver.Module,
 		api.Module,
 		pagerduty.Module,
+		github.Module,
 		// The store satisfies the small interfaces its consumers declare.
 		fx.Provide(
 			func(s *store.Store) inbox.Appender { return s },
 			func(s *store.Store) pipeline.Store { return s },
 			func(s *store.Store) httpserver.Pinger { return s },
 			func(s *store.Store) api.Reader { return s },
+			func(s *store.Store) github.DeliveryLookup { return s },
 		),
 	)
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -14,12 +15,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/connectors/github"
 	"github.com/incidenthub/incidenthub/connectors/pagerduty"
 )
 
 func newWebhookCommand(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "webhook", Short: "Send signed sample webhooks to a running hub"}
-	var source, file, target, id string
+	var source, file, target, id, event string
 	send := &cobra.Command{
 		Use:     "send",
 		Short:   "Sign a payload with the configured secret and POST it, as the vendor would",
@@ -40,7 +42,7 @@ func newWebhookCommand(g *globals) *cobra.Command {
 			if id == "" {
 				id = randomID()
 			}
-			req, err := signedRequest(cfg, source, target, id, body)
+			req, err := signedRequest(cfg, source, event, target, id, body)
 			if err != nil {
 				return err
 			}
@@ -62,18 +64,24 @@ func newWebhookCommand(g *globals) *cobra.Command {
 	send.Flags().StringVar(&file, "file", "", "payload file to send")
 	send.Flags().StringVar(&target, "url", "", "hub base URL (default: from listen in the config)")
 	send.Flags().StringVar(&id, "id", "", "delivery id (default: random; repeat one to see deduplication)")
+	send.Flags().StringVar(&event, "event", "", "GitHub event name (X-GitHub-Event), e.g. deployment_status")
 	_ = send.MarkFlagRequired("file")
 	c.AddCommand(send)
 	return c
 }
 
-func signedRequest(cfg *config.Config, source, target, id string, body []byte) (*http.Request, error) {
+func signedRequest(cfg *config.Config, source, event, target, id string, body []byte) (*http.Request, error) {
 	var secrets []config.Secret
 	switch source {
 	case "pagerduty":
 		secrets = cfg.PagerDuty.WebhookSecrets
+	case "github":
+		secrets = cfg.GitHub.WebhookSecrets
+		if event == "" {
+			return nil, errors.New("--event is required for github (the X-GitHub-Event header)")
+		}
 	default:
-		return nil, fmt.Errorf("source %q: want pagerduty", source)
+		return nil, fmt.Errorf("source %q: want pagerduty or github", source)
 	}
 	if len(secrets) == 0 {
 		return nil, fmt.Errorf("%s.webhook_secrets is empty: the hub would not accept this delivery", source)
@@ -88,6 +96,11 @@ func signedRequest(cfg *config.Config, source, target, id string, body []byte) (
 		req.Header.Set("User-Agent", "PagerDuty-Webhook/V3.0")
 		req.Header.Set(pagerduty.WebhookIDHeader, id)
 		req.Header.Set(pagerduty.SignatureHeader, pagerduty.Sign(secrets[0].Value(), body))
+	case "github":
+		req.Header.Set("User-Agent", "GitHub-Hookshot/incidenthub")
+		req.Header.Set(github.DeliveryHeader, id)
+		req.Header.Set(github.EventHeader, event)
+		req.Header.Set(github.SignatureHeader, github.Sign(secrets[0].Value(), body))
 	}
 	return req, nil
 }

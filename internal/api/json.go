@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/incidenthub/incidenthub/internal/incident"
+	"github.com/incidenthub/incidenthub/router"
 )
 
 // List is the answer of GET /api/v1/incidents.
@@ -61,14 +62,38 @@ type Entry struct {
 	URL     string    `json:"url"`
 }
 
-// Change is a deploy, merge or release attached to the record. The
-// change log arrives with the GitHub connector; until then the list is empty.
+// Change is a deploy, merge, release, push or deploy-workflow run attached
+// to the record. Relation is "recent" for a change before the record
+// opened, "during" for one while it was open.
 type Change struct {
-	At      time.Time `json:"at"`
-	Kind    string    `json:"kind"`
-	Repo    string    `json:"repo"`
-	Summary string    `json:"summary"`
-	URL     string    `json:"url"`
+	At          time.Time `json:"at"`
+	Relation    string    `json:"relation"`
+	Kind        string    `json:"kind"`
+	Service     string    `json:"service"`
+	Repo        string    `json:"repo"`
+	Ref         string    `json:"ref,omitempty"`
+	SHA         string    `json:"sha,omitempty"`
+	Environment string    `json:"environment,omitempty"`
+	Workflow    string    `json:"workflow,omitempty"`
+	State       string    `json:"state,omitempty"`
+	Actor       string    `json:"actor,omitempty"`
+	Title       string    `json:"title,omitempty"`
+	PRNumber    int       `json:"pr_number,omitempty"`
+	Summary     string    `json:"summary"`
+	URL         string    `json:"url,omitempty"`
+}
+
+// FromChange renders a change as public JSON, relative to a record's opening.
+func FromChange(c incident.Change, openedAt time.Time) Change {
+	relation := "during"
+	if c.At.Before(openedAt) {
+		relation = "recent"
+	}
+	return Change{
+		At: c.At, Relation: relation, Kind: c.Kind, Service: c.Service, Repo: c.Repo, Ref: c.Ref, SHA: c.SHA,
+		Environment: c.Environment, Workflow: c.Workflow, State: c.State, Actor: c.Actor, Title: c.Title,
+		PRNumber: c.PRNumber, Summary: router.ChangeSummary(c), URL: c.URL,
+	}
 }
 
 // FollowUp is a follow-up action of the review.
@@ -105,6 +130,9 @@ func FromRecord(r *incident.Record) Incident {
 			ID: p.ID, Number: p.Number, Title: p.Title, Status: string(p.Status),
 			Urgency: p.Urgency, Priority: p.Priority, Severity: p.Severity, URL: p.URL,
 		})
+	}
+	for _, c := range r.Changes {
+		out.Changes = append(out.Changes, FromChange(c, r.OpenedAt))
 	}
 	if r.Timeline != nil {
 		out.Timeline = make([]Entry, 0, len(r.Timeline))

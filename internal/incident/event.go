@@ -30,6 +30,9 @@ const (
 	EventPageStatusUpdate   EventType = "page.status_update"
 )
 
+// EventChange is a deploy, merge, release, push or deploy-workflow run.
+const EventChange EventType = "change"
+
 // Event is what a connector makes of one vendor event: the facts the router
 // needs and the time the thing happened (never the time it arrived).
 type Event struct {
@@ -52,4 +55,8 @@ type Event struct {
 	Text string
 	// Subject is a person the event is about, such as an added responder.
 	Subject string
+	// Change is what a change event reports, before the router maps its
+	// repository to a service; for a deployment status, only the state,
+	// StateAt and URL are new.
+	Change *Change
 }

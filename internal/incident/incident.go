@@ -65,6 +65,11 @@ type Record struct {
 	AcknowledgedAt time.Time
 	ResolvedAt     time.Time
 	Pages          []Page
+	// Cause is the key of the change an awareness record announces.
+	Cause string
+	// Changes are the changes attached to the record, filled when it is
+	// read for display.
+	Changes []Change
 	// Timeline is filled when a record is read for display; the router
 	// returns new entries separately.
 	Timeline []TimelineEntry
@@ -93,6 +98,7 @@ func (r Record) Clone() Record {
 		c.Pages[i] = p
 	}
 	c.Timeline = append([]TimelineEntry(nil), r.Timeline...)
+	c.Changes = append([]Change(nil), r.Changes...)
 	return c
 }
 
@@ -172,4 +178,7 @@ const (
 	EntrySeverityChanged    = "severity.changed"
 	EntryStatusChanged      = "status.changed"
 	EntryServiceUnmapped    = "service.unmapped"
+	EntryChange             = "change"
+	EntryAwarenessOpened    = "awareness.opened"
+	EntryKindChanged        = "kind.changed"
 )

@@ -30,6 +30,7 @@ type Store interface {
 	NextPending(ctx context.Context) (inbox.Delivery, bool, error)
 	Process(ctx context.Context, seq int64, fn func(*store.Tx) (inbox.Outcome, error)) error
 	RecordFailure(ctx context.Context, seq int64, reason string, maxAttempts int) (bool, error)
+	Update(ctx context.Context, fn func(*store.Tx) error) error
 }
 
 const (
@@ -39,6 +40,8 @@ const (
 	// pollInterval catches deliveries stored by another process (a CLI
 	// replay, another replica) that no wake-up signalled.
 	pollInterval = 2 * time.Second
+	// expireInterval is how often awareness records are checked for expiry.
+	expireInterval = 30 * time.Second
 )
 
 // Processor applies stored deliveries to the records, one at a time in
@@ -54,21 +57,36 @@ type Processor struct {
 	retryDelay  time.Duration
 }
 
+// Option configures a Processor.
+type Option func(*Processor)
+
+// WithClock replaces time.Now, for tests of time-driven rules.
+func WithClock(now func() time.Time) Option { return func(p *Processor) { p.now = now } }
+
 // NewProcessor returns a processor; Run drives it.
-func NewProcessor(s Store, normalizers []Normalizer, rules router.Rules, log *slog.Logger, m *metrics.Metrics) *Processor {
+func NewProcessor(s Store, normalizers []Normalizer, rules router.Rules, log *slog.Logger, m *metrics.Metrics, opts ...Option) *Processor {
 	byName := make(map[incident.Source]Normalizer, len(normalizers))
 	for _, n := range normalizers {
 		byName[n.Source()] = n
 	}
-	return &Processor{
+	p := &Processor{
 		store: s, normalizers: byName, rules: rules, metrics: m, now: time.Now,
 		log: log.With("component", "processor"), retryDelay: time.Second,
 	}
+	for _, o := range opts {
+		o(p)
+	}
+	return p
 }
 
 // RulesFrom builds the router's rules from the configuration.
 func RulesFrom(c *config.Config) router.Rules {
-	r := router.Rules{MergeWindow: c.Correlation.MergeWindow}
+	r := router.Rules{
+		MergeWindow:          c.Correlation.MergeWindow,
+		ChangeLookback:       c.Correlation.ChangeLookback,
+		AwarenessLabels:      slices.Clone(c.Awareness.Labels),
+		AwarenessAutoResolve: c.Awareness.AutoResolveAfter,
+	}
 	for _, s := range c.Severities {
 		r.Severities = append(r.Severities, router.Severity{
 			Name: s.Name, Priorities: slices.Clone(s.PagerDutyPriorities), Urgency: s.Urgency,
@@ -76,7 +94,11 @@ func RulesFrom(c *config.Config) router.Rules {
 	}
 	for _, s := range c.Services {
 		r.Services = append(r.Services, router.Service{
-			Name: s.Name, PagerDutyServiceIDs: slices.Clone(s.PagerDutyServiceIDs),
+			Name:                s.Name,
+			PagerDutyServiceIDs: slices.Clone(s.PagerDutyServiceIDs),
+			GitHubRepos:         slices.Clone(s.GitHubRepos),
+			DeployEnvironments:  slices.Clone(s.DeployEnvironments),
+			DeployWorkflows:     slices.Clone(s.DeployWorkflows),
 		})
 	}
 	return r
@@ -87,7 +109,14 @@ func RulesFrom(c *config.Config) router.Rules {
 func (p *Processor) Run(ctx context.Context, wake <-chan struct{}) {
 	ticker := time.NewTicker(pollInterval)
 	defer ticker.Stop()
+	var lastExpiry time.Time
 	for {
+		if p.now().Sub(lastExpiry) >= expireInterval {
+			if err := p.ExpireAwareness(context.WithoutCancel(ctx)); err != nil {
+				p.log.Error("expiring awareness records", "err", err)
+			}
+			lastExpiry = p.now()
+		}
 		for ctx.Err() == nil {
 			more, err := p.ProcessNext(context.WithoutCancel(ctx))
 			if err != nil {
@@ -106,6 +135,34 @@ func (p *Processor) Run(ctx context.Context, wake <-chan struct{}) {
 		case <-ticker.C:
 		}
 	}
+}
+
+// ExpireAwareness resolves awareness records that nothing paged on within
+// awareness.auto_resolve_after.
+func (p *Processor) ExpireAwareness(ctx context.Context) error {
+	var expired []string
+	err := p.store.Update(ctx, func(tx *store.Tx) error {
+		expired = expired[:0]
+		recs, err := tx.ActiveAwareness()
+		if err != nil {
+			return err
+		}
+		for _, rec := range recs {
+			dec := router.Expire(rec, p.rules, p.now())
+			if dec == nil {
+				continue
+			}
+			if err := write(tx, *dec); err != nil {
+				return err
+			}
+			expired = append(expired, rec.Ref())
+		}
+		return nil
+	})
+	for _, ref := range expired {
+		p.log.Info("awareness record resolved by itself", "incident", ref)
+	}
+	return err
 }
 
 func sleep(ctx context.Context, d time.Duration) {
@@ -193,11 +250,10 @@ func (p *Processor) apply(tx *store.Tx, d inbox.Delivery, res *result) (inbox.Ou
 			ignored = append(ignored, "event "+ev.ID+" was applied before")
 			continue
 		}
-		st, err := p.load(tx, router.QueryFor(ev, p.rules))
+		dec, err := p.decide(tx, ev)
 		if err != nil {
 			return inbox.Outcome{}, err
 		}
-		dec := router.Decide(st, ev, p.rules, p.now())
 		res.notices = append(res.notices, dec.Notices...)
 		switch {
 		case dec.Defer != "":
@@ -210,8 +266,8 @@ func (p *Processor) apply(tx *store.Tx, d inbox.Delivery, res *result) (inbox.Ou
 			return res.outcome, nil
 		case dec.Ignore != "":
 			ignored = append(ignored, dec.Ignore)
-		case dec.Record != nil:
-			if err := tx.SaveRecord(dec.Record, dec.Entries); err != nil {
+		default:
+			if err := write(tx, dec); err != nil {
 				return inbox.Outcome{}, err
 			}
 			if dec.Opened {
@@ -229,6 +285,73 @@ func (p *Processor) apply(tx *store.Tx, d inbox.Delivery, res *result) (inbox.Ou
 func (res *result) set(status inbox.Status, reason string) inbox.Outcome {
 	res.outcome = inbox.Outcome{Status: status, Reason: reason}
 	return res.outcome
+}
+
+// decide loads the state the router asks for and returns its decision.
+func (p *Processor) decide(tx *store.Tx, ev incident.Event) (router.Decision, error) {
+	q := router.QueryFor(ev, p.rules)
+	if ev.Change != nil {
+		return p.decideChange(tx, ev, q)
+	}
+	st, err := p.load(tx, q)
+	if err != nil {
+		return router.Decision{}, err
+	}
+	dec := router.Decide(st, ev, p.rules, p.now())
+	if dec.Record == nil || dec.Record.Service == incident.UnmappedService {
+		return dec, nil
+	}
+	// The record may have opened or moved: attach the service's changes
+	// that now belong on it (recent ones, and those while it is open).
+	service, from, to := router.ChangesQuery(dec.Record, p.rules)
+	changes, err := tx.ChangesOf(service, from, to)
+	if err != nil {
+		return router.Decision{}, err
+	}
+	dec.Attach = append(dec.Attach, router.ChangesFor(dec.Record, changes, p.rules)...)
+	return dec, nil
+}
+
+func (p *Processor) decideChange(tx *store.Tx, ev incident.Event, q router.Query) (router.Decision, error) {
+	stored, err := tx.Change(q.ChangeKey)
+	if err != nil {
+		return router.Decision{}, err
+	}
+	merged, reason := router.MergeChange(stored, ev, p.rules)
+	if reason != "" {
+		return router.Decision{Ignore: reason}, nil
+	}
+	service, openedBy, resolvedFrom := router.ChangeQuery(merged, p.rules)
+	recs, err := tx.RecordsOfService(service, openedBy, resolvedFrom)
+	if err != nil {
+		return router.Decision{}, err
+	}
+	return router.Decide(router.State{Change: &merged, Records: recs}, ev, p.rules, p.now()), nil
+}
+
+// write stores a decision: the change, the record and its entries, then
+// the attachments (a zero record id is the decision's own record).
+func write(tx *store.Tx, dec router.Decision) error {
+	if dec.Change != nil {
+		if err := tx.SaveChange(dec.Change); err != nil {
+			return err
+		}
+	}
+	if dec.Record != nil {
+		if err := tx.SaveRecord(dec.Record, dec.Entries); err != nil {
+			return err
+		}
+	}
+	for _, a := range dec.Attach {
+		id := a.RecordID
+		if id == 0 {
+			id = dec.Record.ID
+		}
+		if err := tx.AttachChange(id, a.ChangeKey, a.Entry); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (p *Processor) load(tx *store.Tx, q router.Query) (router.State, error) {

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/connectors/github"
 	"github.com/incidenthub/incidenthub/connectors/pagerduty"
 	"github.com/incidenthub/incidenthub/internal/inbox"
 	"github.com/incidenthub/incidenthub/internal/incident"
@@ -30,7 +31,7 @@ type testBundle struct {
 	metrics *metrics.Metrics
 }
 
-func setup(t testing.TB, wrap func(*store.Store) pipeline.Store) *testBundle {
+func setup(t testing.TB, wrap func(*store.Store) pipeline.Store, opts ...pipeline.Option) *testBundle {
 	t.Helper()
 	s, err := store.Open(config.Storage{Driver: "sqlite", DSN: "file:" + filepath.Join(t.TempDir(), "hub.db"), Synchronous: "normal"})
 	require.NoError(t, err)
@@ -42,9 +43,18 @@ func setup(t testing.TB, wrap func(*store.Store) pipeline.Store) *testBundle {
 		ps = wrap(s)
 	}
 	cfg := config.Default()
-	cfg.Services = []config.Service{{Name: "checkout", PagerDutyServiceIDs: []string{"PLVTM9H"}}}
-	cfg.Severities = []config.Severity{{Name: "SEV1", PagerDutyPriorities: []string{"P1"}}}
-	proc := pipeline.NewProcessor(ps, []pipeline.Normalizer{pagerduty.Normalizer{}}, pipeline.RulesFrom(&cfg), slog.New(slog.DiscardHandler), m)
+	cfg.Services = []config.Service{
+		{Name: "checkout", PagerDutyServiceIDs: []string{"PLVTM9H"}},
+		{Name: "payments", PagerDutyServiceIDs: []string{"PA2P440"}, GitHubRepos: []string{"Codertocat/Hello-World"},
+			DeployEnvironments: []string{"production"}, DeployWorkflows: []string{"deploy.yml"}},
+	}
+	cfg.Severities = []config.Severity{
+		{Name: "SEV1", PagerDutyPriorities: []string{"P1"}},
+		{Name: "SEV2", PagerDutyPriorities: []string{"P2"}, Urgency: "high"},
+		{Name: "SEV4", PagerDutyPriorities: []string{"P4"}, Urgency: "low"},
+	}
+	normalizers := []pipeline.Normalizer{pagerduty.Normalizer{}, github.Normalizer{}}
+	proc := pipeline.NewProcessor(ps, normalizers, pipeline.RulesFrom(&cfg), slog.New(slog.DiscardHandler), m, opts...)
 	return &testBundle{store: s, proc: proc, metrics: m}
 }
 

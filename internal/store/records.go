@@ -46,6 +46,19 @@ func (s *Store) Process(ctx context.Context, seq int64, fn func(*Tx) (inbox.Outc
 	return nil
 }
 
+// Update runs fn in a write transaction that no delivery owns (timers).
+func (s *Store) Update(ctx context.Context, fn func(*Tx) error) (err error) {
+	sqlTx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer rollback(sqlTx, &err)
+	if err = fn(&Tx{tx: sqlTx, ctx: ctx, now: s.now()}); err != nil {
+		return err
+	}
+	return sqlTx.Commit()
+}
+
 // MarkEventSeen records a vendor event as applied. It reports false when
 // the event had been applied before.
 func (t *Tx) MarkEventSeen(source incident.Source, eventID string) (bool, error) {
@@ -56,6 +69,16 @@ func (t *Tx) MarkEventSeen(source incident.Source, eventID string) (bool, error)
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
+}
+
+// ActiveAwareness returns the open awareness records, for expiry.
+func (t *Tx) ActiveAwareness() ([]incident.Record, error) {
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+recordColumns+` FROM incidents
+		WHERE kind = 'awareness' AND status IN ('open', 'acknowledged') ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("active awareness records: %w", err)
+	}
+	return collectRecords(rows)
 }
 
 // ForgetEvent undoes MarkEventSeen for an event that was not applied.
@@ -82,10 +105,13 @@ func (t *Tx) RecordByPage(pageID string) (*incident.Record, error) {
 }
 
 // ActiveRecords returns the open and acknowledged records with the key
-// that opened between from and to (inclusive).
+// that opened between from and to (inclusive), and active awareness
+// records that opened before to: an announced change is watched for as
+// long as it is active.
 func (t *Tx) ActiveRecords(correlationKey string, from, to time.Time) ([]incident.Record, error) {
 	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+recordColumns+` FROM incidents
-		WHERE correlation_key = $1 AND status IN ('open', 'acknowledged') AND opened_at BETWEEN $2 AND $3
+		WHERE correlation_key = $1 AND status IN ('open', 'acknowledged')
+		  AND (opened_at BETWEEN $2 AND $3 OR (kind = 'awareness' AND opened_at <= $3))
 		ORDER BY id`, correlationKey, from.UnixMilli(), to.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("active records of %s: %w", correlationKey, err)
@@ -102,6 +128,7 @@ func (t *Tx) SaveRecord(rec *incident.Record, entries []incident.TimelineEntry) 
 		Responders:    rec.Responders,
 		CommanderAt:   rec.CommanderAt,
 		SeveritySetBy: rec.SeveritySetBy,
+		Cause:         rec.Cause,
 	})
 	if err != nil {
 		return fmt.Errorf("save record: %w", err)
@@ -136,11 +163,23 @@ func (t *Tx) SaveRecord(rec *incident.Record, entries []incident.TimelineEntry) 
 		}
 	}
 	for _, e := range entries {
-		if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO timeline (incident_id, entry_key, at, source, kind, summary, url)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (entry_key) DO NOTHING`,
-			rec.ID, e.Key, e.At.UnixMilli(), e.Source, e.Kind, e.Summary, e.URL); err != nil {
-			return fmt.Errorf("save %s timeline: %w", rec.Ref(), err)
+		if err := t.putEntry(rec.ID, e); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// putEntry adds a timeline entry, or updates the one with its key: the
+// same event is never on a timeline twice, and an entry that follows a
+// changing thing (a deployment's state) shows its newest form.
+func (t *Tx) putEntry(recordID int64, e incident.TimelineEntry) error {
+	if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO timeline (incident_id, entry_key, at, source, kind, summary, url)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
+		ON CONFLICT (incident_id, entry_key) DO UPDATE SET at = excluded.at, source = excluded.source,
+			kind = excluded.kind, summary = excluded.summary, url = excluded.url`,
+		recordID, e.Key, e.At.UnixMilli(), e.Source, e.Kind, e.Summary, e.URL); err != nil {
+		return fmt.Errorf("save %s timeline: %w", incident.FormatRef(recordID), err)
 	}
 	return nil
 }
@@ -152,6 +191,7 @@ type recordState struct {
 	Responders    []string        `json:"responders,omitempty"`
 	CommanderAt   time.Time       `json:"commander_at,omitzero"`
 	SeveritySetBy string          `json:"severity_set_by,omitempty"`
+	Cause         string          `json:"cause,omitempty"`
 }
 
 const recordColumns = `id, title, status, kind, severity, service, correlation_key, commander,
@@ -181,6 +221,7 @@ func scanRecord(row interface{ Scan(...any) error }) (incident.Record, error) {
 	r.Responders = st.Responders
 	r.CommanderAt = st.CommanderAt
 	r.SeveritySetBy = st.SeveritySetBy
+	r.Cause = st.Cause
 	return r, nil
 }
 
@@ -283,5 +324,10 @@ func (s *Store) Incident(ctx context.Context, id int64) (rec incident.Record, er
 		e.At = fromMillis(sql.NullInt64{Int64: at, Valid: true})
 		rec.Timeline = append(rec.Timeline, e)
 	}
-	return rec, rows.Err()
+	if err := rows.Err(); err != nil {
+		return rec, fmt.Errorf("%s timeline: %w", rec.Ref(), err)
+	}
+	rec.Changes, err = queryChanges(ctx, tx, `SELECT c.doc FROM changes c
+		JOIN incident_changes ic ON ic.change_key = c.change_key WHERE ic.incident_id = $1 ORDER BY c.at`, id)
+	return rec, err
 }

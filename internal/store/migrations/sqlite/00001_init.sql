@@ -44,6 +44,7 @@ CREATE TABLE incidents (
     state           TEXT   NOT NULL
 );
 CREATE INDEX incidents_active ON incidents (correlation_key, status, opened_at);
+CREATE INDEX incidents_by_service_time ON incidents (service, opened_at);
 CREATE INDEX incidents_by_service ON incidents (service, id);
 
 -- Which record each PagerDuty incident belongs to.
@@ -52,19 +53,42 @@ CREATE TABLE incident_pages (
     incident_id BIGINT NOT NULL REFERENCES incidents (id)
 );
 
+-- An entry key is unique per record: a page event lands on one record,
+-- a change may land on several, once each.
 CREATE TABLE timeline (
     seq         INTEGER PRIMARY KEY AUTOINCREMENT,
     incident_id BIGINT NOT NULL REFERENCES incidents (id),
-    entry_key   TEXT   NOT NULL UNIQUE,
+    entry_key   TEXT   NOT NULL,
     at          BIGINT NOT NULL,
     source      TEXT   NOT NULL,
     kind        TEXT   NOT NULL,
     summary     TEXT   NOT NULL,
-    url         TEXT   NOT NULL DEFAULT ''
+    url         TEXT   NOT NULL DEFAULT '',
+    UNIQUE (incident_id, entry_key)
 );
 CREATE INDEX timeline_by_incident ON timeline (incident_id, at, seq);
 
+-- The change log: deploys, merges, releases, pushes and deploy-workflow
+-- runs of each service, kept whether or not an incident is open.
+CREATE TABLE changes (
+    change_key TEXT   PRIMARY KEY,
+    service    TEXT   NOT NULL,
+    kind       TEXT   NOT NULL,
+    at         BIGINT NOT NULL,
+    -- The rest of the change, as JSON.
+    doc        TEXT   NOT NULL
+);
+CREATE INDEX changes_by_service ON changes (service, at);
+
+CREATE TABLE incident_changes (
+    incident_id BIGINT NOT NULL REFERENCES incidents (id),
+    change_key  TEXT   NOT NULL REFERENCES changes (change_key),
+    PRIMARY KEY (incident_id, change_key)
+);
+
 -- +goose Down
+DROP TABLE incident_changes;
+DROP TABLE changes;
 DROP TABLE timeline;
 DROP TABLE incident_pages;
 DROP TABLE incidents;

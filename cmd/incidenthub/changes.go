@@ -1,0 +1,51 @@
+package main
+
+import (
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/incidenthub/incidenthub/router"
+)
+
+func newChangesCommand(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "changes", Short: "The change log: deploys, merges and releases per service"}
+	var (
+		service string
+		since   time.Duration
+		limit   int
+	)
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List changes, newest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, _, err := g.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			changes, err := s.Changes(cmd.Context(), service, time.Now().Add(-since), limit)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if len(changes) == 0 {
+				fprintf(out, "no changes\n")
+				return nil
+			}
+			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+			fprintf(tw, "AT\tSERVICE\tKIND\tSTATE\tCHANGE\n")
+			for _, ch := range changes {
+				fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", stamp(ch.At), clip(ch.Service, 20), ch.Kind, ch.State, clip(router.ChangeSummary(ch), 90))
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().StringVar(&service, "service", "", "only this service")
+	list.Flags().DurationVar(&since, "since", 24*time.Hour, "how far back, e.g. 2h")
+	list.Flags().IntVar(&limit, "limit", 100, "at most this many")
+	c.AddCommand(list)
+	return c
+}

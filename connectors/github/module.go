@@ -1,0 +1,109 @@
+package github
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	gh "github.com/google/go-github/v60/github"
+	"go.uber.org/fx"
+
+	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/internal/httpserver"
+	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/metrics"
+	"github.com/incidenthub/incidenthub/internal/pipeline"
+)
+
+// Module contributes the GitHub webhook endpoint, its normaliser, and the
+// sweeper that recovers failed deliveries.
+var Module = fx.Module("github",
+	fx.Provide(
+		fx.Annotate(routes, fx.ResultTags(`group:"routes,flatten"`)),
+		fx.Annotate(func() Normalizer { return Normalizer{} },
+			fx.As(new(pipeline.Normalizer)), fx.ResultTags(`group:"normalizers"`)),
+	),
+	fx.Invoke(runSweeper),
+)
+
+// Path is where GitHub webhooks deliver.
+const Path = "/webhooks/github"
+
+// sweepInterval is how often failed deliveries are looked for.
+const sweepInterval = 5 * time.Minute
+
+func routes(cfg config.GitHub, intake config.Intake, w *inbox.Writer, log *slog.Logger, m *metrics.Metrics) []httpserver.Route {
+	if len(cfg.WebhookSecrets) == 0 {
+		log.Warn("GitHub webhooks are off: no github.webhook_secrets configured", "path", Path)
+		return nil
+	}
+	h := inbox.NewHandler(NewVerifier(cfg.WebhookSecrets), w, intake.MaxBodyBytes, log, m)
+	return []httpserver.Route{{Pattern: "POST " + Path, Handler: h}}
+}
+
+// NewClient returns a go-github client for the configuration: api.github.com,
+// or base_url (the REST root of GitHub Enterprise or a test server).
+func NewClient(cfg config.GitHub, hc *http.Client) (*gh.Client, error) {
+	c := gh.NewClient(hc).WithAuthToken(cfg.Token.Value())
+	if cfg.BaseURL == "" {
+		return c, nil
+	}
+	base := strings.TrimSuffix(cfg.BaseURL, "/") + "/"
+	return c.WithEnterpriseURLs(base, base)
+}
+
+func runSweeper(lc fx.Lifecycle, cfg config.GitHub, stored DeliveryLookup, log *slog.Logger) error {
+	switch {
+	case len(cfg.Hooks) == 0:
+		return nil
+	case cfg.Token.Value() == "":
+		log.Warn("GitHub delivery recovery is off: github.hooks are listed but github.token is empty")
+		return nil
+	}
+	client, err := NewClient(cfg, &http.Client{Timeout: 30 * time.Second})
+	if err != nil {
+		return err
+	}
+	s := NewSweeper(client, cfg.Hooks, stored, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	lc.Append(fx.Hook{
+		OnStart: func(context.Context) error {
+			go func() {
+				defer close(done)
+				s.Run(ctx, sweepInterval)
+			}()
+			return nil
+		},
+		OnStop: func(stopCtx context.Context) error {
+			cancel()
+			select {
+			case <-done:
+				return nil
+			case <-stopCtx.Done():
+				return stopCtx.Err()
+			}
+		},
+	})
+	return nil
+}
+
+// Run sweeps at once and then every interval until ctx ends.
+func (s *Sweeper) Run(ctx context.Context, interval time.Duration) {
+	for {
+		res, err := s.Sweep(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("sweep incomplete; the next one retries", "err", err)
+		}
+		if res.Redelivered > 0 || res.GivenUp > 0 {
+			s.log.Info("sweep done", "redelivered", res.Redelivered, "given_up", res.GivenUp)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+	}
+}

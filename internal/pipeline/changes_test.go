@@ -1,0 +1,210 @@
+package pipeline_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/incidenthub/incidenthub/internal/api"
+	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/incident"
+	"github.com/incidenthub/incidenthub/internal/pipeline"
+	"github.com/incidenthub/incidenthub/internal/store"
+)
+
+// fixture is a real vendor payload, decoded for editing in test code.
+type fixture map[string]any
+
+func load(t *testing.T, vendor, name string) fixture {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", vendor, name))
+	require.NoError(t, err)
+	var f fixture
+	require.NoError(t, json.Unmarshal(raw, &f))
+	return f
+}
+
+// set changes a field at a dotted path ("deployment_status.state").
+func (f fixture) set(path string, v any) fixture {
+	raw, _ := json.Marshal(f)
+	var c fixture
+	_ = json.Unmarshal(raw, &c)
+	m := map[string]any(c)
+	for {
+		key, rest, more := cut(path)
+		if !more {
+			m[key] = v
+			return c
+		}
+		m, path = m[key].(map[string]any), rest
+	}
+}
+
+func cut(path string) (string, string, bool) {
+	for i := range path {
+		if path[i] == '.' {
+			return path[:i], path[i+1:], true
+		}
+	}
+	return path, "", false
+}
+
+func (b *testBundle) send(t *testing.T, source incident.Source, id, event string, f fixture) {
+	t.Helper()
+	body, err := json.Marshal(f)
+	require.NoError(t, err)
+	_, err = b.store.AppendDeliveries(context.Background(), []inbox.Delivery{{
+		Source: source, ID: id, Event: event, ReceivedAt: time.Now(), Body: body,
+	}})
+	require.NoError(t, err)
+	b.drain(t)
+}
+
+func (b *testBundle) deliveryOf(t *testing.T, source incident.Source, id string) inbox.Delivery {
+	t.Helper()
+	d, err := b.store.Delivery(context.Background(), source, id)
+	require.NoError(t, err)
+	return d
+}
+
+// deploy returns a deployment_status payload of deployment n.
+func deploy(t *testing.T, n int, state, at string) fixture {
+	return load(t, "github", "deployment_status.created.json").
+		set("deployment.id", n).set("deployment.created_at", at).
+		set("deployment_status.state", state).set("deployment_status.created_at", at)
+}
+
+// A deploy shortly before a page is a recent change on its record; a fix
+// deploy and a merge while it is open land live; a deploy after it
+// resolved does not. The timeline walks all of it in the order it
+// happened, whatever order the deliveries came in.
+func TestChangesOnTheTimeline(t *testing.T) {
+	b := setup(t, nil)
+	gh, pd := incident.SourceGitHub, incident.SourcePagerDuty
+
+	// Deployment 1: created 13:05; its success (13:10) is delivered before
+	// its in_progress (13:06); then success again under a new GUID.
+	b.send(t, gh, "g1", "deployment", load(t, "github", "deployment.created.json").
+		set("deployment.id", 1).set("deployment.created_at", "2021-06-04T13:05:00Z"))
+	b.send(t, gh, "g2", "deployment_status", deploy(t, 1, "success", "2021-06-04T13:10:00Z"))
+	b.send(t, gh, "g3", "deployment_status", deploy(t, 1, "in_progress", "2021-06-04T13:06:00Z"))
+	b.send(t, gh, "g2-again", "deployment_status", deploy(t, 1, "success", "2021-06-04T13:10:00Z"))
+
+	// The page (13:35:29) opens INC-1.
+	b.send(t, pd, "p1", "", load(t, "pagerduty", "incident.triggered.json"))
+	// A fix: merged at 13:45, deployed 13:52. Staging and other repos are not kept.
+	b.send(t, gh, "g4", "pull_request", load(t, "github", "pull_request.closed.json").
+		set("pull_request.merged", true).set("pull_request.merged_at", "2021-06-04T13:45:00Z"))
+	b.send(t, gh, "g5", "deployment_status", deploy(t, 2, "success", "2021-06-04T13:52:00Z"))
+	b.send(t, gh, "g6", "deployment_status", deploy(t, 3, "success", "2021-06-04T13:53:00Z").set("deployment.environment", "staging"))
+	b.send(t, gh, "g7", "deployment_status", deploy(t, 4, "success", "2021-06-04T13:54:00Z").set("repository.full_name", "acme/unrelated"))
+	// A deploy at 12:00, within the 2h lookback, delivered late.
+	b.send(t, gh, "g8", "deployment_status", deploy(t, 5, "success", "2021-06-04T12:00:00Z"))
+	// Resolved at 14:20; a deploy at 15:00 comes after the incident.
+	b.send(t, pd, "p2", "", load(t, "pagerduty", "incident.resolved.json").
+		set("event.data.id", "PFQZPSY").set("event.data.number", 9).set("event.occurred_at", "2021-06-04T14:20:00Z"))
+	b.send(t, gh, "g9", "deployment_status", deploy(t, 6, "success", "2021-06-04T15:00:00Z"))
+
+	require.Equal(t, inbox.StatusProcessed, b.deliveryOf(t, gh, "g3").Status)
+	require.Contains(t, b.deliveryOf(t, gh, "g6").Reason, `deployment to "staging"`)
+	require.Contains(t, b.deliveryOf(t, gh, "g7").Reason, "acme/unrelated is not listed")
+
+	rec, err := b.store.Incident(context.Background(), 1)
+	require.NoError(t, err)
+	require.Equal(t, incident.StatusResolved, rec.Status)
+	var timeline []string
+	for _, e := range rec.Timeline {
+		timeline = append(timeline, e.At.Format("15:04")+" "+e.Kind+" "+e.Summary)
+	}
+	require.Equal(t, []string{
+		"12:00 change Deploy of Codertocat/Hello-World@f95f852 to production: success by Codertocat",
+		"13:10 change Deploy of Codertocat/Hello-World@f95f852 to production: success by Codertocat",
+		"13:35 page.triggered #9 triggered on pig208: Test Incident 3 (high urgency)",
+		"13:45 change Merged Codertocat/Hello-World#2: Update the README with new information. by Codertocat",
+		"13:52 change Deploy of Codertocat/Hello-World@f95f852 to production: success by Codertocat",
+		"14:20 page.resolved #9 resolved by PIG 208",
+		"14:20 status.changed Status open → resolved",
+	}, timeline)
+
+	out := api.FromRecord(&rec)
+	var relations []string
+	for _, c := range out.Changes {
+		relations = append(relations, c.At.Format("15:04")+" "+c.Relation)
+	}
+	require.Equal(t, []string{"12:00 recent", "13:10 recent", "13:45 during", "13:52 during"}, relations)
+
+	changes, err := b.store.Changes(context.Background(), "payments", time.Time{}, 0)
+	require.NoError(t, err)
+	require.Len(t, changes, 5, "the change log keeps every change of the service, incident or not")
+	require.Equal(t, "success", changes[len(changes)-1].State, "deployment 1 stays at success, its newest state")
+}
+
+// A deployment's entry follows its state as it moves, once per record.
+func TestDeploymentStateMovesOnTheTimeline(t *testing.T) {
+	b := setup(t, nil)
+	b.send(t, incident.SourcePagerDuty, "p1", "", load(t, "pagerduty", "incident.triggered.json"))
+	b.send(t, incident.SourceGitHub, "g1", "deployment_status", deploy(t, 7, "in_progress", "2021-06-04T13:40:00Z"))
+	b.send(t, incident.SourceGitHub, "g2", "deployment_status", deploy(t, 7, "failure", "2021-06-04T13:41:00Z"))
+
+	rec, err := b.store.Incident(context.Background(), 1)
+	require.NoError(t, err)
+	require.Len(t, rec.Timeline, 2)
+	require.Equal(t, "Deploy of Codertocat/Hello-World@f95f852 to production: failure by Codertocat", rec.Timeline[1].Summary)
+	require.Equal(t, "13:41", rec.Timeline[1].At.Format("15:04"))
+}
+
+// A merged PR labelled risky-migration announces itself as a SEV4
+// awareness record; a page on the service meanwhile joins it and raises it.
+func TestAwarenessRecordJoinedByAPage(t *testing.T) {
+	b := setup(t, nil)
+	b.send(t, incident.SourceGitHub, "g1", "pull_request", load(t, "github", "pull_request.closed.json").
+		set("pull_request.merged", true).set("pull_request.merged_at", "2021-06-04T12:45:00Z").
+		set("pull_request.labels", []any{map[string]any{"name": "risky-migration"}}))
+	rec, err := b.store.Incident(context.Background(), 1)
+	require.NoError(t, err)
+	require.Equal(t, incident.KindAwareness, rec.Kind)
+	require.Equal(t, "SEV4", rec.Severity)
+	require.Equal(t, "Announced: Update the README with new information.", rec.Title)
+
+	// 50 minutes later, beyond the 30-minute merge window.
+	b.send(t, incident.SourcePagerDuty, "p1", "", load(t, "pagerduty", "incident.triggered.json"))
+	rec, err = b.store.Incident(context.Background(), 1)
+	require.NoError(t, err)
+	require.Equal(t, incident.KindIncident, rec.Kind)
+	require.Equal(t, "SEV2", rec.Severity)
+	require.Len(t, rec.Pages, 1)
+	recs, err := b.store.Incidents(context.Background(), store.IncidentFilter{})
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+}
+
+// An awareness record nothing paged on resolves itself, once.
+func TestAwarenessRecordExpires(t *testing.T) {
+	now := time.Date(2021, 6, 4, 13, 0, 0, 0, time.UTC)
+	b := setup(t, nil, pipeline.WithClock(func() time.Time { return now }))
+	b.send(t, incident.SourceGitHub, "g1", "deployment_status", deploy(t, 9, "success", "2021-06-04T12:45:00Z").
+		set("deployment.payload", map[string]any{"labels": []string{"risky-migration"}}))
+
+	require.NoError(t, b.proc.ExpireAwareness(context.Background()))
+	rec, err := b.store.Incident(context.Background(), 1)
+	require.NoError(t, err)
+	require.Equal(t, incident.StatusOpen, rec.Status, "still within auto_resolve_after")
+
+	now = now.Add(2 * time.Hour)
+	require.NoError(t, b.proc.ExpireAwareness(context.Background()))
+	require.NoError(t, b.proc.ExpireAwareness(context.Background()))
+	rec, err = b.store.Incident(context.Background(), 1)
+	require.NoError(t, err)
+	require.Equal(t, incident.StatusResolved, rec.Status)
+	require.Equal(t, "14:45", rec.ResolvedAt.Format("15:04"), "resolved when the window ended, not when noticed")
+	var kinds []string
+	for _, e := range rec.Timeline {
+		kinds = append(kinds, e.Kind)
+	}
+	require.Equal(t, []string{incident.EntryAwarenessOpened, incident.EntryChange, incident.EntryStatusChanged}, kinds)
+}

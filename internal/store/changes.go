@@ -1,0 +1,117 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/incidenthub/incidenthub/internal/incident"
+)
+
+// Change returns the stored change with the key, or nil.
+func (t *Tx) Change(key string) (*incident.Change, error) {
+	var doc string
+	err := t.tx.QueryRowContext(t.ctx, `SELECT doc FROM changes WHERE change_key = $1`, key).Scan(&doc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("change %s: %w", key, err)
+	}
+	var c incident.Change
+	if err := json.Unmarshal([]byte(doc), &c); err != nil {
+		return nil, fmt.Errorf("change %s: %w", key, err)
+	}
+	return &c, nil
+}
+
+// SaveChange inserts or replaces a change in the change log.
+func (t *Tx) SaveChange(c *incident.Change) error {
+	doc, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("save change %s: %w", c.Key, err)
+	}
+	if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO changes (change_key, service, kind, at, doc)
+		VALUES ($1, $2, $3, $4, $5)
+		ON CONFLICT (change_key) DO UPDATE SET service = excluded.service, kind = excluded.kind,
+			at = excluded.at, doc = excluded.doc`,
+		c.Key, c.Service, c.Kind, c.At.UnixMilli(), string(doc)); err != nil {
+		return fmt.Errorf("save change %s: %w", c.Key, err)
+	}
+	return nil
+}
+
+// ChangesOf returns the service's changes that took effect between from
+// and to (a zero to means no end), oldest first.
+func (t *Tx) ChangesOf(service string, from, to time.Time) ([]incident.Change, error) {
+	return queryChanges(t.ctx, t.tx, `SELECT doc FROM changes WHERE service = $1 AND at >= $2 AND at <= $3 ORDER BY at`,
+		service, from.UnixMilli(), endOrMax(to))
+}
+
+// RecordsOfService returns the service's records opened no later than
+// openedBy and not resolved before resolvedFrom: those a change at that
+// time may belong on.
+func (t *Tx) RecordsOfService(service string, openedBy, resolvedFrom time.Time) ([]incident.Record, error) {
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+recordColumns+` FROM incidents
+		WHERE service = $1 AND opened_at <= $2 AND (resolved_at IS NULL OR resolved_at >= $3) ORDER BY id`,
+		service, openedBy.UnixMilli(), resolvedFrom.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("records of %s: %w", service, err)
+	}
+	return collectRecords(rows)
+}
+
+// AttachChange links a change to a record and puts its entry on the
+// timeline, or updates the entry there as the change's state moves.
+func (t *Tx) AttachChange(recordID int64, changeKey string, e incident.TimelineEntry) error {
+	if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO incident_changes (incident_id, change_key) VALUES ($1, $2)
+		ON CONFLICT (incident_id, change_key) DO NOTHING`, recordID, changeKey); err != nil {
+		return fmt.Errorf("attach %s to %s: %w", changeKey, incident.FormatRef(recordID), err)
+	}
+	return t.putEntry(recordID, e)
+}
+
+// Changes lists changes of a service (all services when empty) that took
+// effect since the given time, newest first.
+func (s *Store) Changes(ctx context.Context, service string, since time.Time, limit int) ([]incident.Change, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	q := `SELECT doc FROM changes WHERE at >= $1 AND ($2 = '' OR service = $2) ORDER BY at DESC LIMIT $3`
+	return queryChanges(ctx, s.read, q, since.UnixMilli(), service, limit)
+}
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func queryChanges(ctx context.Context, q querier, query string, args ...any) ([]incident.Change, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list changes: %w", err)
+	}
+	defer rows.Close()
+	var out []incident.Change
+	for rows.Next() {
+		var doc string
+		if err := rows.Scan(&doc); err != nil {
+			return nil, fmt.Errorf("list changes: %w", err)
+		}
+		var c incident.Change
+		if err := json.Unmarshal([]byte(doc), &c); err != nil {
+			return nil, fmt.Errorf("list changes: %w", err)
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+func endOrMax(t time.Time) int64 {
+	if t.IsZero() {
+		return 1<<62 - 1
+	}
+	return t.UnixMilli()
+}
