@@ -2,8 +2,10 @@ package github
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -44,14 +46,19 @@ func routes(cfg config.GitHub, intake config.Intake, w *inbox.Writer, log *slog.
 }
 
 // NewClient returns a go-github client for the configuration: api.github.com,
-// or base_url (the REST root of GitHub Enterprise or a test server).
+// or base_url, the REST root as given (GitHub Enterprise:
+// https://ghe.example.com/api/v3; a test server: its URL).
 func NewClient(cfg config.GitHub, hc *http.Client) (*gh.Client, error) {
 	c := gh.NewClient(hc).WithAuthToken(cfg.Token.Value())
 	if cfg.BaseURL == "" {
 		return c, nil
 	}
-	base := strings.TrimSuffix(cfg.BaseURL, "/") + "/"
-	return c.WithEnterpriseURLs(base, base)
+	base, err := url.Parse(strings.TrimSuffix(cfg.BaseURL, "/") + "/")
+	if err != nil {
+		return nil, fmt.Errorf("github.base_url: %w", err)
+	}
+	c.BaseURL = base
+	return c, nil
 }
 
 func runSweeper(lc fx.Lifecycle, cfg config.GitHub, stored DeliveryLookup, log *slog.Logger) error {
