@@ -313,7 +313,11 @@ func summary(ev incident.Event, p *incident.Page) string {
 	case incident.EventPageEscalated:
 		return fmt.Sprintf("%s escalated to %s", l, assignees(ev))
 	case incident.EventPagePriority:
-		return fmt.Sprintf("%s priority set to %s%s", l, orNone(ev.Snapshot.Priority), by(ev.Actor))
+		priority := p.Priority
+		if ev.Snapshot != nil {
+			priority = ev.Snapshot.Priority
+		}
+		return fmt.Sprintf("%s priority set to %s%s", l, orNone(priority), by(ev.Actor))
 	case incident.EventPageNote:
 		return fmt.Sprintf("Note%s on %s: %s", by(ev.Actor), l, ev.Text)
 	case incident.EventPageStatusUpdate:

@@ -10,6 +10,15 @@ import (
 	"github.com/incidenthub/incidenthub/internal/incident"
 )
 
+// referenceTypes are the event types whose data only refers to a page,
+// with the data type each must carry; every other type carries a snapshot
+// ("incident").
+var referenceTypes = map[incident.EventType]string{
+	incident.EventPageNote:           "incident_note",
+	incident.EventPageResponderAdded: "incident_responder",
+	incident.EventPageStatusUpdate:   "incident_status_update",
+}
+
 // eventTypes maps the v3 event types the hub acts on.
 // https://developer.pagerduty.com/docs/webhooks (Overview, event types)
 var eventTypes = map[string]incident.EventType{
@@ -109,7 +118,16 @@ func (Normalizer) Normalize(d inbox.Delivery) ([]incident.Event, error) {
 	if err := json.Unmarshal(e.Data, &kind); err != nil {
 		return nil, fmt.Errorf("PagerDuty %s data: %w", e.EventType, err)
 	}
-	if kind.Type == "incident" {
+	// The data type must be the one the event type carries: a signed but
+	// inconsistent payload is unprocessable, never half-understood.
+	want, isReference := referenceTypes[typ]
+	if !isReference {
+		want = "incident"
+	}
+	if kind.Type != want {
+		return nil, fmt.Errorf("PagerDuty %s carries data of type %q, want %q", e.EventType, kind.Type, want)
+	}
+	if !isReference {
 		return snapshotEvent(ev, e.Data)
 	}
 	return referenceEvent(ev, e.Data, kind.Type)
@@ -170,8 +188,6 @@ func referenceEvent(ev incident.Event, raw json.RawMessage, dataType string) ([]
 		if data.User != nil {
 			ev.Subject = data.User.Summary
 		}
-	default:
-		return nil, fmt.Errorf("PagerDuty %s carries unknown data type %q", ev.Type, dataType)
 	}
 	return []incident.Event{ev}, nil
 }

@@ -100,6 +100,9 @@ func TestNormalizeMalformed(t *testing.T) {
 		{name: "incident without id", body: `{"event":{"id":"e","event_type":"incident.triggered","occurred_at":"2021-06-04T13:35:29Z","data":{"type":"incident","service":{"id":"S"}}}}`},
 		{name: "unknown page status", body: `{"event":{"id":"e","event_type":"incident.triggered","occurred_at":"2021-06-04T13:35:29Z","data":{"type":"incident","id":"P","status":"exploded","service":{"id":"S"}}}}`},
 		{name: "note without incident", body: `{"event":{"id":"e","event_type":"incident.annotated","occurred_at":"2021-06-04T13:35:29Z","data":{"type":"incident_note","content":"x"}}}`},
+		// A snapshot event carrying reference data: signed but inconsistent.
+		{name: "priority update with note data", body: `{"event":{"id":"e","event_type":"incident.priority_updated","occurred_at":"2021-06-04T13:35:29Z","data":{"type":"incident_note","incident":{"id":"P"},"content":"x"}}}`},
+		{name: "note with snapshot data", body: `{"event":{"id":"e","event_type":"incident.annotated","occurred_at":"2021-06-04T13:35:29Z","data":{"type":"incident","id":"P","status":"triggered","service":{"id":"S"}}}}`},
 		{name: "unknown event type", body: `{"event":{"id":"e","event_type":"incident.delegated","occurred_at":"2021-06-04T13:35:29Z","data":{"type":"incident"}}}`, ignored: true},
 		{name: "webhook ping", body: `{"event":{"id":"e","event_type":"pagey.ping","occurred_at":"2021-06-04T13:35:29Z","data":{"type":"ping"}}}`, ignored: true},
 	} {

@@ -5,8 +5,10 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -31,12 +33,18 @@ type Store interface {
 	Process(ctx context.Context, seq int64, fn func(*store.Tx) (inbox.Outcome, error)) error
 	RecordFailure(ctx context.Context, seq int64, reason string, maxAttempts int) (bool, error)
 	Update(ctx context.Context, fn func(*store.Tx) error) error
+	ExpireDeferred(ctx context.Context, receivedBefore time.Time) (int64, error)
 }
 
 const (
-	// maxAttempts bounds retries of a delivery whose processing errors, so
-	// that one poisonous delivery cannot stall those behind it.
+	// maxAttempts bounds retries of a delivery whose processing panics (a
+	// bug), so that one poisonous delivery cannot stall those behind it.
+	// Other errors (the store unreachable, the disk full) are retried
+	// without limit: skipping a delivery would break the order of its
+	// incident's events.
 	maxAttempts = 5
+	// maxRetryDelay caps the backoff between retries of a failing store.
+	maxRetryDelay = time.Minute
 	// pollInterval catches deliveries stored by another process (a CLI
 	// replay, another replica) that no wake-up signalled.
 	pollInterval = 2 * time.Second
@@ -110,20 +118,23 @@ func (p *Processor) Run(ctx context.Context, wake <-chan struct{}) {
 	ticker := time.NewTicker(pollInterval)
 	defer ticker.Stop()
 	var lastExpiry time.Time
+	delay := p.retryDelay
 	for {
 		if p.now().Sub(lastExpiry) >= expireInterval {
-			if err := p.ExpireAwareness(context.WithoutCancel(ctx)); err != nil {
-				p.log.Error("expiring awareness records", "err", err)
+			if err := p.expire(context.WithoutCancel(ctx)); err != nil {
+				p.log.Error("expiring awareness records and deferred deliveries", "err", err)
 			}
 			lastExpiry = p.now()
 		}
 		for ctx.Err() == nil {
 			more, err := p.ProcessNext(context.WithoutCancel(ctx))
 			if err != nil {
-				p.log.Error("processing failed; retrying", "err", err)
-				sleep(ctx, p.retryDelay)
+				p.log.Error("processing failed; the delivery stays pending and is retried", "err", err, "retry_in", delay)
+				sleep(ctx, delay)
+				delay = min(2*delay, maxRetryDelay)
 				continue
 			}
+			delay = p.retryDelay
 			if !more {
 				break
 			}
@@ -135,6 +146,20 @@ func (p *Processor) Run(ctx context.Context, wake <-chan struct{}) {
 		case <-ticker.C:
 		}
 	}
+}
+
+// deferredFor is how long a delivery may wait for its page. PagerDuty
+// retries for up to 48 hours; a page that has not arrived in 72 never will.
+const deferredFor = 72 * time.Hour
+
+// expire runs the hub's timers: awareness records and deferred deliveries.
+func (p *Processor) expire(ctx context.Context) error {
+	n, err := p.store.ExpireDeferred(ctx, p.now().Add(-deferredFor))
+	if n > 0 {
+		p.metrics.Deliveries.WithLabelValues(string(incident.SourcePagerDuty), string(inbox.StatusIgnored)).Add(float64(n))
+		p.log.Warn("deferred deliveries whose page never arrived are now ignored", "count", n)
+	}
+	return errors.Join(err, p.ExpireAwareness(ctx))
 }
 
 // ExpireAwareness resolves awareness records that nothing paged on within
@@ -182,11 +207,18 @@ func (p *Processor) ProcessNext(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	var res result
-	err = p.store.Process(ctx, d.Seq, func(tx *store.Tx) (inbox.Outcome, error) {
+	err = p.store.Process(ctx, d.Seq, func(tx *store.Tx) (out inbox.Outcome, err error) {
 		res = result{}
+		defer func() {
+			if r := recover(); r != nil {
+				err = &panicError{value: r, stack: debug.Stack()}
+			}
+		}()
 		return p.apply(tx, d, &res)
 	})
-	if err != nil {
+	var pe *panicError
+	if errors.As(err, &pe) {
+		p.log.Error("processing panicked", "source", d.Source, "delivery", d.ID, "panic", pe.value, "stack", string(pe.stack))
 		failed, ferr := p.store.RecordFailure(ctx, d.Seq, err.Error(), maxAttempts)
 		if ferr != nil {
 			return false, fmt.Errorf("%w (and recording it: %v)", err, ferr)
@@ -197,6 +229,9 @@ func (p *Processor) ProcessNext(ctx context.Context) (bool, error) {
 				"source", d.Source, "delivery", d.ID, "err", err)
 			return true, nil
 		}
+		return false, err
+	}
+	if err != nil {
 		return false, err
 	}
 	p.count(d.Source, res.outcome.Status)
@@ -213,6 +248,15 @@ func (p *Processor) ProcessNext(ctx context.Context) (bool, error) {
 	}
 	return true, nil
 }
+
+// panicError is a panic during processing: a bug, retried a bounded
+// number of times.
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (e *panicError) Error() string { return fmt.Sprintf("processing panicked: %v", e.value) }
 
 func (p *Processor) count(source incident.Source, status inbox.Status) {
 	p.metrics.Deliveries.WithLabelValues(string(source), string(status)).Inc()

@@ -21,6 +21,7 @@ import (
 	"github.com/incidenthub/incidenthub/internal/metrics"
 	"github.com/incidenthub/incidenthub/internal/pipeline"
 	"github.com/incidenthub/incidenthub/internal/store"
+	"github.com/incidenthub/incidenthub/router"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -29,6 +30,7 @@ type testBundle struct {
 	store   *store.Store
 	proc    *pipeline.Processor
 	metrics *metrics.Metrics
+	rules   router.Rules
 }
 
 func setup(t testing.TB, wrap func(*store.Store) pipeline.Store, opts ...pipeline.Option) *testBundle {
@@ -54,8 +56,9 @@ func setup(t testing.TB, wrap func(*store.Store) pipeline.Store, opts ...pipelin
 		{Name: "SEV4", PagerDutyPriorities: []string{"P4"}, Urgency: "low"},
 	}
 	normalizers := []pipeline.Normalizer{pagerduty.Normalizer{}, github.Normalizer{}}
-	proc := pipeline.NewProcessor(ps, normalizers, pipeline.RulesFrom(&cfg), slog.New(slog.DiscardHandler), m, opts...)
-	return &testBundle{store: s, proc: proc, metrics: m}
+	rules := pipeline.RulesFrom(&cfg)
+	proc := pipeline.NewProcessor(ps, normalizers, rules, slog.New(slog.DiscardHandler), m, opts...)
+	return &testBundle{store: s, proc: proc, metrics: m, rules: rules}
 }
 
 func (b *testBundle) deliver(t testing.TB, id, file string) {
@@ -119,25 +122,77 @@ func (f *failingStore) Process(context.Context, int64, func(*store.Tx) (inbox.Ou
 	return errors.New("disk full")
 }
 
-// A delivery whose processing keeps failing is retried a bounded number
-// of times, then marked failed so that those behind it go on.
-func TestProcessorGivesUpOnAPoisonousDelivery(t *testing.T) {
+// While the store fails, the delivery stays pending and keeps its place:
+// skipping it would apply its incident's later events first.
+func TestProcessorRetriesStoreErrorsWithoutGivingUp(t *testing.T) {
 	fs := &failingStore{}
 	b := setup(t, func(s *store.Store) pipeline.Store { fs.Store = s; return fs })
-	b.deliver(t, "poison", "incident.triggered.json")
-
-	for range 4 {
+	b.deliver(t, "d", "incident.triggered.json")
+	for range 10 {
 		more, err := b.proc.ProcessNext(context.Background())
 		require.ErrorContains(t, err, "disk full")
 		require.False(t, more)
-		require.Equal(t, inbox.StatusPending, b.status(t, "poison"))
 	}
-	more, err := b.proc.ProcessNext(context.Background())
+	d, err := b.store.Delivery(context.Background(), incident.SourcePagerDuty, "d")
+	require.NoError(t, err)
+	require.Equal(t, inbox.StatusPending, d.Status)
+	require.Zero(t, d.Attempts)
+}
+
+// panicky panics on one delivery, as a bug would.
+type panicky struct{}
+
+func (panicky) Source() incident.Source { return "panicky" }
+func (panicky) Normalize(inbox.Delivery) ([]incident.Event, error) {
+	var ev *incident.Event
+	return []incident.Event{*ev}, nil
+}
+
+// A delivery whose processing panics is retried a bounded number of
+// times, then marked failed so that those behind it go on.
+func TestProcessorGivesUpOnAPoisonousDelivery(t *testing.T) {
+	b := setup(t, nil)
+	proc := pipeline.NewProcessor(b.store, []pipeline.Normalizer{panicky{}, pagerduty.Normalizer{}}, b.rules, slog.New(slog.DiscardHandler), b.metrics)
+	_, err := b.store.AppendDeliveries(context.Background(), []inbox.Delivery{{Source: "panicky", ID: "poison", ReceivedAt: time.Now(), Body: []byte("{}")}})
+	require.NoError(t, err)
+	b.deliver(t, "after", "incident.triggered.json")
+
+	for range 4 {
+		more, err := proc.ProcessNext(context.Background())
+		require.ErrorContains(t, err, "panicked")
+		require.False(t, more)
+	}
+	more, err := proc.ProcessNext(context.Background())
 	require.NoError(t, err)
 	require.True(t, more)
-	require.Equal(t, inbox.StatusFailed, b.status(t, "poison"))
-	require.Equal(t, 5, fs.calls)
-	require.Equal(t, 1.0, testutil.ToFloat64(b.metrics.Deliveries.WithLabelValues("pagerduty", "failed")))
+	poison, err := b.store.Delivery(context.Background(), "panicky", "poison")
+	require.NoError(t, err)
+	require.Equal(t, inbox.StatusFailed, poison.Status)
+	require.Contains(t, poison.Reason, "nil pointer")
+
+	more, err = proc.ProcessNext(context.Background())
+	require.NoError(t, err)
+	require.True(t, more)
+	require.Equal(t, inbox.StatusProcessed, b.status(t, "after"), "the next delivery goes on")
+}
+
+// A delivery that waits for a page that never arrives stops waiting.
+func TestProcessorExpiresDeferredDeliveries(t *testing.T) {
+	b := setup(t, nil)
+	b.deliver(t, "note", "incident.annotated.json")
+	b.drain(t)
+	require.Equal(t, inbox.StatusDeferred, b.status(t, "note"))
+
+	n, err := b.store.ExpireDeferred(context.Background(), time.Now().Add(-time.Hour))
+	require.NoError(t, err)
+	require.Zero(t, n, "received just now: still waiting")
+	n, err = b.store.ExpireDeferred(context.Background(), time.Now().Add(time.Minute))
+	require.NoError(t, err)
+	require.Equal(t, int64(1), n)
+	d, err := b.store.Delivery(context.Background(), incident.SourcePagerDuty, "note")
+	require.NoError(t, err)
+	require.Equal(t, inbox.StatusIgnored, d.Status)
+	require.Equal(t, "its PagerDuty incident Q3B15VLMF3ASBD never arrived", d.Reason)
 }
 
 // Run processes what is stored and returns when its context ends.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/incidenthub/incidenthub/internal/inbox"
 	"github.com/incidenthub/incidenthub/internal/incident"
@@ -170,6 +171,18 @@ func (s *Store) RecordFailure(ctx context.Context, seq int64, reason string, max
 		return false, fmt.Errorf("record failure of delivery %d: %w", seq, err)
 	}
 	return status == string(inbox.StatusFailed), nil
+}
+
+// ExpireDeferred marks deliveries that have waited for their page since
+// before the given time as ignored, so that nothing waits forever.
+func (s *Store) ExpireDeferred(ctx context.Context, receivedBefore time.Time) (int64, error) {
+	res, err := s.write.ExecContext(ctx, `UPDATE deliveries
+		SET status = 'ignored', reason = 'its PagerDuty incident ' || subject || ' never arrived', processed_at = $2
+		WHERE status = 'deferred' AND received_at < $1`, receivedBefore.UnixMilli(), s.now().UnixMilli())
+	if err != nil {
+		return 0, fmt.Errorf("expire deferred deliveries: %w", err)
+	}
+	return res.RowsAffected()
 }
 
 // DeliveryCounts returns how many deliveries are in each status.
