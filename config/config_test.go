@@ -978,3 +978,19 @@ func TestParsePostgresNeedsDSN(t *testing.T) {
 	_, err := config.Parse("pg.yaml", []byte("storage: {driver: postgres}\n"+oneSeverity), lookup(nil))
 	require.Equal(t, "storage.dsn", requireOneProblem(t, err).Path)
 }
+
+// Shape problems (an unknown key, a wrong type) and semantic ones (an
+// empty secret) are reported in the same run.
+func TestParseReportsShapeAndSemanticProblemsTogether(t *testing.T) {
+	t.Parallel()
+
+	doc := "listn: \":8080\"\ncorrelation: {merge_window: soon}\npagerduty: {webhook_secrets: [\"\"]}\n" + oneSeverity
+	_, err := config.Parse("both.yaml", []byte(doc), lookup(nil))
+	var cerr *config.Error
+	require.ErrorAs(t, err, &cerr)
+	var paths []string
+	for _, p := range cerr.Problems {
+		paths = append(paths, p.Path)
+	}
+	require.ElementsMatch(t, []string{"listn", "correlation.merge_window", "pagerduty.webhook_secrets[0]"}, paths)
+}

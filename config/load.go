@@ -66,20 +66,35 @@ func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 		doc := root.Content[0]
 		l.expand(doc, "")
 		l.check(doc, reflect.TypeFor[Config](), "")
-		if len(l.problems) == 0 {
-			if err := doc.Decode(&cfg); err != nil {
-				l.problems = append(l.problems, Problem{Msg: err.Error()})
-			}
+		// Decode what can be decoded (a value of the wrong type keeps its
+		// default) so that the semantic checks below run too: one run
+		// reports every problem.
+		if err := doc.Decode(&cfg); err != nil && len(l.problems) == 0 {
+			l.problems = append(l.problems, Problem{Msg: err.Error()})
 		}
 	}
-	if len(l.problems) > 0 {
-		return nil, &Error{File: file, Problems: l.problems}
-	}
 	cfg.applyDefaults()
-	if problems := cfg.validate(l.unset); len(problems) > 0 {
+	problems := l.problems
+	for _, p := range cfg.validate(l.unset) {
+		if !coveredBy(p.Path, l.problems) {
+			problems = append(problems, p)
+		}
+	}
+	if len(problems) > 0 {
 		return nil, &Error{File: file, Problems: problems}
 	}
 	return &cfg, nil
+}
+
+// coveredBy reports whether a problem at path was already reported at it
+// or at one of its parents (a wrongly typed value also fails validation).
+func coveredBy(path string, reported []Problem) bool {
+	for _, r := range reported {
+		if r.Path == path || strings.HasPrefix(path, r.Path+".") || strings.HasPrefix(path, r.Path+"[") {
+			return true
+		}
+	}
+	return false
 }
 
 type loader struct {

@@ -287,6 +287,7 @@ func TestDecideReferenceEvents(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		file      string
+		edits     map[string]any
 		kind      string
 		summary   string
 		responder string
@@ -296,12 +297,14 @@ func TestDecideReferenceEvents(t *testing.T) {
 		{file: "incident.status_update_published.json", kind: incident.EntryStatusUpdate,
 			summary: "Status update by Harsh Santwani: Investigating a P1 incident with the Checkout API in us-east-1. Customers may see 504 errors or delays during purchase. We've identified a database lock and are working on a fix. Expected remediation within 30 minutes; next update at 08:15 UTC."},
 		{file: "incident.responder.added.json", kind: incident.EntryPageResponderAdded,
-			summary: "Harsh Santwani asked to respond to #5 by Harsh Santwani", responder: "Harsh Santwani"},
+			// Someone who is not an assignee, so that only the event adds them.
+			edits:   map[string]any{"data.user": map[string]any{"id": "PADA", "type": "user_reference", "summary": "Ada Lovelace"}},
+			summary: "Ada Lovelace asked to respond to #5 by Harsh Santwani", responder: "Ada Lovelace"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			t.Parallel()
 			w := newWorld()
-			ev := loadPayload(t, tc.file).normalize(t)
+			ev := loadPayload(t, tc.file).with(tc.edits).normalize(t)
 			d := w.apply(t, ev)
 			require.Equal(t, "PagerDuty incident Q3B15VLMF3ASBD is not known yet", d.Defer)
 			require.Nil(t, d.Record)
@@ -312,6 +315,9 @@ func TestDecideReferenceEvents(t *testing.T) {
 			require.Equal(t, tc.kind, d.Entries[0].Kind)
 			require.Equal(t, tc.summary, d.Entries[0].Summary)
 			require.Contains(t, w.records[1].Responders, "Harsh Santwani")
+			if tc.responder != "" {
+				require.Contains(t, w.records[1].Responders, tc.responder)
+			}
 		})
 	}
 }

@@ -10,7 +10,7 @@ func newMigrateCommand(g *globals) *cobra.Command {
 		Short: "Apply database migrations (serve applies them too)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, _, err := g.openStore(cmd.Context())
+			s, _, err := g.migrateStore(cmd.Context())
 			if err != nil {
 				return err
 			}

@@ -56,9 +56,19 @@ func (g *globals) logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 }
 
-// openStore opens and migrates the configured store, for commands that
-// read or change it directly.
+// openStore opens the configured store for commands that read or change
+// records directly. It never migrates: the database may belong to a
+// running hub of another version; it only checks that the schema is current.
 func (g *globals) openStore(ctx context.Context) (*store.Store, *config.Config, error) {
+	return g.open(ctx, (*store.Store).CheckSchema)
+}
+
+// migrateStore opens the store and applies pending migrations.
+func (g *globals) migrateStore(ctx context.Context) (*store.Store, *config.Config, error) {
+	return g.open(ctx, (*store.Store).Migrate)
+}
+
+func (g *globals) open(ctx context.Context, prepare func(*store.Store, context.Context) error) (*store.Store, *config.Config, error) {
 	cfg, err := g.config()
 	if err != nil {
 		return nil, nil, err
@@ -67,7 +77,7 @@ func (g *globals) openStore(ctx context.Context) (*store.Store, *config.Config, 
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := s.Migrate(ctx); err != nil {
+	if err := prepare(s, ctx); err != nil {
 		s.Close()
 		return nil, nil, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/incidenthub/incidenthub/internal/api"
 	"github.com/incidenthub/incidenthub/internal/httpserver"
+	"github.com/incidenthub/incidenthub/internal/store"
 )
 
 func TestAppGraphIsValid(t *testing.T) {
@@ -134,4 +135,16 @@ func httpGet(t *testing.T, url string) string {
 	raw, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return string(raw)
+}
+
+// Read commands never change a database's schema; they say what to do.
+func TestReadCommandsDoNotMigrate(t *testing.T) {
+	t.Parallel()
+	path, _ := testConfig(t, "127.0.0.1:0")
+	cmd := newRootCommand()
+	cmd.SetArgs([]string{"incidents", "list", "--config", path})
+	cmd.SetOut(io.Discard)
+	require.ErrorIs(t, cmd.Execute(), store.ErrSchemaBehind)
+	require.Contains(t, cli(t, "migrate", "--config", path), "migrations applied")
+	require.Contains(t, cli(t, "incidents", "list", "--config", path), "no incidents")
 }

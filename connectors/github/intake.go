@@ -57,6 +57,9 @@ func (v *Verifier) Verify(h http.Header, body []byte) bool {
 	return false
 }
 
+// Signed implements inbox.Verifier.
+func (*Verifier) Signed(h http.Header) bool { return h.Get(SignatureHeader) != "" }
+
 // Identify implements inbox.Verifier.
 func (*Verifier) Identify(h http.Header) (id, event string) {
 	return h.Get(DeliveryHeader), h.Get(EventHeader)

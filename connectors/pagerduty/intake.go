@@ -70,6 +70,9 @@ func (v *Verifier) Verify(h http.Header, body []byte) bool {
 	return false
 }
 
+// Signed implements inbox.Verifier.
+func (*Verifier) Signed(h http.Header) bool { return h.Get(SignatureHeader) != "" }
+
 // Identify implements inbox.Verifier: the delivery id is X-Webhook-Id.
 // Without it the inbox falls back to a hash of the body, and processing
 // deduplicates on event.id as well.

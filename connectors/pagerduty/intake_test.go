@@ -281,3 +281,18 @@ func TestIntakeLogsNoSecret(t *testing.T) {
 	require.NotContains(t, logs, secret)
 	require.NotContains(t, logs, strings.TrimPrefix(bad, "v1="))
 }
+
+// A body sent without Content-Length (chunked) is still cut at the limit.
+func TestIntakeOversizeChunked(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 1024, secret)
+	body := bytes.Repeat([]byte("x"), 4096)
+	req, err := http.NewRequest(http.MethodPost, b.srv.URL, io.MultiReader(bytes.NewReader(body)))
+	require.NoError(t, err)
+	req.Header = headers("d-chunked", pagerduty.Sign(secret, body))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Zero(t, req.ContentLength, "unknown length: the client sends it chunked")
+	require.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode)
+}

@@ -19,6 +19,9 @@ import (
 // and where its delivery id lives. Nothing is parsed before verification.
 type Verifier interface {
 	Source() incident.Source
+	// Signed reports whether the headers carry a signature at all, so
+	// that an unsigned request is refused before its body is read.
+	Signed(h http.Header) bool
 	// Verify reports whether the headers carry a valid signature of body.
 	Verify(h http.Header, body []byte) bool
 	// Identify returns the vendor's delivery id ("" if absent) and the
@@ -65,6 +68,21 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id, event := h.verifier.Identify(r.Header)
 	log := h.log.With("delivery", id, "remote", r.RemoteAddr)
 
+	// Refuse what can be refused without reading: an unsigned request
+	// or one announcing a body over the limit never costs its body's
+	// memory.
+	if !h.verifier.Signed(r.Header) {
+		count("unauthorized")
+		log.Warn("delivery refused: no signature")
+		reply(w, http.StatusUnauthorized, answer{Error: "missing or invalid signature"})
+		return
+	}
+	if r.ContentLength > h.maxBody {
+		count("too_large")
+		log.Warn("delivery refused: body over the limit", "limit_bytes", h.maxBody, "content_length", r.ContentLength)
+		reply(w, http.StatusRequestEntityTooLarge, answer{Error: "body over intake.max_body_bytes"})
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
 	if err != nil {
 		var tooLarge *http.MaxBytesError

@@ -111,18 +111,42 @@ func sqlitePath(dsn string) (string, url.Values, error) {
 	return path, q, nil
 }
 
-// Migrate applies the embedded migrations that are not yet applied.
-func (s *Store) Migrate(ctx context.Context) error {
+// ErrSchemaBehind is returned by CheckSchema when migrations are pending.
+var ErrSchemaBehind = errors.New("the database schema is not current: run `incidenthub migrate` or start the hub")
+
+func (s *Store) migrator() (*goose.Provider, error) {
 	dir, err := fs.Sub(migrations, "migrations/"+s.migrations)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	p, err := goose.NewProvider(s.dialect, s.write, dir)
+	return goose.NewProvider(s.dialect, s.write, dir)
+}
+
+// Migrate applies the embedded migrations that are not yet applied.
+func (s *Store) Migrate(ctx context.Context) error {
+	p, err := s.migrator()
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}
+
+// CheckSchema reports ErrSchemaBehind when migrations are pending, for
+// commands that read a database a running hub owns and must not change it.
+func (s *Store) CheckSchema(ctx context.Context) error {
+	p, err := s.migrator()
+	if err != nil {
+		return fmt.Errorf("check schema: %w", err)
+	}
+	pending, err := p.HasPending(ctx)
+	if err != nil {
+		return fmt.Errorf("check schema: %w", err)
+	}
+	if pending {
+		return ErrSchemaBehind
 	}
 	return nil
 }
