@@ -1,0 +1,118 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/incidenthub/incidenthub/connectors/github/githubtest"
+)
+
+const githubSecret = "gh-test-secret-77d1"
+
+// payloadFile writes a real vendor payload, with edits at dotted paths,
+// to a file that `webhook send` can read.
+func payloadFile(t *testing.T, vendor, name string, edits map[string]any) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", vendor, name))
+	require.NoError(t, err)
+	var doc map[string]any
+	require.NoError(t, json.Unmarshal(raw, &doc))
+	for path, v := range edits {
+		m, keys := doc, strings.Split(path, ".")
+		for _, k := range keys[:len(keys)-1] {
+			m = m[k].(map[string]any)
+		}
+		m[keys[len(keys)-1]] = v
+	}
+	out, err := json.Marshal(doc)
+	require.NoError(t, err)
+	file := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(file, out, 0o600))
+	return file
+}
+
+func deployStatus(t *testing.T, id int, at string) string {
+	return payloadFile(t, "github", "deployment_status.created.json", map[string]any{
+		"deployment.id": id, "deployment.created_at": at, "deployment_status.created_at": at,
+		"repository.full_name": "acme/payments",
+	})
+}
+
+// A deploy shortly before a page shows up on that incident's timeline as a
+// recent change, through the real binary; the deploy's delivery had failed
+// and the sweeper recovers it from GitHub. Then a fix deploy and the
+// resolve: the timeline walks all of it in order.
+func TestDeployPageFixResolve(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	base := "http://" + addr
+
+	fake := githubtest.New(t)
+	fake.Target, fake.Secret = base+"/webhooks/github", githubSecret
+	missed, err := os.ReadFile(deployStatus(t, 1, "2021-06-04T13:10:00Z"))
+	require.NoError(t, err)
+	fake.Add(githubtest.RepoHook("acme/payments", 42), githubtest.Delivery{
+		GUID: "guid-missed-deploy", Event: "deployment_status", StatusCode: 503, DeliveredAt: time.Now().Add(-time.Hour), Body: missed,
+	})
+
+	path, _ := testConfig(t, addr)
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = fmt.Fprintf(f, `github:
+  webhook_secrets: [%q]
+  token: "gh-token"
+  base_url: %q
+  hooks: [{repo: acme/payments, id: 42}]
+`, githubSecret, fake.URL)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+	// The payments service owns acme/payments.
+	cfgText, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, []byte(strings.Replace(string(cfgText),
+		"{name: payments, pagerduty_service_ids: [PA2P440]}",
+		"{name: payments, pagerduty_service_ids: [PA2P440], github_repos: [acme/payments]}", 1)), 0o600))
+
+	hub := startHub(t, path, base)
+	require.Eventually(t, func() bool { return len(fake.Redelivered()) == 1 }, 10*time.Second, 20*time.Millisecond,
+		"the sweeper asks GitHub to redeliver at start-up")
+
+	send := func(args ...string) {
+		out := cli(t, append([]string{"webhook", "send", "--config", path, "--url", base}, args...)...)
+		require.Contains(t, out, "202 Accepted")
+	}
+	send("--source", "pagerduty", "--file", sample(t, "incident.triggered.json")) // 13:35:29
+	send("--source", "github", "--event", "deployment_status", "--file", deployStatus(t, 2, "2021-06-04T13:52:00Z"))
+	send("--source", "pagerduty", "--file", payloadFile(t, "pagerduty", "incident.resolved.json", map[string]any{
+		"event.data.id": "PFQZPSY", "event.data.number": 9, "event.occurred_at": "2021-06-04T14:20:00Z",
+	}))
+
+	inc := waitIncident(t, base, "INC-1", 5)
+	var timeline []string
+	for _, e := range inc.Timeline {
+		timeline = append(timeline, e.At.Format("15:04")+" "+e.Kind)
+	}
+	require.Equal(t, []string{
+		"13:10 change", "13:35 page.triggered", "13:52 change", "14:20 page.resolved", "14:20 status.changed",
+	}, timeline)
+	require.Len(t, inc.Changes, 2)
+	require.Equal(t, "recent", inc.Changes[0].Relation)
+	require.Equal(t, "during", inc.Changes[1].Relation)
+	require.Equal(t, "resolved", inc.Status)
+
+	changes := cli(t, "changes", "list", "--config", path, "--service", "payments", "--since", "100000h")
+	require.Regexp(t, `(?m)^2021-06-04 13:10Z\s+payments\s+deploy\s+success\s+Deploy of acme/payments@f95f852 to production`, changes)
+	deliveries := cli(t, "deliveries", "list", "--config", path, "--source", "github")
+	require.Regexp(t, `(?m)^github\s+guid-missed-deploy\s+.*processed`, deliveries)
+
+	hub.kill()
+	require.NotContains(t, hub.logs.String(), githubSecret)
+	require.NotContains(t, hub.logs.String(), "gh-token")
+}
