@@ -9,6 +9,7 @@ LDFLAGS    := -s -w -X main.version=$(VERSION)
 # Development values so that the example works on a fresh machine without
 # any vendor account. Set real ones in the environment to override.
 export PAGERDUTY_WEBHOOK_SECRET ?= dev-pagerduty-secret
+export GITHUB_WEBHOOK_SECRET    ?= dev-github-secret
 export INCIDENTHUB_API_TOKEN    ?= dev-api-token
 
 .PHONY: run test bench build lint sample clean

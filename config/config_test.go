@@ -72,6 +72,7 @@ func TestParseExample(t *testing.T) {
 		cfg, err := config.Parse("incidenthub.example.yaml", data, lookup(map[string]string{
 			"INCIDENTHUB_API_TOKEN":    "api-token",
 			"PAGERDUTY_WEBHOOK_SECRET": "pd-secret",
+			"GITHUB_WEBHOOK_SECRET":    "gh-secret",
 		}))
 		require.NoError(t, err)
 		require.Equal(t, &config.Config{
@@ -87,6 +88,7 @@ func TestParseExample(t *testing.T) {
 				WebhookSecrets: []config.Secret{"pd-secret"},
 				FromEmail:      "oncall@example.com",
 			},
+			GitHub: config.GitHub{WebhookSecrets: []config.Secret{"gh-secret"}},
 			Severities: []config.Severity{
 				{
 					Name:                "SEV1",
@@ -119,8 +121,9 @@ func TestParseExample(t *testing.T) {
 				{
 					Name:                "payments",
 					PagerDutyServiceIDs: []string{"PA2P440"},
-					GitHubRepos:         []string{"acme/payments"},
+					GitHubRepos:         []string{"acme/payments", "Codertocat/Hello-World"},
 					DeployEnvironments:  []string{"production"},
+					DeployWorkflows:     []string{"deploy.yml"},
 					JiraProject:         "PAY",
 					JiraIssueType:       "Task", // default
 					Playbook:            "https://wiki.example.com/playbooks/payments",
@@ -151,6 +154,7 @@ func TestParseExample(t *testing.T) {
 		require.Equal(t, []config.Problem{
 			{Path: "api.tokens[0]", Msg: "environment variable INCIDENTHUB_API_TOKEN is not set"},
 			{Path: "pagerduty.webhook_secrets[0]", Msg: "environment variable PAGERDUTY_WEBHOOK_SECRET is not set"},
+			{Path: "github.webhook_secrets[0]", Msg: "environment variable GITHUB_WEBHOOK_SECRET is not set"},
 		}, requireProblems(t, err))
 	})
 }
