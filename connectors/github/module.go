@@ -15,6 +15,7 @@ import (
 	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/internal/httpserver"
 	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/lifecycle"
 	"github.com/incidenthub/incidenthub/internal/metrics"
 	"github.com/incidenthub/incidenthub/internal/pipeline"
 )
@@ -74,26 +75,7 @@ func runSweeper(lc fx.Lifecycle, cfg config.GitHub, stored DeliveryLookup, log *
 		return err
 	}
 	s := NewSweeper(client, cfg.Hooks, stored, log)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	lc.Append(fx.Hook{
-		OnStart: func(context.Context) error {
-			go func() {
-				defer close(done)
-				s.Run(ctx, sweepInterval)
-			}()
-			return nil
-		},
-		OnStop: func(stopCtx context.Context) error {
-			cancel()
-			select {
-			case <-done:
-				return nil
-			case <-stopCtx.Done():
-				return stopCtx.Err()
-			}
-		},
-	})
+	lifecycle.Go(lc, func(ctx context.Context) { s.Run(ctx, sweepInterval) })
 	return nil
 }
 

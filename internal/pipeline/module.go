@@ -8,6 +8,7 @@ import (
 
 	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/lifecycle"
 	"github.com/incidenthub/incidenthub/internal/metrics"
 )
 
@@ -32,26 +33,7 @@ type Params struct {
 
 func newForApp(p Params) *Processor {
 	proc := NewProcessor(p.Store, p.Normalizers, RulesFrom(p.Config), p.Log, p.Metrics)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	p.Lifecycle.Append(fx.Hook{
-		OnStart: func(context.Context) error {
-			go func() {
-				defer close(done)
-				proc.Run(ctx, p.Writer.Stored())
-			}()
-			return nil
-		},
-		// Stop takes no new delivery; the one in hand finishes first.
-		OnStop: func(stopCtx context.Context) error {
-			cancel()
-			select {
-			case <-done:
-				return nil
-			case <-stopCtx.Done():
-				return stopCtx.Err()
-			}
-		},
-	})
+	// Stop takes no new delivery; the one in hand finishes first.
+	lifecycle.Go(p.Lifecycle, func(ctx context.Context) { proc.Run(ctx, p.Writer.Stored()) })
 	return proc
 }

@@ -94,28 +94,14 @@ type DeliveryFilter struct {
 
 // Deliveries lists deliveries newest first, without their bodies.
 func (s *Store) Deliveries(ctx context.Context, f DeliveryFilter) ([]inbox.Delivery, error) {
-	var (
-		where []string
-		args  []any
-	)
+	var c conditions
 	if f.Source != "" {
-		args = append(args, string(f.Source))
-		where = append(where, fmt.Sprintf("source = $%d", len(args)))
+		c.add("source = $%d", string(f.Source))
 	}
 	if f.Status != "" {
-		args = append(args, string(f.Status))
-		where = append(where, fmt.Sprintf("status = $%d", len(args)))
+		c.add("status = $%d", string(f.Status))
 	}
-	q := `SELECT ` + deliveryColumns + ` FROM deliveries`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	args = append(args, limit)
-	q += fmt.Sprintf(" ORDER BY seq DESC LIMIT $%d", len(args))
+	q, args := c.query(`SELECT `+deliveryColumns+` FROM deliveries`, "seq DESC", f.Limit)
 	rows, err := s.read.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
@@ -204,6 +190,32 @@ func (s *Store) DeliveryCounts(ctx context.Context) (map[inbox.Status]int, error
 		out[inbox.Status(st)] = n
 	}
 	return out, rows.Err()
+}
+
+// conditions builds the WHERE clause of a filtered list, numbering the
+// placeholders as both SQLite and PostgreSQL accept them.
+type conditions struct {
+	where []string
+	args  []any
+}
+
+func (c *conditions) add(cond string, v any) {
+	c.args = append(c.args, v)
+	c.where = append(c.where, fmt.Sprintf(cond, len(c.args)))
+}
+
+// query completes a SELECT with the conditions, an order and a limit
+// (50 when not positive).
+func (c *conditions) query(selectFrom, orderBy string, limit int) (string, []any) {
+	q := selectFrom
+	if len(c.where) > 0 {
+		q += " WHERE " + strings.Join(c.where, " AND ")
+	}
+	if limit <= 0 {
+		limit = 50
+	}
+	args := append(c.args, limit)
+	return q + fmt.Sprintf(" ORDER BY %s LIMIT $%d", orderBy, len(args)), args
 }
 
 func rollback(tx *sql.Tx, err *error) {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/incidenthub/incidenthub/internal/inbox"
@@ -250,36 +249,20 @@ type IncidentFilter struct {
 
 // Incidents lists records newest first, without timelines.
 func (s *Store) Incidents(ctx context.Context, f IncidentFilter) ([]incident.Record, error) {
-	var (
-		where []string
-		args  []any
-	)
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
+	var c conditions
 	if f.Status != "" {
-		add("status = $%d", string(f.Status))
+		c.add("status = $%d", string(f.Status))
 	}
 	if f.Service != "" {
-		add("service = $%d", f.Service)
+		c.add("service = $%d", f.Service)
 	}
 	if f.Severity != "" {
-		add("severity = $%d", f.Severity)
+		c.add("severity = $%d", f.Severity)
 	}
 	if f.Before > 0 {
-		add("id < $%d", f.Before)
+		c.add("id < $%d", f.Before)
 	}
-	q := `SELECT ` + recordColumns + ` FROM incidents`
-	if len(where) > 0 {
-		q += " WHERE " + strings.Join(where, " AND ")
-	}
-	limit := f.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	args = append(args, limit)
-	q += fmt.Sprintf(" ORDER BY id DESC LIMIT $%d", len(args))
+	q, args := c.query(`SELECT `+recordColumns+` FROM incidents`, "id DESC", f.Limit)
 	rows, err := s.read.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list incidents: %w", err)
