@@ -208,3 +208,60 @@ func TestAwarenessRecordExpires(t *testing.T) {
 	}
 	require.Equal(t, []string{incident.EntryAwarenessOpened, incident.EntryChange, incident.EntryStatusChanged}, kinds)
 }
+
+// Every GitHub event the hub keeps, from GitHub's own examples, and the
+// ones it records as ignored with the reason.
+func TestEveryGitHubEvent(t *testing.T) {
+	repo := "Codertocat/Hello-World"
+	for _, tc := range []struct {
+		name    string
+		event   string
+		payload func(t *testing.T) fixture
+		kind    string // the change kept, or "" when ignored
+		reason  string
+	}{
+		{"deployment", "deployment", func(t *testing.T) fixture { return load(t, "github", "deployment.created.json") }, incident.ChangeDeploy, ""},
+		{"deployment status", "deployment_status", func(t *testing.T) fixture { return load(t, "github", "deployment_status.created.json") }, incident.ChangeDeploy, ""},
+		{"deployment to github-pages", "deployment_status", func(t *testing.T) fixture {
+			return load(t, "github", "deployment_status.created.in_progress.json")
+		}, "", `deployment to "github-pages"`},
+		{"push to the default branch", "push", func(t *testing.T) fixture { return load(t, "github", "push.new-branch.json") }, incident.ChangePush, ""},
+		{"push of a tag", "push", func(t *testing.T) fixture { return load(t, "github", "push.json") }, "", "not the default branch"},
+		{"merged pull request", "pull_request", func(t *testing.T) fixture {
+			return load(t, "github", "pull_request.closed.json").set("pull_request.merged", true).set("pull_request.merged_at", "2019-05-15T15:20:40Z")
+		}, incident.ChangeMerge, ""},
+		{"pull request closed unmerged", "pull_request", func(t *testing.T) fixture { return load(t, "github", "pull_request.closed.json") }, "", "without a merge"},
+		{"release", "release", func(t *testing.T) fixture { return load(t, "github", "release.published.json") }, incident.ChangeRelease, ""},
+		{"deploy workflow run", "workflow_run", func(t *testing.T) fixture {
+			return load(t, "github", "workflow_run.completed.json").set("repository.full_name", repo).set("workflow.path", ".github/workflows/deploy.yml")
+		}, incident.ChangeWorkflow, ""},
+		{"failed deploy workflow run", "workflow_run", func(t *testing.T) fixture {
+			return load(t, "github", "workflow_run.completed.json").set("repository.full_name", repo).
+				set("workflow.path", ".github/workflows/deploy.yml").set("workflow_run.conclusion", "failure")
+		}, incident.ChangeWorkflow, ""},
+		{"other workflow run", "workflow_run", func(t *testing.T) fixture {
+			return load(t, "github", "workflow_run.completed.json").set("repository.full_name", repo)
+		}, "", "not one of service payments's deploy_workflows"},
+		{"repository no service lists", "workflow_run", func(t *testing.T) fixture { return load(t, "github", "workflow_run.completed.json") }, "", "octo-org/octo-repo is not listed"},
+		{"ping", "ping", func(t *testing.T) fixture { return load(t, "github", "ping.json") }, "", "ping from hook 109948940"},
+		{"issue comment", "issue_comment", func(t *testing.T) fixture { return load(t, "github", "issue_comment.created.json") }, "", "not one the hub acts on"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := setup(t, nil)
+			b.send(t, incident.SourceGitHub, "guid", tc.event, tc.payload(t))
+			d := b.deliveryOf(t, incident.SourceGitHub, "guid")
+			changes, err := b.store.Changes(context.Background(), "", time.Time{}, 0)
+			require.NoError(t, err)
+			if tc.kind == "" {
+				require.Equal(t, inbox.StatusIgnored, d.Status)
+				require.Contains(t, d.Reason, tc.reason)
+				require.Empty(t, changes)
+				return
+			}
+			require.Equal(t, inbox.StatusProcessed, d.Status, d.Reason)
+			require.Len(t, changes, 1)
+			require.Equal(t, tc.kind, changes[0].Kind)
+			require.Equal(t, "payments", changes[0].Service)
+		})
+	}
+}
