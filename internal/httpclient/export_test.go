@@ -1,0 +1,4 @@
+package httpclient
+
+// Jittered exposes the backoff for tests.
+var Jittered = jittered
