@@ -1,0 +1,65 @@
+// Package escape neutralises untrusted text (page titles, notes, PR titles)
+// before the hub echoes it into GitHub, so that echoing never pings anyone,
+// links an issue, loads an image, or breaks the document around it.
+package escape
+
+import (
+	"html"
+	"strings"
+	"unicode"
+)
+
+// zwsp (zero-width space) after @ and # keeps GitHub from reading a
+// mention or an issue reference, while the text reads the same.
+const zwsp = "\u200B"
+
+// Markdown renders untrusted text as inline GitHub-flavoured markdown that
+// displays as the text and does nothing else:
+//   - HTML entities are decoded first, so "&#64;team" cannot slip through
+//     as a mention after GitHub decodes it;
+//   - "@" and "#" are followed by a zero-width space (no mentions, no
+//     issue or pull request references);
+//   - markdown and HTML syntax is escaped (no links, no images and so no
+//     beacons, no raw HTML, no code spans, no emphasis);
+//   - line breaks become spaces and control and bidi characters are
+//     dropped, so the text stays on its line (inside a table cell too).
+func Markdown(s string) string {
+	s = html.UnescapeString(s)
+	var b strings.Builder
+	b.Grow(len(s) + len(s)/8)
+	for _, r := range s {
+		switch {
+		case r == '\n' || r == '\r' || r == '\t':
+			b.WriteByte(' ')
+		case unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u2028' || r == '\u2029':
+			// dropped: invisible, and able to reorder or break the line
+		case r == '@' || r == '#':
+			b.WriteRune(r)
+			b.WriteString(zwsp)
+		case r == '&':
+			b.WriteString("&amp;")
+		case r == '<':
+			b.WriteString("&lt;")
+		case r == '>':
+			b.WriteString("&gt;")
+		case strings.ContainsRune("\\`*_{}[]()!|~+-.:", r):
+			// ":" keeps "javascript:" and autolinked schemes inert; "."
+			// and "-" and "+" keep list and heading syntax inert.
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// Truncate shortens s to at most n runes, on a rune boundary, marking the
+// cut. Apply it before Markdown, so that an escape is never cut in half.
+func Truncate(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:max(n-1, 0)]) + "…"
+}

@@ -1,0 +1,96 @@
+package escape_test
+
+import (
+	"html"
+	"math/rand/v2"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/incidenthub/incidenthub/internal/escape"
+)
+
+func TestMarkdown(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ in, want string }{
+		{"Checkout latency", "Checkout latency"},
+		{"@oncall please look", "@\u200Boncall please look"},
+		{"fixed by acme/payments#123 and #124", "fixed by acme/payments#\u200B123 and #\u200B124"},
+		{"&#64;org/team", "@\u200Borg/team"},
+		{"&commat;admins", "@\u200Badmins"},
+		{"<img src=https://evil.example/b.png>", "&lt;img src=https\\://evil\\.example/b\\.png&gt;"},
+		{"![beacon](https://evil.example/x.png)", "\\!\\[beacon\\]\\(https\\://evil\\.example/x\\.png\\)"},
+		{"a | b", "a \\| b"},
+		{"two\nlines\r\n", "two lines  "},
+		{"`code` and ```fence", "\\`code\\` and \\`\\`\\`fence"},
+		{"**bold** _it_ ~~s~~", "\\*\\*bold\\*\\* \\_it\\_ \\~\\~s\\~\\~"},
+		{"rtl\u202Eeman.exe", "rtleman\\.exe"},
+		{"&amp;lt;", "&amp;lt;"},
+		{"javascript:alert(1)", "javascript\\:alert\\(1\\)"},
+		{"- not a list", "\\- not a list"},
+	} {
+		require.Equal(t, tc.want, escape.Markdown(tc.in), "in: %q", tc.in)
+	}
+}
+
+var (
+	// activeMention is an @ or # that GitHub could act on: one not
+	// followed by the zero-width space.
+	activeMention = regexp.MustCompile("[@#][^\u200B]|[@#]$")
+	unescaped     = regexp.MustCompile("(^|[^\\\\])[\\[\\]!|`*_()]")
+)
+
+// hostile builds strings from the pieces attackers use.
+func hostile(r *rand.Rand) string {
+	pieces := []string{
+		"@", "#", "a", "Z", "0", "9", "-", "_", "/", " ", "\n", "\r", "\t", "<", ">", "!", "[", "]", "(", ")",
+		"|", "`", "*", "~", "\\", "&", ";", "#x40;", "&#64;", "&#x40;", "&commat;", "&num;", "&lt;", "&amp;",
+		"img src=", "https://x.example/p.png", "\u202E", "\u200B", "\u0000", "é", "🚨", ":", "javascript",
+	}
+	var b strings.Builder
+	for range r.IntN(24) {
+		b.WriteString(pieces[r.IntN(len(pieces))])
+	}
+	return b.String()
+}
+
+// checkInert asserts what escaped text must never contain.
+func checkInert(t *testing.T, in, out string) {
+	t.Helper()
+	for _, view := range []string{out, html.UnescapeString(out)} {
+		require.False(t, activeMention.MatchString(view), "active mention or reference in %q (from %q)", view, in)
+	}
+	require.NotContains(t, out, "<", "raw HTML from %q", in)
+	require.NotContains(t, out, "\n", "line break from %q", in)
+	require.NotContains(t, out, "\r", "line break from %q", in)
+	require.NotContains(t, out, "\u202E", "bidi override from %q", in)
+	require.False(t, unescaped.MatchString(out), "unescaped markdown syntax in %q (from %q)", out, in)
+}
+
+// Hostile titles and notes never produce an active mention, a reference,
+// an image, raw HTML or a line break, whatever they are made of.
+func TestMarkdownNeverActive(t *testing.T) {
+	t.Parallel()
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		in := hostile(r)
+		checkInert(t, in, escape.Markdown(in))
+	}
+}
+
+func FuzzMarkdown(f *testing.F) {
+	for _, seed := range []string{"@team", "&#64;x", "![a](b)", "a|b", "#1", "\\@x", "<b>", "&commat;&num;5"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		checkInert(t, in, escape.Markdown(in))
+	})
+}
+
+func TestTruncate(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "short", escape.Truncate("short", 10))
+	require.Equal(t, "🚨🚨…", escape.Truncate("🚨🚨🚨🚨", 3))
+}
