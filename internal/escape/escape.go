@@ -5,6 +5,7 @@ package escape
 
 import (
 	"html"
+	"net/url"
 	"strings"
 	"unicode"
 )
@@ -52,6 +53,61 @@ func Markdown(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// Title renders untrusted text for a GitHub issue title, which GitHub
+// shows as plain text: no mentions or references (a zero-width space after
+// @ and #), one line, no control or bidi characters, and nothing escaped
+// that would show its backslash.
+func Title(s string) string {
+	s = html.UnescapeString(s)
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n' || r == '\r' || r == '\t':
+			b.WriteByte(' ')
+		case unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u2028' || r == '\u2029':
+		case r == '@' || r == '#':
+			b.WriteRune(r)
+			b.WriteString(zwsp)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// Mermaid renders untrusted text as a label inside a Mermaid diagram: the
+// characters Mermaid reads as syntax (":" separates a timeline's events,
+// "%%" starts a comment, brackets and quotes shape nodes) and backticks
+// (which could close the code fence) are removed, on one line.
+func Mermaid(s string) string {
+	s = html.UnescapeString(s)
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == '\n' || r == '\r' || r == '\t':
+			b.WriteByte(' ')
+		case unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r):
+		case strings.ContainsRune(":;%#`\"'<>{}[]()|&\\", r):
+		case r == '@':
+			b.WriteString("@" + zwsp)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return strings.TrimSpace(b.String())
+}
+
+// URL returns u if it is an absolute http(s) URL safe to put in a
+// markdown link, else "". The hub links to what payloads name but never
+// fetches it; other schemes (javascript:, data:) are dropped.
+func URL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || strings.ContainsAny(u, " <>()[]`\"'\\\n") {
+		return ""
+	}
+	return u
 }
 
 // Truncate shortens s to at most n runes, on a rune boundary, marking the

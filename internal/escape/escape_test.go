@@ -94,3 +94,23 @@ func TestTruncate(t *testing.T) {
 	require.Equal(t, "short", escape.Truncate("short", 10))
 	require.Equal(t, "🚨🚨…", escape.Truncate("🚨🚨🚨🚨", 3))
 }
+
+func TestTitleMermaidURL(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "@\u200Boncall: DB #\u200B5 down *now*", escape.Title("@oncall: DB #5\ndown *now*"))
+	require.Equal(t, "Deploy of acme/payments@\u200Bf95f852 to production success", escape.Mermaid("Deploy of acme/payments@f95f852 to production: success"))
+	require.Equal(t, "x init  y", escape.Mermaid("x %%{init}%% ```\ny"), "no directive, no fence")
+	require.Equal(t, "https://acme.pagerduty.com/incidents/PX", escape.URL("https://acme.pagerduty.com/incidents/PX"))
+	for _, bad := range []string{"javascript:alert(1)", "data:text/html,x", "/relative", "https://x.example/a)(b", "ftp://x.example/f"} {
+		require.Empty(t, escape.URL(bad), bad)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 5000 {
+		in := hostile(r)
+		title := escape.Title(in)
+		require.False(t, activeMention.MatchString(title), "title %q from %q", title, in)
+		require.NotContains(t, title, "\n")
+		m := escape.Mermaid(in)
+		require.False(t, strings.ContainsAny(m, ":`%\n"), "mermaid %q from %q", m, in)
+	}
+}

@@ -1,0 +1,185 @@
+// Package reviewdoc renders the blameless review doc of an incident as
+// GitHub markdown, and splices the hub's sections into a doc that people
+// have been editing, without touching what they wrote.
+package reviewdoc
+
+import (
+	_ "embed"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/incidenthub/incidenthub/internal/escape"
+	"github.com/incidenthub/incidenthub/internal/incident"
+	"github.com/incidenthub/incidenthub/router"
+)
+
+//go:embed review.md.tmpl
+var reviewTemplate string
+
+// Input is what a review doc shows.
+type Input struct {
+	Record              incident.Record
+	SeverityDescription string
+	Playbook            string
+	// Earlier are earlier incidents of the same service, newest first.
+	Earlier []incident.Record
+	// Due is when the review is due; zero when no review is asked for.
+	Due time.Time
+	// Lookback is correlation.change_lookback, named in the doc.
+	Lookback time.Duration
+}
+
+// Title is the review issue's title: "INC-12: <title> — incident review".
+func Title(r *incident.Record) string {
+	return fmt.Sprintf("%s: %s — incident review", r.Ref(), escape.Title(escape.Truncate(r.Title, 180)))
+}
+
+// Marker identifies the doc of a record in an issue body, so that the hub
+// finds its own issue again and recognises its own edits.
+func Marker(r *incident.Record) string { return "<!-- incidenthub:incident " + r.Ref() + " " }
+
+// view is what the template reads.
+type view struct {
+	*incident.Record
+	SeverityDescription, Playbook string
+	Earlier                       []incident.Record
+	Due                           time.Time
+	Lookback                      time.Duration
+}
+
+// Render returns the whole doc.
+func Render(in Input) (string, error) {
+	rec := in.Record
+	if len(in.Earlier) > 5 {
+		in.Earlier = in.Earlier[:5]
+	}
+	timeline := slices.Clone(rec.Timeline)
+	slices.SortStableFunc(timeline, func(a, b incident.TimelineEntry) int { return a.At.Compare(b.At) })
+	rec.Timeline = timeline
+	funcs := template.FuncMap{
+		"md":      func(s string) string { return escape.Markdown(escape.Truncate(s, 500)) },
+		"mermaid": func(s string) string { return escape.Mermaid(escape.Truncate(s, 80)) },
+		"stamp":   stamp,
+		"day":     func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+		"human":   human,
+		"summary": func(c incident.Change) string { return escape.Markdown(router.ChangeSummary(c)) },
+		"page":    func(p incident.Page) string { return escape.Markdown(pageLabel(p)) },
+		"link":    link,
+		"after": func(from, t time.Time) string {
+			if t.IsZero() {
+				return "not yet"
+			}
+			return fmt.Sprintf("%s (%s after it opened)", stamp(t), human(t.Sub(from)))
+		},
+		"relative": func(t time.Time) string {
+			if t.Before(rec.OpenedAt) {
+				return human(rec.OpenedAt.Sub(t)) + " before it opened"
+			}
+			return human(t.Sub(rec.OpenedAt)) + " after it opened"
+		},
+		// moment labels a timeline period; Mermaid reads ":" as a
+		// separator, so 13:10 is written 13h10, with the day when it
+		// differs from the opening day.
+		"moment": func(t time.Time) string {
+			if t.UTC().Format("2006-01-02") != rec.OpenedAt.UTC().Format("2006-01-02") {
+				return t.UTC().Format("Jan 2 15h04")
+			}
+			return t.UTC().Format("15h04")
+		},
+	}
+	tmpl, err := template.New("review").Funcs(funcs).Parse(reviewTemplate)
+	if err != nil {
+		return "", fmt.Errorf("review template: %w", err)
+	}
+	var b strings.Builder
+	if err := tmpl.Execute(&b, view{
+		Record: &rec, SeverityDescription: in.SeverityDescription, Playbook: escape.URL(in.Playbook),
+		Earlier: in.Earlier, Due: in.Due, Lookback: in.Lookback,
+	}); err != nil {
+		return "", fmt.Errorf("render review of %s: %w", rec.Ref(), err)
+	}
+	return b.String(), nil
+}
+
+// human renders a duration as people write it: 45s, 6m, 1h5m, 2d3h.
+func human(d time.Duration) string {
+	d = d.Round(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		h, m := int(d.Hours()), int(d.Minutes())%60
+		if m == 0 {
+			return fmt.Sprintf("%dh", h)
+		}
+		return fmt.Sprintf("%dh%dm", h, m)
+	default:
+		days, h := int(d.Hours())/24, int(d.Hours())%24
+		if h == 0 {
+			return fmt.Sprintf("%dd", days)
+		}
+		return fmt.Sprintf("%dd%dh", days, h)
+	}
+}
+
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
+
+func pageLabel(p incident.Page) string {
+	if p.Number > 0 {
+		return fmt.Sprintf("#%d %s", p.Number, p.Title)
+	}
+	return p.ID + " " + p.Title
+}
+
+// link renders escaped text as a link when the URL is a safe http(s) one.
+func link(text, url string) string {
+	if u := escape.URL(url); u != "" {
+		return "[" + text + "](" + u + ")"
+	}
+	return text
+}
+
+// ErrMarkersMissing is returned by Splice when people removed the markers
+// of a hub section: the hub then comments instead of overwriting.
+var ErrMarkersMissing = errors.New("the doc lacks the hub's section markers")
+
+var section = regexp.MustCompile(`(?s)<!-- incidenthub:([a-z]+):start -->.*?<!-- incidenthub:([a-z]+):end -->`)
+
+// Splice replaces the hub's sections of an edited doc with those of a
+// fresh rendering. Text outside the sections is kept byte for byte.
+func Splice(edited, rendered string) (string, error) {
+	fresh := map[string]string{}
+	for _, m := range section.FindAllStringSubmatch(rendered, -1) {
+		fresh[m[1]] = m[0]
+	}
+	seen := map[string]bool{}
+	out := section.ReplaceAllStringFunc(edited, func(old string) string {
+		m := section.FindStringSubmatch(old)
+		if m[1] != m[2] {
+			return old // mismatched markers: leave people's text alone
+		}
+		seen[m[1]] = true
+		if f, ok := fresh[m[1]]; ok {
+			return f
+		}
+		return old
+	})
+	var missing []string
+	for name := range fresh {
+		if !seen[name] {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return edited, fmt.Errorf("%w: %s", ErrMarkersMissing, strings.Join(missing, ", "))
+	}
+	return out, nil
+}

@@ -1,0 +1,187 @@
+package reviewdoc_test
+
+import (
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/incidenthub/incidenthub/internal/incident"
+	"github.com/incidenthub/incidenthub/internal/reviewdoc"
+)
+
+// UPDATE_GOLDEN=1 rewrites the golden files from the current output.
+var update = os.Getenv("UPDATE_GOLDEN") == "1"
+
+func at(hhmm string) time.Time {
+	t, err := time.Parse("2006-01-02 15:04", "2021-06-04 "+hhmm)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// realistic is a SEV2 on payments: a deploy 25 minutes before the page, a
+// fix deploy while it was open, notes and a status update.
+func realistic() reviewdoc.Input {
+	deploy := incident.Change{Key: "github:deployment:acme/payments:1", Service: "payments", Kind: incident.ChangeDeploy,
+		Repo: "acme/payments", SHA: "f95f852bd8fca8fcc58a9a2d6c842781e32a215e", Environment: "production",
+		State: "success", Actor: "Codertocat", URL: "https://github.com/acme/payments/deployments", At: at("13:10")}
+	fix := deploy
+	fix.Key, fix.SHA, fix.At = "github:deployment:acme/payments:2", "a1b2c3d4e5f6", at("13:52")
+	merge := incident.Change{Key: "github:pull:acme/payments:88", Service: "payments", Kind: incident.ChangeMerge,
+		Repo: "acme/payments", PRNumber: 88, Title: "Revert connection pool change", Actor: "ana",
+		URL: "https://github.com/acme/payments/pull/88", At: at("13:45")}
+	return reviewdoc.Input{
+		Record: incident.Record{
+			ID: 12, Title: "Checkout API high latency", Status: incident.StatusResolved, Kind: incident.KindIncident,
+			Severity: "SEV2", Service: "payments", Commander: "Harsh Santwani",
+			Responders: []string{"Harsh Santwani", "Ana Ortiz"},
+			OpenedAt:   at("13:35"), AcknowledgedAt: at("13:41"), ResolvedAt: at("14:20"),
+			Pages: []incident.Page{
+				{ID: "Q3B15VLMF3ASBD", Number: 5, Title: "Checkout API high latency", URL: "https://acme.pagerduty.com/incidents/Q3B15VLMF3ASBD"},
+				{ID: "Q05XJA8GDXGOB3", Number: 6, Title: "Payments error rate", URL: "https://acme.pagerduty.com/incidents/Q05XJA8GDXGOB3"},
+			},
+			Changes: []incident.Change{deploy, merge, fix},
+			Timeline: []incident.TimelineEntry{
+				{At: at("13:35"), Source: "pagerduty", Kind: incident.EntryPageTriggered, Summary: "#5 triggered on Checkout: Checkout API high latency (priority P2, high urgency)", URL: "https://acme.pagerduty.com/incidents/Q3B15VLMF3ASBD"},
+				{At: at("13:10"), Source: "github", Kind: incident.EntryChange, Summary: "Deploy of acme/payments@f95f852 to production: success by Codertocat", URL: "https://github.com/acme/payments/deployments"},
+				{At: at("13:38"), Source: "pagerduty", Kind: incident.EntryPageTriggered, Summary: "#6 triggered on Payments: Payments error rate (priority P3)"},
+				{At: at("13:41"), Source: "pagerduty", Kind: incident.EntryPageAcknowledged, Summary: "#5 acknowledged by Harsh Santwani"},
+				{At: at("13:44"), Source: "pagerduty", Kind: incident.EntryNote, Summary: "Note by Harsh Santwani on #5: Running KILL on long-running queries from the reporting-service."},
+				{At: at("13:45"), Source: "github", Kind: incident.EntryChange, Summary: "Merged acme/payments#88: Revert connection pool change by ana", URL: "https://github.com/acme/payments/pull/88"},
+				{At: at("13:52"), Source: "github", Kind: incident.EntryChange, Summary: "Deploy of acme/payments@a1b2c3d to production: success by Codertocat"},
+				{At: at("14:20"), Source: "pagerduty", Kind: incident.EntryPageResolved, Summary: "#5 resolved by Harsh Santwani"},
+				{At: at("14:20"), Source: "pagerduty", Kind: incident.EntryStatusChanged, Summary: "Status acknowledged → resolved"},
+			},
+		},
+		SeverityDescription: "Major degradation, or an outage for some customers.",
+		Playbook:            "https://wiki.example.com/playbooks/payments",
+		Earlier: []incident.Record{
+			{ID: 9, Title: "Card declines spike", Severity: "SEV3", OpenedAt: time.Date(2021, 5, 20, 9, 0, 0, 0, time.UTC)},
+			{ID: 4, Title: "Ledger replication lag", Severity: "SEV2", OpenedAt: time.Date(2021, 4, 2, 22, 15, 0, 0, time.UTC)},
+		},
+		Due:      at("14:20").Add(12*time.Hour + 48*time.Hour),
+		Lookback: 2 * time.Hour,
+	}
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if update {
+		require.NoError(t, os.WriteFile(path, []byte(got), 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err, "run with UPDATE_GOLDEN=1 to create it")
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Fatalf("%s differs (-want +got):\n%s", name, diff)
+	}
+}
+
+func TestRenderGolden(t *testing.T) {
+	t.Parallel()
+	doc, err := reviewdoc.Render(realistic())
+	require.NoError(t, err)
+	golden(t, "review.golden.md", doc)
+	rec := realistic().Record
+	require.Equal(t, "INC-12: Checkout API high latency — incident review", reviewdoc.Title(&rec))
+}
+
+func TestRenderWithoutChangesOrPlaybook(t *testing.T) {
+	t.Parallel()
+	in := realistic()
+	in.Record.Changes, in.Playbook, in.Earlier = nil, "", nil
+	doc, err := reviewdoc.Render(in)
+	require.NoError(t, err)
+	require.Contains(t, doc, "_No deploys, merges or releases of payments within 2h before it opened, or while it was open._")
+	require.Contains(t, doc, "_No playbook is configured for payments")
+	require.Contains(t, doc, "_None recorded before this one._")
+}
+
+// People's text is kept byte for byte; the hub's sections follow the record.
+func TestSplice(t *testing.T) {
+	t.Parallel()
+	in := realistic()
+	first, err := reviewdoc.Render(in)
+	require.NoError(t, err)
+	edited := strings.Replace(first, "## How did our systems surprise us?\n",
+		"## How did our systems surprise us?\n\nThe pool limit was per host, not per cluster. @ana knew; the runbook did not.\n", 1)
+	edited += "\n<!-- notes from the meeting -->\nAction: pair someone with Ana on the pool code.\n"
+
+	in.Record.Timeline = append(in.Record.Timeline, incident.TimelineEntry{
+		At: at("14:30"), Source: "pagerduty", Kind: incident.EntryNote, Summary: "Note by Ana Ortiz on #5: pool size back to 50"})
+	second, err := reviewdoc.Render(in)
+	require.NoError(t, err)
+	spliced, err := reviewdoc.Splice(edited, second)
+	require.NoError(t, err)
+	require.Contains(t, spliced, "The pool limit was per host, not per cluster. @ana knew")
+	require.Contains(t, spliced, "Action: pair someone with Ana on the pool code.")
+	require.Contains(t, spliced, "pool size back to 50")
+	require.Equal(t, strings.Count(edited, "incidenthub:timeline:start"), strings.Count(spliced, "incidenthub:timeline:start"))
+
+	// Splicing the same rendering again changes nothing.
+	again, err := reviewdoc.Splice(spliced, second)
+	require.NoError(t, err)
+	require.Equal(t, spliced, again)
+}
+
+func TestSpliceRefusesWhenMarkersAreGone(t *testing.T) {
+	t.Parallel()
+	doc, err := reviewdoc.Render(realistic())
+	require.NoError(t, err)
+	edited := regexp.MustCompile(`<!-- incidenthub:timeline:(start|end) -->\n?`).ReplaceAllString(doc, "")
+	_, err = reviewdoc.Splice(edited, doc)
+	require.ErrorIs(t, err, reviewdoc.ErrMarkersMissing)
+	require.ErrorContains(t, err, "timeline")
+}
+
+var (
+	activeMention = regexp.MustCompile("[@#][^\u200B]|[@#]$")
+	hubComment    = regexp.MustCompile(`<!-- incidenthub:[^>]*-->`)
+	// headings are the template's own markdown.
+	headings = regexp.MustCompile(`(?m)^#+ `)
+)
+
+// Hostile titles, names, notes and links never make the doc ping anyone,
+// load anything or break its structure.
+func TestRenderHostileText(t *testing.T) {
+	t.Parallel()
+	pieces := []string{"@", "#", "ana", "12", "&#64;", "<img src=x>", "![x](https://e.example/b.png)", "|", "\n", "`", "```", "]", "(", ")", "%%", ":", "<!--", "-->", "javascript:", " "}
+	r := rand.New(rand.NewPCG(5, 6))
+	hostile := func() string {
+		var b strings.Builder
+		for range 1 + r.IntN(12) {
+			b.WriteString(pieces[r.IntN(len(pieces))])
+		}
+		return b.String()
+	}
+	for range 300 {
+		in := realistic()
+		in.Record.Title, in.Record.Commander, in.Record.Service = hostile(), hostile(), hostile()
+		in.Record.Responders = []string{hostile(), hostile()}
+		in.Record.Pages[0].Title, in.Record.Pages[0].URL = hostile(), hostile()
+		in.Record.Timeline[4].Summary, in.Record.Timeline[4].URL = hostile(), "javascript:alert(1)"
+		in.Record.Changes[1].Title = hostile()
+		in.Earlier[0].Title = hostile()
+		in.SeverityDescription, in.Playbook = hostile(), hostile()
+		doc, err := reviewdoc.Render(in)
+		require.NoError(t, err)
+		body := hubComment.ReplaceAllString(strings.ReplaceAll(doc, "`/followup <title>`", ""), "")
+		body = headings.ReplaceAllString(body, "")
+		// Mentions and references: none outside the hub's own text.
+		require.False(t, activeMention.MatchString(strings.ReplaceAll(body, "INC-12", "")), "active mention in:\n%s", body)
+		require.NotContains(t, body, "<", "raw HTML in:\n%s", body)
+		require.NotContains(t, body, "javascript:", "script link in:\n%s", body)
+		require.Equal(t, 11, strings.Count(doc, "<!-- incidenthub:"), "the hub's markers, and only they")
+		require.Equal(t, 2, strings.Count(doc, "```"), "the Mermaid fence is never broken")
+		_, err = reviewdoc.Splice(doc, doc)
+		require.NoError(t, err)
+	}
+}
