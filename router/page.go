@@ -98,6 +98,11 @@ func decidePage(s State, ev incident.Event, r Rules) Decision {
 		})
 	}
 	d.Record = &rec
+	var prior *incident.Record
+	if !d.Opened {
+		prior = &before
+	}
+	d.Actions = r.ReviewActions(prior, &rec)
 	return d
 }
 

@@ -28,6 +28,9 @@ type Rules struct {
 	AwarenessLabels []string
 	// AwarenessAutoResolve resolves an awareness record nothing paged on.
 	AwarenessAutoResolve time.Duration
+	// ReviewOpenAfter is the decompression time before a review doc
+	// opens, unless the severity sets its own.
+	ReviewOpenAfter time.Duration
 }
 
 // Severity maps PagerDuty priorities and urgency to a severity level.
@@ -36,6 +39,10 @@ type Severity struct {
 	Priorities []string
 	// Urgency matches pages whose priority no severity lists.
 	Urgency string
+	// Review is required, optional or none.
+	Review string
+	// ReviewOpenAfter overrides Rules.ReviewOpenAfter when set.
+	ReviewOpenAfter time.Duration
 }
 
 // Service maps PagerDuty services and GitHub repositories to a
@@ -95,6 +102,8 @@ type Decision struct {
 	// Attach puts changes on records' timelines; a zero RecordID means
 	// Record, once saved.
 	Attach []Attachment
+	// Actions are side effects on Record, run as durable jobs.
+	Actions []incident.Action
 }
 
 // QueryFor says which state Decide needs for ev.
@@ -157,6 +166,31 @@ func (r Rules) severity(p *incident.Page) string {
 		}
 	}
 	return r.Severities[len(r.Severities)-1].Name
+}
+
+// ReviewActions says which review work a change of a record calls for: a
+// record that just resolved, with a severity that requires a review, gets
+// its review doc after the decompression time; a record whose doc exists
+// gets its hub sections brought up to date.
+func (r Rules) ReviewActions(before, after *incident.Record) []incident.Action {
+	if after.ReviewDocNumber > 0 {
+		return []incident.Action{{Kind: incident.ActionReviewDoc}}
+	}
+	resolvedNow := after.Status == incident.StatusResolved && (before == nil || before.Status != incident.StatusResolved)
+	if !resolvedNow || after.Kind == incident.KindDrill {
+		return nil
+	}
+	for _, s := range r.Severities {
+		if s.Name != after.Severity || s.Review != "required" {
+			continue
+		}
+		wait := r.ReviewOpenAfter
+		if s.ReviewOpenAfter > 0 {
+			wait = s.ReviewOpenAfter
+		}
+		return []incident.Action{{Kind: incident.ActionReviewDoc, RunAt: after.ResolvedAt.Add(wait)}}
+	}
+	return nil
 }
 
 // rank orders severities, most severe lowest; unknown names rank last.

@@ -94,6 +94,11 @@ func TestDeployPageFixResolve(t *testing.T) {
 		"event.data.id": "PFQZPSY", "event.data.number": 9, "event.occurred_at": "2021-06-04T14:20:00Z",
 	}))
 
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(hub.logs.String())
+		}
+	})
 	inc := waitIncident(t, base, "INC-1", 5)
 	var timeline []string
 	for _, e := range inc.Timeline {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"os"
@@ -22,14 +21,14 @@ import (
 // hubProcess is `incidenthub serve` in a child process.
 type hubProcess struct {
 	cmd  *exec.Cmd
-	logs *bytes.Buffer
+	logs *logBuffer
 }
 
 func startHub(t *testing.T, configPath, base string) *hubProcess {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "serve", "--config", configPath)
 	cmd.Env = append(os.Environ(), "INCIDENTHUB_TEST_AS_MAIN=1")
-	logs := &bytes.Buffer{}
+	logs := &logBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	require.NoError(t, cmd.Start())
 	h := &hubProcess{cmd: cmd, logs: logs}

@@ -12,6 +12,7 @@ import (
 	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/connectors/github"
 	"github.com/incidenthub/incidenthub/connectors/pagerduty"
+	"github.com/incidenthub/incidenthub/internal/actions"
 	"github.com/incidenthub/incidenthub/internal/api"
 	"github.com/incidenthub/incidenthub/internal/httpserver"
 	"github.com/incidenthub/incidenthub/internal/inbox"
@@ -68,6 +69,7 @@ func appOptions(cfg *config.Config, log *slog.Logger) fx.Option {
 		store.Module,
 		inbox.Module,
 		pipeline.Module,
+		actions.Module,
 		httpserver.Module,
 		api.Module,
 		pagerduty.Module,
@@ -79,6 +81,9 @@ func appOptions(cfg *config.Config, log *slog.Logger) fx.Option {
 			func(s *store.Store) httpserver.Pinger { return s },
 			func(s *store.Store) api.Reader { return s },
 			func(s *store.Store) github.DeliveryLookup { return s },
+			func(s *store.Store) github.ReviewStore { return s },
+			func(s *store.Store) actions.Database { return s },
+			func(q *actions.Queue) pipeline.Enqueuer { return q },
 		),
 	)
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
@@ -27,7 +26,7 @@ func TestAppGraphIsValid(t *testing.T) {
 func TestServeEndToEnd(t *testing.T) {
 	t.Parallel()
 	path, cfg := testConfig(t, "127.0.0.1:0")
-	logs := &bytes.Buffer{}
+	logs := &logBuffer{}
 	var srv *httpserver.Server
 	app := fxtest.New(t, appOptions(cfg, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))), fx.Populate(&srv))
 	app.RequireStart()
@@ -104,7 +103,7 @@ func TestSwitchedOff(t *testing.T) {
 	_, cfg := testConfig(t, "127.0.0.1:0")
 	cfg.API.Tokens = nil
 	cfg.PagerDuty.WebhookSecrets = nil
-	logs := &bytes.Buffer{}
+	logs := &logBuffer{}
 	var srv *httpserver.Server
 	app := fxtest.New(t, appOptions(cfg, slog.New(slog.NewTextHandler(logs, nil))), fx.Populate(&srv))
 	app.RequireStart()

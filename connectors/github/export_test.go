@@ -7,3 +7,6 @@ import (
 
 // SetSleep replaces the sweeper's wait between writes, for tests.
 func SetSleep(s *Sweeper, sleep func(context.Context, time.Duration)) { s.sleep = sleep }
+
+// SetIssuesSleep replaces the wait between writes, for tests.
+func SetIssuesSleep(i *Issues, sleep func(context.Context, time.Duration)) { i.sleep = sleep }

@@ -10,9 +10,11 @@ import (
 	"time"
 
 	gh "github.com/google/go-github/v60/github"
+	"github.com/riverqueue/river"
 	"go.uber.org/fx"
 
 	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/internal/httpclient"
 	"github.com/incidenthub/incidenthub/internal/httpserver"
 	"github.com/incidenthub/incidenthub/internal/inbox"
 	"github.com/incidenthub/incidenthub/internal/lifecycle"
@@ -28,8 +30,27 @@ var Module = fx.Module("github",
 		fx.Annotate(func() Normalizer { return Normalizer{} },
 			fx.As(new(pipeline.Normalizer)), fx.ResultTags(`group:"normalizers"`)),
 	),
+	fx.Provide(fx.Annotate(reviewWorkers, fx.ResultTags(`group:"workers"`))),
 	fx.Invoke(runSweeper),
 )
+
+// reviewWorkers registers the review-doc worker, held (with the reason in
+// the log) until a token and a review repository are configured.
+func reviewWorkers(cfg *config.Config, s ReviewStore, log *slog.Logger) (func(*river.Workers), error) {
+	var issues ReviewIssues
+	if cfg.GitHub.Token.Value() != "" && cfg.GitHub.ReviewRepo != "" {
+		client, err := NewClient(cfg.GitHub, httpclient.New(httpclient.Options{Logger: log}))
+		if err != nil {
+			return nil, err
+		}
+		issues = NewIssues(client, cfg.GitHub.ReviewRepo)
+	}
+	w := NewReviewWorker(cfg, issues, s, log)
+	if reason := w.Held(); reason != "" {
+		log.Warn("GitHub review docs are held until configured", "reason", reason)
+	}
+	return func(ws *river.Workers) { river.AddWorker(ws, w) }, nil
+}
 
 // Path is where GitHub webhooks deliver.
 const Path = "/webhooks/github"

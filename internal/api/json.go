@@ -117,7 +117,7 @@ func FromRecord(r *incident.Record) Incident {
 		OpenedAt:       r.OpenedAt,
 		AcknowledgedAt: optional(r.AcknowledgedAt),
 		ResolvedAt:     optional(r.ResolvedAt),
-		Links:          Links{PagerDuty: []string{}},
+		Links:          Links{PagerDuty: []string{}, ReviewDoc: r.ReviewDoc},
 		Pages:          make([]Page, 0, len(r.Pages)),
 		Changes:        []Change{},
 		FollowUps:      []FollowUp{},

@@ -67,6 +67,9 @@ type Record struct {
 	Pages          []Page
 	// Cause is the key of the change an awareness record announces.
 	Cause string
+	// ReviewDoc is the review issue's URL and number once it exists.
+	ReviewDoc       string
+	ReviewDocNumber int
 	// Changes are the changes attached to the record, filled when it is
 	// read for display.
 	Changes []Change
@@ -181,4 +184,19 @@ const (
 	EntryChange             = "change"
 	EntryAwarenessOpened    = "awareness.opened"
 	EntryKindChanged        = "kind.changed"
+	EntryReviewOpened       = "review.opened"
 )
+
+// Action kinds: side effects on vendors, run as durable jobs.
+const (
+	// ActionReviewDoc creates the review doc, or brings its hub sections
+	// up to date.
+	ActionReviewDoc = "review_doc"
+)
+
+// Action is a side effect a decision asks for.
+type Action struct {
+	Kind string
+	// RunAt is when to run it; zero means at once.
+	RunAt time.Time
+}

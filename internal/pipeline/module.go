@@ -29,10 +29,11 @@ type Params struct {
 	Writer      *inbox.Writer
 	Log         *slog.Logger
 	Metrics     *metrics.Metrics
+	Actions     Enqueuer
 }
 
 func newForApp(p Params) *Processor {
-	proc := NewProcessor(p.Store, p.Normalizers, RulesFrom(p.Config), p.Log, p.Metrics)
+	proc := NewProcessor(p.Store, p.Normalizers, RulesFrom(p.Config), p.Log, p.Metrics, WithActions(p.Actions))
 	// Stop takes no new delivery; the one in hand finishes first.
 	lifecycle.Go(p.Lifecycle, func(ctx context.Context) { proc.Run(ctx, p.Writer.Stored()) })
 	return proc

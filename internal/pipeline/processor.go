@@ -5,6 +5,7 @@ package pipeline
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -63,10 +64,20 @@ type Processor struct {
 	metrics     *metrics.Metrics
 	now         func() time.Time
 	retryDelay  time.Duration
+	actions     Enqueuer
+}
+
+// Enqueuer inserts the job of an action in a processing transaction.
+type Enqueuer interface {
+	Enqueue(ctx context.Context, tx *sql.Tx, incidentID int64, a incident.Action) error
 }
 
 // Option configures a Processor.
 type Option func(*Processor)
+
+// WithActions sets the queue that runs the side effects decisions ask for.
+// Without one, a decision with actions is an error, never silently dropped.
+func WithActions(e Enqueuer) Option { return func(p *Processor) { p.actions = e } }
 
 // WithClock replaces time.Now, for tests of time-driven rules.
 func WithClock(now func() time.Time) Option { return func(p *Processor) { p.now = now } }
@@ -94,10 +105,12 @@ func RulesFrom(c *config.Config) router.Rules {
 		ChangeLookback:       c.Correlation.ChangeLookback,
 		AwarenessLabels:      slices.Clone(c.Awareness.Labels),
 		AwarenessAutoResolve: c.Awareness.AutoResolveAfter,
+		ReviewOpenAfter:      c.Review.OpenAfter,
 	}
 	for _, s := range c.Severities {
 		r.Severities = append(r.Severities, router.Severity{
 			Name: s.Name, Priorities: slices.Clone(s.PagerDutyPriorities), Urgency: s.Urgency,
+			Review: s.Review, ReviewOpenAfter: s.ReviewOpenAfter,
 		})
 	}
 	for _, s := range c.Services {
@@ -177,7 +190,7 @@ func (p *Processor) ExpireAwareness(ctx context.Context) error {
 			if dec == nil {
 				continue
 			}
-			if err := write(tx, *dec); err != nil {
+			if err := p.write(tx, *dec); err != nil {
 				return err
 			}
 			expired = append(expired, rec.Ref())
@@ -311,7 +324,7 @@ func (p *Processor) apply(tx *store.Tx, d inbox.Delivery, res *result) (inbox.Ou
 		case dec.Ignore != "":
 			ignored = append(ignored, dec.Ignore)
 		default:
-			if err := write(tx, dec); err != nil {
+			if err := p.write(tx, dec); err != nil {
 				return inbox.Outcome{}, err
 			}
 			if dec.Opened {
@@ -373,9 +386,10 @@ func (p *Processor) decideChange(tx *store.Tx, ev incident.Event, q router.Query
 	return router.Decide(router.State{Change: &merged, Records: recs}, ev, p.rules, p.now()), nil
 }
 
-// write stores a decision: the change, the record and its entries, then
-// the attachments (a zero record id is the decision's own record).
-func write(tx *store.Tx, dec router.Decision) error {
+// write stores a decision: the change, the record and its entries, the
+// attachments (a zero record id is the decision's own record), and the
+// jobs of its actions, all in the one transaction.
+func (p *Processor) write(tx *store.Tx, dec router.Decision) error {
 	if dec.Change != nil {
 		if err := tx.SaveChange(dec.Change); err != nil {
 			return err
@@ -392,6 +406,14 @@ func write(tx *store.Tx, dec router.Decision) error {
 			id = dec.Record.ID
 		}
 		if err := tx.AttachChange(id, a.ChangeKey, a.Entry); err != nil {
+			return err
+		}
+	}
+	for _, a := range dec.Actions {
+		if p.actions == nil {
+			return fmt.Errorf("%s asks for %s but no action queue is configured", dec.Record.Ref(), a.Kind)
+		}
+		if err := p.actions.Enqueue(tx.Context(), tx.SQL(), dec.Record.ID, a); err != nil {
 			return err
 		}
 	}

@@ -45,6 +45,13 @@ func (s *Store) Process(ctx context.Context, seq int64, fn func(*Tx) (inbox.Outc
 	return nil
 }
 
+// SQL is the transaction itself, for the job queue to insert jobs in it
+// (River's InsertTx), so that a job exists if and only if its change does.
+func (t *Tx) SQL() *sql.Tx { return t.tx }
+
+// Context is the transaction's context.
+func (t *Tx) Context() context.Context { return t.ctx }
+
 // Update runs fn in a write transaction that no delivery owns (timers).
 func (s *Store) Update(ctx context.Context, fn func(*Tx) error) (err error) {
 	sqlTx, err := s.write.BeginTx(ctx, nil)
@@ -68,6 +75,18 @@ func (t *Tx) MarkEventSeen(source incident.Source, eventID string) (bool, error)
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
+}
+
+// RecordByID returns a record for update.
+func (t *Tx) RecordByID(id int64) (*incident.Record, error) {
+	rec, err := scanRecord(t.tx.QueryRowContext(t.ctx, `SELECT `+recordColumns+` FROM incidents WHERE id = $1`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%s: %w", incident.FormatRef(id), ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", incident.FormatRef(id), err)
+	}
+	return &rec, nil
 }
 
 // ActiveAwareness returns the open awareness records, for expiry.
@@ -128,6 +147,8 @@ func (t *Tx) SaveRecord(rec *incident.Record, entries []incident.TimelineEntry) 
 		CommanderAt:   rec.CommanderAt,
 		SeveritySetBy: rec.SeveritySetBy,
 		Cause:         rec.Cause,
+		ReviewDoc:     rec.ReviewDoc,
+		ReviewNumber:  rec.ReviewDocNumber,
 	})
 	if err != nil {
 		return fmt.Errorf("save record: %w", err)
@@ -191,6 +212,8 @@ type recordState struct {
 	CommanderAt   time.Time       `json:"commander_at,omitzero"`
 	SeveritySetBy string          `json:"severity_set_by,omitempty"`
 	Cause         string          `json:"cause,omitempty"`
+	ReviewDoc     string          `json:"review_doc,omitempty"`
+	ReviewNumber  int             `json:"review_number,omitempty"`
 }
 
 const recordColumns = `id, title, status, kind, severity, service, correlation_key, commander,
@@ -221,6 +244,7 @@ func scanRecord(row interface{ Scan(...any) error }) (incident.Record, error) {
 	r.CommanderAt = st.CommanderAt
 	r.SeveritySetBy = st.SeveritySetBy
 	r.Cause = st.Cause
+	r.ReviewDoc, r.ReviewDocNumber = st.ReviewDoc, st.ReviewNumber
 	return r, nil
 }
 

@@ -151,6 +151,10 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 	return nil
 }
 
+// WriteDB is the single writer connection, shared with the job queue so
+// that jobs are inserted in the store's own transactions.
+func (s *Store) WriteDB() *sql.DB { return s.write }
+
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	var one int

@@ -53,12 +53,43 @@ type Fake struct {
 	// is no Target (default 200).
 	RedeliveryStatus int
 	redelivered      []string
+
+	// Issues of the review repository, by number.
+	issues   map[int]*FakeIssue
+	comments map[int][]string
+	// Faults are consumed in order by the calls they name.
+	Faults []Fault
+	writes []time.Time
+}
+
+// FakeIssue is an issue the double keeps.
+type FakeIssue struct {
+	Number int
+	Title  string
+	Body   string
+	Labels []string
+}
+
+// Fault makes one call fail. With Effect, the call takes effect first and
+// then fails, as when GitHub created the issue but the answer was lost.
+type Fault struct {
+	Op      string // "create", "edit", "list", "get", "comment"
+	Status  int    // the status to answer; 0 with Stall
+	Headers map[string]string
+	Effect  bool
+	// Stall delays the answer (past the client's timeout).
+	Stall time.Duration
 }
 
 // New starts the double.
 func New(t testing.TB) *Fake {
-	f := &Fake{hooks: map[string][]*Delivery{}, nextID: 1000, PageSize: 100}
+	f := &Fake{hooks: map[string][]*Delivery{}, nextID: 1000, PageSize: 100, issues: map[int]*FakeIssue{}, comments: map[int][]string{}}
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /repos/{owner}/{repo}/issues", f.listIssues)
+	mux.HandleFunc("POST /repos/{owner}/{repo}/issues", f.createIssue)
+	mux.HandleFunc("GET /repos/{owner}/{repo}/issues/{number}", f.getIssue)
+	mux.HandleFunc("PATCH /repos/{owner}/{repo}/issues/{number}", f.editIssue)
+	mux.HandleFunc("POST /repos/{owner}/{repo}/issues/{number}/comments", f.comment)
 	mux.HandleFunc("GET /repos/{owner}/{repo}/hooks/{hook}/deliveries", func(w http.ResponseWriter, r *http.Request) {
 		f.list(w, r, "repos/"+r.PathValue("owner")+"/"+r.PathValue("repo")+"/"+r.PathValue("hook"))
 	})
@@ -224,4 +255,186 @@ func send(target, secret string, d *Delivery) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// Issues returns the issues the double holds, by number.
+func (f *Fake) Issues() map[int]FakeIssue {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[int]FakeIssue{}
+	for n, i := range f.issues {
+		out[n] = *i
+	}
+	return out
+}
+
+// Comments returns the comments of an issue.
+func (f *Fake) Comments(number int) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.comments[number])
+}
+
+// Writes returns when each write (create, edit, comment) arrived.
+func (f *Fake) Writes() []time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.writes)
+}
+
+// fault takes the next fault for op, if it is first in line.
+func (f *Fake) fault(op string) (Fault, bool) {
+	if len(f.Faults) == 0 || f.Faults[0].Op != op {
+		return Fault{}, false
+	}
+	ft := f.Faults[0]
+	f.Faults = f.Faults[1:]
+	return ft, true
+}
+
+// fail answers a fault; the caller has already applied the effect if any.
+func (f *Fake) fail(w http.ResponseWriter, ft Fault) {
+	if ft.Stall > 0 {
+		time.Sleep(ft.Stall)
+		return
+	}
+	for k, v := range ft.Headers {
+		w.Header().Set(k, v)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(ft.Status)
+	_, _ = fmt.Fprintf(w, `{"message":"injected %d"}`, ft.Status)
+}
+
+type issueJSON struct {
+	Number  int         `json:"number"`
+	Title   string      `json:"title"`
+	Body    string      `json:"body"`
+	HTMLURL string      `json:"html_url"`
+	State   string      `json:"state"`
+	Labels  []labelJSON `json:"labels"`
+}
+
+type labelJSON struct {
+	Name string `json:"name"`
+}
+
+func (f *Fake) issueJSON(i *FakeIssue) issueJSON {
+	out := issueJSON{Number: i.Number, Title: i.Title, Body: i.Body, State: "open",
+		HTMLURL: fmt.Sprintf("https://github.example/acme/incidents/issues/%d", i.Number)}
+	for _, l := range i.Labels {
+		out.Labels = append(out.Labels, labelJSON{Name: l})
+	}
+	return out
+}
+
+func reply(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (f *Fake) listIssues(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if ft, ok := f.fault("list"); ok {
+		f.fail(w, ft)
+		return
+	}
+	want := r.URL.Query().Get("labels")
+	out := []issueJSON{}
+	for n := 1; n <= len(f.issues); n++ {
+		if i := f.issues[n]; i != nil && (want == "" || slices.Contains(i.Labels, want)) {
+			out = append(out, f.issueJSON(i))
+		}
+	}
+	reply(w, http.StatusOK, out)
+}
+
+func (f *Fake) createIssue(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Title  string   `json:"title"`
+		Body   string   `json:"body"`
+		Labels []string `json:"labels"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	f.mu.Lock()
+	ft, faulty := f.fault("create")
+	var created *FakeIssue
+	if !faulty || ft.Effect {
+		f.writes = append(f.writes, time.Now())
+		created = &FakeIssue{Number: len(f.issues) + 1, Title: req.Title, Body: req.Body, Labels: req.Labels}
+		f.issues[created.Number] = created
+	}
+	f.mu.Unlock()
+	if faulty {
+		f.fail(w, ft)
+		return
+	}
+	reply(w, http.StatusCreated, f.issueJSON(created))
+}
+
+func (f *Fake) getIssue(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, _ := strconv.Atoi(r.PathValue("number"))
+	i := f.issues[n]
+	if i == nil {
+		http.Error(w, `{"message":"Not Found"}`, http.StatusNotFound)
+		return
+	}
+	reply(w, http.StatusOK, f.issueJSON(i))
+}
+
+func (f *Fake) editIssue(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Body *string `json:"body"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if ft, ok := f.fault("edit"); ok {
+		f.fail(w, ft)
+		return
+	}
+	n, _ := strconv.Atoi(r.PathValue("number"))
+	i := f.issues[n]
+	if i == nil {
+		http.Error(w, `{"message":"Not Found"}`, http.StatusNotFound)
+		return
+	}
+	f.writes = append(f.writes, time.Now())
+	if req.Body != nil {
+		i.Body = *req.Body
+	}
+	reply(w, http.StatusOK, f.issueJSON(i))
+}
+
+// SetBody changes an issue's body, as a person editing it would.
+func (f *Fake) SetBody(number int, body string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.issues[number].Body = body
+}
+
+func (f *Fake) comment(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Body string `json:"body"`
+	}
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, _ := strconv.Atoi(r.PathValue("number"))
+	f.writes = append(f.writes, time.Now())
+	f.comments[n] = append(f.comments[n], req.Body)
+	reply(w, http.StatusCreated, map[string]any{"id": len(f.comments[n]), "body": req.Body})
 }

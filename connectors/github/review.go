@@ -1,0 +1,313 @@
+package github
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	gh "github.com/google/go-github/v60/github"
+	"github.com/riverqueue/river"
+
+	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/internal/actions"
+	"github.com/incidenthub/incidenthub/internal/httpclient"
+	"github.com/incidenthub/incidenthub/internal/incident"
+	"github.com/incidenthub/incidenthub/internal/reviewdoc"
+	"github.com/incidenthub/incidenthub/internal/store"
+)
+
+// Issue is what the hub needs of a GitHub issue.
+type Issue struct {
+	Number int
+	URL    string
+	Body   string
+}
+
+// Issues writes the review docs to the review repository. Writes are
+// serial and at least writeSpacing apart, as GitHub asks of integrations.
+type Issues struct {
+	client      *gh.Client
+	owner, repo string
+
+	mu        sync.Mutex
+	lastWrite time.Time
+	sleep     func(context.Context, time.Duration)
+}
+
+// NewIssues returns the adapter for "owner/name".
+func NewIssues(client *gh.Client, repo string) *Issues {
+	owner, name, _ := strings.Cut(repo, "/")
+	return &Issues{client: client, owner: owner, repo: name, sleep: sleepCtx}
+}
+
+// write runs a mutating call no sooner than writeSpacing after the last.
+func (i *Issues) write(ctx context.Context, call func() error) error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if wait := writeSpacing - time.Since(i.lastWrite); wait > 0 {
+		i.sleep(ctx, wait)
+	}
+	defer func() { i.lastWrite = time.Now() }()
+	return call()
+}
+
+// FindByLabel returns the issue carrying the label, open or closed, if
+// any. Listing by label is consistent; search would lag behind a create.
+func (i *Issues) FindByLabel(ctx context.Context, label string) (*Issue, error) {
+	found, _, err := i.client.Issues.ListByRepo(ctx, i.owner, i.repo, &gh.IssueListByRepoOptions{
+		Labels: []string{label}, State: "all", ListOptions: gh.ListOptions{PerPage: 10},
+	})
+	if err != nil || len(found) == 0 {
+		return nil, err
+	}
+	return toIssue(found[0]), nil
+}
+
+// Create opens an issue.
+func (i *Issues) Create(ctx context.Context, title, body string, labels []string) (*Issue, error) {
+	var created *gh.Issue
+	err := i.write(ctx, func() (err error) {
+		created, _, err = i.client.Issues.Create(ctx, i.owner, i.repo, &gh.IssueRequest{Title: &title, Body: &body, Labels: &labels})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return toIssue(created), nil
+}
+
+// Get reads an issue.
+func (i *Issues) Get(ctx context.Context, number int) (*Issue, error) {
+	issue, _, err := i.client.Issues.Get(ctx, i.owner, i.repo, number)
+	if err != nil {
+		return nil, err
+	}
+	return toIssue(issue), nil
+}
+
+// EditBody replaces an issue's body.
+func (i *Issues) EditBody(ctx context.Context, number int, body string) error {
+	return i.write(ctx, func() error {
+		_, _, err := i.client.Issues.Edit(ctx, i.owner, i.repo, number, &gh.IssueRequest{Body: &body})
+		return err
+	})
+}
+
+// Comment adds a comment.
+func (i *Issues) Comment(ctx context.Context, number int, body string) error {
+	return i.write(ctx, func() error {
+		_, _, err := i.client.Issues.CreateComment(ctx, i.owner, i.repo, number, &gh.IssueComment{Body: &body})
+		return err
+	})
+}
+
+func toIssue(i *gh.Issue) *Issue {
+	return &Issue{Number: i.GetNumber(), URL: i.GetHTMLURL(), Body: i.GetBody()}
+}
+
+// ReviewStore is what the review worker reads and records.
+type ReviewStore interface {
+	Incident(ctx context.Context, id int64) (incident.Record, error)
+	Incidents(ctx context.Context, f store.IncidentFilter) ([]incident.Record, error)
+	Update(ctx context.Context, fn func(*store.Tx) error) error
+}
+
+// ReviewIssues is what the review worker needs of GitHub.
+type ReviewIssues interface {
+	FindByLabel(ctx context.Context, label string) (*Issue, error)
+	Create(ctx context.Context, title, body string, labels []string) (*Issue, error)
+	Get(ctx context.Context, number int) (*Issue, error)
+	EditBody(ctx context.Context, number int, body string) error
+	Comment(ctx context.Context, number int, body string) error
+}
+
+// ReviewWorker creates each incident's review doc once, and keeps its hub
+// sections up to date.
+type ReviewWorker struct {
+	river.WorkerDefaults[actions.ReviewDocArgs]
+
+	issues ReviewIssues // nil: held, for the reason in held
+	held   string
+	store  ReviewStore
+	cfg    *config.Config
+	log    *slog.Logger
+}
+
+// NewReviewWorker returns the worker. With no token or review repository
+// it holds its jobs (they wait, snoozed, and run once configured).
+func NewReviewWorker(cfg *config.Config, issues ReviewIssues, s ReviewStore, log *slog.Logger) *ReviewWorker {
+	w := &ReviewWorker{issues: issues, store: s, cfg: cfg, log: log.With("component", "review-doc")}
+	switch {
+	case cfg.GitHub.Token.Value() == "":
+		w.held = "github.token is not set"
+	case cfg.GitHub.ReviewRepo == "":
+		w.held = "github.review_repo is not set"
+	}
+	if w.held != "" {
+		w.issues = nil
+	}
+	return w
+}
+
+// Held says why review jobs wait, or "" when they run.
+func (w *ReviewWorker) Held() string { return w.held }
+
+// heldRecheck is how often a held job looks again; credentials arrive
+// with a restart on a new configuration.
+const heldRecheck = 10 * time.Minute
+
+// LabelOf is the label that finds an incident's review issue again.
+func LabelOf(r *incident.Record) string { return "incidenthub:" + r.Ref() }
+
+// Work creates or updates the review doc.
+func (w *ReviewWorker) Work(ctx context.Context, job *river.Job[actions.ReviewDocArgs]) error {
+	if w.issues == nil {
+		w.log.Warn("review doc held", "incident", incident.FormatRef(job.Args.IncidentID), "reason", w.held)
+		return river.JobSnooze(heldRecheck)
+	}
+	rec, err := w.store.Incident(ctx, job.Args.IncidentID)
+	if err != nil {
+		return err
+	}
+	body, err := w.render(ctx, &rec)
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	if rec.ReviewDocNumber == 0 {
+		err = w.open(ctx, &rec, body)
+	} else {
+		err = w.refresh(ctx, &rec, body)
+	}
+	if err != nil {
+		return classify(err)
+	}
+	return w.again(ctx, job.Args.IncidentID, rec.ReviewDocNumber, body)
+}
+
+// again runs the job once more, soon, when the record changed while it
+// ran: a change then found this job running and relied on it.
+func (w *ReviewWorker) again(ctx context.Context, id int64, number int, written string) error {
+	rec, err := w.store.Incident(ctx, id)
+	if err != nil {
+		return err
+	}
+	if rec.ReviewDocNumber != number {
+		return river.JobSnooze(time.Second) // the doc was just opened
+	}
+	latest, err := w.render(ctx, &rec)
+	if err != nil || latest == written {
+		return err
+	}
+	return river.JobSnooze(time.Second)
+}
+
+// open creates the review issue, or adopts the one an earlier attempt
+// created before it could record it (a timeout, a 5xx, a crash between
+// GitHub's 201 and the hub's commit).
+func (w *ReviewWorker) open(ctx context.Context, rec *incident.Record, body string) error {
+	issue, err := w.issues.FindByLabel(ctx, LabelOf(rec))
+	if err != nil {
+		return err
+	}
+	if issue == nil {
+		labels := []string{"incident", rec.Severity, "service:" + rec.Service, LabelOf(rec)}
+		if issue, err = w.issues.Create(ctx, reviewdoc.Title(rec), body, labels); err != nil {
+			return err
+		}
+	}
+	return w.store.Update(ctx, func(tx *store.Tx) error {
+		fresh, err := tx.RecordByID(rec.ID)
+		if err != nil {
+			return err
+		}
+		fresh.ReviewDoc, fresh.ReviewDocNumber = issue.URL, issue.Number
+		return tx.SaveRecord(fresh, []incident.TimelineEntry{{
+			At: time.Now().UTC(), Source: "incidenthub", Kind: incident.EntryReviewOpened, URL: issue.URL,
+			Key: "review.opened", Summary: fmt.Sprintf("Review doc opened: %s/%s#%d", w.owner(), w.repoName(), issue.Number),
+		}})
+	})
+}
+
+// refresh rewrites the hub's sections, leaving people's text alone; if
+// people removed the markers, it says so in a comment instead.
+func (w *ReviewWorker) refresh(ctx context.Context, rec *incident.Record, body string) error {
+	issue, err := w.issues.Get(ctx, rec.ReviewDocNumber)
+	if err != nil {
+		return err
+	}
+	spliced, err := reviewdoc.Splice(issue.Body, body)
+	if errors.Is(err, reviewdoc.ErrMarkersMissing) {
+		w.log.Warn("review doc markers removed; not overwriting", "incident", rec.Ref(), "err", err)
+		return nil
+	}
+	if err != nil || spliced == issue.Body {
+		return err
+	}
+	return w.issues.EditBody(ctx, rec.ReviewDocNumber, spliced)
+}
+
+func (w *ReviewWorker) render(ctx context.Context, rec *incident.Record) (string, error) {
+	in := reviewdoc.Input{Record: *rec, Lookback: w.cfg.Correlation.ChangeLookback}
+	for _, s := range w.cfg.Severities {
+		if s.Name == rec.Severity {
+			in.SeverityDescription = s.Description
+		}
+	}
+	for _, s := range w.cfg.Services {
+		if s.Name == rec.Service {
+			in.Playbook = s.Playbook
+		}
+	}
+	if !rec.ResolvedAt.IsZero() {
+		in.Due = rec.ResolvedAt.Add(w.cfg.Review.OpenAfter + w.cfg.Review.DueWithin)
+	}
+	earlier, err := w.store.Incidents(ctx, store.IncidentFilter{Service: rec.Service, Before: rec.ID, Limit: 5})
+	if err != nil {
+		return "", err
+	}
+	in.Earlier = earlier
+	return reviewdoc.Render(in)
+}
+
+func (w *ReviewWorker) owner() string { o, _, _ := strings.Cut(w.cfg.GitHub.ReviewRepo, "/"); return o }
+func (w *ReviewWorker) repoName() string {
+	_, r, _ := strings.Cut(w.cfg.GitHub.ReviewRepo, "/")
+	return r
+}
+
+// classify turns a GitHub failure into what River should do: wait out a
+// rate limit without spending an attempt (capped, so one header cannot
+// stall a job for long), stop on a final 4xx keeping GitHub's words, and
+// retry with backoff anything else.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var rl *gh.RateLimitError
+	if errors.As(err, &rl) {
+		return river.JobSnooze(min(max(time.Until(rl.Rate.Reset.Time), time.Second), maxSnooze))
+	}
+	var abuse *gh.AbuseRateLimitError
+	if errors.As(err, &abuse) {
+		return river.JobSnooze(min(max(abuse.GetRetryAfter(), time.Second), maxSnooze))
+	}
+	var resp *gh.ErrorResponse
+	if errors.As(err, &resp) && resp.Response != nil {
+		if wait, limited := httpclient.RateLimited(resp.Response, time.Now()); limited {
+			return river.JobSnooze(min(max(wait, time.Second), maxSnooze))
+		}
+		code := resp.Response.StatusCode
+		if code >= 400 && code < 500 && code != http.StatusRequestTimeout {
+			return river.JobCancel(fmt.Errorf("GitHub refused (%d): %w", code, err))
+		}
+	}
+	return err
+}
+
+// maxSnooze caps how long one rate-limit answer parks a job.
+const maxSnooze = 15 * time.Minute

@@ -1,0 +1,210 @@
+package github_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/stretchr/testify/require"
+
+	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/connectors/github"
+	"github.com/incidenthub/incidenthub/connectors/github/githubtest"
+	"github.com/incidenthub/incidenthub/internal/actions"
+	"github.com/incidenthub/incidenthub/internal/httpclient"
+	"github.com/incidenthub/incidenthub/internal/incident"
+	"github.com/incidenthub/incidenthub/internal/store"
+)
+
+type reviewBundle struct {
+	fake   *githubtest.Fake
+	store  *store.Store
+	worker *github.ReviewWorker
+	id     int64
+}
+
+func reviewConfig(fakeURL string) *config.Config {
+	cfg := config.Default()
+	cfg.GitHub = config.GitHub{Token: "t", BaseURL: fakeURL, ReviewRepo: "acme/incidents"}
+	cfg.Severities = []config.Severity{{Name: "SEV2", Description: "Major degradation.", Review: config.ReviewRequired}}
+	cfg.Services = []config.Service{{Name: "payments", Playbook: "https://wiki.example.com/payments"}}
+	return &cfg
+}
+
+// setupReview stores a resolved SEV2 and a worker writing to the double.
+func setupReview(t *testing.T) *reviewBundle {
+	t.Helper()
+	fake := githubtest.New(t)
+	cfg := reviewConfig(fake.URL)
+	s, err := store.Open(config.Storage{Driver: "sqlite", DSN: "file:" + filepath.Join(t.TempDir(), "hub.db"), Synchronous: "normal"})
+	require.NoError(t, err)
+	require.NoError(t, s.Migrate(context.Background()))
+	t.Cleanup(func() { s.Close() })
+
+	opened := time.Date(2026, 4, 1, 2, 7, 30, 0, time.UTC)
+	rec := &incident.Record{
+		Title: "Checkout API @oncall high latency", Status: incident.StatusResolved, Kind: incident.KindIncident,
+		Severity: "SEV2", Service: "payments", CorrelationKey: "payments", Commander: "Harsh Santwani",
+		OpenedAt: opened, AcknowledgedAt: opened.Add(6 * time.Minute), ResolvedAt: opened.Add(45 * time.Minute),
+	}
+	require.NoError(t, s.Update(context.Background(), func(tx *store.Tx) error {
+		return tx.SaveRecord(rec, []incident.TimelineEntry{{At: opened, Source: "pagerduty", Kind: incident.EntryPageTriggered, Key: "k1", Summary: "#5 triggered"}})
+	}))
+
+	hc := httpclient.New(httpclient.Options{Retries: 1, MinWait: time.Millisecond, MaxWait: time.Millisecond, Timeout: 300 * time.Millisecond})
+	client, err := github.NewClient(cfg.GitHub, hc)
+	require.NoError(t, err)
+	issues := github.NewIssues(client, cfg.GitHub.ReviewRepo)
+	github.SetIssuesSleep(issues, func(context.Context, time.Duration) {})
+	w := github.NewReviewWorker(cfg, issues, s, slog.New(slog.DiscardHandler))
+	return &reviewBundle{fake: fake, store: s, worker: w, id: rec.ID}
+}
+
+func (b *reviewBundle) work(t *testing.T) error {
+	t.Helper()
+	return b.worker.Work(context.Background(), &river.Job[actions.ReviewDocArgs]{
+		JobRow: &rivertype.JobRow{ID: 1, Attempt: 1}, Args: actions.ReviewDocArgs{IncidentID: b.id},
+	})
+}
+
+// settle runs the job as River would after snoozes, until it is done.
+func (b *reviewBundle) settle(t *testing.T) {
+	t.Helper()
+	for range 5 {
+		err := b.work(t)
+		if err == nil {
+			return
+		}
+		var snooze *river.JobSnoozeError
+		require.ErrorAs(t, err, &snooze)
+	}
+	t.Fatal("the job never settled")
+}
+
+// runUntilDone retries as River would, up to a bound.
+func (b *reviewBundle) runUntilDone(t *testing.T) []error {
+	t.Helper()
+	var errs []error
+	for range 6 {
+		err := b.work(t)
+		if err == nil {
+			return errs
+		}
+		errs = append(errs, err)
+		var cancel *river.JobCancelError
+		require.False(t, errors.As(err, &cancel), "cancelled: %v", err)
+	}
+	t.Fatalf("never succeeded: %v", errs)
+	return nil
+}
+
+func TestReviewDocOpensOnce(t *testing.T) {
+	t.Parallel()
+	b := setupReview(t)
+	err := b.work(t)
+	var snooze *river.JobSnoozeError
+	require.ErrorAs(t, err, &snooze, "having opened the doc, it runs again to add the opening to the timeline")
+	require.NoError(t, b.work(t))
+	require.NoError(t, b.work(t), "then there is nothing to change")
+
+	issues := b.fake.Issues()
+	require.Len(t, issues, 1)
+	issue := issues[1]
+	require.Equal(t, "INC-1: Checkout API @\u200Boncall high latency — incident review", issue.Title)
+	require.Equal(t, []string{"incident", "SEV2", "service:payments", "incidenthub:INC-1"}, issue.Labels)
+	require.Contains(t, issue.Body, "<!-- incidenthub:incident INC-1")
+	require.Contains(t, issue.Body, "## How did our systems surprise us?")
+	require.Len(t, b.fake.Writes(), 2, "one create, one edit, then nothing")
+
+	rec, err := b.store.Incident(context.Background(), b.id)
+	require.NoError(t, err)
+	require.Equal(t, 1, rec.ReviewDocNumber)
+	require.Equal(t, "https://github.example/acme/incidents/issues/1", rec.ReviewDoc)
+	require.Equal(t, incident.EntryReviewOpened, rec.Timeline[len(rec.Timeline)-1].Kind)
+}
+
+// Whatever GitHub does, one review issue exists at the end.
+func TestReviewDocExactlyOnceUnderFaults(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		faults []githubtest.Fault
+	}{
+		{"500", []githubtest.Fault{{Op: "create", Status: 500}}},
+		{"502 after creating", []githubtest.Fault{{Op: "create", Status: 502, Effect: true}}},
+		{"503 after creating", []githubtest.Fault{{Op: "create", Status: 503, Effect: true}}},
+		{"timeout after creating", []githubtest.Fault{{Op: "create", Stall: 700 * time.Millisecond, Effect: true}}},
+		{"429 with Retry-After", []githubtest.Fault{{Op: "create", Status: 429, Headers: map[string]string{"Retry-After": "3600"}}}},
+		{"429 without Retry-After, twice", []githubtest.Fault{{Op: "create", Status: 429}, {Op: "create", Status: 429}}},
+		{"secondary rate limit", []githubtest.Fault{{Op: "create", Status: 403, Headers: map[string]string{"Retry-After": "60"}}}},
+		// One 503 is absorbed by the client's own retry; two reach the job.
+		{"list unavailable", []githubtest.Fault{{Op: "list", Status: 503}, {Op: "list", Status: 503}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setupReview(t)
+			b.fake.Faults = tc.faults
+			errs := b.runUntilDone(t)
+			require.NotEmpty(t, errs, "the fault was seen")
+			require.Len(t, b.fake.Issues(), 1, "exactly one review issue")
+			for _, err := range errs {
+				var snooze *river.JobSnoozeError
+				if errors.As(err, &snooze) {
+					require.LessOrEqual(t, snooze.Duration, 15*time.Minute, "waits are capped")
+				}
+			}
+		})
+	}
+}
+
+// A refused request is final and keeps GitHub's words.
+func TestReviewDocFinalRefusal(t *testing.T) {
+	t.Parallel()
+	b := setupReview(t)
+	b.fake.Faults = []githubtest.Fault{{Op: "create", Status: 422}}
+	err := b.work(t)
+	var cancel *river.JobCancelError
+	require.ErrorAs(t, err, &cancel)
+	require.ErrorContains(t, err, "injected 422")
+}
+
+// People's text survives an update; removed markers are left alone.
+func TestReviewDocUpdatesOnlyHubSections(t *testing.T) {
+	t.Parallel()
+	b := setupReview(t)
+	b.settle(t)
+	body := b.fake.Issues()[1].Body
+	b.fake.SetBody(1, strings.Replace(body, "## What went well?\n", "## What went well?\n\nThe rollback was quick.\n", 1))
+
+	require.NoError(t, b.store.Update(context.Background(), func(tx *store.Tx) error {
+		rec, err := tx.RecordByID(b.id)
+		require.NoError(t, err)
+		return tx.SaveRecord(rec, []incident.TimelineEntry{{At: rec.OpenedAt.Add(time.Minute), Source: "pagerduty", Kind: incident.EntryNote, Key: "k2", Summary: "Note: pool size 50"}})
+	}))
+	b.settle(t)
+	updated := b.fake.Issues()[1].Body
+	require.Contains(t, updated, "The rollback was quick.")
+	require.Contains(t, updated, "pool size 50")
+
+	b.fake.SetBody(1, "People rewrote it all.")
+	b.settle(t)
+	require.Equal(t, "People rewrote it all.", b.fake.Issues()[1].Body, "never overwritten")
+}
+
+// Without credentials the job is held, not failed, and says why.
+func TestReviewDocHeldWithoutToken(t *testing.T) {
+	t.Parallel()
+	cfg := reviewConfig("http://unused.invalid")
+	cfg.GitHub.Token = ""
+	w := github.NewReviewWorker(cfg, nil, nil, slog.New(slog.DiscardHandler))
+	require.Equal(t, "github.token is not set", w.Held())
+	err := w.Work(context.Background(), &river.Job[actions.ReviewDocArgs]{JobRow: &rivertype.JobRow{}, Args: actions.ReviewDocArgs{IncidentID: 1}})
+	var snooze *river.JobSnoozeError
+	require.ErrorAs(t, err, &snooze)
+}

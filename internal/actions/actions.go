@@ -1,0 +1,141 @@
+// Package actions runs the hub's side effects on vendors as durable River
+// jobs, inserted in the same transaction as the record change that asks
+// for them, retried with backoff, and visible (with a dead-letter state)
+// through `incidenthub actions list|retry|cancel`.
+//
+// Jobs are at-least-once (River completes them asynchronously), so every
+// worker is idempotent: it looks for what it may already have created
+// before creating it.
+package actions
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/incidenthub/incidenthub/internal/incident"
+)
+
+// Queues. GitHub asks integrations for serial writes, so its queue has one
+// worker.
+const (
+	QueueGitHub    = "github"
+	QueuePagerDuty = "pagerduty"
+)
+
+// ReviewDocArgs creates an incident's review doc on GitHub, or brings its
+// hub sections up to date.
+type ReviewDocArgs struct {
+	IncidentID int64 `json:"incident_id"`
+}
+
+// Kind implements river.JobArgs.
+func (ReviewDocArgs) Kind() string { return "github.review_doc" }
+
+// InsertOpts keeps one unfinished job per incident: a later change finds
+// the waiting job and is covered by it, since the worker reads the record
+// fresh. (River requires running jobs to count too; the worker checks after
+// writing whether the record moved meanwhile, and runs again if so.)
+func (ReviewDocArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueGitHub, MaxAttempts: 20, UniqueOpts: river.UniqueOpts{
+		ByArgs: true,
+		ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
+			rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled},
+	}}
+}
+
+// Queue is the River client over the hub's SQLite database.
+type Queue struct {
+	client *river.Client[*sql.Tx]
+	db     *sql.DB
+}
+
+// Config tunes the queue.
+type Config struct {
+	Workers *river.Workers
+	Logger  *slog.Logger
+	// Insert-only clients (the CLI) have no workers and never start.
+	InsertOnly bool
+}
+
+// NewQueue returns a queue on db, the store's single writer connection:
+// River's jobs are inserted in the store's transactions.
+func NewQueue(db *sql.DB, cfg Config) (*Queue, error) {
+	rc := &river.Config{
+		Logger: cfg.Logger,
+		// A job running when the process died is rescued soon after a
+		// restart, not after River's default hour (NOTES-dependencies).
+		JobTimeout:           2 * time.Minute,
+		RescueStuckJobsAfter: 5 * time.Minute,
+		RetryPolicy:          retryPolicy{},
+	}
+	if !cfg.InsertOnly {
+		rc.Workers = cfg.Workers
+		rc.Queues = map[string]river.QueueConfig{
+			QueueGitHub:        {MaxWorkers: 1},
+			QueuePagerDuty:     {MaxWorkers: 2},
+			river.QueueDefault: {MaxWorkers: 2},
+		}
+	}
+	client, err := river.NewClient(riversqlite.New(db), rc)
+	if err != nil {
+		return nil, fmt.Errorf("job queue: %w", err)
+	}
+	return &Queue{client: client, db: db}, nil
+}
+
+// Migrate applies River's own migrations.
+func (q *Queue) Migrate(ctx context.Context) error {
+	m, err := rivermigrate.New(riversqlite.New(q.db), nil)
+	if err != nil {
+		return fmt.Errorf("job queue migrations: %w", err)
+	}
+	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("job queue migrations: %w", err)
+	}
+	return nil
+}
+
+// Enqueue inserts the job for an action in the caller's transaction, so
+// that the job exists if and only if the change that asked for it does.
+func (q *Queue) Enqueue(ctx context.Context, tx *sql.Tx, incidentID int64, a incident.Action) error {
+	var args river.JobArgs
+	switch a.Kind {
+	case incident.ActionReviewDoc:
+		args = ReviewDocArgs{IncidentID: incidentID}
+	default:
+		return fmt.Errorf("no job for action %q", a.Kind)
+	}
+	var opts *river.InsertOpts
+	if !a.RunAt.IsZero() {
+		opts = &river.InsertOpts{ScheduledAt: a.RunAt}
+	}
+	if _, err := q.client.InsertTx(ctx, tx, args, opts); err != nil {
+		return fmt.Errorf("enqueue %s for %s: %w", args.Kind(), incident.FormatRef(incidentID), err)
+	}
+	return nil
+}
+
+// Client is the River client, for starting, stopping and the CLI.
+func (q *Queue) Client() *river.Client[*sql.Tx] { return q.client }
+
+// retryPolicy is exponential backoff with jitter: about 2^attempt seconds
+// (1s, 2s, 4s, … capped at an hour), so that a vendor outage of an
+// afternoon is ridden out within MaxAttempts.
+type retryPolicy struct{}
+
+func (retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
+	d := time.Hour
+	if job.Attempt < 12 {
+		d = min(time.Duration(1<<job.Attempt)*time.Second, time.Hour)
+	}
+	return time.Now().Add(d/2 + rand.N(d/2+1))
+}
