@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/incidenthub/incidenthub/connectors/github/githubtest"
+	"github.com/incidenthub/incidenthub/internal/api"
 )
 
 const githubSecret = "gh-test-secret-77d1"
@@ -120,4 +122,49 @@ func TestDeployPageFixResolve(t *testing.T) {
 	hub.kill()
 	require.NotContains(t, hub.logs.String(), githubSecret)
 	require.NotContains(t, hub.logs.String(), "gh-token")
+}
+
+// A resolved incident whose severity requires a review gets one review
+// issue on GitHub, through the real binary and its job queue; a restart
+// (killed at once) does not open a second.
+func TestResolvedIncidentGetsOneReviewDoc(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	base := "http://" + addr
+	fake := githubtest.New(t)
+
+	path, _ := testConfig(t, addr)
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = fmt.Fprintf(f, "github: {token: \"gh-token\", base_url: %q, review_repo: acme/incidents}\nreview: {open_after: 0s}\n", fake.URL)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	hub := startHub(t, path, base)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(hub.logs.String())
+		}
+	})
+	cli(t, "webhook", "send", "--config", path, "--url", base, "--file", sample(t, "incident.triggered.json"))
+	cli(t, "webhook", "send", "--config", path, "--url", base, "--file", payloadFile(t, "pagerduty", "incident.resolved.json", map[string]any{
+		"event.data.id": "PFQZPSY", "event.data.number": 9, "event.occurred_at": "2021-06-04T14:20:00Z",
+	}))
+
+	var inc api.Incident
+	require.Eventually(t, func() bool {
+		inc = api.Incident{}
+		return getJSON(t, base+"/api/v1/incidents/INC-1", &inc) == http.StatusOK && inc.Links.ReviewDoc != ""
+	}, 20*time.Second, 50*time.Millisecond, "the review doc link appears on the incident")
+	require.Equal(t, "https://github.example/acme/incidents/issues/1", inc.Links.ReviewDoc)
+	issues := fake.Issues()
+	require.Len(t, issues, 1)
+	require.Equal(t, "INC-1: Test Incident 3 — incident review", issues[1].Title)
+	require.Contains(t, issues[1].Body, "| Severity | **SEV2** |")
+	require.Equal(t, "review.opened", inc.Timeline[len(inc.Timeline)-1].Kind)
+
+	hub.kill()
+	startHub(t, path, base)
+	time.Sleep(2 * time.Second) // let the queue run anything left over
+	require.Len(t, fake.Issues(), 1, "still exactly one review issue after the restart")
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/fx"
@@ -146,4 +147,26 @@ func TestReadCommandsDoNotMigrate(t *testing.T) {
 	require.ErrorIs(t, cmd.Execute(), store.ErrSchemaBehind)
 	require.Contains(t, cli(t, "migrate", "--config", path), "migrations applied")
 	require.Contains(t, cli(t, "incidents", "list", "--config", path), "no incidents")
+}
+
+// Without GitHub credentials, a required review waits, held, and
+// `actions list` says why; nothing pretends to have succeeded.
+func TestReviewDocHeldWithoutCredentials(t *testing.T) {
+	t.Parallel()
+	path, cfg := testConfig(t, "127.0.0.1:0")
+	var srv *httpserver.Server
+	app := fxtest.New(t, appOptions(cfg, slog.New(slog.DiscardHandler)), fx.Populate(&srv))
+	app.RequireStart()
+	defer app.RequireStop()
+	base := "http://" + srv.Addr().String()
+	cli(t, "webhook", "send", "--config", path, "--url", base, "--file", sample(t, "incident.triggered.json"))
+	cli(t, "webhook", "send", "--config", path, "--url", base, "--file", payloadFile(t, "pagerduty", "incident.resolved.json", map[string]any{
+		"event.data.id": "PFQZPSY", "event.occurred_at": "2021-06-04T14:20:00Z",
+	}))
+	waitIncident(t, base, "INC-1", 3)
+	require.Eventually(t, func() bool {
+		return contains(cli(t, "actions", "list", "--config", path), "held: github.token is not set")
+	}, 10*time.Second, 50*time.Millisecond)
+	out := cli(t, "actions", "list", "--config", path)
+	require.Regexp(t, `(?m)^\d+\s+github.review_doc\s+INC-1\s+scheduled\s+`, out)
 }

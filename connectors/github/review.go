@@ -141,17 +141,23 @@ type ReviewWorker struct {
 // NewReviewWorker returns the worker. With no token or review repository
 // it holds its jobs (they wait, snoozed, and run once configured).
 func NewReviewWorker(cfg *config.Config, issues ReviewIssues, s ReviewStore, log *slog.Logger) *ReviewWorker {
-	w := &ReviewWorker{issues: issues, store: s, cfg: cfg, log: log.With("component", "review-doc")}
-	switch {
-	case cfg.GitHub.Token.Value() == "":
-		w.held = "github.token is not set"
-	case cfg.GitHub.ReviewRepo == "":
-		w.held = "github.review_repo is not set"
-	}
+	w := &ReviewWorker{issues: issues, store: s, cfg: cfg, log: log.With("component", "review-doc"), held: ReviewHeld(cfg)}
 	if w.held != "" {
 		w.issues = nil
 	}
 	return w
+}
+
+// ReviewHeld says why review docs cannot be written with this
+// configuration, or "" when they can.
+func ReviewHeld(cfg *config.Config) string {
+	switch {
+	case cfg.GitHub.Token.Value() == "":
+		return "github.token is not set"
+	case cfg.GitHub.ReviewRepo == "":
+		return "github.review_repo is not set"
+	}
+	return ""
 }
 
 // Held says why review jobs wait, or "" when they run.

@@ -1,0 +1,126 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"text/tabwriter"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/spf13/cobra"
+
+	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/connectors/github"
+	"github.com/incidenthub/incidenthub/internal/actions"
+	"github.com/incidenthub/incidenthub/internal/incident"
+)
+
+func newActionsCommand(g *globals) *cobra.Command {
+	c := &cobra.Command{Use: "actions", Short: "The side effects on vendors: list, retry and cancel their jobs"}
+	var all bool
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List jobs: waiting, held, running, and the dead letters (discarded, cancelled)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withQueue(cmd.Context(), g, func(q *actions.Queue, cfg *config.Config) error {
+				params := river.NewJobListParams().First(200)
+				if !all {
+					params = params.States(rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
+						rivertype.JobStateRunning, rivertype.JobStateScheduled, rivertype.JobStateDiscarded, rivertype.JobStateCancelled)
+				}
+				res, err := q.Client().JobList(cmd.Context(), params)
+				if err != nil {
+					return err
+				}
+				out := cmd.OutOrStdout()
+				if len(res.Jobs) == 0 {
+					fprintf(out, "no jobs\n")
+					return nil
+				}
+				tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+				fprintf(tw, "ID\tKIND\tINCIDENT\tSTATE\tATTEMPT\tSCHEDULED\tWHY\n")
+				for _, j := range res.Jobs {
+					fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\n", j.ID, j.Kind, jobIncident(j), j.State, j.Attempt,
+						stamp(j.ScheduledAt), clip(why(j, cfg), 80))
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	list.Flags().BoolVar(&all, "all", false, "include completed jobs")
+	c.AddCommand(list,
+		jobCommand(g, "retry", "Run a job again now (a discarded or cancelled one too)",
+			func(ctx context.Context, q *actions.Queue, id int64) (*rivertype.JobRow, error) {
+				return q.Client().JobRetry(ctx, id)
+			}),
+		jobCommand(g, "cancel", "Cancel a job; it stays listed as cancelled",
+			func(ctx context.Context, q *actions.Queue, id int64) (*rivertype.JobRow, error) {
+				return q.Client().JobCancel(ctx, id)
+			}),
+	)
+	return c
+}
+
+func jobCommand(g *globals, verb, short string, do func(context.Context, *actions.Queue, int64) (*rivertype.JobRow, error)) *cobra.Command {
+	return &cobra.Command{
+		Use:   verb + " JOB-ID",
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil {
+				return fmt.Errorf("job id %q: want a number from `actions list`", args[0])
+			}
+			return withQueue(cmd.Context(), g, func(q *actions.Queue, _ *config.Config) error {
+				j, err := do(cmd.Context(), q, id)
+				if err != nil {
+					return err
+				}
+				fprintf(cmd.OutOrStdout(), "job %d (%s) is %s\n", j.ID, j.Kind, j.State)
+				return nil
+			})
+		},
+	}
+}
+
+// withQueue opens the store and an insert-only queue client on it.
+func withQueue(ctx context.Context, g *globals, fn func(*actions.Queue, *config.Config) error) error {
+	s, cfg, err := g.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	q, err := actions.NewQueue(s.WriteDB(), actions.Config{InsertOnly: true, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return err
+	}
+	return fn(q, cfg)
+}
+
+func jobIncident(j *rivertype.JobRow) string {
+	var args struct {
+		IncidentID int64 `json:"incident_id"`
+	}
+	if json.Unmarshal(j.EncodedArgs, &args) != nil || args.IncidentID == 0 {
+		return "-"
+	}
+	return incident.FormatRef(args.IncidentID)
+}
+
+// why explains a job's state: the reason a connector holds it, or its
+// last error (a dead letter keeps the vendor's words).
+func why(j *rivertype.JobRow, cfg *config.Config) string {
+	if j.Kind == (actions.ReviewDocArgs{}).Kind() && j.State == rivertype.JobStateScheduled {
+		if held := github.ReviewHeld(cfg); held != "" {
+			return "held: " + held
+		}
+	}
+	if n := len(j.Errors); n > 0 {
+		return j.Errors[n-1].Error
+	}
+	return ""
+}
