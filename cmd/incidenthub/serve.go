@@ -82,6 +82,7 @@ func appOptions(cfg *config.Config, log *slog.Logger) fx.Option {
 			func(s *store.Store) api.Reader { return s },
 			func(s *store.Store) github.DeliveryLookup { return s },
 			func(s *store.Store) github.ReviewStore { return s },
+			func(s *store.Store) pagerduty.NoteStore { return s },
 			func(s *store.Store) actions.Database { return s },
 			func(q *actions.Queue) pipeline.Enqueuer { return q },
 		),

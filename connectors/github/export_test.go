@@ -10,3 +10,7 @@ func SetSleep(s *Sweeper, sleep func(context.Context, time.Duration)) { s.sleep 
 
 // SetIssuesSleep replaces the wait between writes, for tests.
 func SetIssuesSleep(i *Issues, sleep func(context.Context, time.Duration)) { i.sleep = sleep }
+
+// SetEnqueue replaces how follow-on jobs are inserted, for tests that run
+// the worker without River.
+func SetEnqueue(w *ReviewWorker, fn EnqueueFunc) { w.enqueue = fn }

@@ -2,10 +2,12 @@ package github
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -98,6 +100,22 @@ func (i *Issues) EditBody(ctx context.Context, number int, body string) error {
 	})
 }
 
+// Comments returns the bodies of an issue's comments (the first hundred:
+// the hub's own come early).
+func (i *Issues) Comments(ctx context.Context, number int) ([]string, error) {
+	cs, _, err := i.client.Issues.ListComments(ctx, i.owner, i.repo, number, &gh.IssueListCommentsOptions{
+		ListOptions: gh.ListOptions{PerPage: 100},
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(cs))
+	for k, c := range cs {
+		out[k] = c.GetBody()
+	}
+	return out, nil
+}
+
 // Comment adds a comment.
 func (i *Issues) Comment(ctx context.Context, number int, body string) error {
 	return i.write(ctx, func() error {
@@ -123,25 +141,31 @@ type ReviewIssues interface {
 	Create(ctx context.Context, title, body string, labels []string) (*Issue, error)
 	Get(ctx context.Context, number int) (*Issue, error)
 	EditBody(ctx context.Context, number int, body string) error
+	Comments(ctx context.Context, number int) ([]string, error)
 	Comment(ctx context.Context, number int, body string) error
 }
+
+// EnqueueFunc inserts a follow-on job in a transaction.
+type EnqueueFunc func(ctx context.Context, tx *sql.Tx, incidentID int64, a incident.Action) error
 
 // ReviewWorker creates each incident's review doc once, and keeps its hub
 // sections up to date.
 type ReviewWorker struct {
 	river.WorkerDefaults[actions.ReviewDocArgs]
 
-	issues ReviewIssues // nil: held, for the reason in held
-	held   string
-	store  ReviewStore
-	cfg    *config.Config
-	log    *slog.Logger
+	issues  ReviewIssues // nil: held, for the reason in held
+	held    string
+	store   ReviewStore
+	cfg     *config.Config
+	log     *slog.Logger
+	enqueue EnqueueFunc
 }
 
 // NewReviewWorker returns the worker. With no token or review repository
 // it holds its jobs (they wait, snoozed, and run once configured).
 func NewReviewWorker(cfg *config.Config, issues ReviewIssues, s ReviewStore, log *slog.Logger) *ReviewWorker {
-	w := &ReviewWorker{issues: issues, store: s, cfg: cfg, log: log.With("component", "review-doc"), held: ReviewHeld(cfg)}
+	w := &ReviewWorker{issues: issues, store: s, cfg: cfg, log: log.With("component", "review-doc"), held: ReviewHeld(cfg),
+		enqueue: actions.EnqueueFromJob}
 	if w.held != "" {
 		w.issues = nil
 	}
@@ -184,15 +208,19 @@ func (w *ReviewWorker) Work(ctx context.Context, job *river.Job[actions.ReviewDo
 	if err != nil {
 		return river.JobCancel(err)
 	}
-	if rec.ReviewDocNumber == 0 {
+	number := rec.ReviewDocNumber
+	if number == 0 {
 		err = w.open(ctx, &rec, body)
 	} else {
 		err = w.refresh(ctx, &rec, body)
 	}
+	if err == nil {
+		err = w.summarise(ctx, rec.ID)
+	}
 	if err != nil {
 		return classify(err)
 	}
-	return w.again(ctx, job.Args.IncidentID, rec.ReviewDocNumber, body)
+	return w.again(ctx, job.Args.IncidentID, number, body)
 }
 
 // again runs the job once more, soon, when the record changed while it
@@ -226,16 +254,54 @@ func (w *ReviewWorker) open(ctx context.Context, rec *incident.Record, body stri
 			return err
 		}
 	}
+	// Record the doc and, in the same transaction, ask for a note on
+	// each page that links it.
 	return w.store.Update(ctx, func(tx *store.Tx) error {
 		fresh, err := tx.RecordByID(rec.ID)
 		if err != nil {
 			return err
 		}
 		fresh.ReviewDoc, fresh.ReviewDocNumber = issue.URL, issue.Number
-		return tx.SaveRecord(fresh, []incident.TimelineEntry{{
+		if err := tx.SaveRecord(fresh, []incident.TimelineEntry{{
 			At: time.Now().UTC(), Source: "incidenthub", Kind: incident.EntryReviewOpened, URL: issue.URL,
 			Key: "review.opened", Summary: fmt.Sprintf("Review doc opened: %s/%s#%d", w.owner(), w.repoName(), issue.Number),
-		}})
+		}}); err != nil {
+			return err
+		}
+		for _, p := range fresh.Pages {
+			if err := w.enqueue(ctx, tx.SQL(), fresh.ID, incident.Action{Kind: incident.ActionPageNote, Target: p.ID}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// summarise posts a short summary on the review issue once per resolution
+// (a reopened and again resolved incident gets a new one). A hidden marker
+// finds a summary an earlier attempt posted but could not record.
+func (w *ReviewWorker) summarise(ctx context.Context, id int64) error {
+	rec, err := w.store.Incident(ctx, id)
+	if err != nil || rec.ResolvedAt.IsZero() || rec.Status.Active() || rec.SummaryFor.Equal(rec.ResolvedAt) {
+		return err
+	}
+	marker := fmt.Sprintf("<!-- incidenthub:summary %s %s -->", rec.Ref(), rec.ResolvedAt.UTC().Format(time.RFC3339))
+	comments, err := w.issues.Comments(ctx, rec.ReviewDocNumber)
+	if err != nil {
+		return err
+	}
+	if !slices.ContainsFunc(comments, func(c string) bool { return strings.Contains(c, marker) }) {
+		if err := w.issues.Comment(ctx, rec.ReviewDocNumber, marker+"\n"+reviewdoc.Summary(&rec)); err != nil {
+			return err
+		}
+	}
+	return w.store.Update(ctx, func(tx *store.Tx) error {
+		fresh, err := tx.RecordByID(id)
+		if err != nil {
+			return err
+		}
+		fresh.SummaryFor = rec.ResolvedAt
+		return tx.SaveRecord(fresh, nil)
 	})
 }
 

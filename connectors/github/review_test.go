@@ -2,6 +2,7 @@ package github_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"log/slog"
 	"path/filepath"
@@ -23,10 +24,11 @@ import (
 )
 
 type reviewBundle struct {
-	fake   *githubtest.Fake
-	store  *store.Store
-	worker *github.ReviewWorker
-	id     int64
+	fake     *githubtest.Fake
+	store    *store.Store
+	worker   *github.ReviewWorker
+	id       int64
+	enqueued []incident.Action
 }
 
 func reviewConfig(fakeURL string) *config.Config {
@@ -52,6 +54,7 @@ func setupReview(t *testing.T) *reviewBundle {
 		Title: "Checkout API @oncall high latency", Status: incident.StatusResolved, Kind: incident.KindIncident,
 		Severity: "SEV2", Service: "payments", CorrelationKey: "payments", Commander: "Harsh Santwani",
 		OpenedAt: opened, AcknowledgedAt: opened.Add(6 * time.Minute), ResolvedAt: opened.Add(45 * time.Minute),
+		Pages: []incident.Page{{ID: "Q3B15VLMF3ASBD", Number: 5, Status: incident.PageResolved}, {ID: "Q05XJA8GDXGOB3", Number: 6, Status: incident.PageResolved}},
 	}
 	require.NoError(t, s.Update(context.Background(), func(tx *store.Tx) error {
 		return tx.SaveRecord(rec, []incident.TimelineEntry{{At: opened, Source: "pagerduty", Kind: incident.EntryPageTriggered, Key: "k1", Summary: "#5 triggered"}})
@@ -63,7 +66,13 @@ func setupReview(t *testing.T) *reviewBundle {
 	issues := github.NewIssues(client, cfg.GitHub.ReviewRepo)
 	github.SetIssuesSleep(issues, func(context.Context, time.Duration) {})
 	w := github.NewReviewWorker(cfg, issues, s, slog.New(slog.DiscardHandler))
-	return &reviewBundle{fake: fake, store: s, worker: w, id: rec.ID}
+	b := &reviewBundle{fake: fake, store: s, worker: w, id: rec.ID}
+	github.SetEnqueue(w, func(_ context.Context, _ *sql.Tx, id int64, a incident.Action) error {
+		require.Equal(t, b.id, id)
+		b.enqueued = append(b.enqueued, a)
+		return nil
+	})
+	return b
 }
 
 func (b *reviewBundle) work(t *testing.T) error {
@@ -120,7 +129,13 @@ func TestReviewDocOpensOnce(t *testing.T) {
 	require.Equal(t, []string{"incident", "SEV2", "service:payments", "incidenthub:INC-1"}, issue.Labels)
 	require.Contains(t, issue.Body, "<!-- incidenthub:incident INC-1")
 	require.Contains(t, issue.Body, "## How did our systems surprise us?")
-	require.Len(t, b.fake.Writes(), 2, "one create, one edit, then nothing")
+	require.Len(t, b.fake.Writes(), 3, "one create, one summary, one edit, then nothing")
+	comments := b.fake.Comments(1)
+	require.Len(t, comments, 1)
+	require.Contains(t, comments[0], "**INC-1 resolved.** SEV2 on payments; acknowledged 6m after it opened; resolved 45m after it opened")
+	require.Equal(t, []incident.Action{
+		{Kind: incident.ActionPageNote, Target: "Q3B15VLMF3ASBD"}, {Kind: incident.ActionPageNote, Target: "Q05XJA8GDXGOB3"},
+	}, b.enqueued, "a note linking the doc on each page")
 
 	rec, err := b.store.Incident(context.Background(), b.id)
 	require.NoError(t, err)
@@ -145,6 +160,7 @@ func TestReviewDocExactlyOnceUnderFaults(t *testing.T) {
 		{"secondary rate limit", []githubtest.Fault{{Op: "create", Status: 403, Headers: map[string]string{"Retry-After": "60"}}}},
 		// One 503 is absorbed by the client's own retry; two reach the job.
 		{"list unavailable", []githubtest.Fault{{Op: "list", Status: 503}, {Op: "list", Status: 503}}},
+		{"summary comment lost after posting", []githubtest.Fault{{Op: "comment", Status: 502, Effect: true}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -153,6 +169,7 @@ func TestReviewDocExactlyOnceUnderFaults(t *testing.T) {
 			errs := b.runUntilDone(t)
 			require.NotEmpty(t, errs, "the fault was seen")
 			require.Len(t, b.fake.Issues(), 1, "exactly one review issue")
+			require.Len(t, b.fake.Comments(1), 1, "exactly one summary")
 			for _, err := range errs {
 				var snooze *river.JobSnoozeError
 				if errors.As(err, &snooze) {

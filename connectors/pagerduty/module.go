@@ -3,6 +3,7 @@ package pagerduty
 import (
 	"log/slog"
 
+	"github.com/riverqueue/river"
 	"go.uber.org/fx"
 
 	"github.com/incidenthub/incidenthub/config"
@@ -18,8 +19,18 @@ var Module = fx.Module("pagerduty",
 		fx.Annotate(routes, fx.ResultTags(`group:"routes,flatten"`)),
 		fx.Annotate(func() Normalizer { return Normalizer{} },
 			fx.As(new(pipeline.Normalizer)), fx.ResultTags(`group:"normalizers"`)),
+		fx.Annotate(noteWorkers, fx.ResultTags(`group:"workers"`)),
 	),
 )
+
+// noteWorkers registers the note worker, held until credentials are set.
+func noteWorkers(cfg config.PagerDuty, s NoteStore, log *slog.Logger) func(*river.Workers) {
+	w := NewNoteWorker(cfg, s, log)
+	if w.held != "" {
+		log.Warn("PagerDuty notes are held until configured", "reason", w.held)
+	}
+	return func(ws *river.Workers) { river.AddWorker(ws, w) }
+}
 
 // Path is where PagerDuty v3 webhook subscriptions deliver.
 const Path = "/webhooks/pagerduty"

@@ -52,6 +52,24 @@ func (ReviewDocArgs) InsertOpts() river.InsertOpts {
 	}}
 }
 
+// PageNoteArgs adds a note to a PagerDuty incident linking the review doc.
+type PageNoteArgs struct {
+	IncidentID int64  `json:"incident_id"`
+	PageID     string `json:"page_id"`
+}
+
+// Kind implements river.JobArgs.
+func (PageNoteArgs) Kind() string { return "pagerduty.note" }
+
+// InsertOpts: one note job per page at a time.
+func (PageNoteArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueuePagerDuty, MaxAttempts: 20, UniqueOpts: river.UniqueOpts{
+		ByArgs: true,
+		ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
+			rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled},
+	}}
+}
+
 // Queue is the River client over the hub's SQLite database.
 type Queue struct {
 	client *river.Client[*sql.Tx]
@@ -107,10 +125,26 @@ func (q *Queue) Migrate(ctx context.Context) error {
 // Enqueue inserts the job for an action in the caller's transaction, so
 // that the job exists if and only if the change that asked for it does.
 func (q *Queue) Enqueue(ctx context.Context, tx *sql.Tx, incidentID int64, a incident.Action) error {
+	return insert(ctx, q.client, tx, incidentID, a)
+}
+
+// EnqueueFromJob inserts a follow-on job from inside a running job, with
+// the client River puts in the job's context.
+func EnqueueFromJob(ctx context.Context, tx *sql.Tx, incidentID int64, a incident.Action) error {
+	client, err := river.ClientFromContextSafely[*sql.Tx](ctx)
+	if err != nil {
+		return fmt.Errorf("enqueue %s for %s: %w", a.Kind, incident.FormatRef(incidentID), err)
+	}
+	return insert(ctx, client, tx, incidentID, a)
+}
+
+func insert(ctx context.Context, client *river.Client[*sql.Tx], tx *sql.Tx, incidentID int64, a incident.Action) error {
 	var args river.JobArgs
 	switch a.Kind {
 	case incident.ActionReviewDoc:
 		args = ReviewDocArgs{IncidentID: incidentID}
+	case incident.ActionPageNote:
+		args = PageNoteArgs{IncidentID: incidentID, PageID: a.Target}
 	default:
 		return fmt.Errorf("no job for action %q", a.Kind)
 	}
@@ -118,7 +152,7 @@ func (q *Queue) Enqueue(ctx context.Context, tx *sql.Tx, incidentID int64, a inc
 	if !a.RunAt.IsZero() {
 		opts = &river.InsertOpts{ScheduledAt: a.RunAt}
 	}
-	if _, err := q.client.InsertTx(ctx, tx, args, opts); err != nil {
+	if _, err := client.InsertTx(ctx, tx, args, opts); err != nil {
 		return fmt.Errorf("enqueue %s for %s: %w", args.Kind(), incident.FormatRef(incidentID), err)
 	}
 	return nil

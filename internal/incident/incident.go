@@ -70,6 +70,8 @@ type Record struct {
 	// ReviewDoc is the review issue's URL and number once it exists.
 	ReviewDoc       string
 	ReviewDocNumber int
+	// SummaryFor is the resolution the summary comment was posted for.
+	SummaryFor time.Time
 	// Changes are the changes attached to the record, filled when it is
 	// read for display.
 	Changes []Change
@@ -192,6 +194,8 @@ const (
 	// ActionReviewDoc creates the review doc, or brings its hub sections
 	// up to date.
 	ActionReviewDoc = "review_doc"
+	// ActionPageNote adds a note linking the review doc to a page.
+	ActionPageNote = "page_note"
 )
 
 // Action is a side effect a decision asks for.
@@ -199,4 +203,6 @@ type Action struct {
 	Kind string
 	// RunAt is when to run it; zero means at once.
 	RunAt time.Time
+	// Target is what the action is about beyond its record (a page id).
+	Target string
 }

@@ -146,6 +146,26 @@ func link(text, url string) string {
 	return text
 }
 
+// Summary is the short comment posted on the review issue when an
+// incident resolves: severity, durations, and where things are.
+func Summary(r *incident.Record) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "**%s resolved.** %s on %s", r.Ref(), escape.Markdown(r.Severity), escape.Markdown(r.Service))
+	if !r.AcknowledgedAt.IsZero() {
+		fmt.Fprintf(&b, "; acknowledged %s after it opened", human(r.AcknowledgedAt.Sub(r.OpenedAt)))
+	}
+	fmt.Fprintf(&b, "; resolved %s after it opened (%s).", human(r.ResolvedAt.Sub(r.OpenedAt)), stamp(r.ResolvedAt))
+	if len(r.Pages) > 0 {
+		b.WriteString(" Pages:")
+		for _, p := range r.Pages {
+			b.WriteString(" " + link(escape.Markdown(pageLabel(p)), p.URL))
+		}
+		b.WriteString(".")
+	}
+	b.WriteString("\n\nThe review doc above walks the timeline; add what you knew and when, and what surprised you.")
+	return b.String()
+}
+
 // ErrMarkersMissing is returned by Splice when people removed the markers
 // of a hub section: the hub then comments instead of overwriting.
 var ErrMarkersMissing = errors.New("the doc lacks the hub's section markers")

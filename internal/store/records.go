@@ -149,6 +149,7 @@ func (t *Tx) SaveRecord(rec *incident.Record, entries []incident.TimelineEntry) 
 		Cause:         rec.Cause,
 		ReviewDoc:     rec.ReviewDoc,
 		ReviewNumber:  rec.ReviewDocNumber,
+		SummaryFor:    rec.SummaryFor,
 	})
 	if err != nil {
 		return fmt.Errorf("save record: %w", err)
@@ -214,6 +215,7 @@ type recordState struct {
 	Cause         string          `json:"cause,omitempty"`
 	ReviewDoc     string          `json:"review_doc,omitempty"`
 	ReviewNumber  int             `json:"review_number,omitempty"`
+	SummaryFor    time.Time       `json:"summary_for,omitzero"`
 }
 
 const recordColumns = `id, title, status, kind, severity, service, correlation_key, commander,
@@ -244,7 +246,7 @@ func scanRecord(row interface{ Scan(...any) error }) (incident.Record, error) {
 	r.CommanderAt = st.CommanderAt
 	r.SeveritySetBy = st.SeveritySetBy
 	r.Cause = st.Cause
-	r.ReviewDoc, r.ReviewDocNumber = st.ReviewDoc, st.ReviewNumber
+	r.ReviewDoc, r.ReviewDocNumber, r.SummaryFor = st.ReviewDoc, st.ReviewNumber, st.SummaryFor
 	return r, nil
 }
 

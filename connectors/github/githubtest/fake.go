@@ -90,6 +90,7 @@ func New(t testing.TB) *Fake {
 	mux.HandleFunc("GET /repos/{owner}/{repo}/issues/{number}", f.getIssue)
 	mux.HandleFunc("PATCH /repos/{owner}/{repo}/issues/{number}", f.editIssue)
 	mux.HandleFunc("POST /repos/{owner}/{repo}/issues/{number}/comments", f.comment)
+	mux.HandleFunc("GET /repos/{owner}/{repo}/issues/{number}/comments", f.listComments)
 	mux.HandleFunc("GET /repos/{owner}/{repo}/hooks/{hook}/deliveries", func(w http.ResponseWriter, r *http.Request) {
 		f.list(w, r, "repos/"+r.PathValue("owner")+"/"+r.PathValue("repo")+"/"+r.PathValue("hook"))
 	})
@@ -423,6 +424,17 @@ func (f *Fake) SetBody(number int, body string) {
 	f.issues[number].Body = body
 }
 
+func (f *Fake) listComments(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n, _ := strconv.Atoi(r.PathValue("number"))
+	out := []map[string]any{}
+	for k, body := range f.comments[n] {
+		out = append(out, map[string]any{"id": k + 1, "body": body})
+	}
+	reply(w, http.StatusOK, out)
+}
+
 func (f *Fake) comment(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Body string `json:"body"`
@@ -434,7 +446,14 @@ func (f *Fake) comment(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n, _ := strconv.Atoi(r.PathValue("number"))
-	f.writes = append(f.writes, time.Now())
-	f.comments[n] = append(f.comments[n], req.Body)
+	ft, faulty := f.fault("comment")
+	if !faulty || ft.Effect {
+		f.writes = append(f.writes, time.Now())
+		f.comments[n] = append(f.comments[n], req.Body)
+	}
+	if faulty {
+		f.fail(w, ft)
+		return
+	}
 	reply(w, http.StatusCreated, map[string]any{"id": len(f.comments[n]), "body": req.Body})
 }

@@ -1,0 +1,124 @@
+package pagerduty
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	pd "github.com/PagerDuty/go-pagerduty"
+	"github.com/riverqueue/river"
+
+	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/internal/actions"
+	"github.com/incidenthub/incidenthub/internal/httpclient"
+	"github.com/incidenthub/incidenthub/internal/incident"
+)
+
+// NoteStore reads the record a note links.
+type NoteStore interface {
+	Incident(ctx context.Context, id int64) (incident.Record, error)
+}
+
+// NoteWorker adds, once per page, a note linking the review doc.
+type NoteWorker struct {
+	river.WorkerDefaults[actions.PageNoteArgs]
+
+	client *pd.Client // nil: held
+	held   string
+	from   string
+	store  NoteStore
+	log    *slog.Logger
+}
+
+// NotesHeld says why notes cannot be written with this configuration.
+func NotesHeld(cfg config.PagerDuty) string {
+	switch {
+	case cfg.APIToken.Value() == "":
+		return "pagerduty.api_token is not set"
+	case cfg.FromEmail == "":
+		// PagerDuty requires a From header naming a user on notes.
+		return "pagerduty.from_email is not set"
+	}
+	return ""
+}
+
+// NewClient returns a go-pagerduty client on the hub's HTTP client,
+// pointed at base_url when set (a test server, or an EU account's API).
+func NewClient(cfg config.PagerDuty, hc *http.Client) *pd.Client {
+	var opts []pd.ClientOptions
+	if cfg.BaseURL != "" {
+		opts = append(opts, pd.WithAPIEndpoint(strings.TrimSuffix(cfg.BaseURL, "/")))
+	}
+	c := pd.NewClient(cfg.APIToken.Value(), opts...)
+	c.HTTPClient = hc
+	return c
+}
+
+// NewNoteWorker returns the worker; without credentials it holds its jobs.
+func NewNoteWorker(cfg config.PagerDuty, s NoteStore, log *slog.Logger) *NoteWorker {
+	w := &NoteWorker{held: NotesHeld(cfg), from: cfg.FromEmail, store: s, log: log.With("component", "pagerduty-notes")}
+	if w.held == "" {
+		w.client = NewClient(cfg, httpclient.New(httpclient.Options{Logger: log}))
+	}
+	return w
+}
+
+// noteMarker identifies the hub's note on a page, so that a retry after an
+// ambiguous failure finds it instead of adding a second.
+func noteMarker(r *incident.Record) string { return "[incidenthub " + r.Ref() + "]" }
+
+// Work adds the note unless the page already has it.
+func (w *NoteWorker) Work(ctx context.Context, job *river.Job[actions.PageNoteArgs]) error {
+	if w.client == nil {
+		w.log.Warn("PagerDuty note held", "incident", incident.FormatRef(job.Args.IncidentID), "reason", w.held)
+		return river.JobSnooze(10 * time.Minute)
+	}
+	rec, err := w.store.Incident(ctx, job.Args.IncidentID)
+	if err != nil {
+		return err
+	}
+	if rec.ReviewDoc == "" {
+		return river.JobCancel(fmt.Errorf("%s has no review doc to link", rec.Ref()))
+	}
+	notes, err := w.client.ListIncidentNotesWithContext(ctx, job.Args.PageID)
+	if err != nil {
+		return w.classify(ctx, err)
+	}
+	marker := noteMarker(&rec)
+	for _, n := range notes {
+		if strings.Contains(n.Content, marker) {
+			return nil
+		}
+	}
+	content := fmt.Sprintf("Review doc for %s (%s): %s %s", rec.Ref(), rec.Title, rec.ReviewDoc, marker)
+	_, err = w.client.CreateIncidentNoteWithContext(ctx, job.Args.PageID, pd.IncidentNote{
+		Content: content,
+		// go-pagerduty sends the note user's summary as the From header.
+		User: pd.APIObject{Summary: w.from},
+	})
+	return w.classify(ctx, err)
+}
+
+// classify: a rate limit waits without spending an attempt, a refusal is
+// final with PagerDuty's words, the rest retries with backoff.
+// go-pagerduty wraps transport errors with %v, so the context is checked
+// first.
+func (w *NoteWorker) classify(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() != nil {
+		return errors.Join(err, ctx.Err())
+	}
+	var api pd.APIError
+	if errors.As(err, &api) {
+		switch {
+		case api.RateLimited():
+			return river.JobSnooze(time.Minute)
+		case api.StatusCode >= 400 && api.StatusCode < 500 && api.StatusCode != http.StatusRequestTimeout:
+			return river.JobCancel(fmt.Errorf("PagerDuty refused (%d): %w", api.StatusCode, err))
+		}
+	}
+	return err
+}

@@ -1,0 +1,104 @@
+package pagerduty_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/stretchr/testify/require"
+
+	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/connectors/pagerduty"
+	"github.com/incidenthub/incidenthub/connectors/pagerduty/pagerdutytest"
+	"github.com/incidenthub/incidenthub/internal/actions"
+	"github.com/incidenthub/incidenthub/internal/incident"
+	"github.com/incidenthub/incidenthub/internal/store"
+)
+
+type noteBundle struct {
+	fake   *pagerdutytest.Fake
+	worker *pagerduty.NoteWorker
+	id     int64
+}
+
+func setupNotes(t *testing.T) *noteBundle {
+	t.Helper()
+	fake := pagerdutytest.New(t)
+	s, err := store.Open(config.Storage{Driver: "sqlite", DSN: "file:" + filepath.Join(t.TempDir(), "hub.db"), Synchronous: "normal"})
+	require.NoError(t, err)
+	require.NoError(t, s.Migrate(context.Background()))
+	t.Cleanup(func() { s.Close() })
+	rec := &incident.Record{Title: "Checkout latency", Status: incident.StatusResolved, Kind: incident.KindIncident,
+		Severity: "SEV2", Service: "checkout", CorrelationKey: "checkout", OpenedAt: time.Now(),
+		ReviewDoc: "https://github.com/acme/incidents/issues/7", ReviewDocNumber: 7}
+	require.NoError(t, s.Update(context.Background(), func(tx *store.Tx) error { return tx.SaveRecord(rec, nil) }))
+	cfg := config.PagerDuty{APIToken: "pd-token", FromEmail: "oncall@example.com", BaseURL: fake.URL}
+	return &noteBundle{fake: fake, worker: pagerduty.NewNoteWorker(cfg, s, slog.New(slog.DiscardHandler)), id: rec.ID}
+}
+
+func (b *noteBundle) work(t *testing.T) error {
+	t.Helper()
+	return b.worker.Work(context.Background(), &river.Job[actions.PageNoteArgs]{
+		JobRow: &rivertype.JobRow{}, Args: actions.PageNoteArgs{IncidentID: b.id, PageID: "Q3B15VLMF3ASBD"},
+	})
+}
+
+func TestNoteAddedOnce(t *testing.T) {
+	t.Parallel()
+	b := setupNotes(t)
+	require.NoError(t, b.work(t))
+	require.NoError(t, b.work(t))
+	notes := b.fake.Notes("Q3B15VLMF3ASBD")
+	require.Equal(t, []string{"Review doc for INC-1 (Checkout latency): https://github.com/acme/incidents/issues/7 [incidenthub INC-1]"}, notes)
+	require.Equal(t, []string{"oncall@example.com"}, b.fake.Froms(), "PagerDuty's From header names the configured user")
+}
+
+// Whatever PagerDuty does, the page gets one note.
+func TestNoteExactlyOnceUnderFaults(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		faults []int
+	}{
+		{"500 after adding it", []int{500}},
+		{"502 then 503", []int{502, 503}},
+		{"429", []int{429}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setupNotes(t)
+			b.fake.Faults = tc.faults
+			for range 5 {
+				if err := b.work(t); err == nil {
+					break
+				}
+			}
+			require.Len(t, b.fake.Notes("Q3B15VLMF3ASBD"), 1)
+		})
+	}
+}
+
+func TestNoteRefusedIsFinal(t *testing.T) {
+	t.Parallel()
+	b := setupNotes(t)
+	b.fake.Faults = []int{400}
+	err := b.work(t)
+	var cancel *river.JobCancelError
+	require.True(t, errors.As(err, &cancel), "%v", err)
+	require.ErrorContains(t, err, "PagerDuty refused (400)")
+}
+
+func TestNotesHeldWithoutCredentials(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "pagerduty.api_token is not set", pagerduty.NotesHeld(config.PagerDuty{FromEmail: "a@example.com"}))
+	require.Equal(t, "pagerduty.from_email is not set", pagerduty.NotesHeld(config.PagerDuty{APIToken: "t"}))
+	w := pagerduty.NewNoteWorker(config.PagerDuty{}, nil, slog.New(slog.DiscardHandler))
+	err := w.Work(context.Background(), &river.Job[actions.PageNoteArgs]{JobRow: &rivertype.JobRow{}, Args: actions.PageNoteArgs{IncidentID: 1, PageID: "P"}})
+	var snooze *river.JobSnoozeError
+	require.ErrorAs(t, err, &snooze)
+}
