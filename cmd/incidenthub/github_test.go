@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/incidenthub/incidenthub/connectors/github/githubtest"
+	"github.com/incidenthub/incidenthub/connectors/pagerduty/pagerdutytest"
 	"github.com/incidenthub/incidenthub/internal/api"
 )
 
@@ -124,21 +125,24 @@ func TestDeployPageFixResolve(t *testing.T) {
 	require.NotContains(t, hub.logs.String(), "gh-token")
 }
 
-// A resolved incident whose severity requires a review gets one review
-// issue on GitHub, through the real binary and its job queue; a restart
-// (killed at once) does not open a second.
+// A resolved SEV2 (its severity requires a review) yields one review issue
+// with its timeline and questions, a summary, and a PagerDuty note, through
+// the real binary and its job queue, against the vendor doubles; killed
+// and restarted, it creates none of them twice.
 func TestResolvedIncidentGetsOneReviewDoc(t *testing.T) {
 	t.Parallel()
 	addr := freeAddr(t)
 	base := "http://" + addr
 	fake := githubtest.New(t)
+	pd := pagerdutytest.New(t)
 
 	path, _ := testConfig(t, addr)
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	cfgText, err := os.ReadFile(path)
 	require.NoError(t, err)
-	_, err = fmt.Fprintf(f, "github: {token: \"gh-token\", base_url: %q, review_repo: acme/incidents}\nreview: {open_after: 0s}\n", fake.URL)
-	require.NoError(t, err)
-	require.NoError(t, f.Close())
+	cfgText = []byte(strings.Replace(string(cfgText), "pagerduty: {webhook_secrets:",
+		fmt.Sprintf("pagerduty: {api_token: pd-token, from_email: oncall@example.com, base_url: %q, webhook_secrets:", pd.URL), 1))
+	cfgText = append(cfgText, fmt.Sprintf("github: {token: \"gh-token\", base_url: %q, review_repo: acme/incidents}\nreview: {open_after: 0s}\n", fake.URL)...)
+	require.NoError(t, os.WriteFile(path, cfgText, 0o600))
 
 	hub := startHub(t, path, base)
 	t.Cleanup(func() {
@@ -161,10 +165,25 @@ func TestResolvedIncidentGetsOneReviewDoc(t *testing.T) {
 	require.Len(t, issues, 1)
 	require.Equal(t, "INC-1: Test Incident 3 — incident review", issues[1].Title)
 	require.Contains(t, issues[1].Body, "| Severity | **SEV2** |")
+	require.Contains(t, issues[1].Body, "## Who knew what, when, and how did they know it?")
 	require.Equal(t, "review.opened", inc.Timeline[len(inc.Timeline)-1].Kind)
+	require.Eventually(t, func() bool { return len(pd.Notes("PFQZPSY")) == 1 && len(fake.Comments(1)) == 1 },
+		20*time.Second, 50*time.Millisecond, "a note on the page and a summary on the issue")
+	require.Contains(t, pd.Notes("PFQZPSY")[0], "https://github.example/acme/incidents/issues/1")
+	require.Contains(t, fake.Comments(1)[0], "**INC-1 resolved.**")
+	require.Eventually(t, func() bool { return strings.Contains(fake.Issues()[1].Body, "Review doc opened") },
+		20*time.Second, 50*time.Millisecond, "the doc's timeline shows its own opening")
 
 	hub.kill()
 	startHub(t, path, base)
-	time.Sleep(2 * time.Second) // let the queue run anything left over
+	time.Sleep(3 * time.Second) // let the queue run anything left over
 	require.Len(t, fake.Issues(), 1, "still exactly one review issue after the restart")
+	require.Len(t, fake.Comments(1), 1, "one summary")
+	require.Len(t, pd.Notes("PFQZPSY"), 1, "one note")
+	// A job whose completion River had not flushed when the process was
+	// killed stays "running" until River rescues it (RescueStuckJobsAfter);
+	// run again then, it finds everything done.
+	out := cli(t, "actions", "list", "--all", "--config", path)
+	require.Regexp(t, `(?m)^\d+\s+pagerduty.note\s+INC-1\s+(completed|running)`, out)
+	require.Regexp(t, `(?m)^\d+\s+github.review_doc\s+INC-1\s+(completed|running)`, out)
 }

@@ -26,6 +26,7 @@ type Fake struct {
 	Faults []int
 }
 
+// New starts the double.
 func New(t *testing.T) *Fake {
 	f := &Fake{notes: map[string][]string{}}
 	mux := http.NewServeMux()
