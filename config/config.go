@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 )
 
@@ -27,6 +28,27 @@ type Config struct {
 	Correlation Correlation `yaml:"correlation"`
 	Review      Review      `yaml:"review"`
 	Awareness   Awareness   `yaml:"awareness"`
+	People      []Person    `yaml:"people"`
+}
+
+// Person maps someone who responds in PagerDuty to their GitHub login, so
+// that the review doc can be assigned to the incident commander.
+type Person struct {
+	// Name is as PagerDuty shows it (the user's summary in webhooks).
+	Name           string `yaml:"name"`
+	PagerDutyEmail string `yaml:"pagerduty_email"`
+	GitHub         string `yaml:"github"`
+}
+
+// GitHubLogin returns the login of the person with the PagerDuty name or
+// email, or "".
+func (c *Config) GitHubLogin(nameOrEmail string) string {
+	for _, p := range c.People {
+		if nameOrEmail != "" && (p.Name == nameOrEmail || strings.EqualFold(p.PagerDutyEmail, nameOrEmail)) {
+			return p.GitHub
+		}
+	}
+	return ""
 }
 
 // Storage selects the database.

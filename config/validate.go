@@ -45,6 +45,7 @@ func (v *validator) baseURL(path, raw string) {
 var (
 	repoName    = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
 	jiraProject = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,254}$`)
+	githubLogin = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$`)
 )
 
 func (c *Config) validate(unset map[string]string) []Problem {
@@ -90,6 +91,14 @@ func (c *Config) validate(unset map[string]string) []Problem {
 		}
 		if h.ID <= 0 {
 			v.add(p+".id", "want the hook's numeric id")
+		}
+	}
+	for i, p := range c.People {
+		if p.Name == "" && p.PagerDutyEmail == "" {
+			v.add(fmt.Sprintf("people[%d]", i), "set name or pagerduty_email")
+		}
+		if !githubLogin.MatchString(p.GitHub) {
+			v.add(fmt.Sprintf("people[%d].github", i), "want a GitHub login, got %q", p.GitHub)
 		}
 	}
 	c.validateSeverities(v)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/connectors/github"
+	"github.com/incidenthub/incidenthub/connectors/pagerduty"
 	"github.com/incidenthub/incidenthub/internal/actions"
 	"github.com/incidenthub/incidenthub/internal/incident"
 )
@@ -114,8 +115,15 @@ func jobIncident(j *rivertype.JobRow) string {
 // why explains a job's state: the reason a connector holds it, or its
 // last error (a dead letter keeps the vendor's words).
 func why(j *rivertype.JobRow, cfg *config.Config) string {
-	if j.Kind == (actions.ReviewDocArgs{}).Kind() && j.State == rivertype.JobStateScheduled {
-		if held := github.ReviewHeld(cfg); held != "" {
+	if j.State == rivertype.JobStateScheduled {
+		held := ""
+		switch j.Kind {
+		case actions.ReviewDocArgs{}.Kind(), actions.ReviewReminderArgs{}.Kind():
+			held = github.ReviewHeld(cfg)
+		case actions.PageNoteArgs{}.Kind():
+			held = pagerduty.NotesHeld(cfg.PagerDuty)
+		}
+		if held != "" {
 			return "held: " + held
 		}
 	}

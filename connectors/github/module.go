@@ -48,8 +48,13 @@ func reviewWorkers(cfg *config.Config, s ReviewStore, log *slog.Logger) (func(*r
 	w := NewReviewWorker(cfg, issues, s, log)
 	if reason := w.Held(); reason != "" {
 		log.Warn("GitHub review docs are held until configured", "reason", reason)
+		issues = nil
 	}
-	return func(ws *river.Workers) { river.AddWorker(ws, w) }, nil
+	reminders := NewReminderWorker(issues, s, log)
+	return func(ws *river.Workers) {
+		river.AddWorker(ws, w)
+		river.AddWorker(ws, reminders)
+	}, nil
 }
 
 // Path is where GitHub webhooks deliver.

@@ -2,6 +2,7 @@ package github
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -71,10 +72,14 @@ func (i *Issues) FindByLabel(ctx context.Context, label string) (*Issue, error) 
 }
 
 // Create opens an issue.
-func (i *Issues) Create(ctx context.Context, title, body string, labels []string) (*Issue, error) {
+func (i *Issues) Create(ctx context.Context, title, body string, labels, assignees []string) (*Issue, error) {
+	req := &gh.IssueRequest{Title: &title, Body: &body, Labels: &labels}
+	if len(assignees) > 0 {
+		req.Assignees = &assignees
+	}
 	var created *gh.Issue
 	err := i.write(ctx, func() (err error) {
-		created, _, err = i.client.Issues.Create(ctx, i.owner, i.repo, &gh.IssueRequest{Title: &title, Body: &body, Labels: &labels})
+		created, _, err = i.client.Issues.Create(ctx, i.owner, i.repo, req)
 		return err
 	})
 	if err != nil {
@@ -138,7 +143,7 @@ type ReviewStore interface {
 // ReviewIssues is what the review worker needs of GitHub.
 type ReviewIssues interface {
 	FindByLabel(ctx context.Context, label string) (*Issue, error)
-	Create(ctx context.Context, title, body string, labels []string) (*Issue, error)
+	Create(ctx context.Context, title, body string, labels, assignees []string) (*Issue, error)
 	Get(ctx context.Context, number int) (*Issue, error)
 	EditBody(ctx context.Context, number int, body string) error
 	Comments(ctx context.Context, number int) ([]string, error)
@@ -250,7 +255,18 @@ func (w *ReviewWorker) open(ctx context.Context, rec *incident.Record, body stri
 	}
 	if issue == nil {
 		labels := []string{"incident", rec.Severity, "service:" + rec.Service, LabelOf(rec)}
-		if issue, err = w.issues.Create(ctx, reviewdoc.Title(rec), body, labels); err != nil {
+		var assignees []string
+		if login := w.cfg.GitHubLogin(rec.Commander); login != "" {
+			assignees = []string{login}
+		}
+		issue, err = w.issues.Create(ctx, reviewdoc.Title(rec), body, labels, assignees)
+		if refused(err) && len(assignees) > 0 {
+			// GitHub refuses an assignee without access to the repository:
+			// open the doc anyway, unassigned.
+			w.log.Warn("review doc opened unassigned: GitHub refused the assignee", "incident", rec.Ref(), "login", assignees[0], "err", err)
+			issue, err = w.issues.Create(ctx, reviewdoc.Title(rec), body, labels, nil)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -262,6 +278,10 @@ func (w *ReviewWorker) open(ctx context.Context, rec *incident.Record, body stri
 			return err
 		}
 		fresh.ReviewDoc, fresh.ReviewDocNumber = issue.URL, issue.Number
+		fresh.ReviewDue = time.Now().UTC().Add(w.cfg.Review.DueWithin).Truncate(time.Second)
+		if err := w.enqueue(ctx, tx.SQL(), fresh.ID, incident.Action{Kind: incident.ActionReviewReminder, RunAt: fresh.ReviewDue}); err != nil {
+			return err
+		}
 		if err := tx.SaveRecord(fresh, []incident.TimelineEntry{{
 			At: time.Now().UTC(), Source: "incidenthub", Kind: incident.EntryReviewOpened, URL: issue.URL,
 			Key: "review.opened", Summary: fmt.Sprintf("Review doc opened: %s/%s#%d", w.owner(), w.repoName(), issue.Number),
@@ -275,6 +295,22 @@ func (w *ReviewWorker) open(ctx context.Context, rec *incident.Record, body stri
 		}
 		return nil
 	})
+}
+
+// commentInstead posts the hub's current sections as a comment when
+// people removed the markers: their text is never overwritten. One
+// comment per distinct content, found again by its hidden marker.
+func (w *ReviewWorker) commentInstead(ctx context.Context, rec *incident.Record, body string) error {
+	sections := reviewdoc.Sections(body, "overview", "timeline", "changes")
+	sum := sha256.Sum256([]byte(sections))
+	marker := fmt.Sprintf("<!-- incidenthub:update %s %x -->", rec.Ref(), sum[:8])
+	comments, err := w.issues.Comments(ctx, rec.ReviewDocNumber)
+	if err != nil || slices.ContainsFunc(comments, func(c string) bool { return strings.Contains(c, marker) }) {
+		return err
+	}
+	w.log.Info("review doc markers removed: commenting instead of overwriting", "incident", rec.Ref())
+	return w.issues.Comment(ctx, rec.ReviewDocNumber, marker+"\n"+
+		"The hub's sections were removed from this issue, so it leaves the description as you wrote it. Here is what it would have shown:\n\n"+sections)
 }
 
 // summarise posts a short summary on the review issue once per resolution
@@ -314,8 +350,7 @@ func (w *ReviewWorker) refresh(ctx context.Context, rec *incident.Record, body s
 	}
 	spliced, err := reviewdoc.Splice(issue.Body, body)
 	if errors.Is(err, reviewdoc.ErrMarkersMissing) {
-		w.log.Warn("review doc markers removed; not overwriting", "incident", rec.Ref(), "err", err)
-		return nil
+		return w.commentInstead(ctx, rec, body)
 	}
 	if err != nil || spliced == issue.Body {
 		return err
@@ -335,8 +370,9 @@ func (w *ReviewWorker) render(ctx context.Context, rec *incident.Record) (string
 			in.Playbook = s.Playbook
 		}
 	}
-	if !rec.ResolvedAt.IsZero() {
-		in.Due = rec.ResolvedAt.Add(w.cfg.Review.OpenAfter + w.cfg.Review.DueWithin)
+	in.Due = rec.ReviewDue
+	if in.Due.IsZero() && !rec.ResolvedAt.IsZero() {
+		in.Due = time.Now().UTC().Add(w.cfg.Review.DueWithin).Truncate(time.Minute)
 	}
 	earlier, err := w.store.Incidents(ctx, store.IncidentFilter{Service: rec.Service, Before: rec.ID, Limit: 5})
 	if err != nil {
@@ -350,6 +386,56 @@ func (w *ReviewWorker) owner() string { o, _, _ := strings.Cut(w.cfg.GitHub.Revi
 func (w *ReviewWorker) repoName() string {
 	_, r, _ := strings.Cut(w.cfg.GitHub.ReviewRepo, "/")
 	return r
+}
+
+// refused reports GitHub's 422 (validation failed).
+func refused(err error) bool {
+	var resp *gh.ErrorResponse
+	return errors.As(err, &resp) && resp.Response != nil && resp.Response.StatusCode == http.StatusUnprocessableEntity
+}
+
+// ReminderWorker reminds, once, that a review is overdue.
+type ReminderWorker struct {
+	river.WorkerDefaults[actions.ReviewReminderArgs]
+
+	issues ReviewIssues // nil: held
+	store  ReviewStore
+	log    *slog.Logger
+}
+
+// NewReminderWorker returns the worker; it holds its jobs as the review
+// worker does.
+func NewReminderWorker(issues ReviewIssues, s ReviewStore, log *slog.Logger) *ReminderWorker {
+	return &ReminderWorker{issues: issues, store: s, log: log.With("component", "review-reminder")}
+}
+
+// Work posts the reminder unless the review is done or was reminded of.
+func (w *ReminderWorker) Work(ctx context.Context, job *river.Job[actions.ReviewReminderArgs]) error {
+	if w.issues == nil {
+		return river.JobSnooze(heldRecheck)
+	}
+	rec, err := w.store.Incident(ctx, job.Args.IncidentID)
+	if err != nil {
+		return err
+	}
+	if rec.Status == incident.StatusClosed || rec.ReviewDocNumber == 0 {
+		return nil
+	}
+	if wait := time.Until(rec.ReviewDue); wait > 0 {
+		return river.JobSnooze(wait) // the due date moved
+	}
+	marker := "<!-- incidenthub:reminder " + rec.Ref() + " -->"
+	comments, err := w.issues.Comments(ctx, rec.ReviewDocNumber)
+	if err != nil {
+		return classify(err)
+	}
+	if slices.ContainsFunc(comments, func(c string) bool { return strings.Contains(c, marker) }) {
+		return nil
+	}
+	return classify(w.issues.Comment(ctx, rec.ReviewDocNumber, marker+"\n"+fmt.Sprintf(
+		"This review was due %s. When the people involved have had their say, close this issue to close %s; "+
+			"a review need not end in action items. This is the only reminder.",
+		rec.ReviewDue.UTC().Format("2006-01-02 15:04 UTC"), rec.Ref())))
 }
 
 // classify turns a GitHub failure into what River should do: wait out a

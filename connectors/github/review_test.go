@@ -36,6 +36,7 @@ func reviewConfig(fakeURL string) *config.Config {
 	cfg.GitHub = config.GitHub{Token: "t", BaseURL: fakeURL, ReviewRepo: "acme/incidents"}
 	cfg.Severities = []config.Severity{{Name: "SEV2", Description: "Major degradation.", Review: config.ReviewRequired}}
 	cfg.Services = []config.Service{{Name: "payments", Playbook: "https://wiki.example.com/payments"}}
+	cfg.People = []config.Person{{Name: "Harsh Santwani", GitHub: "harsh"}}
 	return &cfg
 }
 
@@ -133,9 +134,13 @@ func TestReviewDocOpensOnce(t *testing.T) {
 	comments := b.fake.Comments(1)
 	require.Len(t, comments, 1)
 	require.Contains(t, comments[0], "**INC-1 resolved.** SEV2 on payments; acknowledged 6m after it opened; resolved 45m after it opened")
+	require.Len(t, b.enqueued, 3)
+	require.Equal(t, incident.ActionReviewReminder, b.enqueued[0].Kind, "one reminder, when the review is due")
+	require.WithinDuration(t, time.Now().Add(48*time.Hour), b.enqueued[0].RunAt, time.Minute)
 	require.Equal(t, []incident.Action{
 		{Kind: incident.ActionPageNote, Target: "Q3B15VLMF3ASBD"}, {Kind: incident.ActionPageNote, Target: "Q05XJA8GDXGOB3"},
-	}, b.enqueued, "a note linking the doc on each page")
+	}, b.enqueued[1:], "a note linking the doc on each page")
+	require.Empty(t, issue.Assignees, "harsh has no access to the repository: opened unassigned")
 
 	rec, err := b.store.Incident(context.Background(), b.id)
 	require.NoError(t, err)
@@ -224,4 +229,54 @@ func TestReviewDocHeldWithoutToken(t *testing.T) {
 	err := w.Work(context.Background(), &river.Job[actions.ReviewDocArgs]{JobRow: &rivertype.JobRow{}, Args: actions.ReviewDocArgs{IncidentID: 1}})
 	var snooze *river.JobSnoozeError
 	require.ErrorAs(t, err, &snooze)
+}
+
+// The commander is assigned when the config maps them to a GitHub login
+// that GitHub accepts.
+func TestReviewDocAssignedToCommander(t *testing.T) {
+	t.Parallel()
+	b := setupReview(t)
+	b.fake.Collaborators = []string{"harsh"}
+	b.settle(t)
+	require.Equal(t, []string{"harsh"}, b.fake.Issues()[1].Assignees)
+}
+
+// With the markers gone, the update comes as a comment, once per content.
+func TestReviewDocCommentsWhenMarkersAreGone(t *testing.T) {
+	t.Parallel()
+	b := setupReview(t)
+	b.settle(t)
+	b.fake.SetBody(1, "People rewrote it all.")
+	b.settle(t)
+	b.settle(t)
+	comments := b.fake.Comments(1)
+	require.Len(t, comments, 2, "the summary, then one update")
+	require.Contains(t, comments[1], "leaves the description as you wrote it")
+	require.Contains(t, comments[1], "| Severity | **SEV2**")
+	require.Equal(t, "People rewrote it all.", b.fake.Issues()[1].Body)
+}
+
+// One reminder when the review is overdue, never more; none once closed.
+func TestReviewReminderOnce(t *testing.T) {
+	t.Parallel()
+	b := setupReview(t)
+	b.settle(t)
+	require.NoError(t, b.store.Update(context.Background(), func(tx *store.Tx) error {
+		rec, err := tx.RecordByID(b.id)
+		require.NoError(t, err)
+		rec.ReviewDue = time.Now().Add(-time.Hour)
+		return tx.SaveRecord(rec, nil)
+	}))
+	hc := httpclient.New(httpclient.Options{Retries: 1, MinWait: time.Millisecond, MaxWait: time.Millisecond})
+	client, err := github.NewClient(reviewConfig(b.fake.URL).GitHub, hc)
+	require.NoError(t, err)
+	issues := github.NewIssues(client, "acme/incidents")
+	github.SetIssuesSleep(issues, func(context.Context, time.Duration) {})
+	w := github.NewReminderWorker(issues, b.store, slog.New(slog.DiscardHandler))
+	job := &river.Job[actions.ReviewReminderArgs]{JobRow: &rivertype.JobRow{}, Args: actions.ReviewReminderArgs{IncidentID: b.id}}
+	require.NoError(t, w.Work(context.Background(), job))
+	require.NoError(t, w.Work(context.Background(), job))
+	comments := b.fake.Comments(1)
+	require.Len(t, comments, 2, "the summary and one reminder")
+	require.Contains(t, comments[1], "This is the only reminder.")
 }

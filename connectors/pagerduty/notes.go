@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -67,12 +68,19 @@ func NewNoteWorker(cfg config.PagerDuty, s NoteStore, log *slog.Logger) *NoteWor
 	return w
 }
 
+// pagerDutyID matches PagerDuty object ids. Ids come from payloads and end
+// up in API paths, so anything else is refused rather than sent.
+var pagerDutyID = regexp.MustCompile(`^[A-Z0-9]{1,40}$`)
+
 // noteMarker identifies the hub's note on a page, so that a retry after an
 // ambiguous failure finds it instead of adding a second.
 func noteMarker(r *incident.Record) string { return "[incidenthub " + r.Ref() + "]" }
 
 // Work adds the note unless the page already has it.
 func (w *NoteWorker) Work(ctx context.Context, job *river.Job[actions.PageNoteArgs]) error {
+	if !pagerDutyID.MatchString(job.Args.PageID) {
+		return river.JobCancel(fmt.Errorf("%q is not a PagerDuty incident id", job.Args.PageID))
+	}
 	if w.client == nil {
 		w.log.Warn("PagerDuty note held", "incident", incident.FormatRef(job.Args.IncidentID), "reason", w.held)
 		return river.JobSnooze(10 * time.Minute)

@@ -102,3 +102,18 @@ func TestNotesHeldWithoutCredentials(t *testing.T) {
 	var snooze *river.JobSnoozeError
 	require.ErrorAs(t, err, &snooze)
 }
+
+// Ids from payloads end up in API paths: anything but a PagerDuty id is
+// refused before a request is made.
+func TestNoteRefusesHostilePageIDs(t *testing.T) {
+	t.Parallel()
+	b := setupNotes(t)
+	for _, id := range []string{"../users/PABC", "P1?x=y", "P1/notes", "", "p1 2"} {
+		err := b.worker.Work(context.Background(), &river.Job[actions.PageNoteArgs]{
+			JobRow: &rivertype.JobRow{}, Args: actions.PageNoteArgs{IncidentID: b.id, PageID: id},
+		})
+		var cancel *river.JobCancelError
+		require.ErrorAs(t, err, &cancel, id)
+	}
+	require.Empty(t, b.fake.Requests())
+}

@@ -70,6 +70,23 @@ func (PageNoteArgs) InsertOpts() river.InsertOpts {
 	}}
 }
 
+// ReviewReminderArgs reminds, once, that a review is overdue.
+type ReviewReminderArgs struct {
+	IncidentID int64 `json:"incident_id"`
+}
+
+// Kind implements river.JobArgs.
+func (ReviewReminderArgs) Kind() string { return "github.review_reminder" }
+
+// InsertOpts: one reminder job per incident at a time.
+func (ReviewReminderArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueGitHub, MaxAttempts: 20, UniqueOpts: river.UniqueOpts{
+		ByArgs: true,
+		ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
+			rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled},
+	}}
+}
+
 // Queue is the River client over the hub's SQLite database.
 type Queue struct {
 	client *river.Client[*sql.Tx]
@@ -145,6 +162,8 @@ func insert(ctx context.Context, client *river.Client[*sql.Tx], tx *sql.Tx, inci
 		args = ReviewDocArgs{IncidentID: incidentID}
 	case incident.ActionPageNote:
 		args = PageNoteArgs{IncidentID: incidentID, PageID: a.Target}
+	case incident.ActionReviewReminder:
+		args = ReviewReminderArgs{IncidentID: incidentID}
 	default:
 		return fmt.Errorf("no job for action %q", a.Kind)
 	}

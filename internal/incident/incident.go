@@ -72,6 +72,10 @@ type Record struct {
 	ReviewDocNumber int
 	// SummaryFor is the resolution the summary comment was posted for.
 	SummaryFor time.Time
+	// ReviewDue is when the review is due, set when its doc opens.
+	ReviewDue time.Time
+	// ReviewRequested asks for a review a severity leaves optional.
+	ReviewRequested bool
 	// Changes are the changes attached to the record, filled when it is
 	// read for display.
 	Changes []Change
@@ -196,6 +200,8 @@ const (
 	ActionReviewDoc = "review_doc"
 	// ActionPageNote adds a note linking the review doc to a page.
 	ActionPageNote = "page_note"
+	// ActionReviewReminder reminds, once, of an overdue review.
+	ActionReviewReminder = "review_reminder"
 )
 
 // Action is a side effect a decision asks for.

@@ -166,6 +166,22 @@ func Summary(r *incident.Record) string {
 	return b.String()
 }
 
+// Sections returns the named hub sections of a rendered doc, in the order
+// given, without their markers: what the hub posts as a comment when it
+// may not rewrite the body.
+func Sections(rendered string, names ...string) string {
+	var parts []string
+	for _, name := range names {
+		for _, m := range section.FindAllStringSubmatch(rendered, -1) {
+			if m[1] == name {
+				inner := strings.TrimPrefix(m[0], "<!-- incidenthub:"+name+":start -->")
+				parts = append(parts, strings.TrimSpace(strings.TrimSuffix(inner, "<!-- incidenthub:"+name+":end -->")))
+			}
+		}
+	}
+	return strings.Join(parts, "\n\n")
+}
+
 // ErrMarkersMissing is returned by Splice when people removed the markers
 // of a hub section: the hub then comments instead of overwriting.
 var ErrMarkersMissing = errors.New("the doc lacks the hub's section markers")

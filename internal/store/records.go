@@ -150,6 +150,8 @@ func (t *Tx) SaveRecord(rec *incident.Record, entries []incident.TimelineEntry) 
 		ReviewDoc:     rec.ReviewDoc,
 		ReviewNumber:  rec.ReviewDocNumber,
 		SummaryFor:    rec.SummaryFor,
+		ReviewDue:     rec.ReviewDue,
+		Requested:     rec.ReviewRequested,
 	})
 	if err != nil {
 		return fmt.Errorf("save record: %w", err)
@@ -216,6 +218,8 @@ type recordState struct {
 	ReviewDoc     string          `json:"review_doc,omitempty"`
 	ReviewNumber  int             `json:"review_number,omitempty"`
 	SummaryFor    time.Time       `json:"summary_for,omitzero"`
+	ReviewDue     time.Time       `json:"review_due,omitzero"`
+	Requested     bool            `json:"review_requested,omitempty"`
 }
 
 const recordColumns = `id, title, status, kind, severity, service, correlation_key, commander,
@@ -247,6 +251,7 @@ func scanRecord(row interface{ Scan(...any) error }) (incident.Record, error) {
 	r.SeveritySetBy = st.SeveritySetBy
 	r.Cause = st.Cause
 	r.ReviewDoc, r.ReviewDocNumber, r.SummaryFor = st.ReviewDoc, st.ReviewNumber, st.SummaryFor
+	r.ReviewDue, r.ReviewRequested = st.ReviewDue, st.Requested
 	return r, nil
 }
 

@@ -60,14 +60,17 @@ type Fake struct {
 	// Faults are consumed in order by the calls they name.
 	Faults []Fault
 	writes []time.Time
+	// Collaborators may be assigned; GitHub answers 422 for anyone else.
+	Collaborators []string
 }
 
 // FakeIssue is an issue the double keeps.
 type FakeIssue struct {
-	Number int
-	Title  string
-	Body   string
-	Labels []string
+	Number    int
+	Title     string
+	Body      string
+	Labels    []string
+	Assignees []string
 }
 
 // Fault makes one call fail. With Effect, the call takes effect first and
@@ -354,20 +357,29 @@ func (f *Fake) listIssues(w http.ResponseWriter, r *http.Request) {
 
 func (f *Fake) createIssue(w http.ResponseWriter, r *http.Request) {
 	var req struct {
-		Title  string   `json:"title"`
-		Body   string   `json:"body"`
-		Labels []string `json:"labels"`
+		Title     string   `json:"title"`
+		Body      string   `json:"body"`
+		Labels    []string `json:"labels"`
+		Assignees []string `json:"assignees"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
 	f.mu.Lock()
+	for _, a := range req.Assignees {
+		if !slices.Contains(f.Collaborators, a) {
+			f.mu.Unlock()
+			reply(w, http.StatusUnprocessableEntity, map[string]any{"message": "Validation Failed",
+				"errors": []map[string]string{{"resource": "Issue", "field": "assignees", "code": "invalid", "value": a}}})
+			return
+		}
+	}
 	ft, faulty := f.fault("create")
 	var created *FakeIssue
 	if !faulty || ft.Effect {
 		f.writes = append(f.writes, time.Now())
-		created = &FakeIssue{Number: len(f.issues) + 1, Title: req.Title, Body: req.Body, Labels: req.Labels}
+		created = &FakeIssue{Number: len(f.issues) + 1, Title: req.Title, Body: req.Body, Labels: req.Labels, Assignees: req.Assignees}
 		f.issues[created.Number] = created
 	}
 	f.mu.Unlock()
