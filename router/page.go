@@ -214,6 +214,10 @@ func applyFacts(rec *incident.Record, p *incident.Page, ev incident.Event) {
 		}
 	case incident.EventPageResponderAdded:
 		addResponder(rec, ev.Subject)
+	case incident.EventPageNote:
+		if strings.TrimSpace(ev.Text) == ReviewCommand {
+			rec.ReviewRequested = true
+		}
 	}
 }
 

@@ -168,30 +168,38 @@ func (r Rules) severity(p *incident.Page) string {
 	return r.Severities[len(r.Severities)-1].Name
 }
 
-// ReviewActions says which review work a change of a record calls for: a
-// record that just resolved, with a severity that requires a review, gets
-// its review doc after the decompression time; a record whose doc exists
-// gets its hub sections brought up to date.
+// ReviewActions says which review work a change of a record calls for.
+// A record whose doc exists gets its hub sections brought up to date.
+// Otherwise, once resolved, a record gets a review doc after the
+// decompression time when its severity requires one, or when someone asked
+// for one (a "/review" note, `incidenthub incidents review`), which is how
+// optional reviews open, and how a review overrides "none".
 func (r Rules) ReviewActions(before, after *incident.Record) []incident.Action {
 	if after.ReviewDocNumber > 0 {
 		return []incident.Action{{Kind: incident.ActionReviewDoc}}
 	}
-	resolvedNow := after.Status == incident.StatusResolved && (before == nil || before.Status != incident.StatusResolved)
-	if !resolvedNow || after.Kind == incident.KindDrill {
+	if after.Status != incident.StatusResolved || after.Kind == incident.KindDrill {
 		return nil
 	}
+	resolvedNow := before == nil || before.Status != incident.StatusResolved
+	requestedNow := after.ReviewRequested && (before == nil || !before.ReviewRequested)
+	wait, required := r.ReviewOpenAfter, false
 	for _, s := range r.Severities {
-		if s.Name != after.Severity || s.Review != "required" {
-			continue
+		if s.Name == after.Severity {
+			required = s.Review == "required"
+			if s.ReviewOpenAfter > 0 {
+				wait = s.ReviewOpenAfter
+			}
 		}
-		wait := r.ReviewOpenAfter
-		if s.ReviewOpenAfter > 0 {
-			wait = s.ReviewOpenAfter
-		}
-		return []incident.Action{{Kind: incident.ActionReviewDoc, RunAt: after.ResolvedAt.Add(wait)}}
 	}
-	return nil
+	if !(required || after.ReviewRequested) || !(resolvedNow || requestedNow) {
+		return nil
+	}
+	return []incident.Action{{Kind: incident.ActionReviewDoc, RunAt: after.ResolvedAt.Add(wait)}}
 }
+
+// ReviewCommand is the note that asks for a review.
+const ReviewCommand = "/review"
 
 // rank orders severities, most severe lowest; unknown names rank last.
 func (r Rules) rank(name string) int {

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/incidenthub/incidenthub/internal/incident"
+	"github.com/incidenthub/incidenthub/router"
 )
 
 // Each real payload on its own, as the first event the hub sees.
@@ -329,4 +330,61 @@ func TestDecideUnknownSourceIsIgnored(t *testing.T) {
 	d := w.apply(t, incident.Event{Source: "elsewhere", ID: "x", Type: "thing.happened"})
 	require.NotEmpty(t, d.Ignore)
 	require.Nil(t, d.Record)
+}
+
+func TestReviewActions(t *testing.T) {
+	t.Parallel()
+	r := rules
+	r.ReviewOpenAfter = 12 * time.Hour
+	r.Severities = []router.Severity{
+		{Name: "SEV1", Review: "required", ReviewOpenAfter: time.Hour},
+		{Name: "SEV2", Review: "required"},
+		{Name: "SEV3", Review: "optional"},
+		{Name: "SEV4", Review: "none"},
+	}
+	resolved := at("2021-06-04T14:00:00Z")
+	rec := func(sev string, st incident.Status, requested bool, doc int) *incident.Record {
+		out := &incident.Record{Severity: sev, Status: st, Kind: incident.KindIncident, ReviewRequested: requested, ReviewDocNumber: doc}
+		if st == incident.StatusResolved {
+			out.ResolvedAt = resolved
+		}
+		return out
+	}
+	open, done := incident.StatusOpen, incident.StatusResolved
+	for _, tc := range []struct {
+		name          string
+		before, after *incident.Record
+		want          []incident.Action
+	}{
+		{"required, resolves", rec("SEV2", open, false, 0), rec("SEV2", done, false, 0),
+			[]incident.Action{{Kind: incident.ActionReviewDoc, RunAt: resolved.Add(12 * time.Hour)}}},
+		{"the severity's own decompression", rec("SEV1", open, false, 0), rec("SEV1", done, false, 0),
+			[]incident.Action{{Kind: incident.ActionReviewDoc, RunAt: resolved.Add(time.Hour)}}},
+		{"required, resolved before", rec("SEV2", done, false, 0), rec("SEV2", done, false, 0), nil},
+		{"still open", rec("SEV2", open, false, 0), rec("SEV2", open, false, 0), nil},
+		{"optional, not asked", rec("SEV3", open, false, 0), rec("SEV3", done, false, 0), nil},
+		{"optional, asked after resolving", rec("SEV3", done, false, 0), rec("SEV3", done, true, 0),
+			[]incident.Action{{Kind: incident.ActionReviewDoc, RunAt: resolved.Add(12 * time.Hour)}}},
+		{"optional, asked while open, then resolves", rec("SEV3", open, true, 0), rec("SEV3", done, true, 0),
+			[]incident.Action{{Kind: incident.ActionReviewDoc, RunAt: resolved.Add(12 * time.Hour)}}},
+		{"none", rec("SEV4", open, false, 0), rec("SEV4", done, false, 0), nil},
+		{"none, but asked", rec("SEV4", done, false, 0), rec("SEV4", done, true, 0),
+			[]incident.Action{{Kind: incident.ActionReviewDoc, RunAt: resolved.Add(12 * time.Hour)}}},
+		{"the doc exists: bring it up to date", rec("SEV2", done, false, 7), rec("SEV2", done, false, 7),
+			[]incident.Action{{Kind: incident.ActionReviewDoc}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tc.want, r.ReviewActions(tc.before, tc.after))
+		})
+	}
+}
+
+// A "/review" note on a page asks for a review.
+func TestReviewRequestedByNote(t *testing.T) {
+	t.Parallel()
+	w := newWorld()
+	w.apply(t, loadPayload(t, "incident.escalated.json").normalize(t))
+	w.apply(t, loadPayload(t, "incident.annotated.json").with(map[string]any{"data.content": " /review "}).normalize(t))
+	require.True(t, w.records[1].ReviewRequested)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/incidenthub/incidenthub/connectors/pagerduty"
 	"github.com/incidenthub/incidenthub/internal/actions"
 	"github.com/incidenthub/incidenthub/internal/incident"
+	"github.com/incidenthub/incidenthub/internal/store"
 )
 
 func newActionsCommand(g *globals) *cobra.Command {
@@ -27,7 +28,7 @@ func newActionsCommand(g *globals) *cobra.Command {
 		Short: "List jobs: waiting, held, running, and the dead letters (discarded, cancelled)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withQueue(cmd.Context(), g, func(q *actions.Queue, cfg *config.Config) error {
+			return withQueue(cmd.Context(), g, func(q *actions.Queue, _ *store.Store, cfg *config.Config) error {
 				params := river.NewJobListParams().First(200)
 				if !all {
 					params = params.States(rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
@@ -76,7 +77,7 @@ func jobCommand(g *globals, verb, short string, do func(context.Context, *action
 			if err != nil {
 				return fmt.Errorf("job id %q: want a number from `actions list`", args[0])
 			}
-			return withQueue(cmd.Context(), g, func(q *actions.Queue, _ *config.Config) error {
+			return withQueue(cmd.Context(), g, func(q *actions.Queue, _ *store.Store, _ *config.Config) error {
 				j, err := do(cmd.Context(), q, id)
 				if err != nil {
 					return err
@@ -89,7 +90,7 @@ func jobCommand(g *globals, verb, short string, do func(context.Context, *action
 }
 
 // withQueue opens the store and an insert-only queue client on it.
-func withQueue(ctx context.Context, g *globals, fn func(*actions.Queue, *config.Config) error) error {
+func withQueue(ctx context.Context, g *globals, fn func(*actions.Queue, *store.Store, *config.Config) error) error {
 	s, cfg, err := g.openStore(ctx)
 	if err != nil {
 		return err
@@ -99,7 +100,7 @@ func withQueue(ctx context.Context, g *globals, fn func(*actions.Queue, *config.
 	if err != nil {
 		return err
 	}
-	return fn(q, cfg)
+	return fn(q, s, cfg)
 }
 
 func jobIncident(j *rivertype.JobRow) string {

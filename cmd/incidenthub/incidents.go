@@ -8,6 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/internal/actions"
 	"github.com/incidenthub/incidenthub/internal/api"
 	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/internal/store"
@@ -15,8 +17,50 @@ import (
 
 func newIncidentsCommand(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "incidents", Short: "List and show incident records"}
-	c.AddCommand(newIncidentsListCommand(g), newIncidentsShowCommand(g))
+	c.AddCommand(newIncidentsListCommand(g), newIncidentsShowCommand(g), newIncidentsReviewCommand(g))
 	return c
+}
+
+func newIncidentsReviewCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "review INC-ID",
+		Short: "Ask for a review doc now (how an optional review opens; it also overrides none)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := incident.ParseRef(args[0])
+			if err != nil {
+				return err
+			}
+			return withQueue(cmd.Context(), g, func(q *actions.Queue, s *store.Store, _ *config.Config) error {
+				var ref string
+				err := s.Update(cmd.Context(), func(tx *store.Tx) error {
+					rec, err := tx.RecordByID(id)
+					if err != nil {
+						return err
+					}
+					ref = rec.Ref()
+					if rec.ReviewDocNumber > 0 {
+						ref += " already has its review doc, " + rec.ReviewDoc
+						return nil
+					}
+					rec.ReviewRequested = true
+					if err := tx.SaveRecord(rec, []incident.TimelineEntry{{
+						At: time.Now().UTC(), Source: "incidenthub", Kind: incident.EntryReviewRequested, Key: "review.requested",
+						Summary: "Review requested",
+					}}); err != nil {
+						return err
+					}
+					ref += ": review doc requested; a running hub opens it within seconds"
+					return q.Enqueue(cmd.Context(), tx.SQL(), rec.ID, incident.Action{Kind: incident.ActionReviewDoc})
+				})
+				if err != nil {
+					return err
+				}
+				fprintf(cmd.OutOrStdout(), "%s\n", ref)
+				return nil
+			})
+		},
+	}
 }
 
 func newIncidentsListCommand(g *globals) *cobra.Command {

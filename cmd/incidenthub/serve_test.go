@@ -170,3 +170,26 @@ func TestReviewDocHeldWithoutCredentials(t *testing.T) {
 	out := cli(t, "actions", "list", "--config", path)
 	require.Regexp(t, `(?m)^\d+\s+github.review_doc\s+INC-1\s+scheduled\s+`, out)
 }
+
+// An optional review opens only on request: `incidents review` asks.
+func TestOptionalReviewOnRequest(t *testing.T) {
+	t.Parallel()
+	path, cfg := testConfig(t, "127.0.0.1:0")
+	cfg.Severities[1].Review = "optional" // SEV2, the sample page's severity
+	var srv *httpserver.Server
+	app := fxtest.New(t, appOptions(cfg, slog.New(slog.DiscardHandler)), fx.Populate(&srv))
+	app.RequireStart()
+	defer app.RequireStop()
+	base := "http://" + srv.Addr().String()
+	cli(t, "webhook", "send", "--config", path, "--url", base, "--file", sample(t, "incident.triggered.json"))
+	cli(t, "webhook", "send", "--config", path, "--url", base, "--file", payloadFile(t, "pagerduty", "incident.resolved.json", map[string]any{
+		"event.data.id": "PFQZPSY", "event.occurred_at": "2021-06-04T14:20:00Z",
+	}))
+	waitIncident(t, base, "INC-1", 3)
+	require.Contains(t, cli(t, "actions", "list", "--config", path), "no jobs", "optional: nothing until asked")
+
+	require.Contains(t, cli(t, "incidents", "review", "INC-1", "--config", path), "review doc requested")
+	require.Regexp(t, `(?m)^\d+\s+github.review_doc\s+INC-1\s+`, cli(t, "actions", "list", "--config", path))
+	inc := waitIncident(t, base, "INC-1", 4)
+	require.Equal(t, "review.requested", inc.Timeline[len(inc.Timeline)-1].Kind)
+}

@@ -191,6 +191,7 @@ const (
 	EntryAwarenessOpened    = "awareness.opened"
 	EntryKindChanged        = "kind.changed"
 	EntryReviewOpened       = "review.opened"
+	EntryReviewRequested    = "review.requested"
 )
 
 // Action kinds: side effects on vendors, run as durable jobs.
