@@ -9,7 +9,7 @@ import (
 func SetSleep(s *Sweeper, sleep func(context.Context, time.Duration)) { s.sleep = sleep }
 
 // SetIssuesSleep replaces the wait between writes, for tests.
-func SetIssuesSleep(i *Issues, sleep func(context.Context, time.Duration)) { i.sleep = sleep }
+func SetIssuesSleep(i *Issues, sleep func(context.Context, time.Duration)) { i.gate.sleep = sleep }
 
 // SetEnqueue replaces how follow-on jobs are inserted, for tests that run
 // the worker without River.

@@ -34,26 +34,31 @@ var Module = fx.Module("github",
 	fx.Invoke(runSweeper),
 )
 
-// reviewWorkers registers the review-doc worker, held (with the reason in
-// the log) until a token and a review repository are configured.
+// reviewWorkers registers the workers that write to GitHub, held (with
+// the reason in the log) until a token and a review repository are
+// configured. They share one write gate: GitHub's spacing is per token.
 func reviewWorkers(cfg *config.Config, s ReviewStore, log *slog.Logger) (func(*river.Workers), error) {
-	var issues ReviewIssues
-	if cfg.GitHub.Token.Value() != "" && cfg.GitHub.ReviewRepo != "" {
-		client, err := NewClient(cfg.GitHub, httpclient.New(httpclient.Options{Logger: log}))
-		if err != nil {
+	var (
+		client *gh.Client
+		issues ReviewIssues
+		gate   = NewWriteGate()
+	)
+	if ReviewHeld(cfg) == "" {
+		var err error
+		if client, err = NewClient(cfg.GitHub, httpclient.New(httpclient.Options{Logger: log})); err != nil {
 			return nil, err
 		}
-		issues = NewIssues(client, cfg.GitHub.ReviewRepo)
+		issues = NewIssues(client, cfg.GitHub.ReviewRepo, gate)
+	} else {
+		log.Warn("GitHub review docs are held until configured", "reason", ReviewHeld(cfg))
 	}
-	w := NewReviewWorker(cfg, issues, s, log)
-	if reason := w.Held(); reason != "" {
-		log.Warn("GitHub review docs are held until configured", "reason", reason)
-		issues = nil
-	}
+	review := NewReviewWorker(cfg, issues, s, log)
 	reminders := NewReminderWorker(issues, s, log)
+	notes := NewChangeNoteWorker(client, gate, s, log)
 	return func(ws *river.Workers) {
-		river.AddWorker(ws, w)
+		river.AddWorker(ws, review)
 		river.AddWorker(ws, reminders)
+		river.AddWorker(ws, notes)
 	}, nil
 }
 

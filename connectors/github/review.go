@@ -31,31 +31,40 @@ type Issue struct {
 	Body   string
 }
 
-// Issues writes the review docs to the review repository. Writes are
-// serial and at least writeSpacing apart, as GitHub asks of integrations.
+// Issues reads and writes the issues (and pull request comments) of one
+// repository.
 type Issues struct {
 	client      *gh.Client
 	owner, repo string
-
-	mu        sync.Mutex
-	lastWrite time.Time
-	sleep     func(context.Context, time.Duration)
+	gate        *WriteGate
 }
 
-// NewIssues returns the adapter for "owner/name".
-func NewIssues(client *gh.Client, repo string) *Issues {
+// WriteGate keeps a token's writes serial and at least writeSpacing
+// apart, as GitHub asks of integrations; share one per token.
+type WriteGate struct {
+	mu    sync.Mutex
+	last  time.Time
+	sleep func(context.Context, time.Duration)
+}
+
+// NewWriteGate returns a gate.
+func NewWriteGate() *WriteGate { return &WriteGate{sleep: sleepCtx} }
+
+// NewIssues returns the adapter for "owner/name", writing through gate.
+func NewIssues(client *gh.Client, repo string, gate *WriteGate) *Issues {
 	owner, name, _ := strings.Cut(repo, "/")
-	return &Issues{client: client, owner: owner, repo: name, sleep: sleepCtx}
+	return &Issues{client: client, owner: owner, repo: name, gate: gate}
 }
 
 // write runs a mutating call no sooner than writeSpacing after the last.
 func (i *Issues) write(ctx context.Context, call func() error) error {
-	i.mu.Lock()
-	defer i.mu.Unlock()
-	if wait := writeSpacing - time.Since(i.lastWrite); wait > 0 {
-		i.sleep(ctx, wait)
+	g := i.gate
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if wait := writeSpacing - time.Since(g.last); wait > 0 {
+		g.sleep(ctx, wait)
 	}
-	defer func() { i.lastWrite = time.Now() }()
+	defer func() { g.last = time.Now() }()
 	return call()
 }
 
@@ -291,6 +300,16 @@ func (w *ReviewWorker) open(ctx context.Context, rec *incident.Record, body stri
 		for _, p := range fresh.Pages {
 			if err := w.enqueue(ctx, tx.SQL(), fresh.ID, incident.Action{Kind: incident.ActionPageNote, Target: p.ID}); err != nil {
 				return err
+			}
+		}
+		if !w.cfg.GitHub.CommentOnChanges {
+			return nil
+		}
+		for _, c := range rec.Changes {
+			if c.Kind == incident.ChangeMerge && c.PRNumber > 0 {
+				if err := w.enqueue(ctx, tx.SQL(), fresh.ID, incident.Action{Kind: incident.ActionChangeNote, Target: c.Key}); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

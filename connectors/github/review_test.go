@@ -64,7 +64,7 @@ func setupReview(t *testing.T) *reviewBundle {
 	hc := httpclient.New(httpclient.Options{Retries: 1, MinWait: time.Millisecond, MaxWait: time.Millisecond, Timeout: 300 * time.Millisecond})
 	client, err := github.NewClient(cfg.GitHub, hc)
 	require.NoError(t, err)
-	issues := github.NewIssues(client, cfg.GitHub.ReviewRepo)
+	issues := github.NewIssues(client, cfg.GitHub.ReviewRepo, github.NewWriteGate())
 	github.SetIssuesSleep(issues, func(context.Context, time.Duration) {})
 	w := github.NewReviewWorker(cfg, issues, s, slog.New(slog.DiscardHandler))
 	b := &reviewBundle{fake: fake, store: s, worker: w, id: rec.ID}
@@ -270,7 +270,7 @@ func TestReviewReminderOnce(t *testing.T) {
 	hc := httpclient.New(httpclient.Options{Retries: 1, MinWait: time.Millisecond, MaxWait: time.Millisecond})
 	client, err := github.NewClient(reviewConfig(b.fake.URL).GitHub, hc)
 	require.NoError(t, err)
-	issues := github.NewIssues(client, "acme/incidents")
+	issues := github.NewIssues(client, "acme/incidents", github.NewWriteGate())
 	github.SetIssuesSleep(issues, func(context.Context, time.Duration) {})
 	w := github.NewReminderWorker(issues, b.store, slog.New(slog.DiscardHandler))
 	job := &river.Job[actions.ReviewReminderArgs]{JobRow: &rivertype.JobRow{}, Args: actions.ReviewReminderArgs{IncidentID: b.id}}
@@ -279,4 +279,43 @@ func TestReviewReminderOnce(t *testing.T) {
 	comments := b.fake.Comments(1)
 	require.Len(t, comments, 2, "the summary and one reminder")
 	require.Contains(t, comments[1], "This is the only reminder.")
+}
+
+// With comment_on_changes, each merged pull request among the incident's
+// changes gets one blameless note linking the review.
+func TestChangeNotes(t *testing.T) {
+	t.Parallel()
+	b := setupReview(t)
+	cfg := reviewConfig(b.fake.URL)
+	cfg.GitHub.CommentOnChanges = true
+	merged := incident.Change{Key: "github:pull:acme/payments:88", Service: "payments", Kind: incident.ChangeMerge,
+		Repo: "acme/payments", PRNumber: 88, Title: "Pool size 50", At: time.Date(2026, 4, 1, 1, 53, 30, 0, time.UTC)}
+	require.NoError(t, b.store.Update(context.Background(), func(tx *store.Tx) error {
+		require.NoError(t, tx.SaveChange(&merged))
+		return tx.AttachChange(b.id, merged.Key, incident.TimelineEntry{At: merged.At, Kind: incident.EntryChange, Key: "change:" + merged.Key, Summary: "Merged"})
+	}))
+	hc := httpclient.New(httpclient.Options{Retries: 1, MinWait: time.Millisecond, MaxWait: time.Millisecond})
+	client, err := github.NewClient(cfg.GitHub, hc)
+	require.NoError(t, err)
+	gate := github.NewWriteGate()
+	issues := github.NewIssues(client, cfg.GitHub.ReviewRepo, gate)
+	github.SetIssuesSleep(issues, func(context.Context, time.Duration) {})
+	w := github.NewReviewWorker(cfg, issues, b.store, slog.New(slog.DiscardHandler))
+	var enqueued []incident.Action
+	github.SetEnqueue(w, func(_ context.Context, _ *sql.Tx, _ int64, a incident.Action) error {
+		enqueued = append(enqueued, a)
+		return nil
+	})
+	err = w.Work(context.Background(), &river.Job[actions.ReviewDocArgs]{JobRow: &rivertype.JobRow{}, Args: actions.ReviewDocArgs{IncidentID: b.id}})
+	var snooze *river.JobSnoozeError
+	require.ErrorAs(t, err, &snooze)
+	require.Contains(t, enqueued, incident.Action{Kind: incident.ActionChangeNote, Target: merged.Key})
+
+	notes := github.NewChangeNoteWorker(client, gate, b.store, slog.New(slog.DiscardHandler))
+	job := &river.Job[actions.ChangeNoteArgs]{JobRow: &rivertype.JobRow{}, Args: actions.ChangeNoteArgs{IncidentID: b.id, ChangeKey: merged.Key}}
+	require.NoError(t, notes.Work(context.Background(), job))
+	require.NoError(t, notes.Work(context.Background(), job))
+	comments := b.fake.Comments(88)
+	require.Len(t, comments, 1, "once")
+	require.Contains(t, comments[0], "This was merged 14 minutes before INC-1 began (Checkout API @\u200Boncall high latency). It may or may not be related; the incident review is here: https://github.example/acme/incidents/issues/1")
 }

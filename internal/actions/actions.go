@@ -87,6 +87,24 @@ func (ReviewReminderArgs) InsertOpts() river.InsertOpts {
 	}}
 }
 
+// ChangeNoteArgs comments on a pull request among an incident's changes.
+type ChangeNoteArgs struct {
+	IncidentID int64  `json:"incident_id"`
+	ChangeKey  string `json:"change_key"`
+}
+
+// Kind implements river.JobArgs.
+func (ChangeNoteArgs) Kind() string { return "github.change_note" }
+
+// InsertOpts: one job per incident and change at a time.
+func (ChangeNoteArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueGitHub, MaxAttempts: 20, UniqueOpts: river.UniqueOpts{
+		ByArgs: true,
+		ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
+			rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled},
+	}}
+}
+
 // Queue is the River client over the hub's SQLite database.
 type Queue struct {
 	client *river.Client[*sql.Tx]
@@ -164,6 +182,8 @@ func insert(ctx context.Context, client *river.Client[*sql.Tx], tx *sql.Tx, inci
 		args = PageNoteArgs{IncidentID: incidentID, PageID: a.Target}
 	case incident.ActionReviewReminder:
 		args = ReviewReminderArgs{IncidentID: incidentID}
+	case incident.ActionChangeNote:
+		args = ChangeNoteArgs{IncidentID: incidentID, ChangeKey: a.Target}
 	default:
 		return fmt.Errorf("no job for action %q", a.Kind)
 	}

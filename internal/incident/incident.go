@@ -203,6 +203,9 @@ const (
 	ActionPageNote = "page_note"
 	// ActionReviewReminder reminds, once, of an overdue review.
 	ActionReviewReminder = "review_reminder"
+	// ActionChangeNote comments, blamelessly, on a pull request among the
+	// incident's changes.
+	ActionChangeNote = "change_note"
 )
 
 // Action is a side effect a decision asks for.

@@ -1,0 +1,85 @@
+package github
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	gh "github.com/google/go-github/v60/github"
+	"github.com/riverqueue/river"
+
+	"github.com/incidenthub/incidenthub/internal/actions"
+	"github.com/incidenthub/incidenthub/internal/escape"
+	"github.com/incidenthub/incidenthub/internal/incident"
+)
+
+// ChangeNoteWorker leaves a blameless note on a pull request among an
+// incident's changes, once (github.comment_on_changes).
+type ChangeNoteWorker struct {
+	river.WorkerDefaults[actions.ChangeNoteArgs]
+
+	client *gh.Client // nil: held
+	gate   *WriteGate
+	store  ReviewStore
+	log    *slog.Logger
+}
+
+// NewChangeNoteWorker returns the worker; a nil client holds its jobs.
+func NewChangeNoteWorker(client *gh.Client, gate *WriteGate, s ReviewStore, log *slog.Logger) *ChangeNoteWorker {
+	return &ChangeNoteWorker{client: client, gate: gate, store: s, log: log.With("component", "change-note")}
+}
+
+// Work comments on the pull request unless the hub already did.
+func (w *ChangeNoteWorker) Work(ctx context.Context, job *river.Job[actions.ChangeNoteArgs]) error {
+	if w.client == nil {
+		return river.JobSnooze(heldRecheck)
+	}
+	rec, err := w.store.Incident(ctx, job.Args.IncidentID)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(rec.Changes, func(c incident.Change) bool { return c.Key == job.Args.ChangeKey })
+	if i < 0 || rec.Changes[i].PRNumber <= 0 || !repoName(rec.Changes[i].Repo) {
+		return river.JobCancel(fmt.Errorf("%s has no pull request %s", rec.Ref(), job.Args.ChangeKey))
+	}
+	c := rec.Changes[i]
+	pr := NewIssues(w.client, c.Repo, w.gate)
+	marker := "<!-- incidenthub:change-note " + rec.Ref() + " -->"
+	comments, err := pr.Comments(ctx, c.PRNumber)
+	if err != nil {
+		return classify(err)
+	}
+	if slices.ContainsFunc(comments, func(b string) bool { return strings.Contains(b, marker) }) {
+		return nil
+	}
+	return classify(pr.Comment(ctx, c.PRNumber, marker+"\n"+ChangeNote(&rec, c)))
+}
+
+// ChangeNote says how a change relates in time to an incident, and
+// nothing more: it may or may not be related, and the review is where
+// people find out together.
+func ChangeNote(rec *incident.Record, c incident.Change) string {
+	when := fmt.Sprintf("%s before %s began", human(rec.OpenedAt.Sub(c.At)), rec.Ref())
+	if !c.At.Before(rec.OpenedAt) {
+		when = fmt.Sprintf("while %s was open (%s after it began)", rec.Ref(), human(c.At.Sub(rec.OpenedAt)))
+	}
+	return fmt.Sprintf("This was merged %s (%s). It may or may not be related; the incident review is here: %s",
+		when, escape.Markdown(rec.Title), escape.URL(rec.ReviewDoc))
+}
+
+func repoName(r string) bool {
+	owner, name, ok := strings.Cut(r, "/")
+	return ok && owner != "" && name != "" && !strings.ContainsAny(r, "?#% ") && !strings.Contains(name, "/")
+}
+
+// human renders a duration in minutes or hours, as people say it.
+func human(d time.Duration) string {
+	m := int(d.Minutes())
+	if m < 60 {
+		return fmt.Sprintf("%d minutes", m)
+	}
+	return fmt.Sprintf("%dh%02d", m/60, m%60)
+}
