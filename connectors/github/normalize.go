@@ -52,6 +52,13 @@ func (Normalizer) Normalize(d inbox.Delivery) ([]incident.Event, error) {
 	switch e := parsed.(type) {
 	case *gh.PingEvent:
 		return nil, inbox.Ignored("ping from hook %d: the hook reaches the hub", e.GetHookID())
+	case *gh.IssueCommentEvent:
+		// The hub's own comments carry its marker: their webhooks are
+		// echoes and must never be acted on.
+		if strings.Contains(e.GetComment().GetBody(), HubMarker) {
+			return nil, inbox.Ignored("echo of the hub's own comment")
+		}
+		return nil, inbox.Ignored("GitHub event %s is not one the hub acts on", d.Event)
 	case *gh.DeploymentEvent:
 		c, err = deployment(envelope.Action, e.GetRepo(), e.GetDeployment(), nil)
 	case *gh.DeploymentStatusEvent:
@@ -81,6 +88,9 @@ func (Normalizer) Normalize(d inbox.Delivery) ([]incident.Event, error) {
 	ev.Change, ev.OccurredAt, ev.Actor = c, c.At, c.Actor
 	return []incident.Event{ev}, nil
 }
+
+// HubMarker starts every hidden marker the hub writes into GitHub text.
+const HubMarker = "<!-- incidenthub:"
 
 // payload unwraps a form-encoded delivery (a hook set to
 // application/x-www-form-urlencoded sends payload=<json>).

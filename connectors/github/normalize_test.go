@@ -192,3 +192,16 @@ func TestVerifier(t *testing.T) {
 	require.False(t, github.NewVerifier(nil).Verify(http.Header{}, body))
 	require.False(t, github.NewVerifier([]config.Secret{""}).Verify(http.Header{github.SignatureHeader: {github.Sign("", body)}}, body))
 }
+
+// The hub's own comments come back as webhooks: recognised as echoes.
+func TestNormalizeEchoes(t *testing.T) {
+	t.Parallel()
+	echo := edit(t, readFixture(t, "issue_comment.created.json"), func(p map[string]any) {
+		p["comment"].(map[string]any)["body"] = "<!-- incidenthub:summary INC-1 2021-06-04T14:20:00Z -->\n**INC-1 resolved.**"
+	})
+	_, err := normalize("issue_comment", echo)
+	require.True(t, inbox.IsIgnored(err))
+	require.ErrorContains(t, err, "echo of the hub's own comment")
+	_, err = normalize("issue_comment", readFixture(t, "issue_comment.created.json"))
+	require.NotContains(t, err.Error(), "echo")
+}
