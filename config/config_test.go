@@ -88,7 +88,7 @@ func TestParseExample(t *testing.T) {
 				WebhookSecrets: []config.Secret{"pd-secret"},
 				FromEmail:      "oncall@example.com",
 			},
-			GitHub: config.GitHub{WebhookSecrets: []config.Secret{"gh-secret"}},
+			GitHub: config.GitHub{WebhookSecrets: []config.Secret{"gh-secret"}, ReviewRepo: "acme/incidents"},
 			Severities: []config.Severity{
 				{
 					Name:                "SEV1",
@@ -144,6 +144,7 @@ func TestParseExample(t *testing.T) {
 				Labels:           []string{"risky-migration"},
 				AutoResolveAfter: 2 * time.Hour, // default
 			},
+			People: []config.Person{{Name: "PIG 208", GitHub: "pig208"}},
 		}, cfg)
 	})
 
@@ -997,4 +998,22 @@ func TestParseReportsShapeAndSemanticProblemsTogether(t *testing.T) {
 		paths = append(paths, p.Path)
 	}
 	require.ElementsMatch(t, []string{"listn", "correlation.merge_window", "pagerduty.webhook_secrets[0]"}, paths)
+}
+
+func TestPeople(t *testing.T) {
+	t.Parallel()
+
+	_, err := config.Parse("people.yaml", []byte("people: [{github: \"not a login\"}]\n"+oneSeverity), lookup(nil))
+	var cerr *config.Error
+	require.ErrorAs(t, err, &cerr)
+	require.Len(t, cerr.Problems, 2)
+	require.Equal(t, "people[0]", cerr.Problems[0].Path)
+	require.Equal(t, "people[0].github", cerr.Problems[1].Path)
+
+	cfg, err := config.Parse("people.yaml", []byte("people: [{name: Ana Ortiz, pagerduty_email: ana@example.com, github: ana-o}]\n"+oneSeverity), lookup(nil))
+	require.NoError(t, err)
+	require.Equal(t, "ana-o", cfg.GitHubLogin("Ana Ortiz"))
+	require.Equal(t, "ana-o", cfg.GitHubLogin("ANA@example.com"))
+	require.Empty(t, cfg.GitHubLogin(""))
+	require.Empty(t, cfg.GitHubLogin("Bea"))
 }
