@@ -29,6 +29,16 @@ type Config struct {
 	Review      Review      `yaml:"review"`
 	Awareness   Awareness   `yaml:"awareness"`
 	People      []Person    `yaml:"people"`
+	Jobs        Jobs        `yaml:"jobs"`
+}
+
+// Jobs tunes the durable job queue that writes to vendors.
+type Jobs struct {
+	// Timeout bounds one run of a job.
+	Timeout time.Duration `yaml:"timeout"`
+	// RescueAfter: a job still running this long (its process died) runs
+	// again. At least Timeout.
+	RescueAfter time.Duration `yaml:"rescue_after"`
 }
 
 // Person maps someone who responds in PagerDuty to their GitHub login, so
@@ -178,6 +188,7 @@ func Default() Config {
 		Correlation: Correlation{MergeWindow: 30 * time.Minute, ChangeLookback: 2 * time.Hour},
 		Review:      Review{OpenAfter: 12 * time.Hour, DueWithin: 48 * time.Hour},
 		Awareness:   Awareness{Labels: []string{"risky-migration"}, AutoResolveAfter: 2 * time.Hour},
+		Jobs:        Jobs{Timeout: 2 * time.Minute, RescueAfter: 5 * time.Minute},
 	}
 }
 

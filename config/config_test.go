@@ -145,6 +145,7 @@ func TestParseExample(t *testing.T) {
 				AutoResolveAfter: 2 * time.Hour, // default
 			},
 			People: []config.Person{{Name: "PIG 208", GitHub: "pig208"}},
+			Jobs:   config.Jobs{Timeout: 2 * time.Minute, RescueAfter: 5 * time.Minute}, // defaults
 		}, cfg)
 	})
 
@@ -228,7 +229,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			file: "conf.unknown-top-level-key.yaml",
 			path: "listne",
-			msg:  "unknown key (known: api, awareness, correlation, github, intake, jira, listen,",
+			msg:  "unknown key (known: api, awareness, correlation, github, intake, jira, jobs, listen,",
 		},
 		{
 			file: "conf.unknown-nested-key.yaml",

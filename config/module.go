@@ -18,6 +18,7 @@ type Sections struct {
 	GitHub      GitHub
 	Jira        Jira
 	Correlation Correlation
+	Jobs        Jobs
 }
 
 func split(c *Config) Sections {
@@ -30,5 +31,6 @@ func split(c *Config) Sections {
 		GitHub:      c.GitHub,
 		Jira:        c.Jira,
 		Correlation: c.Correlation,
+		Jobs:        c.Jobs,
 	}
 }

@@ -115,6 +115,12 @@ func (c *Config) validate(unset map[string]string) []Problem {
 	if c.Review.DueWithin <= 0 {
 		v.add("review.due_within", "want a positive duration")
 	}
+	if c.Jobs.Timeout <= 0 {
+		v.add("jobs.timeout", "want a positive duration")
+	}
+	if c.Jobs.RescueAfter < c.Jobs.Timeout {
+		v.add("jobs.rescue_after", "want at least jobs.timeout (%s)", c.Jobs.Timeout)
+	}
 	if c.Awareness.AutoResolveAfter <= 0 {
 		v.add("awareness.auto_resolve_after", "want a positive duration")
 	}

@@ -187,3 +187,48 @@ func TestResolvedIncidentGetsOneReviewDoc(t *testing.T) {
 	require.Regexp(t, `(?m)^\d+\s+pagerduty.note\s+INC-1\s+(completed|running)`, out)
 	require.Regexp(t, `(?m)^\d+\s+github.review_doc\s+INC-1\s+(completed|running)`, out)
 }
+
+// The process dies between GitHub creating the review issue and the hub
+// recording it. After the restart River rescues the job, which finds the
+// issue by its label and adopts it: still exactly one.
+func TestKilledBetweenCreateAndRecord(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	base := "http://" + addr
+	fake := githubtest.New(t)
+	// GitHub creates the issue, then its answer never comes in time.
+	fake.Faults = []githubtest.Fault{{Op: "create", Effect: true, Stall: 3 * time.Second}}
+
+	path, _ := testConfig(t, addr)
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = fmt.Fprintf(f, "github: {token: \"gh-token\", base_url: %q, review_repo: acme/incidents}\nreview: {open_after: 0s}\njobs: {timeout: 10s, rescue_after: 10s}\n", fake.URL)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
+
+	hub := startHub(t, path, base)
+	cli(t, "webhook", "send", "--config", path, "--url", base, "--file", sample(t, "incident.triggered.json"))
+	cli(t, "webhook", "send", "--config", path, "--url", base, "--file", payloadFile(t, "pagerduty", "incident.resolved.json", map[string]any{
+		"event.data.id": "PFQZPSY", "event.occurred_at": "2021-06-04T14:20:00Z",
+	}))
+	require.Eventually(t, func() bool { return len(fake.Issues()) == 1 }, 20*time.Second, 10*time.Millisecond)
+	hub.kill() // GitHub has the issue; the hub has not recorded it
+
+	var inc api.Incident
+	require.Equal(t, http.StatusOK, func() int {
+		hub = startHub(t, path, base)
+		return getJSON(t, base+"/api/v1/incidents/INC-1", &inc)
+	}())
+	require.Empty(t, inc.Links.ReviewDoc, "the kill came before the hub recorded the doc")
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(hub.logs.String())
+		}
+	})
+	require.Eventually(t, func() bool {
+		inc = api.Incident{}
+		return getJSON(t, base+"/api/v1/incidents/INC-1", &inc) == http.StatusOK && inc.Links.ReviewDoc != ""
+	}, 90*time.Second, 100*time.Millisecond, "the rescued job adopts the issue")
+	require.Len(t, fake.Issues(), 1, "exactly one review issue")
+	require.Equal(t, "https://github.example/acme/incidents/issues/1", inc.Links.ReviewDoc)
+}

@@ -117,17 +117,26 @@ type Config struct {
 	Logger  *slog.Logger
 	// Insert-only clients (the CLI) have no workers and never start.
 	InsertOnly bool
+	// JobTimeout bounds one run; RescueAfter re-runs a job whose process
+	// died while it ran. Defaults 2 and 5 minutes.
+	JobTimeout, RescueAfter time.Duration
 }
 
 // NewQueue returns a queue on db, the store's single writer connection:
 // River's jobs are inserted in the store's transactions.
 func NewQueue(db *sql.DB, cfg Config) (*Queue, error) {
+	if cfg.JobTimeout == 0 {
+		cfg.JobTimeout = 2 * time.Minute
+	}
+	if cfg.RescueAfter == 0 {
+		cfg.RescueAfter = 5 * time.Minute
+	}
 	rc := &river.Config{
 		Logger: cfg.Logger,
-		// A job running when the process died is rescued soon after a
+		// A job running when the process died is rescued minutes after a
 		// restart, not after River's default hour (NOTES-dependencies).
-		JobTimeout:           2 * time.Minute,
-		RescueStuckJobsAfter: 5 * time.Minute,
+		JobTimeout:           cfg.JobTimeout,
+		RescueStuckJobsAfter: cfg.RescueAfter,
 		RetryPolicy:          retryPolicy{},
 	}
 	if !cfg.InsertOnly {

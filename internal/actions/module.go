@@ -8,6 +8,8 @@ import (
 
 	"github.com/riverqueue/river"
 	"go.uber.org/fx"
+
+	"github.com/incidenthub/incidenthub/config"
 )
 
 // Module runs the job queue for the life of the app.
@@ -26,6 +28,7 @@ type Params struct {
 	Lifecycle fx.Lifecycle
 	DB        Database
 	Workers   []func(*river.Workers) `group:"workers"`
+	Jobs      config.Jobs
 	Log       *slog.Logger
 }
 
@@ -34,7 +37,10 @@ func newForApp(p Params) (*Queue, error) {
 	for _, register := range p.Workers {
 		register(workers)
 	}
-	q, err := NewQueue(p.DB.WriteDB(), Config{Workers: workers, Logger: p.Log.With("component", "river")})
+	q, err := NewQueue(p.DB.WriteDB(), Config{
+		Workers: workers, Logger: p.Log.With("component", "river"),
+		JobTimeout: p.Jobs.Timeout, RescueAfter: p.Jobs.RescueAfter,
+	})
 	if err != nil {
 		return nil, err
 	}
