@@ -40,17 +40,8 @@ type ReviewDocArgs struct {
 // Kind implements river.JobArgs.
 func (ReviewDocArgs) Kind() string { return "github.review_doc" }
 
-// InsertOpts keeps one unfinished job per incident: a later change finds
-// the waiting job and is covered by it, since the worker reads the record
-// fresh. (River requires running jobs to count too; the worker checks after
-// writing whether the record moved meanwhile, and runs again if so.)
-func (ReviewDocArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueGitHub, MaxAttempts: 20, UniqueOpts: river.UniqueOpts{
-		ByArgs: true,
-		ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
-			rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled},
-	}}
-}
+// InsertOpts: one unfinished job per incident.
+func (ReviewDocArgs) InsertOpts() river.InsertOpts { return onePending(QueueGitHub) }
 
 // PageNoteArgs adds a note to a PagerDuty incident linking the review doc.
 type PageNoteArgs struct {
@@ -62,13 +53,7 @@ type PageNoteArgs struct {
 func (PageNoteArgs) Kind() string { return "pagerduty.note" }
 
 // InsertOpts: one note job per page at a time.
-func (PageNoteArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueuePagerDuty, MaxAttempts: 20, UniqueOpts: river.UniqueOpts{
-		ByArgs: true,
-		ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
-			rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled},
-	}}
-}
+func (PageNoteArgs) InsertOpts() river.InsertOpts { return onePending(QueuePagerDuty) }
 
 // ReviewReminderArgs reminds, once, that a review is overdue.
 type ReviewReminderArgs struct {
@@ -79,13 +64,7 @@ type ReviewReminderArgs struct {
 func (ReviewReminderArgs) Kind() string { return "github.review_reminder" }
 
 // InsertOpts: one reminder job per incident at a time.
-func (ReviewReminderArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueGitHub, MaxAttempts: 20, UniqueOpts: river.UniqueOpts{
-		ByArgs: true,
-		ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
-			rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled},
-	}}
-}
+func (ReviewReminderArgs) InsertOpts() river.InsertOpts { return onePending(QueueGitHub) }
 
 // ChangeNoteArgs comments on a pull request among an incident's changes.
 type ChangeNoteArgs struct {
@@ -97,8 +76,14 @@ type ChangeNoteArgs struct {
 func (ChangeNoteArgs) Kind() string { return "github.change_note" }
 
 // InsertOpts: one job per incident and change at a time.
-func (ChangeNoteArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueGitHub, MaxAttempts: 20, UniqueOpts: river.UniqueOpts{
+func (ChangeNoteArgs) InsertOpts() river.InsertOpts { return onePending(QueueGitHub) }
+
+// onePending keeps one unfinished job per kind and arguments: a later
+// request finds the waiting job and is covered by it, since workers read
+// the record fresh. (River requires running jobs to count too; workers
+// whose input may move while they run check again afterwards.)
+func onePending(queue string) river.InsertOpts {
+	return river.InsertOpts{Queue: queue, MaxAttempts: 20, UniqueOpts: river.UniqueOpts{
 		ByArgs: true,
 		ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
 			rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled},

@@ -25,15 +25,11 @@ const zwsp = "\u200B"
 //   - line breaks become spaces and control and bidi characters are
 //     dropped, so the text stays on its line (inside a table cell too).
 func Markdown(s string) string {
-	s = html.UnescapeString(s)
+	s = oneLine(s)
 	var b strings.Builder
 	b.Grow(len(s) + len(s)/8)
 	for _, r := range s {
 		switch {
-		case r == '\n' || r == '\r' || r == '\t':
-			b.WriteByte(' ')
-		case unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u2028' || r == '\u2029':
-			// dropped: invisible, and able to reorder or break the line
 		case r == '@' || r == '#':
 			b.WriteRune(r)
 			b.WriteString(zwsp)
@@ -60,13 +56,9 @@ func Markdown(s string) string {
 // @ and #), one line, no control or bidi characters, and nothing escaped
 // that would show its backslash.
 func Title(s string) string {
-	s = html.UnescapeString(s)
 	var b strings.Builder
-	for _, r := range s {
+	for _, r := range oneLine(s) {
 		switch {
-		case r == '\n' || r == '\r' || r == '\t':
-			b.WriteByte(' ')
-		case unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u2028' || r == '\u2029':
 		case r == '@' || r == '#':
 			b.WriteRune(r)
 			b.WriteString(zwsp)
@@ -82,13 +74,9 @@ func Title(s string) string {
 // "%%" starts a comment, brackets and quotes shape nodes) and backticks
 // (which could close the code fence) are removed, on one line.
 func Mermaid(s string) string {
-	s = html.UnescapeString(s)
 	var b strings.Builder
-	for _, r := range s {
+	for _, r := range oneLine(s) {
 		switch {
-		case r == '\n' || r == '\r' || r == '\t':
-			b.WriteByte(' ')
-		case unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r):
 		case strings.ContainsRune(":;%#`\"'<>{}[]()|&\\", r):
 		case r == '@':
 			b.WriteString("@" + zwsp)
@@ -108,6 +96,22 @@ func URL(u string) string {
 		return ""
 	}
 	return u
+}
+
+// oneLine decodes HTML entities (so that "&#64;" cannot slip through as
+// "@" after GitHub decodes it), turns line breaks into spaces, and drops
+// control and bidi characters, which are invisible and can reorder or
+// break a line.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r == '\n' || r == '\r' || r == '\t':
+			return ' '
+		case unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) || r == '\u2028' || r == '\u2029':
+			return -1
+		}
+		return r
+	}, html.UnescapeString(s))
 }
 
 // Truncate shortens s to at most n runes, on a rune boundary, marking the
