@@ -66,6 +66,8 @@ type Query struct {
 	OpenedFrom, OpenedTo time.Time
 	// ChangeKey: load the stored change with this key.
 	ChangeKey string
+	// RecordID: load this record.
+	RecordID int64
 }
 
 // State is what the store knows that the event may touch.
@@ -112,6 +114,9 @@ func QueryFor(ev incident.Event, r Rules) Query {
 	if ev.Change != nil {
 		q.ChangeKey = ev.Change.Key
 	}
+	if id, err := incident.ParseRef(ev.Subject); err == nil && (ev.Type == incident.EventReviewClosed || ev.Type == incident.EventReviewReopened) {
+		q.RecordID = id
+	}
 	if ev.Snapshot != nil {
 		_, q.CorrelationKey, _ = r.service(ev.Snapshot.ServiceID)
 		start := pageStart(ev)
@@ -128,6 +133,9 @@ func Decide(s State, ev incident.Event, r Rules, now time.Time) Decision {
 	case incident.SourcePagerDuty:
 		return decidePage(s, ev, r)
 	case incident.SourceGitHub:
+		if ev.Change == nil {
+			return decideReview(s, ev)
+		}
 		return decideChange(s, ev, r)
 	default:
 		return Decision{Ignore: "no rules for source " + string(ev.Source)}
@@ -196,6 +204,31 @@ func (r Rules) ReviewActions(before, after *incident.Record) []incident.Action {
 		return nil
 	}
 	return []incident.Action{{Kind: incident.ActionReviewDoc, RunAt: after.ResolvedAt.Add(wait)}}
+}
+
+// decideReview closes a record when its review issue closes, and
+// reopens the review when the issue reopens.
+func decideReview(s State, ev incident.Event) Decision {
+	if s.Owner == nil {
+		return Decision{Ignore: "the review issue's incident " + ev.Subject + " is not known"}
+	}
+	rec := s.Owner.Clone()
+	var entry incident.TimelineEntry
+	switch {
+	case ev.Type == incident.EventReviewClosed && rec.Status != incident.StatusClosed:
+		if rec.Status.Active() {
+			return Decision{Ignore: rec.Ref() + " is still " + string(rec.Status) + ": its review cannot close it"}
+		}
+		rec.Status = incident.StatusClosed
+		entry = incident.TimelineEntry{Kind: incident.EntryReviewClosed, Summary: "Review closed" + by(ev.Actor) + "; the incident is closed"}
+	case ev.Type == incident.EventReviewReopened && rec.Status == incident.StatusClosed:
+		rec.Status = incident.StatusReviewing
+		entry = incident.TimelineEntry{Kind: incident.EntryReviewReopened, Summary: "Review reopened" + by(ev.Actor)}
+	default:
+		return Decision{Ignore: rec.Ref() + " is already " + string(rec.Status)}
+	}
+	entry.At, entry.Source, entry.Key = ev.OccurredAt, string(ev.Source), "github:"+ev.ID
+	return Decision{Record: &rec, Entries: []incident.TimelineEntry{entry}, Actions: []incident.Action{{Kind: incident.ActionReviewDoc}}}
 }
 
 // ReviewCommand is the note that asks for a review.

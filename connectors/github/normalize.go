@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -52,6 +53,8 @@ func (Normalizer) Normalize(d inbox.Delivery) ([]incident.Event, error) {
 	switch e := parsed.(type) {
 	case *gh.PingEvent:
 		return nil, inbox.Ignored("ping from hook %d: the hook reaches the hub", e.GetHookID())
+	case *gh.IssuesEvent:
+		return reviewEvent(ev, e)
 	case *gh.IssueCommentEvent:
 		// The hub's own comments carry its marker: their webhooks are
 		// echoes and must never be acted on.
@@ -103,6 +106,39 @@ func payload(body []byte) ([]byte, error) {
 		return nil, fmt.Errorf("GitHub form payload: %w", err)
 	}
 	return []byte(form.Get("payload")), nil
+}
+
+// reviewLabel finds an incident's review issue: the label the hub puts on
+// it (incidenthub:INC-12).
+var reviewLabel = regexp.MustCompile(`^incidenthub:(INC-[1-9][0-9]*)$`)
+
+// reviewEvent reads the closing and reopening of a review issue.
+func reviewEvent(ev incident.Event, e *gh.IssuesEvent) ([]incident.Event, error) {
+	switch e.GetAction() {
+	case "closed":
+		ev.Type = incident.EventReviewClosed
+	case "reopened":
+		ev.Type = incident.EventReviewReopened
+	default:
+		return nil, inbox.Ignored("issue %s: the hub acts on closed and reopened review issues", e.GetAction())
+	}
+	for _, l := range e.GetIssue().Labels {
+		if m := reviewLabel.FindStringSubmatch(l.GetName()); m != nil {
+			ev.Subject = m[1]
+		}
+	}
+	if ev.Subject == "" {
+		return nil, inbox.Ignored("issue #%d is not a review doc (no incidenthub:INC-n label)", e.GetIssue().GetNumber())
+	}
+	ev.Actor = e.GetSender().GetLogin()
+	ev.OccurredAt = e.GetIssue().GetUpdatedAt().Time.UTC()
+	if t := e.GetIssue().GetClosedAt().Time; ev.Type == incident.EventReviewClosed && !t.IsZero() {
+		ev.OccurredAt = t.UTC()
+	}
+	if ev.OccurredAt.IsZero() {
+		return nil, fmt.Errorf("GitHub issues payload lacks its time")
+	}
+	return []incident.Event{ev}, nil
 }
 
 func deployment(action string, repo *gh.Repository, d *gh.Deployment, status *gh.DeploymentStatus) (*incident.Change, error) {

@@ -287,6 +287,9 @@ func (w *ReviewWorker) open(ctx context.Context, rec *incident.Record, body stri
 			return err
 		}
 		fresh.ReviewDoc, fresh.ReviewDocNumber = issue.URL, issue.Number
+		if fresh.Status == incident.StatusResolved {
+			fresh.Status = incident.StatusReviewing
+		}
 		fresh.ReviewDue = time.Now().UTC().Add(w.cfg.Review.DueWithin).Truncate(time.Second)
 		if err := w.enqueue(ctx, tx.SQL(), fresh.ID, incident.Action{Kind: incident.ActionReviewReminder, RunAt: fresh.ReviewDue}); err != nil {
 			return err

@@ -33,6 +33,13 @@ const (
 // EventChange is a deploy, merge, release, push or deploy-workflow run.
 const EventChange EventType = "change"
 
+// Review events, from the review issue on GitHub. Subject is the record
+// (INC-n).
+const (
+	EventReviewClosed   EventType = "review.closed"
+	EventReviewReopened EventType = "review.reopened"
+)
+
 // Event is what a connector makes of one vendor event: the facts the router
 // needs and the time the thing happened (never the time it arrived).
 type Event struct {

@@ -192,6 +192,8 @@ const (
 	EntryKindChanged        = "kind.changed"
 	EntryReviewOpened       = "review.opened"
 	EntryReviewRequested    = "review.requested"
+	EntryReviewClosed       = "review.closed"
+	EntryReviewReopened     = "review.reopened"
 )
 
 // Action kinds: side effects on vendors, run as durable jobs.

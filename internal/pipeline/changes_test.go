@@ -2,6 +2,7 @@ package pipeline_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -265,3 +266,44 @@ func TestEveryGitHubEvent(t *testing.T) {
 		})
 	}
 }
+
+// Closing the review issue closes the record; reopening it reopens the
+// review. A review issue of an incident still open does not close it.
+func TestReviewIssueClosesTheRecord(t *testing.T) {
+	b := setup(t, nil, pipeline.WithActions(discardActions{}))
+	gh, pd := incident.SourceGitHub, incident.SourcePagerDuty
+	b.send(t, pd, "p1", "", load(t, "pagerduty", "incident.triggered.json"))
+	review := func(action string) fixture {
+		return load(t, "github", "issues.opened.json").set("action", action).
+			set("issue.labels", []any{map[string]any{"name": "incident"}, map[string]any{"name": "incidenthub:INC-1"}}).
+			set("issue.closed_at", "2021-06-07T10:00:00Z").set("issue.updated_at", "2021-06-08T09:00:00Z")
+	}
+	b.send(t, gh, "g1", "issues", review("closed"))
+	require.Contains(t, b.deliveryOf(t, gh, "g1").Reason, "INC-1 is still open")
+
+	b.send(t, pd, "p2", "", load(t, "pagerduty", "incident.resolved.json").
+		set("event.data.id", "PFQZPSY").set("event.occurred_at", "2021-06-04T14:20:00Z"))
+	b.send(t, gh, "g2", "issues", review("closed"))
+	rec, err := b.store.Incident(context.Background(), 1)
+	require.NoError(t, err)
+	require.Equal(t, incident.StatusClosed, rec.Status)
+	last := rec.Timeline[len(rec.Timeline)-1]
+	require.Equal(t, "review.closed", last.Kind)
+	require.Equal(t, "2021-06-07 10:00", last.At.Format("2006-01-02 15:04"))
+
+	b.send(t, gh, "g3", "issues", review("reopened"))
+	rec, err = b.store.Incident(context.Background(), 1)
+	require.NoError(t, err)
+	require.Equal(t, incident.StatusReviewing, rec.Status)
+
+	b.send(t, gh, "g4", "issues", review("closed").set("issue.labels", []any{map[string]any{"name": "bug"}}))
+	require.Contains(t, b.deliveryOf(t, gh, "g4").Reason, "not a review doc")
+	b.send(t, gh, "g5", "issues", load(t, "github", "issues.opened.json"))
+	require.Equal(t, inbox.StatusIgnored, b.deliveryOf(t, gh, "g5").Status)
+}
+
+// discardActions accepts the jobs decisions ask for, for tests about
+// records only.
+type discardActions struct{}
+
+func (discardActions) Enqueue(context.Context, *sql.Tx, int64, incident.Action) error { return nil }

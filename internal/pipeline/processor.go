@@ -355,7 +355,7 @@ func (p *Processor) decide(tx *store.Tx, ev incident.Event) (router.Decision, er
 		return router.Decision{}, err
 	}
 	dec := router.Decide(st, ev, p.rules, p.now())
-	if dec.Record == nil || dec.Record.Service == incident.UnmappedService {
+	if dec.Record == nil || dec.Record.Service == incident.UnmappedService || ev.Source != incident.SourcePagerDuty {
 		return dec, nil
 	}
 	// The record may have opened or moved: attach the service's changes
@@ -427,6 +427,15 @@ func (p *Processor) load(tx *store.Tx, q router.Query) (router.State, error) {
 	)
 	if q.PageID != "" {
 		if st.Owner, err = tx.RecordByPage(q.PageID); err != nil {
+			return st, err
+		}
+	}
+	if q.RecordID != 0 {
+		st.Owner, err = tx.RecordByID(q.RecordID)
+		if errors.Is(err, store.ErrNotFound) {
+			return st, nil
+		}
+		if err != nil {
 			return st, err
 		}
 	}
