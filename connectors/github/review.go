@@ -470,16 +470,22 @@ func classify(err error) error {
 	}
 	var rl *gh.RateLimitError
 	if errors.As(err, &rl) {
-		return river.JobSnooze(min(max(time.Until(rl.Rate.Reset.Time), time.Second), maxSnooze))
+		return snooze(time.Until(rl.Rate.Reset.Time))
 	}
 	var abuse *gh.AbuseRateLimitError
 	if errors.As(err, &abuse) {
-		return river.JobSnooze(min(max(abuse.GetRetryAfter(), time.Second), maxSnooze))
+		// A secondary limit that names no time: GitHub asks for at least a
+		// minute.
+		wait := abuse.GetRetryAfter()
+		if wait == 0 {
+			wait = time.Minute
+		}
+		return snooze(wait)
 	}
 	var resp *gh.ErrorResponse
 	if errors.As(err, &resp) && resp.Response != nil {
 		if wait, limited := httpclient.RateLimited(resp.Response, time.Now()); limited {
-			return river.JobSnooze(min(max(wait, time.Second), maxSnooze))
+			return snooze(wait)
 		}
 		code := resp.Response.StatusCode
 		if code >= 400 && code < 500 && code != http.StatusRequestTimeout {
@@ -489,5 +495,12 @@ func classify(err error) error {
 	return err
 }
 
-// maxSnooze caps how long one rate-limit answer parks a job.
-const maxSnooze = 15 * time.Minute
+// Rate-limit waits: at least minSnooze, so that a limit naming no time (or
+// zero) is never hammered; at most maxSnooze, so that one answer cannot
+// park a job for an hour.
+const (
+	minSnooze = 30 * time.Second
+	maxSnooze = 15 * time.Minute
+)
+
+func snooze(wait time.Duration) error { return river.JobSnooze(min(max(wait, minSnooze), maxSnooze)) }

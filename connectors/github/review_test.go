@@ -319,3 +319,27 @@ func TestChangeNotes(t *testing.T) {
 	require.Len(t, comments, 1, "once")
 	require.Contains(t, comments[0], "This was merged 14 minutes before INC-1 began (Checkout API @\u200Boncall high latency). It may or may not be related; the incident review is here: https://github.example/acme/incidents/issues/1")
 }
+
+// GitHub's secondary limit as it really comes (a 403 naming no time, with
+// documentation_url) parks the job for at least a minute, never a loop.
+func TestSecondaryLimitWithoutRetryAfter(t *testing.T) {
+	t.Parallel()
+	b := setupReview(t)
+	b.fake.Faults = []githubtest.Fault{{Op: "list", Status: 403, Body: `{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits"}`}}
+	err := b.work(t)
+	var snooze *river.JobSnoozeError
+	require.ErrorAs(t, err, &snooze)
+	require.GreaterOrEqual(t, snooze.Duration, time.Minute)
+	require.Empty(t, b.fake.Issues())
+}
+
+// A 429 naming no time snoozes for a while, not for a second.
+func TestRateLimitWithoutTimeSnoozesForAWhile(t *testing.T) {
+	t.Parallel()
+	b := setupReview(t)
+	b.fake.Faults = []githubtest.Fault{{Op: "list", Status: 429}, {Op: "list", Status: 429}}
+	err := b.work(t)
+	var snooze *river.JobSnoozeError
+	require.ErrorAs(t, err, &snooze)
+	require.GreaterOrEqual(t, snooze.Duration, 30*time.Second)
+}

@@ -124,15 +124,17 @@ func (o *Options) checkRetry(ctx context.Context, resp *http.Response, err error
 	return false, nil
 }
 
-// backoff honours the vendor's wait when it names one, else backs off
-// exponentially with jitter.
+// backoff honours the vendor's wait when it names one, and never waits
+// less than exponential backoff with jitter: a limit that names no time
+// (or zero) must not be met with an immediate retry.
 func (o *Options) backoff(minWait, maxWait time.Duration, attempt int, resp *http.Response) time.Duration {
+	wait := jittered(minWait, maxWait, attempt)
 	if resp != nil {
-		if wait, limited := RateLimited(resp, time.Now()); limited {
-			return min(wait, o.MaxHeaderWait)
+		if named, limited := RateLimited(resp, time.Now()); limited {
+			wait = max(wait, min(named, o.MaxHeaderWait))
 		}
 	}
-	return jittered(minWait, maxWait, attempt)
+	return wait
 }
 
 // jittered is exponential backoff with jitter: between half and all of

@@ -194,3 +194,20 @@ func TestBackoffIsExponentialWithJitterAndCapped(t *testing.T) {
 	}
 	require.LessOrEqual(t, httpclient.Jittered(time.Second, time.Minute, 80), time.Minute, "no overflow")
 }
+
+// A limit that names no time is not retried at once.
+func TestBackoffNeverImmediateOnALimit(t *testing.T) {
+	t.Parallel()
+	var attempts []time.Time
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		attempts = append(attempts, time.Now())
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	defer srv.Close()
+	c := httpclient.New(httpclient.Options{Retries: 2, MinWait: 40 * time.Millisecond, MaxWait: 80 * time.Millisecond, MaxHeaderWait: time.Second})
+	resp, err := c.Get(srv.URL)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Len(t, attempts, 3)
+	require.GreaterOrEqual(t, attempts[1].Sub(attempts[0]), 20*time.Millisecond, "at least half the minimum backoff")
+}

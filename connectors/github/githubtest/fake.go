@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -80,8 +81,11 @@ type Fault struct {
 	Status  int    // the status to answer; 0 with Stall
 	Headers map[string]string
 	Effect  bool
-	// Stall delays the answer (past the client's timeout).
+	// Stall delays the answer past the client's timeout, then drops the
+	// connection: the answer is lost.
 	Stall time.Duration
+	// Body replaces the default error body.
+	Body string
 }
 
 // New starts the double.
@@ -300,6 +304,9 @@ func (f *Fake) fault(op string) (Fault, bool) {
 func (f *Fake) fail(w http.ResponseWriter, ft Fault) {
 	if ft.Stall > 0 {
 		time.Sleep(ft.Stall)
+		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+			conn.Close()
+		}
 		return
 	}
 	for k, v := range ft.Headers {
@@ -307,6 +314,10 @@ func (f *Fake) fail(w http.ResponseWriter, ft Fault) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(ft.Status)
+	if ft.Body != "" {
+		_, _ = io.WriteString(w, ft.Body)
+		return
+	}
 	_, _ = fmt.Fprintf(w, `{"message":"injected %d"}`, ft.Status)
 }
 
