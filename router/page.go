@@ -103,6 +103,10 @@ func decidePage(s State, ev incident.Event, r Rules) Decision {
 		prior = &before
 	}
 	d.Actions = r.ReviewActions(prior, &rec)
+	if !known && rec.ReviewDocNumber > 0 {
+		// A page that joins after the doc opened gets its note too.
+		d.Actions = append(d.Actions, incident.Action{Kind: incident.ActionPageNote, Target: ev.PageID})
+	}
 	return d
 }
 

@@ -8,7 +8,9 @@
 package router
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/incidenthub/incidenthub/internal/incident"
@@ -31,6 +33,8 @@ type Rules struct {
 	// ReviewOpenAfter is the decompression time before a review doc
 	// opens, unless the severity sets its own.
 	ReviewOpenAfter time.Duration
+	// ReviewRepo is where review docs live (owner/name).
+	ReviewRepo string
 }
 
 // Severity maps PagerDuty priorities and urgency to a severity level.
@@ -134,7 +138,7 @@ func Decide(s State, ev incident.Event, r Rules, now time.Time) Decision {
 		return decidePage(s, ev, r)
 	case incident.SourceGitHub:
 		if ev.Change == nil {
-			return decideReview(s, ev)
+			return decideReview(s, ev, r)
 		}
 		return decideChange(s, ev, r)
 	default:
@@ -208,9 +212,14 @@ func (r Rules) ReviewActions(before, after *incident.Record) []incident.Action {
 
 // decideReview closes a record when its review issue closes, and
 // reopens the review when the issue reopens.
-func decideReview(s State, ev incident.Event) Decision {
+func decideReview(s State, ev incident.Event, r Rules) Decision {
 	if s.Owner == nil {
 		return Decision{Ignore: "the review issue's incident " + ev.Subject + " is not known"}
+	}
+	// Only the record's own review issue speaks for it: another issue
+	// that carries the label (a follow-up that copied it) does not.
+	if !strings.EqualFold(ev.IssueRepo, r.ReviewRepo) || ev.IssueNumber != s.Owner.ReviewDocNumber {
+		return Decision{Ignore: fmt.Sprintf("%s#%d is not the review doc of %s", ev.IssueRepo, ev.IssueNumber, s.Owner.Ref())}
 	}
 	rec := s.Owner.Clone()
 	var entry incident.TimelineEntry

@@ -388,3 +388,17 @@ func TestReviewRequestedByNote(t *testing.T) {
 	w.apply(t, loadPayload(t, "incident.annotated.json").with(map[string]any{"data.content": " /review "}).normalize(t))
 	require.True(t, w.records[1].ReviewRequested)
 }
+
+// A page that joins a record whose review doc exists gets its note.
+func TestLatePageGetsItsNote(t *testing.T) {
+	t.Parallel()
+	w := newWorld()
+	trigger := loadPayload(t, "incident.triggered.json")
+	w.apply(t, trigger.normalize(t))
+	rec := w.records[1]
+	rec.ReviewDocNumber = 7
+	w.records[1] = rec
+	d := w.apply(t, trigger.with(map[string]any{"id": "late", "data.id": "PLATE"}).normalize(t))
+	require.Contains(t, d.Actions, incident.Action{Kind: incident.ActionPageNote, Target: "PLATE"})
+	require.Contains(t, d.Actions, incident.Action{Kind: incident.ActionReviewDoc})
+}

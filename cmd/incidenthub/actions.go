@@ -119,7 +119,7 @@ func why(j *rivertype.JobRow, cfg *config.Config) string {
 	if j.State == rivertype.JobStateScheduled {
 		held := ""
 		switch j.Kind {
-		case actions.ReviewDocArgs{}.Kind(), actions.ReviewReminderArgs{}.Kind():
+		case actions.ReviewDocArgs{}.Kind(), actions.ReviewReminderArgs{}.Kind(), actions.ChangeNoteArgs{}.Kind():
 			held = github.ReviewHeld(cfg)
 		case actions.PageNoteArgs{}.Kind():
 			held = pagerduty.NotesHeld(cfg.PagerDuty)

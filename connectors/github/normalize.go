@@ -131,6 +131,7 @@ func reviewEvent(ev incident.Event, e *gh.IssuesEvent) ([]incident.Event, error)
 		return nil, inbox.Ignored("issue #%d is not a review doc (no incidenthub:INC-n label)", e.GetIssue().GetNumber())
 	}
 	ev.Actor = e.GetSender().GetLogin()
+	ev.IssueRepo, ev.IssueNumber = e.GetRepo().GetFullName(), e.GetIssue().GetNumber()
 	ev.OccurredAt = e.GetIssue().GetUpdatedAt().Time.UTC()
 	if t := e.GetIssue().GetClosedAt().Time; ev.Type == incident.EventReviewClosed && !t.IsZero() {
 		ev.OccurredAt = t.UTC()

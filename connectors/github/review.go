@@ -114,20 +114,29 @@ func (i *Issues) EditBody(ctx context.Context, number int, body string) error {
 	})
 }
 
-// Comments returns the bodies of an issue's comments (the first hundred:
-// the hub's own come early).
+// maxCommentPages bounds how far the hub reads a busy thread looking for
+// its own markers (3,000 comments).
+const maxCommentPages = 30
+
+// Comments returns the bodies of an issue's comments, every page of them,
+// so that a marker posted after the first hundred is still found.
 func (i *Issues) Comments(ctx context.Context, number int) ([]string, error) {
-	cs, _, err := i.client.Issues.ListComments(ctx, i.owner, i.repo, number, &gh.IssueListCommentsOptions{
-		ListOptions: gh.ListOptions{PerPage: 100},
-	})
-	if err != nil {
-		return nil, err
+	opts := &gh.IssueListCommentsOptions{ListOptions: gh.ListOptions{PerPage: 100}}
+	var out []string
+	for range maxCommentPages {
+		cs, resp, err := i.client.Issues.ListComments(ctx, i.owner, i.repo, number, opts)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			out = append(out, c.GetBody())
+		}
+		if resp.NextPage == 0 {
+			return out, nil
+		}
+		opts.Page = resp.NextPage
 	}
-	out := make([]string, len(cs))
-	for k, c := range cs {
-		out[k] = c.GetBody()
-	}
-	return out, nil
+	return nil, fmt.Errorf("issue #%d has more than %d comments", number, maxCommentPages*100)
 }
 
 // Comment adds a comment.
@@ -218,12 +227,24 @@ func (w *ReviewWorker) Work(ctx context.Context, job *river.Job[actions.ReviewDo
 	if err != nil {
 		return err
 	}
-	body, err := w.render(ctx, &rec)
-	if err != nil {
-		return river.JobCancel(err)
+	if rec.ReviewDocNumber == 0 {
+		// The job was scheduled when the record resolved; look again: it
+		// may have reopened, or its review may no longer be asked for.
+		if wait, due := w.due(&rec); !due {
+			return nil
+		} else if wait > 0 {
+			return river.JobSnooze(wait)
+		}
 	}
-	number := rec.ReviewDocNumber
-	if number == 0 {
+	earlier, err := w.store.Incidents(ctx, store.IncidentFilter{Service: rec.Service, Before: rec.ID, Limit: 5})
+	if err != nil {
+		return err
+	}
+	body, err := w.render(&rec, earlier)
+	if err != nil {
+		return river.JobCancel(err) // a template error: retrying cannot help
+	}
+	if rec.ReviewDocNumber == 0 {
 		err = w.open(ctx, &rec, body)
 	} else {
 		err = w.refresh(ctx, &rec, body)
@@ -231,27 +252,7 @@ func (w *ReviewWorker) Work(ctx context.Context, job *river.Job[actions.ReviewDo
 	if err == nil {
 		err = w.summarise(ctx, rec.ID)
 	}
-	if err != nil {
-		return classify(err)
-	}
-	return w.again(ctx, job.Args.IncidentID, number, body)
-}
-
-// again runs the job once more, soon, when the record changed while it
-// ran: a change then found this job running and relied on it.
-func (w *ReviewWorker) again(ctx context.Context, id int64, number int, written string) error {
-	rec, err := w.store.Incident(ctx, id)
-	if err != nil {
-		return err
-	}
-	if rec.ReviewDocNumber != number {
-		return river.JobSnooze(time.Second) // the doc was just opened
-	}
-	latest, err := w.render(ctx, &rec)
-	if err != nil || latest == written {
-		return err
-	}
-	return river.JobSnooze(time.Second)
+	return classify(err)
 }
 
 // open creates the review issue, or adopts the one an earlier attempt
@@ -279,6 +280,9 @@ func (w *ReviewWorker) open(ctx context.Context, rec *incident.Record, body stri
 			return err
 		}
 	}
+	if issue.Number <= 0 || issue.URL == "" {
+		return fmt.Errorf("GitHub answered without the issue's number or URL")
+	}
 	// Record the doc and, in the same transaction, ask for a note on
 	// each page that links it.
 	return w.store.Update(ctx, func(tx *store.Tx) error {
@@ -298,6 +302,10 @@ func (w *ReviewWorker) open(ctx context.Context, rec *incident.Record, body stri
 			At: time.Now().UTC(), Source: "incidenthub", Kind: incident.EntryReviewOpened, URL: issue.URL,
 			Key: "review.opened", Summary: fmt.Sprintf("Review doc opened: %s/%s#%d", w.owner(), w.repoName(), issue.Number),
 		}}); err != nil {
+			return err
+		}
+		// One more run writes the doc's own opening into its timeline.
+		if err := w.enqueue(ctx, tx.SQL(), fresh.ID, incident.Action{Kind: incident.ActionReviewDoc}); err != nil {
 			return err
 		}
 		for _, p := range fresh.Pages {
@@ -380,7 +388,32 @@ func (w *ReviewWorker) refresh(ctx context.Context, rec *incident.Record, body s
 	return w.issues.EditBody(ctx, rec.ReviewDocNumber, spliced)
 }
 
-func (w *ReviewWorker) render(ctx context.Context, rec *incident.Record) (string, error) {
+// due says whether a record's review doc should open, and how long to
+// wait for the end of its decompression time. An explicit request (the
+// CLI, a /review note) opens it at once.
+func (w *ReviewWorker) due(rec *incident.Record) (time.Duration, bool) {
+	if rec.Status != incident.StatusResolved || rec.Kind == incident.KindDrill {
+		return 0, false
+	}
+	wait, required := w.cfg.Review.OpenAfter, false
+	for _, s := range w.cfg.Severities {
+		if s.Name == rec.Severity {
+			required = s.Review == config.ReviewRequired
+			if s.ReviewOpenAfter > 0 {
+				wait = s.ReviewOpenAfter
+			}
+		}
+	}
+	switch {
+	case rec.ReviewRequested:
+		return 0, true
+	case !required:
+		return 0, false
+	}
+	return max(time.Until(rec.ResolvedAt.Add(wait)), 0), true
+}
+
+func (w *ReviewWorker) render(rec *incident.Record, earlier []incident.Record) (string, error) {
 	in := reviewdoc.Input{Record: *rec, Lookback: w.cfg.Correlation.ChangeLookback}
 	for _, s := range w.cfg.Severities {
 		if s.Name == rec.Severity {
@@ -395,10 +428,6 @@ func (w *ReviewWorker) render(ctx context.Context, rec *incident.Record) (string
 	in.Due = rec.ReviewDue
 	if in.Due.IsZero() && !rec.ResolvedAt.IsZero() {
 		in.Due = time.Now().UTC().Add(w.cfg.Review.DueWithin).Truncate(time.Minute)
-	}
-	earlier, err := w.store.Incidents(ctx, store.IncidentFilter{Service: rec.Service, Before: rec.ID, Limit: 5})
-	if err != nil {
-		return "", err
 	}
 	in.Earlier = earlier
 	return reviewdoc.Render(in)

@@ -40,8 +40,13 @@ type ReviewDocArgs struct {
 // Kind implements river.JobArgs.
 func (ReviewDocArgs) Kind() string { return "github.review_doc" }
 
-// InsertOpts: one unfinished job per incident.
-func (ReviewDocArgs) InsertOpts() river.InsertOpts { return onePending(QueueGitHub) }
+// InsertOpts: not unique. Every change of a record gets its own job, so
+// that none is lost to a job that had already read the record (a unique
+// job still running would swallow it); the worker is idempotent and makes
+// no write when nothing changed.
+func (ReviewDocArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: QueueGitHub, MaxAttempts: 20}
+}
 
 // PageNoteArgs adds a note to a PagerDuty incident linking the review doc.
 type PageNoteArgs struct {
@@ -78,10 +83,8 @@ func (ChangeNoteArgs) Kind() string { return "github.change_note" }
 // InsertOpts: one job per incident and change at a time.
 func (ChangeNoteArgs) InsertOpts() river.InsertOpts { return onePending(QueueGitHub) }
 
-// onePending keeps one unfinished job per kind and arguments: a later
-// request finds the waiting job and is covered by it, since workers read
-// the record fresh. (River requires running jobs to count too; workers
-// whose input may move while they run check again afterwards.)
+// onePending keeps one unfinished job per kind and arguments, for jobs
+// whose input does not move (a note on one page, one reminder).
 func onePending(queue string) river.InsertOpts {
 	return river.InsertOpts{Queue: queue, MaxAttempts: 20, UniqueOpts: river.UniqueOpts{
 		ByArgs: true,

@@ -92,7 +92,8 @@ func Mermaid(s string) string {
 // fetches it; other schemes (javascript:, data:) are dropped.
 func URL(u string) string {
 	p, err := url.Parse(u)
-	if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || strings.ContainsAny(u, " <>()[]`\"'\\\n") {
+	// "|" would end a table cell, and what follows could be read as text.
+	if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" || strings.ContainsAny(u, " <>()[]`\"'\\\n|") {
 		return ""
 	}
 	return u

@@ -101,7 +101,7 @@ func TestTitleMermaidURL(t *testing.T) {
 	require.Equal(t, "Deploy of acme/payments@\u200Bf95f852 to production success", escape.Mermaid("Deploy of acme/payments@f95f852 to production: success"))
 	require.Equal(t, "x init  y", escape.Mermaid("x %%{init}%% ```\ny"), "no directive, no fence")
 	require.Equal(t, "https://acme.pagerduty.com/incidents/PX", escape.URL("https://acme.pagerduty.com/incidents/PX"))
-	for _, bad := range []string{"javascript:alert(1)", "data:text/html,x", "/relative", "https://x.example/a)(b", "ftp://x.example/f"} {
+	for _, bad := range []string{"javascript:alert(1)", "data:text/html,x", "/relative", "https://x.example/a)(b", "ftp://x.example/f", "https://x.example/a|@org/team"} {
 		require.Empty(t, escape.URL(bad), bad)
 	}
 	r := rand.New(rand.NewPCG(3, 4))

@@ -62,6 +62,10 @@ type Event struct {
 	Text string
 	// Subject is a person the event is about, such as an added responder.
 	Subject string
+	// IssueRepo and IssueNumber name the GitHub issue a review event
+	// comes from.
+	IssueRepo   string
+	IssueNumber int
 	// Change is what a change event reports, before the router maps its
 	// repository to a service; for a deployment status, only the state,
 	// StateAt and URL are new.

@@ -278,11 +278,20 @@ func TestReviewIssueClosesTheRecord(t *testing.T) {
 			set("issue.labels", []any{map[string]any{"name": "incident"}, map[string]any{"name": "incidenthub:INC-1"}}).
 			set("issue.closed_at", "2021-06-07T10:00:00Z").set("issue.updated_at", "2021-06-08T09:00:00Z")
 	}
+	// The doc is issue #1 of the review repository (GitHub's example issue).
+	require.NoError(t, b.store.Update(context.Background(), func(tx *store.Tx) error {
+		rec, err := tx.RecordByID(1)
+		require.NoError(t, err)
+		rec.ReviewDocNumber = 1
+		return tx.SaveRecord(rec, nil)
+	}))
 	b.send(t, gh, "g1", "issues", review("closed"))
 	require.Contains(t, b.deliveryOf(t, gh, "g1").Reason, "INC-1 is still open")
 
 	b.send(t, pd, "p2", "", load(t, "pagerduty", "incident.resolved.json").
 		set("event.data.id", "PFQZPSY").set("event.occurred_at", "2021-06-04T14:20:00Z"))
+	b.send(t, gh, "g-other", "issues", review("closed").set("issue.number", 99))
+	require.Contains(t, b.deliveryOf(t, gh, "g-other").Reason, "is not the review doc of INC-1")
 	b.send(t, gh, "g2", "issues", review("closed"))
 	rec, err := b.store.Incident(context.Background(), 1)
 	require.NoError(t, err)

@@ -106,6 +106,7 @@ func RulesFrom(c *config.Config) router.Rules {
 		AwarenessLabels:      slices.Clone(c.Awareness.Labels),
 		AwarenessAutoResolve: c.Awareness.AutoResolveAfter,
 		ReviewOpenAfter:      c.Review.OpenAfter,
+		ReviewRepo:           c.GitHub.ReviewRepo,
 	}
 	for _, s := range c.Severities {
 		r.Severities = append(r.Severities, router.Severity{

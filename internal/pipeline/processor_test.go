@@ -45,6 +45,7 @@ func setup(t testing.TB, wrap func(*store.Store) pipeline.Store, opts ...pipelin
 		ps = wrap(s)
 	}
 	cfg := config.Default()
+	cfg.GitHub.ReviewRepo = "Codertocat/Hello-World"
 	cfg.Services = []config.Service{
 		{Name: "checkout", PagerDutyServiceIDs: []string{"PLVTM9H"}},
 		{Name: "payments", PagerDutyServiceIDs: []string{"PA2P440"}, GitHubRepos: []string{"Codertocat/Hello-World"},
