@@ -31,17 +31,19 @@ var Module = fx.Module("github",
 			fx.As(new(pipeline.Normalizer)), fx.ResultTags(`group:"normalizers"`)),
 	),
 	fx.Provide(fx.Annotate(reviewWorkers, fx.ResultTags(`group:"workers"`))),
+	// One gate for every GitHub write of the token: review docs, comments
+	// and redeliveries alike.
+	fx.Provide(fx.Private, NewWriteGate),
 	fx.Invoke(runSweeper),
 )
 
 // reviewWorkers registers the workers that write to GitHub, held (with
 // the reason in the log) until a token and a review repository are
 // configured. They share one write gate: GitHub's spacing is per token.
-func reviewWorkers(cfg *config.Config, s ReviewStore, log *slog.Logger) (func(*river.Workers), error) {
+func reviewWorkers(cfg *config.Config, s ReviewStore, gate *WriteGate, log *slog.Logger) (func(*river.Workers), error) {
 	var (
 		client *gh.Client
 		issues ReviewIssues
-		gate   = NewWriteGate()
 	)
 	if ReviewHeld(cfg) == "" {
 		var err error
@@ -93,7 +95,7 @@ func NewClient(cfg config.GitHub, hc *http.Client) (*gh.Client, error) {
 	return c, nil
 }
 
-func runSweeper(lc fx.Lifecycle, cfg config.GitHub, stored DeliveryLookup, log *slog.Logger) error {
+func runSweeper(lc fx.Lifecycle, cfg config.GitHub, stored DeliveryLookup, gate *WriteGate, log *slog.Logger) error {
 	switch {
 	case len(cfg.Hooks) == 0:
 		return nil
@@ -105,7 +107,7 @@ func runSweeper(lc fx.Lifecycle, cfg config.GitHub, stored DeliveryLookup, log *
 	if err != nil {
 		return err
 	}
-	s := NewSweeper(client, cfg.Hooks, stored, log)
+	s := NewSweeper(client, cfg.Hooks, stored, gate, log)
 	lifecycle.Go(lc, func(ctx context.Context) { s.Run(ctx, sweepInterval) })
 	return nil
 }

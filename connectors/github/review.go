@@ -56,9 +56,11 @@ func NewIssues(client *gh.Client, repo string, gate *WriteGate) *Issues {
 	return &Issues{client: client, owner: owner, repo: name, gate: gate}
 }
 
-// write runs a mutating call no sooner than writeSpacing after the last.
-func (i *Issues) write(ctx context.Context, call func() error) error {
-	g := i.gate
+// write runs a mutating call through the token's gate.
+func (i *Issues) write(ctx context.Context, call func() error) error { return i.gate.do(ctx, call) }
+
+// do runs a write no sooner than writeSpacing after the last one.
+func (g *WriteGate) do(ctx context.Context, call func() error) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if wait := writeSpacing - time.Since(g.last); wait > 0 {

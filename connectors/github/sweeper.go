@@ -51,13 +51,14 @@ type Sweeper struct {
 	stored DeliveryLookup
 	log    *slog.Logger
 	now    func() time.Time
-	sleep  func(context.Context, time.Duration)
+	gate   *WriteGate
 }
 
-// NewSweeper returns a sweeper over the client.
-func NewSweeper(client *gh.Client, hooks []config.Hook, stored DeliveryLookup, log *slog.Logger) *Sweeper {
+// NewSweeper returns a sweeper over the client; its redeliveries go
+// through gate, shared with every other GitHub write of the token.
+func NewSweeper(client *gh.Client, hooks []config.Hook, stored DeliveryLookup, gate *WriteGate, log *slog.Logger) *Sweeper {
 	return &Sweeper{
-		client: client, hooks: hooks, stored: stored, now: time.Now, sleep: sleepCtx,
+		client: client, hooks: hooks, stored: stored, now: time.Now, gate: gate,
 		log: log.With("component", "github-sweeper"),
 	}
 }
@@ -117,9 +118,6 @@ func (s *Sweeper) sweepHook(ctx context.Context, h config.Hook, res *SweepResult
 			s.log.Warn("failed delivery left alone after repeated attempts; check the hook's secret and URL",
 				"hook", hookName(h), "guid", a.guid, "event", a.event, "attempts", a.count)
 			continue
-		}
-		if res.Redelivered > 0 {
-			s.sleep(ctx, writeSpacing)
 		}
 		if err := s.redeliver(ctx, h, a.latestID); err != nil {
 			return fmt.Errorf("redeliver %s: %w", a.guid, err)
@@ -187,18 +185,20 @@ func (s *Sweeper) list(ctx context.Context, h config.Hook, opts *gh.ListCursorOp
 // redeliver asks GitHub for a new attempt. GitHub answers 202, which
 // go-github v60 reports as an *AcceptedError: that is success.
 func (s *Sweeper) redeliver(ctx context.Context, h config.Hook, deliveryID int64) error {
-	var err error
-	if h.Org != "" {
-		_, _, err = s.client.Organizations.RedeliverHookDelivery(ctx, h.Org, h.ID, deliveryID)
-	} else {
-		owner, repo, _ := strings.Cut(h.Repo, "/")
-		_, _, err = s.client.Repositories.RedeliverHookDelivery(ctx, owner, repo, h.ID, deliveryID)
-	}
-	var accepted *gh.AcceptedError
-	if err == nil || errors.As(err, &accepted) {
-		return nil
-	}
-	return err
+	return s.gate.do(ctx, func() error {
+		var err error
+		if h.Org != "" {
+			_, _, err = s.client.Organizations.RedeliverHookDelivery(ctx, h.Org, h.ID, deliveryID)
+		} else {
+			owner, repo, _ := strings.Cut(h.Repo, "/")
+			_, _, err = s.client.Repositories.RedeliverHookDelivery(ctx, owner, repo, h.ID, deliveryID)
+		}
+		var accepted *gh.AcceptedError
+		if err == nil || errors.As(err, &accepted) {
+			return nil
+		}
+		return err
+	})
 }
 
 func isRateLimit(err error) bool {
