@@ -59,8 +59,10 @@ func TestSweeperRedeliversWhatTheHubMissed(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{"missed", "org-missed"}, fake.Redelivered())
 	require.Equal(t, github.SweepResult{Redelivered: 2, GivenUp: 1}, res)
+	// The second write waited out the rest of the second since the first.
 	require.Len(t, slept, 1, "writes at least a second apart")
-	require.InDelta(t, time.Second, slept[0], float64(100*time.Millisecond))
+	require.Positive(t, slept[0])
+	require.LessOrEqual(t, slept[0], time.Second)
 
 	var lists int
 	for _, r := range fake.Requests() {
