@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -121,8 +120,6 @@ func waitHealthy(t *testing.T, base string) {
 		return resp.StatusCode == http.StatusOK
 	}, 20*time.Second, 20*time.Millisecond, "hub at %s never became ready", base)
 }
-
-func contains(haystack, needle string) bool { return strings.Contains(haystack, needle) }
 
 // logBuffer collects logs that the app's goroutines write while a test
 // reads them.

@@ -4,6 +4,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,7 +166,7 @@ func TestReviewDocHeldWithoutCredentials(t *testing.T) {
 	}))
 	waitIncident(t, base, "INC-1", 3)
 	require.Eventually(t, func() bool {
-		return contains(cli(t, "actions", "list", "--config", path), "held: github.token is not set")
+		return strings.Contains(cli(t, "actions", "list", "--config", path), "held: github.token is not set")
 	}, 10*time.Second, 50*time.Millisecond)
 	out := cli(t, "actions", "list", "--config", path)
 	require.Regexp(t, `(?m)^\d+\s+github.review_doc\s+INC-1\s+scheduled\s+`, out)

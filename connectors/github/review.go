@@ -209,9 +209,6 @@ func ReviewHeld(cfg *config.Config) string {
 	return ""
 }
 
-// Held says why review jobs wait, or "" when they run.
-func (w *ReviewWorker) Held() string { return w.held }
-
 // heldRecheck is how often a held job looks again; credentials arrive
 // with a restart on a new configuration.
 const heldRecheck = 10 * time.Minute

@@ -217,7 +217,7 @@ func TestReviewDocHeldWithoutToken(t *testing.T) {
 	cfg := reviewConfig("http://unused.invalid")
 	cfg.GitHub.Token = ""
 	w := github.NewReviewWorker(cfg, nil, nil, slog.New(slog.DiscardHandler))
-	require.Equal(t, "github.token is not set", w.Held())
+	require.Equal(t, "github.token is not set", github.ReviewHeld(cfg))
 	err := w.Work(context.Background(), &river.Job[actions.ReviewDocArgs]{JobRow: &rivertype.JobRow{}, Args: actions.ReviewDocArgs{IncidentID: 1}})
 	var snooze *river.JobSnoozeError
 	require.ErrorAs(t, err, &snooze)

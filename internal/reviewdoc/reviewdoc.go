@@ -39,10 +39,6 @@ func Title(r *incident.Record) string {
 	return fmt.Sprintf("%s: %s — incident review", r.Ref(), escape.Title(escape.Truncate(r.Title, 180)))
 }
 
-// Marker identifies the doc of a record in an issue body, so that the hub
-// finds its own issue again and recognises its own edits.
-func Marker(r *incident.Record) string { return "<!-- incidenthub:incident " + r.Ref() + " " }
-
 // view is what the template reads.
 type view struct {
 	*incident.Record

@@ -171,27 +171,6 @@ func (s *Store) ExpireDeferred(ctx context.Context, receivedBefore time.Time) (i
 	return res.RowsAffected()
 }
 
-// DeliveryCounts returns how many deliveries are in each status.
-func (s *Store) DeliveryCounts(ctx context.Context) (map[inbox.Status]int, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT status, COUNT(*) FROM deliveries GROUP BY status`)
-	if err != nil {
-		return nil, fmt.Errorf("count deliveries: %w", err)
-	}
-	defer rows.Close()
-	out := map[inbox.Status]int{}
-	for rows.Next() {
-		var (
-			st string
-			n  int
-		)
-		if err := rows.Scan(&st, &n); err != nil {
-			return nil, err
-		}
-		out[inbox.Status(st)] = n
-	}
-	return out, rows.Err()
-}
-
 // conditions builds the WHERE clause of a filtered list, numbering the
 // placeholders as both SQLite and PostgreSQL accept them.
 type conditions struct {
