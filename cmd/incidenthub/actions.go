@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"text/tabwriter"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
@@ -39,17 +38,11 @@ func newActionsCommand(g *globals) *cobra.Command {
 					return err
 				}
 				out := cmd.OutOrStdout()
-				if len(res.Jobs) == 0 {
-					fprintf(out, "no jobs\n")
-					return nil
-				}
-				tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-				fprintf(tw, "ID\tKIND\tINCIDENT\tSTATE\tATTEMPT\tSCHEDULED\tWHY\n")
-				for _, j := range res.Jobs {
-					fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\n", j.ID, j.Kind, jobIncident(j), j.State, j.Attempt,
-						stamp(j.ScheduledAt), clip(why(j, cfg), 80))
-				}
-				return tw.Flush()
+				return writeTable(out, "no jobs", []string{"ID", "KIND", "INCIDENT", "STATE", "ATTEMPT", "SCHEDULED", "WHY"}, res.Jobs,
+					func(j *rivertype.JobRow) []string {
+						return []string{strconv.FormatInt(j.ID, 10), j.Kind, jobIncident(j), string(j.State),
+							strconv.Itoa(j.Attempt), stamp(j.ScheduledAt), clip(why(j, cfg), 80)}
+					})
 			})
 		},
 	}

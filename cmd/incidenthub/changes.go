@@ -1,11 +1,11 @@
 package main
 
 import (
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/router"
 )
 
@@ -31,16 +31,10 @@ func newChangesCommand(g *globals) *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
-			if len(changes) == 0 {
-				fprintf(out, "no changes\n")
-				return nil
-			}
-			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-			fprintf(tw, "AT\tSERVICE\tKIND\tSTATE\tCHANGE\n")
-			for _, ch := range changes {
-				fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", stamp(ch.At), clip(ch.Service, 20), ch.Kind, ch.State, clip(router.ChangeSummary(ch), 90))
-			}
-			return tw.Flush()
+			return writeTable(out, "no changes", []string{"AT", "SERVICE", "KIND", "STATE", "CHANGE"}, changes,
+				func(ch incident.Change) []string {
+					return []string{stamp(ch.At), clip(ch.Service, 20), ch.Kind, ch.State, clip(router.ChangeSummary(ch), 90)}
+				})
 		},
 	}
 	list.Flags().StringVar(&service, "service", "", "only this service")

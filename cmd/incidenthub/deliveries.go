@@ -1,8 +1,6 @@
 package main
 
 import (
-	"text/tabwriter"
-
 	"github.com/spf13/cobra"
 
 	"github.com/incidenthub/incidenthub/internal/inbox"
@@ -35,17 +33,10 @@ func newDeliveriesListCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			out := cmd.OutOrStdout()
-			if len(ds) == 0 {
-				fprintf(out, "no deliveries\n")
-				return nil
-			}
-			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-			fprintf(tw, "SOURCE\tID\tRECEIVED\tSTATUS\tREASON\n")
-			for _, d := range ds {
-				fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", d.Source, clip(d.ID, 40), stamp(d.ReceivedAt), d.Status, clip(d.Reason, 80))
-			}
-			return tw.Flush()
+			return writeTable(cmd.OutOrStdout(), "no deliveries", []string{"SOURCE", "ID", "RECEIVED", "STATUS", "REASON"}, ds,
+				func(d inbox.Delivery) []string {
+					return []string{string(d.Source), clip(d.ID, 40), stamp(d.ReceivedAt), string(d.Status), clip(d.Reason, 80)}
+				})
 		},
 	}
 	cmd.Flags().StringVar(&source, "source", "", "only this source: pagerduty, github or jira")

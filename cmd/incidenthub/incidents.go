@@ -92,17 +92,10 @@ func newIncidentsListCommand(g *globals) *cobra.Command {
 				}
 				return writeJSON(out, list)
 			}
-			if len(recs) == 0 {
-				fprintf(out, "no incidents\n")
-				return nil
-			}
-			tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
-			fprintf(tw, "ID\tSTATUS\tSEVERITY\tSERVICE\tOPENED\tTITLE\n")
-			for _, r := range recs {
-				fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Ref(), r.Status, r.Severity,
-					clip(r.Service, 20), stamp(r.OpenedAt), clip(r.Title, 60))
-			}
-			return tw.Flush()
+			return writeTable(out, "no incidents", []string{"ID", "STATUS", "SEVERITY", "SERVICE", "OPENED", "TITLE"}, recs,
+				func(r incident.Record) []string {
+					return []string{r.Ref(), string(r.Status), r.Severity, clip(r.Service, 20), stamp(r.OpenedAt), clip(r.Title, 60)}
+				})
 		},
 	}
 	cmd.Flags().StringVar(&status, "status", "", "only this status: open, acknowledged, resolved, reviewing, closed")

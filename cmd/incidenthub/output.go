@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"text/tabwriter"
 	"time"
 	"unicode"
 )
@@ -39,6 +40,21 @@ func stamp(t time.Time) string {
 		return "-"
 	}
 	return t.UTC().Format("2006-01-02 15:04Z")
+}
+
+// writeTable prints items aligned under a header, or none when there are
+// no items: the shape of every list command.
+func writeTable[T any](w io.Writer, none string, header []string, items []T, cells func(T) []string) error {
+	if len(items) == 0 {
+		fprintf(w, "%s\n", none)
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fprintf(tw, "%s\n", strings.Join(header, "\t"))
+	for _, it := range items {
+		fprintf(tw, "%s\n", strings.Join(cells(it), "\t"))
+	}
+	return tw.Flush()
 }
 
 func writeJSON(w io.Writer, v any) error {
