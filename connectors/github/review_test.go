@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +20,7 @@ import (
 	"github.com/incidenthub/incidenthub/internal/httpclient"
 	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/internal/store"
+	"github.com/incidenthub/incidenthub/internal/store/storetest"
 )
 
 type reviewBundle struct {
@@ -45,10 +45,7 @@ func setupReview(t *testing.T) *reviewBundle {
 	t.Helper()
 	fake := githubtest.New(t)
 	cfg := reviewConfig(fake.URL)
-	s, err := store.Open(config.Storage{Driver: "sqlite", DSN: "file:" + filepath.Join(t.TempDir(), "hub.db"), Synchronous: "normal"})
-	require.NoError(t, err)
-	require.NoError(t, s.Migrate(context.Background()))
-	t.Cleanup(func() { s.Close() })
+	s := storetest.SQLite(t)
 
 	opened := time.Date(2026, 4, 1, 2, 7, 30, 0, time.UTC)
 	rec := &incident.Record{

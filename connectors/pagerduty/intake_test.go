@@ -21,6 +21,7 @@ import (
 	"github.com/incidenthub/incidenthub/internal/metrics"
 	"github.com/incidenthub/incidenthub/internal/pipeline"
 	"github.com/incidenthub/incidenthub/internal/store"
+	"github.com/incidenthub/incidenthub/internal/store/storetest"
 	"github.com/incidenthub/incidenthub/router"
 )
 
@@ -38,10 +39,7 @@ type testBundle struct {
 
 func setup(t *testing.T, maxBody int64, secrets ...config.Secret) *testBundle {
 	t.Helper()
-	s, err := store.Open(config.Storage{Driver: "sqlite", DSN: "file:" + filepath.Join(t.TempDir(), "hub.db"), Synchronous: "normal"})
-	require.NoError(t, err)
-	require.NoError(t, s.Migrate(context.Background()))
-	t.Cleanup(func() { s.Close() })
+	s := storetest.SQLite(t)
 
 	w := inbox.NewWriter(s)
 	go w.Run(context.Background())

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/incidenthub/incidenthub/internal/actions"
 	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/internal/store"
+	"github.com/incidenthub/incidenthub/internal/store/storetest"
 )
 
 type noteBundle struct {
@@ -29,10 +29,7 @@ type noteBundle struct {
 func setupNotes(t *testing.T) *noteBundle {
 	t.Helper()
 	fake := pagerdutytest.New(t)
-	s, err := store.Open(config.Storage{Driver: "sqlite", DSN: "file:" + filepath.Join(t.TempDir(), "hub.db"), Synchronous: "normal"})
-	require.NoError(t, err)
-	require.NoError(t, s.Migrate(context.Background()))
-	t.Cleanup(func() { s.Close() })
+	s := storetest.SQLite(t)
 	rec := &incident.Record{Title: "Checkout latency", Status: incident.StatusResolved, Kind: incident.KindIncident,
 		Severity: "SEV2", Service: "checkout", CorrelationKey: "checkout", OpenedAt: time.Now(),
 		ReviewDoc: "https://github.com/acme/incidents/issues/7", ReviewDocNumber: 7}

@@ -2,7 +2,6 @@ package store_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -12,25 +11,14 @@ import (
 	"github.com/incidenthub/incidenthub/internal/store/storetest"
 )
 
-func openSQLite(t *testing.T) *store.Store {
-	t.Helper()
-	s, err := store.Open(config.Storage{
-		Driver: config.DriverSQLite, DSN: "file:" + filepath.Join(t.TempDir(), "hub.db"), Synchronous: "normal",
-	})
-	require.NoError(t, err)
-	require.NoError(t, s.Migrate(context.Background()))
-	t.Cleanup(func() { require.NoError(t, s.Close()) })
-	return s
-}
-
 func TestSQLite(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, openSQLite)
+	storetest.Run(t, func(t *testing.T) *store.Store { return storetest.SQLite(t) })
 }
 
 func TestMigrateIsIdempotent(t *testing.T) {
 	t.Parallel()
-	s := openSQLite(t)
+	s := storetest.SQLite(t)
 	require.NoError(t, s.Migrate(context.Background()))
 	require.NoError(t, s.Ping(context.Background()))
 }

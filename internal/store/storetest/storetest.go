@@ -7,15 +7,30 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/internal/inbox"
 	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/internal/store"
 )
+
+// SQLite returns a fresh, migrated SQLite store in a temporary file,
+// closed when the test ends.
+func SQLite(t testing.TB) *store.Store {
+	t.Helper()
+	s, err := store.Open(config.Storage{
+		Driver: config.DriverSQLite, DSN: "file:" + filepath.Join(t.TempDir(), "hub.db"), Synchronous: "normal",
+	})
+	require.NoError(t, err)
+	require.NoError(t, s.Migrate(context.Background()))
+	t.Cleanup(func() { require.NoError(t, s.Close()) })
+	return s
+}
 
 // Opener returns a fresh, migrated, empty store for one test.
 type Opener func(t *testing.T) *store.Store
