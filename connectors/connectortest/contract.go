@@ -5,8 +5,10 @@
 package connectortest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -32,17 +34,29 @@ func Spec(name string) string {
 type Contract struct {
 	*httptest.Server
 
-	router routers.Router
-	next   http.Handler
+	router  routers.Router
+	next    http.Handler
+	rewrite func(path string) string
 
 	mu         sync.Mutex
 	violations []string
 	requests   []string
 }
 
+// Option adjusts a Contract.
+type Option func(*Contract)
+
+// RewritePath maps a request's path before it is matched and validated,
+// for a client that calls paths the description lacks but that behave
+// the same (Jira: go-jira calls /rest/api/2, the description has only
+// /rest/api/3). The handler still gets the request as sent.
+func RewritePath(rewrite func(path string) string) Option {
+	return func(c *Contract) { c.rewrite = rewrite }
+}
+
 // NewContract starts a contract server for the description at specPath.
 // Its servers are cleared, so paths match on any host and port.
-func NewContract(t testing.TB, specPath string, next http.Handler) *Contract {
+func NewContract(t testing.TB, specPath string, next http.Handler, opts ...Option) *Contract {
 	t.Helper()
 	doc, err := openapi3.NewLoader().LoadFromFile(specPath)
 	if err != nil {
@@ -59,6 +73,9 @@ func NewContract(t testing.TB, specPath string, next http.Handler) *Contract {
 		t.Fatalf("router for %s: %v", specPath, err)
 	}
 	c := &Contract{router: router, next: next}
+	for _, opt := range opts {
+		opt(c)
+	}
 	c.Server = httptest.NewServer(http.HandlerFunc(c.serve))
 	t.Cleanup(func() {
 		c.Close()
@@ -74,20 +91,50 @@ func (c *Contract) serve(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	c.requests = append(c.requests, call)
 	c.mu.Unlock()
-	route, params, err := c.router.FindRoute(r)
+	checked, err := c.checked(r)
+	if err != nil {
+		c.violate(w, fmt.Sprintf("%s: read body: %v", call, err))
+		return
+	}
+	route, params, err := c.router.FindRoute(checked)
 	if err != nil {
 		c.violate(w, fmt.Sprintf("%s: no such operation: %v", call, err))
 		return
 	}
 	// ValidateRequest reads the body and puts it back for the handler.
 	if err := openapi3filter.ValidateRequest(r.Context(), &openapi3filter.RequestValidationInput{
-		Request: r, PathParams: params, Route: route,
+		Request: checked, PathParams: params, Route: route,
 		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
 	}); err != nil {
 		c.violate(w, fmt.Sprintf("%s: %v", call, err))
 		return
 	}
 	c.next.ServeHTTP(w, r)
+}
+
+// checked returns the request to match and validate: r itself, or with
+// RewritePath a clone with the mapped path. The clone gets its own copy of
+// the body, since validating drains it and r goes on to the handler.
+func (c *Contract) checked(r *http.Request) (*http.Request, error) {
+	if c.rewrite == nil {
+		return r, nil
+	}
+	path := c.rewrite(r.URL.Path)
+	if path == r.URL.Path {
+		return r, nil
+	}
+	clone := r.Clone(r.Context())
+	clone.URL.Path, clone.URL.RawPath = path, ""
+	if r.Body != nil && r.Body != http.NoBody {
+		data, err := io.ReadAll(r.Body)
+		r.Body.Close()
+		if err != nil {
+			return nil, err
+		}
+		r.Body = io.NopCloser(bytes.NewReader(data))
+		clone.Body, clone.GetBody = io.NopCloser(bytes.NewReader(data)), nil
+	}
+	return clone, nil
 }
 
 func (c *Contract) violate(w http.ResponseWriter, msg string) {

@@ -1,0 +1,729 @@
+// Package jiratest is a Jira Cloud test double for the REST calls the hub
+// makes through go-jira, behind a server that validates every request
+// against Atlassian's OpenAPI description of the Jira Cloud platform REST
+// API (testdata/specs/jira.swagger-v3.trimmed.json).
+//
+// That description has REST v3 paths only, while go-jira calls /rest/api/2.
+// Jira Cloud serves the same operations under both; only rich-text fields
+// differ (a plain string in v2, an ADF document in v3). So each request is
+// validated as its /rest/api/3 counterpart, and since the v3 schemas leave
+// rich-text fields open, the double itself checks that a description is a
+// string.
+//
+// It keeps state like the real thing: issue keys numbered per project,
+// remote links updated in place by global id, and a search index that
+// sees a new issue only SearchLag after it was created.
+package jiratest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/incidenthub/incidenthub/connectors/connectortest"
+)
+
+// Issue is an issue the double keeps.
+type Issue struct {
+	ID                string
+	Key               string
+	Project           string // the project key
+	IssueType         string
+	Summary           string
+	Description       string
+	Labels            []string
+	Priority          string
+	AssigneeAccountID string
+	Status            string // default "To Do"
+	// StatusCategory is the status category key: "new" (the default),
+	// "indeterminate" or "done".
+	StatusCategory string
+	RemoteLinks    []RemoteLink
+	Created        time.Time
+}
+
+// RemoteLink is a link from an issue to an item in another system.
+type RemoteLink struct {
+	ID       int
+	GlobalID string
+	URL      string
+	Title    string
+}
+
+// Fault makes one call fail. With Effect, the call takes effect first and
+// then fails, as when Jira created the issue but the answer was lost.
+type Fault struct {
+	Op      string // "create", "search", "remotelink", "get"
+	Status  int    // the status to answer; 0 with Stall
+	Headers map[string]string
+	Effect  bool
+	// Stall delays the answer past the client's timeout, then drops the
+	// connection: the answer is lost.
+	Stall time.Duration
+	// Body replaces the default error body.
+	Body string
+}
+
+// Fake is the double; its URL (from the embedded contract server) is what
+// the hub's jira.base_url is set to. Its zero value is not usable: call
+// New. Set the exported fields before the hub makes its calls.
+type Fake struct {
+	*connectortest.Contract
+
+	// Projects are the keys of the projects that exist.
+	Projects []string
+	// Priorities are the priority names that exist.
+	Priorities []string
+	// Email and APIToken, when set, are the only Basic credentials
+	// accepted; otherwise any non-empty pair is.
+	Email, APIToken string
+	// SearchLag is how long a new issue stays invisible to search: Jira's
+	// index is eventually consistent, so a search right after a create can
+	// miss the issue. Getting the issue by key finds it at once.
+	SearchLag time.Duration
+	// Faults are consumed in order by the calls they name.
+	Faults []Fault
+
+	mu       sync.Mutex
+	issues   []*Issue
+	numbers  map[string]int // the last issue number used, per project
+	lastID   int
+	lastLink int
+	creates  int
+	searches []string
+}
+
+// New starts the double, with projects PAY and OPS and Jira's default
+// priorities.
+func New(t testing.TB) *Fake {
+	f := &Fake{
+		Projects:   []string{"PAY", "OPS"},
+		Priorities: []string{"Highest", "High", "Medium", "Low", "Lowest"},
+		numbers:    map[string]int{},
+		lastID:     10000,
+		lastLink:   10000,
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /rest/api/2/issue", f.serve("create", f.create))
+	mux.HandleFunc("GET /rest/api/2/issue/{issueIdOrKey}", f.serve("get", f.get))
+	mux.HandleFunc("POST /rest/api/2/issue/{issueIdOrKey}/remotelink", f.serve("remotelink", f.remoteLink))
+	mux.HandleFunc("GET /rest/api/2/search/jql", f.serve("search", f.search))
+	f.Contract = connectortest.NewContract(t, connectortest.Spec("jira.swagger-v3.trimmed.json"), mux,
+		connectortest.RewritePath(v2ToV3))
+	return f
+}
+
+// v2ToV3 maps a go-jira path to the v3 path the description has.
+func v2ToV3(path string) string {
+	if rest, ok := strings.CutPrefix(path, "/rest/api/2/"); ok {
+		return "/rest/api/3/" + rest
+	}
+	return path
+}
+
+// AddIssue files an issue as a person would, bypassing the API; it gets
+// the next id and key of its project. A zero Created means now.
+func (f *Fake) AddIssue(i Issue) Issue {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if i.Created.IsZero() {
+		i.Created = time.Now()
+	}
+	return clone(f.add(&i))
+}
+
+// add numbers an issue, fills in the defaults and keeps it.
+func (f *Fake) add(i *Issue) *Issue {
+	f.lastID++
+	f.numbers[i.Project]++
+	i.ID = strconv.Itoa(f.lastID)
+	i.Key = fmt.Sprintf("%s-%d", i.Project, f.numbers[i.Project])
+	if i.Status == "" {
+		i.Status = "To Do"
+	}
+	if i.StatusCategory == "" {
+		i.StatusCategory = "new"
+	}
+	i.Labels = slices.Clone(i.Labels)
+	i.RemoteLinks = slices.Clone(i.RemoteLinks)
+	f.issues = append(f.issues, i)
+	return i
+}
+
+// SetStatus moves an issue to a status, as a workflow transition would.
+// categoryKey is "new", "indeterminate" or "done".
+func (f *Fake) SetStatus(key, name, categoryKey string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	i := f.find(key)
+	if i == nil {
+		panic("jiratest: no issue " + key)
+	}
+	i.Status, i.StatusCategory = name, categoryKey
+}
+
+// Issues returns the issues the double holds, in the order they were
+// created.
+func (f *Fake) Issues() []Issue {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]Issue, 0, len(f.issues))
+	for _, i := range f.issues {
+		out = append(out, clone(i))
+	}
+	return out
+}
+
+// Creates returns how many issues the API created, counting those whose
+// answer a fault lost.
+func (f *Fake) Creates() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.creates
+}
+
+// Searches returns the JQL of each authenticated search received, in
+// order, including searches answered with a fault or a JQL error.
+func (f *Fake) Searches() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.searches)
+}
+
+func clone(i *Issue) Issue {
+	c := *i
+	c.Labels = slices.Clone(i.Labels)
+	c.RemoteLinks = slices.Clone(i.RemoteLinks)
+	return c
+}
+
+// find returns the issue with an id or key; Jira accepts keys in any case.
+func (f *Fake) find(idOrKey string) *Issue {
+	for _, i := range f.issues {
+		if i.ID == idOrKey || strings.EqualFold(i.Key, idOrKey) {
+			return i
+		}
+	}
+	return nil
+}
+
+// op carries out a call under f.mu and returns its status and JSON answer.
+type op func(r *http.Request, body []byte) (int, any)
+
+// serve authenticates, applies the next fault for name, and answers.
+func (f *Fake) serve(name string, do op) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		// Jira allows anonymous access, so the description does too: the
+		// credentials are checked here.
+		if !f.authenticated(r) {
+			reply(w, http.StatusUnauthorized, jiraError("Client must be authenticated to access this resource."))
+			return
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			reply(w, http.StatusBadRequest, jiraError("Can not read the request: "+err.Error()))
+			return
+		}
+		f.mu.Lock()
+		if name == "search" {
+			f.searches = append(f.searches, r.URL.Query().Get("jql"))
+		}
+		ft, faulty := f.fault(name)
+		var status int
+		var answer any
+		if !faulty || ft.Effect {
+			status, answer = do(r, body)
+		}
+		f.mu.Unlock()
+		if faulty {
+			fail(w, ft)
+			return
+		}
+		reply(w, status, answer)
+	}
+}
+
+func (f *Fake) authenticated(r *http.Request) bool {
+	user, pass, ok := r.BasicAuth()
+	if !ok || user == "" || pass == "" {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return (f.Email == "" || user == f.Email) && (f.APIToken == "" || pass == f.APIToken)
+}
+
+// fault takes the next fault for op, if it is first in line.
+func (f *Fake) fault(op string) (Fault, bool) {
+	if len(f.Faults) == 0 || f.Faults[0].Op != op {
+		return Fault{}, false
+	}
+	ft := f.Faults[0]
+	f.Faults = f.Faults[1:]
+	return ft, true
+}
+
+// fail answers a fault; the caller has already applied the effect if any.
+func fail(w http.ResponseWriter, ft Fault) {
+	if ft.Stall > 0 {
+		time.Sleep(ft.Stall)
+		if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+			conn.Close()
+		}
+		return
+	}
+	for k, v := range ft.Headers {
+		w.Header().Set(k, v)
+	}
+	if ft.Body != "" {
+		w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+		w.WriteHeader(ft.Status)
+		_, _ = io.WriteString(w, ft.Body)
+		return
+	}
+	reply(w, ft.Status, jiraError(fmt.Sprintf("injected %d", ft.Status)))
+}
+
+// errorBody is Jira's error collection: messages, and errors by field.
+type errorBody struct {
+	ErrorMessages []string          `json:"errorMessages"`
+	Errors        map[string]string `json:"errors"`
+}
+
+func jiraError(msg string) errorBody {
+	return errorBody{ErrorMessages: []string{msg}, Errors: map[string]string{}}
+}
+
+func fieldErrors(errs map[string]string) errorBody {
+	return errorBody{ErrorMessages: []string{}, Errors: errs}
+}
+
+func reply(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (f *Fake) create(_ *http.Request, body []byte) (int, any) {
+	var req struct {
+		Fields map[string]json.RawMessage `json:"fields"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		return http.StatusBadRequest, jiraError("Can not deserialize the request: " + err.Error())
+	}
+	i, errs := f.parseFields(req.Fields)
+	if len(errs) > 0 {
+		return http.StatusBadRequest, fieldErrors(errs)
+	}
+	i.Created = time.Now()
+	f.add(i)
+	f.creates++
+	return http.StatusCreated, map[string]string{"id": i.ID, "key": i.Key, "self": f.self(i)}
+}
+
+// parseFields reads the fields of a v2 create request and collects, by
+// field, what Jira would refuse.
+func (f *Fake) parseFields(fields map[string]json.RawMessage) (*Issue, map[string]string) {
+	i := &Issue{}
+	errs := map[string]string{}
+	// named decodes a {"<key>": "..."} reference such as {"name": "High"}.
+	named := func(raw json.RawMessage, key string) string {
+		var v map[string]any
+		if json.Unmarshal(raw, &v) != nil {
+			return ""
+		}
+		s, _ := v[key].(string)
+		return s
+	}
+	for name, raw := range fields {
+		switch name {
+		case "project":
+			i.Project = named(raw, "key")
+		case "issuetype":
+			if i.IssueType = named(raw, "name"); i.IssueType == "" {
+				errs[name] = "Specify an issue type"
+			}
+		case "summary", "description":
+			var s *string
+			if json.Unmarshal(raw, &s) != nil {
+				// v2 takes plain text; an ADF document is refused.
+				errs[name] = "Operation value must be a string"
+			} else if s != nil && name == "summary" {
+				i.Summary = *s
+			} else if s != nil {
+				i.Description = *s
+			}
+		case "labels":
+			if json.Unmarshal(raw, &i.Labels) != nil {
+				errs[name] = "data was not an array"
+			}
+			for _, l := range i.Labels {
+				if l == "" || strings.ContainsAny(l, " \t\r\n") || len(l) > 255 {
+					errs[name] = fmt.Sprintf("The label '%s' is invalid: labels cannot contain spaces, be empty or exceed 255 characters.", l)
+				}
+			}
+		case "priority":
+			if i.Priority = named(raw, "name"); !slices.Contains(f.Priorities, i.Priority) {
+				errs[name] = fmt.Sprintf("Priority name '%s' is not valid", i.Priority)
+			}
+		case "assignee":
+			if string(raw) != "null" {
+				if i.AssigneeAccountID = named(raw, "accountId"); i.AssigneeAccountID == "" {
+					errs[name] = "Specify a valid value for assignee"
+				}
+			}
+		default:
+			errs[name] = fmt.Sprintf("Field '%s' cannot be set. It is not on the appropriate screen, or unknown.", name)
+		}
+	}
+	if !slices.Contains(f.Projects, i.Project) {
+		errs["project"] = "valid project is required"
+	}
+	if _, ok := fields["issuetype"]; !ok {
+		errs["issuetype"] = "Specify an issue type"
+	}
+	if strings.TrimSpace(i.Summary) == "" && errs["summary"] == "" {
+		errs["summary"] = "You must specify a summary of the issue."
+	}
+	return i, errs
+}
+
+func (f *Fake) self(i *Issue) string { return f.URL + "/rest/api/2/issue/" + i.ID }
+
+var notFound = jiraError("Issue does not exist or you do not have permission to see it.")
+
+func (f *Fake) get(r *http.Request, _ []byte) (int, any) {
+	i := f.find(r.PathValue("issueIdOrKey"))
+	if i == nil {
+		return http.StatusNotFound, notFound
+	}
+	return http.StatusOK, f.issueJSON(i, fieldList(r, "*all"))
+}
+
+func (f *Fake) remoteLink(r *http.Request, body []byte) (int, any) {
+	var req struct {
+		GlobalID string `json:"globalId"`
+		Object   *struct {
+			URL   string `json:"url"`
+			Title string `json:"title"`
+		} `json:"object"`
+	}
+	if err := json.Unmarshal(body, &req); err != nil {
+		return http.StatusBadRequest, jiraError("Can not deserialize the request: " + err.Error())
+	}
+	i := f.find(r.PathValue("issueIdOrKey"))
+	if i == nil {
+		return http.StatusNotFound, notFound
+	}
+	if req.Object == nil || req.Object.URL == "" || req.Object.Title == "" {
+		return http.StatusBadRequest, fieldErrors(map[string]string{"object": "The remote object needs a url and a title."})
+	}
+	answer := func(l RemoteLink) map[string]any {
+		return map[string]any{"id": l.ID, "self": fmt.Sprintf("%s/rest/api/2/issue/%s/remotelink/%d", f.URL, i.Key, l.ID)}
+	}
+	// A link with the same global id is updated, not added again.
+	for k, l := range i.RemoteLinks {
+		if req.GlobalID != "" && l.GlobalID == req.GlobalID {
+			i.RemoteLinks[k].URL, i.RemoteLinks[k].Title = req.Object.URL, req.Object.Title
+			return http.StatusOK, answer(i.RemoteLinks[k])
+		}
+	}
+	f.lastLink++
+	l := RemoteLink{ID: f.lastLink, GlobalID: req.GlobalID, URL: req.Object.URL, Title: req.Object.Title}
+	i.RemoteLinks = append(i.RemoteLinks, l)
+	return http.StatusCreated, answer(l)
+}
+
+// search answers GET /rest/api/2/search/jql for the JQL subset in
+// parseJQL, oldest issue first, paged by an opaque nextPageToken.
+func (f *Fake) search(r *http.Request, _ []byte) (int, any) {
+	q := r.URL.Query()
+	clauses, err := parseJQL(q.Get("jql"))
+	if err != nil {
+		return http.StatusBadRequest, jiraError(err.Error())
+	}
+	for _, c := range clauses {
+		if c.field == "project" && !f.projectExists(c.value) {
+			return http.StatusBadRequest, jiraError(fmt.Sprintf("The value '%s' does not exist for the field 'project'.", c.value))
+		}
+	}
+	var hits []*Issue
+	now := time.Now()
+	for _, i := range f.issues {
+		if now.Sub(i.Created) >= f.SearchLag && matches(i, clauses) {
+			hits = append(hits, i)
+		}
+	}
+	start := 0
+	if tok := q.Get("nextPageToken"); tok != "" {
+		if start, err = strconv.Atoi(tok); err != nil || start < 0 || start > len(hits) {
+			return http.StatusBadRequest, jiraError("The provided next page token is invalid or expired.")
+		}
+	}
+	size := 50
+	if n, err := strconv.Atoi(q.Get("maxResults")); err == nil && n > 0 {
+		size = min(n, 5000)
+	}
+	end := min(start+size, len(hits))
+	fields := fieldList(r, "id")
+	page := []map[string]any{}
+	for _, i := range hits[start:end] {
+		page = append(page, f.issueJSON(i, fields))
+	}
+	out := map[string]any{"issues": page, "isLast": end == len(hits)}
+	if end < len(hits) {
+		out["nextPageToken"] = strconv.Itoa(end)
+	}
+	return http.StatusOK, out
+}
+
+func (f *Fake) projectExists(key string) bool {
+	for _, p := range f.Projects {
+		if strings.EqualFold(p, key) {
+			return true
+		}
+	}
+	for _, i := range f.issues {
+		if strings.EqualFold(i.Project, key) {
+			return true
+		}
+	}
+	return false
+}
+
+func matches(i *Issue, clauses []clause) bool {
+	for _, c := range clauses {
+		switch c.field {
+		case "project":
+			if !strings.EqualFold(i.Project, c.value) {
+				return false
+			}
+		case "labels":
+			if !slices.Contains(i.Labels, c.value) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// fieldList reads the fields parameter, repeated or comma-separated.
+func fieldList(r *http.Request, dflt string) []string {
+	var out []string
+	for _, v := range r.URL.Query()["fields"] {
+		for _, name := range strings.Split(v, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				out = append(out, name)
+			}
+		}
+	}
+	if len(out) == 0 {
+		return []string{dflt}
+	}
+	return out
+}
+
+// issueJSON renders an issue as v2 does, with the fields asked for. As in
+// Jira's search, asking for "id" alone gives the id only.
+func (f *Fake) issueJSON(i *Issue, fields []string) map[string]any {
+	if len(fields) == 1 && fields[0] == "id" {
+		return map[string]any{"id": i.ID}
+	}
+	categories := map[string]string{"new": "To Do", "indeterminate": "In Progress", "done": "Done"}
+	all := map[string]any{
+		"summary":     i.Summary,
+		"description": nil,
+		"labels":      append([]string{}, i.Labels...),
+		"status": map[string]any{"name": i.Status,
+			"statusCategory": map[string]string{"key": i.StatusCategory, "name": categories[i.StatusCategory]}},
+		"project":   map[string]string{"key": i.Project},
+		"issuetype": map[string]string{"name": i.IssueType},
+		"priority":  nil,
+		"assignee":  nil,
+		"created":   i.Created.Format("2006-01-02T15:04:05.000-0700"),
+	}
+	if i.Description != "" {
+		all["description"] = i.Description
+	}
+	if i.Priority != "" {
+		all["priority"] = map[string]string{"name": i.Priority}
+	}
+	if i.AssigneeAccountID != "" {
+		all["assignee"] = map[string]string{"accountId": i.AssigneeAccountID}
+	}
+	picked := map[string]any{}
+	for _, name := range fields {
+		if name == "*all" || name == "*navigable" {
+			picked = all
+			break
+		}
+		// Unknown names are ignored, as Jira does.
+		if v, ok := all[name]; ok {
+			picked[name] = v
+		}
+	}
+	return map[string]any{"id": i.ID, "key": i.Key, "self": f.self(i), "fields": picked}
+}
+
+// clause is one `field = value` condition of a JQL query.
+type clause struct{ field, value string }
+
+// reservedWords must be quoted to be used as values (a subset of Jira's).
+var reservedWords = []string{"and", "or", "not", "empty", "null", "order", "by", "asc", "desc",
+	"in", "is", "was", "changed", "from", "to", "on", "before", "after", "during"}
+
+// parseJQL reads the JQL subset the hub uses: `labels = value` and
+// `project = value` clauses joined by AND, where a value is a word or a
+// quoted string. Like Jira, it refuses anything it cannot read rather than
+// guessing, so a value spliced in unquoted fails instead of changing the
+// query.
+func parseJQL(jql string) ([]clause, error) {
+	p := jqlParser{src: []rune(jql)}
+	if p.skipSpace(); p.done() {
+		return nil, errors.New("Unbounded JQL queries are not allowed here. Please add a search restriction to your query.")
+	}
+	var out []clause
+	for {
+		at := p.pos
+		field, quoted, err := p.value()
+		if err != nil {
+			return nil, err
+		}
+		field = strings.ToLower(field)
+		if quoted || (field != "labels" && field != "project") {
+			return nil, p.errorf(at, "jiratest supports only the fields 'labels' and 'project', got '%s'", field)
+		}
+		p.skipSpace()
+		if p.done() || p.src[p.pos] != '=' || (p.pos+1 < len(p.src) && p.src[p.pos+1] == '=') {
+			return nil, p.errorf(p.pos, "Expecting operator '=' (the only one jiratest supports) but got '%s'", p.rest())
+		}
+		p.pos++
+		p.skipSpace()
+		value, _, err := p.value()
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, clause{field, value})
+		if p.skipSpace(); p.done() {
+			return out, nil
+		}
+		at = p.pos
+		if w, quoted, err := p.operand(); err != nil || quoted || !strings.EqualFold(w, "and") {
+			return nil, p.errorf(at, "Expecting 'AND' (jiratest supports no other) but got '%s'", p.rest())
+		}
+		p.skipSpace()
+	}
+}
+
+type jqlParser struct {
+	src []rune
+	pos int
+}
+
+func (p *jqlParser) done() bool   { return p.pos >= len(p.src) }
+func (p *jqlParser) rest() string { return string(p.src[p.pos:]) }
+
+func (p *jqlParser) skipSpace() {
+	for !p.done() && strings.ContainsRune(" \t\r\n", p.src[p.pos]) {
+		p.pos++
+	}
+}
+
+// errorf formats a JQL error the way Jira does, with a 1-based position.
+func (p *jqlParser) errorf(at int, format string, args ...any) error {
+	return fmt.Errorf("Error in the JQL Query: %s. (line 1, character %d)", fmt.Sprintf(format, args...), at+1)
+}
+
+// value reads an operand that is a field name or a value: a reserved word
+// there must be quoted.
+func (p *jqlParser) value() (string, bool, error) {
+	at := p.pos
+	w, quoted, err := p.operand()
+	if err == nil && !quoted && slices.Contains(reservedWords, strings.ToLower(w)) {
+		return "", false, p.errorf(at, "'%s' is a reserved JQL word. You must surround it in quotation marks to use it in a query", w)
+	}
+	return w, quoted, err
+}
+
+// operand reads a word or a quoted string and reports whether it was
+// quoted.
+func (p *jqlParser) operand() (string, bool, error) {
+	if p.done() {
+		return "", false, p.errorf(p.pos, "Expecting either a value, list or function but got end of query")
+	}
+	if q := p.src[p.pos]; q == '"' || q == '\'' {
+		s, err := p.quoted(q)
+		return s, true, err
+	}
+	start := p.pos
+	for !p.done() && !strings.ContainsRune(" \t\r\n", p.src[p.pos]) {
+		c := p.src[p.pos]
+		if !(c == '_' || c == '-' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c > 127) {
+			if p.pos > start && strings.ContainsRune("=!~<>", c) {
+				break // an operator right after a field name
+			}
+			if strings.ContainsRune("(),", c) {
+				return "", false, p.errorf(p.pos, "Unexpected '%c': jiratest supports only field = value clauses joined by AND", c)
+			}
+			return "", false, p.errorf(p.pos, "The character '%c' is a reserved JQL character. You must enclose it in a string or use the escape '\\u%04x' instead", c, c)
+		}
+		p.pos++
+	}
+	if p.pos == start {
+		return "", false, p.errorf(start, "Expecting either a value, list or function but got '%s'", p.rest())
+	}
+	return string(p.src[start:p.pos]), false, nil
+}
+
+// quoted reads a string in quote q, decoding JQL's escapes.
+func (p *jqlParser) quoted(q rune) (string, error) {
+	start := p.pos
+	p.pos++
+	var b strings.Builder
+	for !p.done() {
+		c := p.src[p.pos]
+		p.pos++
+		switch {
+		case c == q:
+			return b.String(), nil
+		case c != '\\':
+			b.WriteRune(c)
+		case p.done():
+			return "", p.errorf(p.pos-1, "The escape sequence at the end of the query is incomplete")
+		default:
+			e := p.src[p.pos]
+			p.pos++
+			switch e {
+			case '"', '\'', '\\', ' ':
+				b.WriteRune(e)
+			case 'n':
+				b.WriteRune('\n')
+			case 'r':
+				b.WriteRune('\r')
+			case 't':
+				b.WriteRune('\t')
+			case 'u':
+				if p.pos+4 > len(p.src) {
+					return "", p.errorf(p.pos-2, "The escape sequence '\\u' is incomplete")
+				}
+				n, err := strconv.ParseUint(string(p.src[p.pos:p.pos+4]), 16, 16)
+				if err != nil {
+					return "", p.errorf(p.pos-2, "The escape sequence '\\u%s' is illegal", string(p.src[p.pos:p.pos+4]))
+				}
+				b.WriteRune(rune(n))
+				p.pos += 4
+			default:
+				return "", p.errorf(p.pos-2, "The escape sequence '\\%c' is illegal", e)
+			}
+		}
+	}
+	return "", p.errorf(start, "The quoted string '%s' has not been completed", string(p.src[start+1:]))
+}
