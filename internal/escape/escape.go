@@ -4,6 +4,7 @@
 package escape
 
 import (
+	"fmt"
 	"html"
 	"net/url"
 	"strings"
@@ -123,4 +124,36 @@ func Truncate(s string, n int) string {
 		return s
 	}
 	return string(r[:max(n-1, 0)]) + "…"
+}
+
+// JiraWiki renders untrusted text inside Jira wiki markup (the
+// description of a ticket filed through REST v2) as the text itself, on
+// one line: the characters Jira reads as markup (links and mentions in
+// [], macros in {}, images in !!, emphasis, emoticons such as (y) and :))
+// are escaped with a backslash, which Jira drops on display.
+func JiraWiki(s string) string {
+	var b strings.Builder
+	for _, r := range oneLine(s) {
+		if strings.ContainsRune("\\*_?+^~|{}[]!-#():", r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
+// JiraSummary renders untrusted text as a Jira summary, which Jira shows
+// as plain text: one line, no control or bidi characters, at most 255
+// characters.
+func JiraSummary(s string) string { return strings.TrimSpace(Truncate(oneLine(s), 255)) }
+
+// JQLString quotes a value for a JQL query, so that nothing in it can end
+// the string and add clauses: backslashes and double quotes are escaped,
+// and line breaks and control characters, which JQL strings cannot hold,
+// are refused.
+func JQLString(s string) (string, error) {
+	if strings.ContainsFunc(s, func(r rune) bool { return unicode.IsControl(r) || r == '\u2028' || r == '\u2029' }) {
+		return "", fmt.Errorf("JQL value %q holds a control character", s)
+	}
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`, nil
 }

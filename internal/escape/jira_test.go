@@ -1,0 +1,86 @@
+package escape_test
+
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/incidenthub/incidenthub/internal/escape"
+)
+
+// unquoteJQL reads one JQL string literal as Jira's lexer does and returns
+// its value and what follows it.
+func unquoteJQL(t *testing.T, s string) (value, rest string) {
+	t.Helper()
+	require.True(t, strings.HasPrefix(s, `"`), s)
+	var b strings.Builder
+	for i := 1; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+			require.Less(t, i, len(s), "a dangling escape in %q", s)
+			b.WriteByte(s[i])
+		case '"':
+			return b.String(), s[i+1:]
+		default:
+			b.WriteByte(s[i])
+		}
+	}
+	t.Fatalf("unterminated string %q", s)
+	return "", ""
+}
+
+// A quoted value is read back as itself and nothing follows it: no value
+// can end the string and add a clause.
+func TestJQLStringNeverEscapes(t *testing.T) {
+	t.Parallel()
+	pieces := []string{`"`, `\`, `'`, " OR ", "labels", "=", "inc-12", " AND project = OPS", `\"`, "(", ")", "~", "!", "ü", "*"}
+	r := rand.New(rand.NewPCG(3, 4))
+	for range 20000 {
+		var b strings.Builder
+		for range 1 + r.IntN(10) {
+			b.WriteString(pieces[r.IntN(len(pieces))])
+		}
+		in := b.String()
+		quoted, err := escape.JQLString(in)
+		require.NoError(t, err)
+		value, rest := unquoteJQL(t, quoted)
+		require.Equal(t, in, value)
+		require.Empty(t, rest)
+	}
+	for _, bad := range []string{"a\nOR b", "a\rb", "a\x00b", "a\u2028b"} {
+		_, err := escape.JQLString(bad)
+		require.Error(t, err, "%q", bad)
+	}
+}
+
+// Jira wiki text never links, mentions, embeds or runs a macro, and stays
+// on its line.
+func TestJiraWikiNeverActive(t *testing.T) {
+	t.Parallel()
+	pieces := []string{"[~accountid:5b10]", "[link|https://e.example]", "{code}", "{noformat}", "!img.png!", "*bold*", "_em_",
+		"-strike-", "h1. ", "\n", "\r\n", "|", "(y)", ":)", "@ana", "#1", "\\", "bq. ", "{{mono}}", " "}
+	r := rand.New(rand.NewPCG(5, 6))
+	for range 20000 {
+		var b strings.Builder
+		for range 1 + r.IntN(10) {
+			b.WriteString(pieces[r.IntN(len(pieces))])
+		}
+		out := escape.JiraWiki(b.String())
+		require.NotContains(t, out, "\n")
+		// Every markup character is preceded by a backslash that is not
+		// itself escaped.
+		for i := 0; i < len(out); i++ {
+			if out[i] == '\\' {
+				i++
+				continue
+			}
+			require.NotContains(t, "*_?+^~|{}[]!-#():", string(out[i]), "unescaped %q in %q", out[i], out)
+		}
+	}
+	require.Equal(t, `\[\~accountid\:x\] \{code\}`, escape.JiraWiki("[~accountid:x] {code}"))
+	require.Equal(t, "one two", escape.JiraSummary("one\ntwo"))
+	require.Len(t, []rune(escape.JiraSummary(strings.Repeat("é", 400))), 255)
+}
