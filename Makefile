@@ -10,6 +10,7 @@ LDFLAGS    := -s -w -X main.version=$(VERSION)
 # any vendor account. Set real ones in the environment to override.
 export PAGERDUTY_WEBHOOK_SECRET ?= dev-pagerduty-secret
 export GITHUB_WEBHOOK_SECRET    ?= dev-github-secret
+export JIRA_WEBHOOK_SECRET      ?= dev-jira-secret
 export INCIDENTHUB_API_TOKEN    ?= dev-api-token
 
 .PHONY: run test bench build lint sample clean

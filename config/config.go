@@ -48,6 +48,20 @@ type Person struct {
 	Name           string `yaml:"name"`
 	PagerDutyEmail string `yaml:"pagerduty_email"`
 	GitHub         string `yaml:"github"`
+	// JiraAccountID is the person's Jira Cloud account, so that a
+	// follow-up with owner:@login is assigned to them.
+	JiraAccountID string `yaml:"jira_account_id"`
+}
+
+// JiraAccount returns the Jira account of the person with the GitHub
+// login, or "".
+func (c *Config) JiraAccount(githubLogin string) string {
+	for _, p := range c.People {
+		if githubLogin != "" && strings.EqualFold(p.GitHub, githubLogin) {
+			return p.JiraAccountID
+		}
+	}
+	return ""
 }
 
 // GitHubLogin returns the login of the person with the PagerDuty name or
@@ -117,6 +131,10 @@ type Jira struct {
 	BaseURL        string   `yaml:"base_url"`
 	Email          string   `yaml:"email"`
 	APIToken       Secret   `yaml:"api_token"`
+	// SearchLag is how long Jira's search may take to show a new ticket.
+	// After a create whose answer was lost, the hub waits this long before
+	// searching for the ticket, so that it never files a second one.
+	SearchLag time.Duration `yaml:"search_lag"`
 }
 
 // Severity is one severity level, defined ahead of time. The list in the
@@ -189,6 +207,7 @@ func Default() Config {
 		Review:      Review{OpenAfter: 12 * time.Hour, DueWithin: 48 * time.Hour},
 		Awareness:   Awareness{Labels: []string{"risky-migration"}, AutoResolveAfter: 2 * time.Hour},
 		Jobs:        Jobs{Timeout: 2 * time.Minute, RescueAfter: 5 * time.Minute},
+		Jira:        Jira{SearchLag: 30 * time.Second},
 	}
 }
 

@@ -73,6 +73,7 @@ func TestParseExample(t *testing.T) {
 			"INCIDENTHUB_API_TOKEN":    "api-token",
 			"PAGERDUTY_WEBHOOK_SECRET": "pd-secret",
 			"GITHUB_WEBHOOK_SECRET":    "gh-secret",
+			"JIRA_WEBHOOK_SECRET":      "jira-secret",
 		}))
 		require.NoError(t, err)
 		require.Equal(t, &config.Config{
@@ -89,6 +90,7 @@ func TestParseExample(t *testing.T) {
 				FromEmail:      "oncall@example.com",
 			},
 			GitHub: config.GitHub{WebhookSecrets: []config.Secret{"gh-secret"}, ReviewRepo: "acme/incidents"},
+			Jira:   config.Jira{WebhookSecrets: []config.Secret{"jira-secret"}, SearchLag: 30 * time.Second},
 			Severities: []config.Severity{
 				{
 					Name:                "SEV1",
@@ -144,7 +146,7 @@ func TestParseExample(t *testing.T) {
 				Labels:           []string{"risky-migration"},
 				AutoResolveAfter: 2 * time.Hour, // default
 			},
-			People: []config.Person{{Name: "PIG 208", GitHub: "pig208"}},
+			People: []config.Person{{Name: "PIG 208", GitHub: "pig208", JiraAccountID: "5b10ac8d82e05b22cc7d4ef5"}},
 			Jobs:   config.Jobs{Timeout: 2 * time.Minute, RescueAfter: 5 * time.Minute}, // defaults
 		}, cfg)
 	})
@@ -157,6 +159,7 @@ func TestParseExample(t *testing.T) {
 			{Path: "api.tokens[0]", Msg: "environment variable INCIDENTHUB_API_TOKEN is not set"},
 			{Path: "pagerduty.webhook_secrets[0]", Msg: "environment variable PAGERDUTY_WEBHOOK_SECRET is not set"},
 			{Path: "github.webhook_secrets[0]", Msg: "environment variable GITHUB_WEBHOOK_SECRET is not set"},
+			{Path: "jira.webhook_secrets[0]", Msg: "environment variable JIRA_WEBHOOK_SECRET is not set"},
 		}, requireProblems(t, err))
 	})
 }

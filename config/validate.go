@@ -118,6 +118,9 @@ func (c *Config) validate(unset map[string]string) []Problem {
 	if c.Jobs.Timeout <= 0 {
 		v.add("jobs.timeout", "want a positive duration")
 	}
+	if c.Jira.SearchLag < 0 {
+		v.add("jira.search_lag", "want a duration of zero or more")
+	}
 	if c.Jobs.RescueAfter < c.Jobs.Timeout {
 		v.add("jobs.rescue_after", "want at least jobs.timeout (%s)", c.Jobs.Timeout)
 	}

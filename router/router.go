@@ -72,6 +72,10 @@ type Query struct {
 	ChangeKey string
 	// RecordID: load this record.
 	RecordID int64
+	// TicketID: load the follow-up with this Jira issue id, and its record.
+	TicketID string
+	// FollowUps: load the follow-ups of the record loaded.
+	FollowUps bool
 }
 
 // State is what the store knows that the event may touch.
@@ -85,6 +89,10 @@ type State struct {
 	// (MergeChange); Records are the records ChangeQuery named.
 	Change  *incident.Change
 	Records []incident.Record
+	// FollowUps are the Owner's follow-ups, when the query asked for them;
+	// FollowUp is the one that follows the event's ticket, if any.
+	FollowUps []incident.FollowUp
+	FollowUp  *incident.FollowUp
 }
 
 // Decision is what to write.
@@ -110,6 +118,9 @@ type Decision struct {
 	Attach []Attachment
 	// Actions are side effects on Record, run as durable jobs.
 	Actions []incident.Action
+	// FollowUps are follow-ups of Record to save: new ones (ID zero) and
+	// changed ones.
+	FollowUps []incident.FollowUp
 }
 
 // QueryFor says which state Decide needs for ev.
@@ -118,8 +129,22 @@ func QueryFor(ev incident.Event, r Rules) Query {
 	if ev.Change != nil {
 		q.ChangeKey = ev.Change.Key
 	}
-	if id, err := incident.ParseRef(ev.Subject); err == nil && (ev.Type == incident.EventReviewClosed || ev.Type == incident.EventReviewReopened) {
+	if id, err := incident.ParseRef(ev.Subject); err == nil && ev.Source == incident.SourceGitHub && ev.Change == nil {
 		q.RecordID = id
+		q.FollowUps = ev.Type == incident.EventFollowUpRequested
+	}
+	if t := ev.Ticket; t != nil {
+		q.TicketID = t.ID
+		q.FollowUps = true
+		// A ticket the hub does not follow may carry an incident's label:
+		// filed by hand, to be adopted; or filed by the hub and not yet
+		// recorded.
+		for _, l := range t.Labels {
+			if id, ok := incident.ParseLabel(l); ok {
+				q.RecordID = id
+				break
+			}
+		}
 	}
 	if ev.Snapshot != nil {
 		_, q.CorrelationKey, _ = r.service(ev.Snapshot.ServiceID)
@@ -137,10 +162,15 @@ func Decide(s State, ev incident.Event, r Rules, now time.Time) Decision {
 	case incident.SourcePagerDuty:
 		return decidePage(s, ev, r)
 	case incident.SourceGitHub:
-		if ev.Change == nil {
-			return decideReview(s, ev, r)
+		switch {
+		case ev.Change != nil:
+			return decideChange(s, ev, r)
+		case ev.Type == incident.EventFollowUpRequested:
+			return decideFollowUpRequest(s, ev, r)
 		}
-		return decideChange(s, ev, r)
+		return decideReview(s, ev, r)
+	case incident.SourceJira:
+		return decideTicket(s, ev)
 	default:
 		return Decision{Ignore: "no rules for source " + string(ev.Source)}
 	}
@@ -218,8 +248,8 @@ func decideReview(s State, ev incident.Event, r Rules) Decision {
 	}
 	// Only the record's own review issue speaks for it: another issue
 	// that carries the label (a follow-up that copied it) does not.
-	if !strings.EqualFold(ev.IssueRepo, r.ReviewRepo) || ev.IssueNumber != s.Owner.ReviewDocNumber {
-		return Decision{Ignore: fmt.Sprintf("%s#%d is not the review doc of %s", ev.IssueRepo, ev.IssueNumber, s.Owner.Ref())}
+	if reason := notReviewDoc(s.Owner, ev, r); reason != "" {
+		return Decision{Ignore: reason}
 	}
 	rec := s.Owner.Clone()
 	var entry incident.TimelineEntry
@@ -238,6 +268,15 @@ func decideReview(s State, ev incident.Event, r Rules) Decision {
 	}
 	entry.At, entry.Source, entry.Key = ev.OccurredAt, string(ev.Source), "github:"+ev.ID
 	return Decision{Record: &rec, Entries: []incident.TimelineEntry{entry}, Actions: []incident.Action{{Kind: incident.ActionReviewDoc}}}
+}
+
+// notReviewDoc says why an event's issue is not the record's review doc,
+// or "" when it is.
+func notReviewDoc(rec *incident.Record, ev incident.Event, r Rules) string {
+	if !strings.EqualFold(ev.IssueRepo, r.ReviewRepo) || ev.IssueNumber != rec.ReviewDocNumber {
+		return fmt.Sprintf("%s#%d is not the review doc of %s", ev.IssueRepo, ev.IssueNumber, rec.Ref())
+	}
+	return ""
 }
 
 // ReviewCommand is the note that asks for a review.

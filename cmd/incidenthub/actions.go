@@ -13,6 +13,7 @@ import (
 
 	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/connectors/github"
+	"github.com/incidenthub/incidenthub/connectors/jira"
 	"github.com/incidenthub/incidenthub/connectors/pagerduty"
 	"github.com/incidenthub/incidenthub/internal/actions"
 	"github.com/incidenthub/incidenthub/internal/incident"
@@ -112,10 +113,13 @@ func why(j *rivertype.JobRow, cfg *config.Config) string {
 	if j.State == rivertype.JobStateScheduled {
 		held := ""
 		switch j.Kind {
-		case actions.ReviewDocArgs{}.Kind(), actions.ReviewReminderArgs{}.Kind(), actions.ChangeNoteArgs{}.Kind():
+		case actions.ReviewDocArgs{}.Kind(), actions.ReviewReminderArgs{}.Kind(), actions.ChangeNoteArgs{}.Kind(),
+			actions.FollowUpReplyArgs{}.Kind():
 			held = github.ReviewHeld(cfg)
 		case actions.PageNoteArgs{}.Kind():
 			held = pagerduty.NotesHeld(cfg.PagerDuty)
+		case actions.FileFollowUpArgs{}.Kind():
+			held = jira.FollowUpsHeld(cfg.Jira)
 		}
 		if held != "" {
 			return "held: " + held

@@ -11,6 +11,7 @@ import (
 
 	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/connectors/github"
+	"github.com/incidenthub/incidenthub/connectors/jira"
 	"github.com/incidenthub/incidenthub/connectors/pagerduty"
 	"github.com/incidenthub/incidenthub/internal/actions"
 	"github.com/incidenthub/incidenthub/internal/api"
@@ -74,6 +75,7 @@ func appOptions(cfg *config.Config, log *slog.Logger) fx.Option {
 		api.Module,
 		pagerduty.Module,
 		github.Module,
+		jira.Module,
 		// The store satisfies the small interfaces its consumers declare.
 		fx.Provide(
 			func(s *store.Store) inbox.Appender { return s },
@@ -83,6 +85,8 @@ func appOptions(cfg *config.Config, log *slog.Logger) fx.Option {
 			func(s *store.Store) github.DeliveryLookup { return s },
 			func(s *store.Store) github.ReviewStore { return s },
 			func(s *store.Store) pagerduty.NoteStore { return s },
+			func(s *store.Store) github.ReplyStore { return s },
+			func(s *store.Store) jira.FollowUpStore { return s },
 			func(s *store.Store) actions.Database { return s },
 			func(q *actions.Queue) pipeline.Enqueuer { return q },
 		),

@@ -40,7 +40,7 @@ var Module = fx.Module("github",
 // reviewWorkers registers the workers that write to GitHub, held (with
 // the reason in the log) until a token and a review repository are
 // configured. They share one write gate: GitHub's spacing is per token.
-func reviewWorkers(cfg *config.Config, s ReviewStore, gate *WriteGate, log *slog.Logger) (func(*river.Workers), error) {
+func reviewWorkers(cfg *config.Config, s ReviewStore, replies ReplyStore, gate *WriteGate, log *slog.Logger) (func(*river.Workers), error) {
 	var (
 		client *gh.Client
 		issues ReviewIssues
@@ -57,7 +57,9 @@ func reviewWorkers(cfg *config.Config, s ReviewStore, gate *WriteGate, log *slog
 	review := NewReviewWorker(cfg, issues, s, log)
 	reminders := NewReminderWorker(issues, s, log)
 	notes := NewChangeNoteWorker(client, gate, s, log)
+	reply := NewReplyWorker(issues, replies, log)
 	return func(ws *river.Workers) {
+		river.AddWorker(ws, reply)
 		river.AddWorker(ws, review)
 		river.AddWorker(ws, reminders)
 		river.AddWorker(ws, notes)

@@ -54,6 +54,9 @@ func (Normalizer) Normalize(d inbox.Delivery) ([]incident.Event, error) {
 	case *gh.PingEvent:
 		return nil, inbox.Ignored("ping from hook %d: the hook reaches the hub", e.GetHookID())
 	case *gh.IssuesEvent:
+		if e.GetAction() == "edited" {
+			return followUpEdit(ev, e)
+		}
 		return reviewEvent(ev, e)
 	case *gh.IssueCommentEvent:
 		// The hub's own comments carry its marker: their webhooks are
@@ -61,7 +64,7 @@ func (Normalizer) Normalize(d inbox.Delivery) ([]incident.Event, error) {
 		if strings.Contains(e.GetComment().GetBody(), HubMarker) {
 			return nil, inbox.Ignored("echo of the hub's own comment")
 		}
-		return nil, inbox.Ignored("GitHub event %s is not one the hub acts on", d.Event)
+		return followUpComment(ev, e)
 	case *gh.DeploymentEvent:
 		c, err = deployment(envelope.Action, e.GetRepo(), e.GetDeployment(), nil)
 	case *gh.DeploymentStatusEvent:
@@ -120,14 +123,9 @@ func reviewEvent(ev incident.Event, e *gh.IssuesEvent) ([]incident.Event, error)
 	case "reopened":
 		ev.Type = incident.EventReviewReopened
 	default:
-		return nil, inbox.Ignored("issue %s: the hub acts on closed and reopened review issues", e.GetAction())
+		return nil, inbox.Ignored("issue %s: the hub acts on closed, reopened and edited review issues", e.GetAction())
 	}
-	for _, l := range e.GetIssue().Labels {
-		if m := reviewLabel.FindStringSubmatch(l.GetName()); m != nil {
-			ev.Subject = m[1]
-		}
-	}
-	if ev.Subject == "" {
+	if ev.Subject = reviewSubject(e.GetIssue()); ev.Subject == "" {
 		return nil, inbox.Ignored("issue #%d is not a review doc (no incidenthub:INC-n label)", e.GetIssue().GetNumber())
 	}
 	ev.Actor = e.GetSender().GetLogin()

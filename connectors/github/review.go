@@ -209,9 +209,7 @@ func ReviewHeld(cfg *config.Config) string {
 	return ""
 }
 
-// heldRecheck is how often a held job looks again; credentials arrive
-// with a restart on a new configuration.
-const heldRecheck = 10 * time.Minute
+const heldRecheck = actions.HeldRecheck
 
 // LabelOf is the label that finds an incident's review issue again.
 func LabelOf(r *incident.Record) string { return "incidenthub:" + r.Ref() }
@@ -330,7 +328,7 @@ func (w *ReviewWorker) open(ctx context.Context, rec *incident.Record, body stri
 // people removed the markers: their text is never overwritten. One
 // comment per distinct content, found again by its hidden marker.
 func (w *ReviewWorker) commentInstead(ctx context.Context, rec *incident.Record, body string) error {
-	sections := reviewdoc.Sections(body, "overview", "timeline", "changes")
+	sections := reviewdoc.Sections(body, "overview", "timeline", "changes", "followups")
 	sum := sha256.Sum256([]byte(sections))
 	marker := fmt.Sprintf("<!-- incidenthub:update %s %x -->", rec.Ref(), sum[:8])
 	comments, err := w.issues.Comments(ctx, rec.ReviewDocNumber)
@@ -381,8 +379,16 @@ func (w *ReviewWorker) refresh(ctx context.Context, rec *incident.Record, body s
 	if errors.Is(err, reviewdoc.ErrMarkersMissing) {
 		return w.commentInstead(ctx, rec, body)
 	}
-	if err != nil || spliced == issue.Body {
+	if err != nil {
 		return err
+	}
+	// Task-list items recorded as follow-ups now live in the hub's list.
+	titles := make([]string, len(rec.FollowUps))
+	for i, f := range rec.FollowUps {
+		titles[i] = f.Title
+	}
+	if spliced = reviewdoc.RemoveTaskItems(spliced, titles); spliced == issue.Body {
+		return nil
 	}
 	return w.issues.EditBody(ctx, rec.ReviewDocNumber, spliced)
 }
@@ -523,12 +529,4 @@ func classify(err error) error {
 	return err
 }
 
-// Rate-limit waits: at least minSnooze, so that a limit naming no time (or
-// zero) is never hammered; at most maxSnooze, so that one answer cannot
-// park a job for an hour.
-const (
-	minSnooze = 30 * time.Second
-	maxSnooze = 15 * time.Minute
-)
-
-func snooze(wait time.Duration) error { return river.JobSnooze(min(max(wait, minSnooze), maxSnooze)) }
+func snooze(wait time.Duration) error { return actions.RateLimitSnooze(wait) }

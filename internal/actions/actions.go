@@ -29,6 +29,7 @@ import (
 const (
 	QueueGitHub    = "github"
 	QueuePagerDuty = "pagerduty"
+	QueueJira      = "jira"
 )
 
 // ReviewDocArgs creates an incident's review doc on GitHub, or brings its
@@ -83,6 +84,31 @@ func (ChangeNoteArgs) Kind() string { return "github.change_note" }
 // InsertOpts: one job per incident and change at a time.
 func (ChangeNoteArgs) InsertOpts() river.InsertOpts { return onePending(QueueGitHub) }
 
+// FileFollowUpArgs files a follow-up's Jira ticket, once.
+type FileFollowUpArgs struct {
+	IncidentID  int64  `json:"incident_id"`
+	FollowUpKey string `json:"followup_key"`
+}
+
+// Kind implements river.JobArgs.
+func (FileFollowUpArgs) Kind() string { return "jira.file_followup" }
+
+// InsertOpts: one job per follow-up at a time, so that two workers never
+// race to create the same ticket.
+func (FileFollowUpArgs) InsertOpts() river.InsertOpts { return onePending(QueueJira) }
+
+// FollowUpReplyArgs confirms a filed follow-up on the review issue.
+type FollowUpReplyArgs struct {
+	IncidentID  int64  `json:"incident_id"`
+	FollowUpKey string `json:"followup_key"`
+}
+
+// Kind implements river.JobArgs.
+func (FollowUpReplyArgs) Kind() string { return "github.followup_reply" }
+
+// InsertOpts: one reply job per follow-up at a time.
+func (FollowUpReplyArgs) InsertOpts() river.InsertOpts { return onePending(QueueGitHub) }
+
 // onePending keeps one unfinished job per kind and arguments, for jobs
 // whose input does not move (a note on one page, one reminder).
 func onePending(queue string) river.InsertOpts {
@@ -91,6 +117,24 @@ func onePending(queue string) river.InsertOpts {
 		ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
 			rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled},
 	}}
+}
+
+// HeldRecheck is how often a held job (a connector without credentials)
+// looks again; credentials arrive with a restart on a new configuration.
+const HeldRecheck = 10 * time.Minute
+
+// Rate-limit waits: at least MinSnooze, so that a limit naming no time (or
+// zero) is never hammered; at most MaxSnooze, so that one answer cannot
+// park a job for an hour.
+const (
+	MinSnooze = 30 * time.Second
+	MaxSnooze = 15 * time.Minute
+)
+
+// RateLimitSnooze waits out a vendor's rate limit without spending an
+// attempt, within MinSnooze and MaxSnooze.
+func RateLimitSnooze(wait time.Duration) error {
+	return river.JobSnooze(min(max(wait, MinSnooze), MaxSnooze))
 }
 
 // Queue is the River client over the hub's SQLite database.
@@ -132,6 +176,7 @@ func NewQueue(db *sql.DB, cfg Config) (*Queue, error) {
 		rc.Queues = map[string]river.QueueConfig{
 			QueueGitHub:        {MaxWorkers: 1},
 			QueuePagerDuty:     {MaxWorkers: 2},
+			QueueJira:          {MaxWorkers: 2},
 			river.QueueDefault: {MaxWorkers: 2},
 		}
 	}
@@ -181,6 +226,10 @@ func insert(ctx context.Context, client *river.Client[*sql.Tx], tx *sql.Tx, inci
 		args = ReviewReminderArgs{IncidentID: incidentID}
 	case incident.ActionChangeNote:
 		args = ChangeNoteArgs{IncidentID: incidentID, ChangeKey: a.Target}
+	case incident.ActionFileFollowUp:
+		args = FileFollowUpArgs{IncidentID: incidentID, FollowUpKey: a.Target}
+	case incident.ActionFollowUpReply:
+		args = FollowUpReplyArgs{IncidentID: incidentID, FollowUpKey: a.Target}
 	default:
 		return fmt.Errorf("no job for action %q", a.Kind)
 	}

@@ -38,6 +38,18 @@ const EventChange EventType = "change"
 const (
 	EventReviewClosed   EventType = "review.closed"
 	EventReviewReopened EventType = "review.reopened"
+	// EventFollowUpRequested asks for follow-ups in a review issue: a
+	// /followup comment or new task-list items; FollowUps says which.
+	EventFollowUpRequested EventType = "followup.requested"
+)
+
+// Follow-up events, from Jira. Ticket is the ticket as the event saw it.
+const (
+	// EventFollowUpUpdated: a ticket was created, updated or deleted.
+	EventFollowUpUpdated EventType = "followup.updated"
+	// EventFollowUpComment: someone commented on a ticket; Text is the
+	// comment.
+	EventFollowUpComment EventType = "followup.comment"
 )
 
 // Event is what a connector makes of one vendor event: the facts the router
@@ -70,4 +82,8 @@ type Event struct {
 	// repository to a service; for a deployment status, only the state,
 	// StateAt and URL are new.
 	Change *Change
+	// FollowUps are the follow-ups a review issue asks for.
+	FollowUps []FollowUpRequest
+	// Ticket is the Jira ticket a follow-up event is about.
+	Ticket *Ticket
 }

@@ -82,6 +82,8 @@ type Record struct {
 	// Timeline is filled when a record is read for display; the router
 	// returns new entries separately.
 	Timeline []TimelineEntry
+	// FollowUps are filled when a record is read for display, oldest first.
+	FollowUps []FollowUp
 }
 
 // Ref is the public identifier, INC-<n>.
@@ -108,6 +110,7 @@ func (r Record) Clone() Record {
 	}
 	c.Timeline = append([]TimelineEntry(nil), r.Timeline...)
 	c.Changes = append([]Change(nil), r.Changes...)
+	c.FollowUps = append([]FollowUp(nil), r.FollowUps...)
 	return c
 }
 
@@ -194,6 +197,10 @@ const (
 	EntryReviewRequested    = "review.requested"
 	EntryReviewClosed       = "review.closed"
 	EntryReviewReopened     = "review.reopened"
+	EntryFollowUpRequested  = "followup.requested"
+	EntryFollowUpFiled      = "followup.filed"
+	EntryFollowUpUpdated    = "followup.updated"
+	EntryFollowUpComment    = "followup.comment"
 )
 
 // Action kinds: side effects on vendors, run as durable jobs.
@@ -208,7 +215,27 @@ const (
 	// ActionChangeNote comments, blamelessly, on a pull request among the
 	// incident's changes.
 	ActionChangeNote = "change_note"
+	// ActionFileFollowUp files a follow-up's Jira ticket; Target is the
+	// follow-up's key.
+	ActionFileFollowUp = "file_followup"
+	// ActionFollowUpReply confirms a filed follow-up on the review issue;
+	// Target is the follow-up's key.
+	ActionFollowUpReply = "followup_reply"
 )
+
+// Label is the label that ties Jira tickets to the record: inc-12. People
+// who file a ticket by hand with it get it adopted as a follow-up.
+func (r *Record) Label() string { return "inc-" + strconv.FormatInt(r.ID, 10) }
+
+// ParseLabel reads a record's number from its Jira label (inc-12).
+func ParseLabel(l string) (int64, bool) {
+	num, ok := strings.CutPrefix(strings.ToLower(l), "inc-")
+	if !ok {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(num, 10, 64)
+	return id, err == nil && id > 0 && strconv.FormatInt(id, 10) == num
+}
 
 // Action is a side effect a decision asks for.
 type Action struct {

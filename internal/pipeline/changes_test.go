@@ -245,7 +245,7 @@ func TestEveryGitHubEvent(t *testing.T) {
 		}, "", "not one of service payments's deploy_workflows"},
 		{"repository no service lists", "workflow_run", func(t *testing.T) fixture { return load(t, "github", "workflow_run.completed.json") }, "", "octo-org/octo-repo is not listed"},
 		{"ping", "ping", func(t *testing.T) fixture { return load(t, "github", "ping.json") }, "", "ping from hook 109948940"},
-		{"issue comment", "issue_comment", func(t *testing.T) fixture { return load(t, "github", "issue_comment.created.json") }, "", "not one the hub acts on"},
+		{"issue comment", "issue_comment", func(t *testing.T) fixture { return load(t, "github", "issue_comment.created.json") }, "", "without a /followup <title> line"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := setup(t, nil)

@@ -401,6 +401,11 @@ func (p *Processor) write(tx *store.Tx, dec router.Decision) error {
 			return err
 		}
 	}
+	for i := range dec.FollowUps {
+		if err := tx.SaveFollowUp(&dec.FollowUps[i]); err != nil {
+			return err
+		}
+	}
 	for _, a := range dec.Attach {
 		id := a.RecordID
 		if id == 0 {
@@ -431,12 +436,26 @@ func (p *Processor) load(tx *store.Tx, q router.Query) (router.State, error) {
 			return st, err
 		}
 	}
+	if q.TicketID != "" {
+		if st.FollowUp, err = tx.FollowUpByTicket(q.TicketID); err != nil {
+			return st, err
+		}
+		if st.FollowUp != nil {
+			// The ticket's record, whatever label it carries now.
+			q.RecordID = st.FollowUp.IncidentID
+		}
+	}
 	if q.RecordID != 0 {
 		st.Owner, err = tx.RecordByID(q.RecordID)
 		if errors.Is(err, store.ErrNotFound) {
 			return st, nil
 		}
 		if err != nil {
+			return st, err
+		}
+	}
+	if st.Owner != nil && q.FollowUps {
+		if st.FollowUps, err = tx.FollowUpsOf(st.Owner.ID); err != nil {
 			return st, err
 		}
 	}

@@ -58,14 +58,15 @@ func Render(in Input) (string, error) {
 	slices.SortStableFunc(timeline, func(a, b incident.TimelineEntry) int { return a.At.Compare(b.At) })
 	rec.Timeline = timeline
 	funcs := template.FuncMap{
-		"md":      func(s string) string { return escape.Markdown(escape.Truncate(s, 500)) },
-		"mermaid": func(s string) string { return escape.Mermaid(escape.Truncate(s, 80)) },
-		"stamp":   stamp,
-		"day":     func(t time.Time) string { return t.UTC().Format("2006-01-02") },
-		"human":   human,
-		"summary": func(c incident.Change) string { return escape.Markdown(router.ChangeSummary(c)) },
-		"page":    func(p incident.Page) string { return escape.Markdown(pageLabel(p)) },
-		"link":    link,
+		"md":       func(s string) string { return escape.Markdown(escape.Truncate(s, 500)) },
+		"mermaid":  func(s string) string { return escape.Mermaid(escape.Truncate(s, 80)) },
+		"stamp":    stamp,
+		"day":      func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+		"human":    human,
+		"summary":  func(c incident.Change) string { return escape.Markdown(router.ChangeSummary(c)) },
+		"page":     func(p incident.Page) string { return escape.Markdown(pageLabel(p)) },
+		"link":     link,
+		"followup": func(f incident.FollowUp) string { return FollowUpRef(&f) },
 		"after": func(from, t time.Time) string {
 			if t.IsZero() {
 				return "not yet"
@@ -205,7 +206,13 @@ func Splice(edited, rendered string) (string, error) {
 	})
 	var missing []string
 	for name := range fresh {
-		if !seen[name] {
+		switch {
+		case seen[name]:
+		case name == "followups":
+			// Docs opened before the hub listed follow-ups lack the
+			// section: it goes under their Follow-ups heading.
+			out = insertFollowUps(out, fresh[name])
+		default:
 			missing = append(missing, name)
 		}
 	}
@@ -214,4 +221,16 @@ func Splice(edited, rendered string) (string, error) {
 		return edited, fmt.Errorf("%w: %s", ErrMarkersMissing, strings.Join(missing, ", "))
 	}
 	return out, nil
+}
+
+// insertFollowUps puts the follow-ups section under the doc's Follow-ups
+// heading, or under a new one at the end.
+func insertFollowUps(doc, sectionText string) string {
+	lines := strings.Split(doc, "\n")
+	for i, line := range lines {
+		if followUpsHeading.MatchString(strings.TrimSuffix(line, "\r")) {
+			return strings.Join(slices.Insert(lines, i+1, "", sectionText), "\n")
+		}
+	}
+	return strings.TrimRight(doc, "\n") + "\n\n## Follow-ups\n\n" + sectionText + "\n"
 }

@@ -49,6 +49,12 @@ func realistic() reviewdoc.Input {
 				{ID: "Q05XJA8GDXGOB3", Number: 6, Title: "Payments error rate", URL: "https://acme.pagerduty.com/incidents/Q05XJA8GDXGOB3"},
 			},
 			Changes: []incident.Change{deploy, merge, fix},
+			FollowUps: []incident.FollowUp{
+				{Title: "Alert on connection pool saturation per cluster", Status: incident.FollowUpDone, JiraKey: "PAY-41", JiraURL: "https://acme.atlassian.net/browse/PAY-41", JiraStatus: "Done"},
+				{Title: "Pair on the pool code", Status: incident.FollowUpInProgress, JiraKey: "PAY-42", JiraURL: "https://acme.atlassian.net/browse/PAY-42", JiraStatus: "In Progress"},
+				{Title: "Load-test the reporting service", Status: incident.FollowUpWontDo, JiraKey: "PAY-43", JiraURL: "https://acme.atlassian.net/browse/PAY-43", JiraStatus: "Won't Do"},
+				{Title: "Document the KILL runbook", Status: incident.FollowUpOpen},
+			},
 			Timeline: []incident.TimelineEntry{
 				{At: at("13:35"), Source: "pagerduty", Kind: incident.EntryPageTriggered, Summary: "#5 triggered on Checkout: Checkout API high latency (priority P2, high urgency)", URL: "https://acme.pagerduty.com/incidents/Q3B15VLMF3ASBD"},
 				{At: at("13:10"), Source: "github", Kind: incident.EntryChange, Summary: "Deploy of acme/payments@f95f852 to production: success by Codertocat", URL: "https://github.com/acme/payments/deployments"},
@@ -147,6 +153,9 @@ var (
 	hubComment    = regexp.MustCompile(`<!-- incidenthub:[^>]*-->`)
 	// headings are the template's own markdown.
 	headings = regexp.MustCompile(`(?m)^#+ `)
+	// followUpPrompt is the template's own prompt, whose code spans show
+	// the /followup syntax.
+	followUpPrompt = regexp.MustCompile("(?m)^_Optional: a review need not.*$")
 )
 
 // Hostile titles, names, notes and links never make the doc ping anyone,
@@ -170,16 +179,18 @@ func TestRenderHostileText(t *testing.T) {
 		in.Record.Timeline[4].Summary, in.Record.Timeline[4].URL = hostile(), "javascript:alert(1)"
 		in.Record.Changes[1].Title = hostile()
 		in.Earlier[0].Title = hostile()
+		in.Record.FollowUps[0].Title, in.Record.FollowUps[1].JiraStatus = hostile(), hostile()
+		in.Record.FollowUps[2].JiraURL = "javascript:alert(1)"
 		in.SeverityDescription, in.Playbook = hostile(), hostile()
 		doc, err := reviewdoc.Render(in)
 		require.NoError(t, err)
-		body := hubComment.ReplaceAllString(strings.ReplaceAll(doc, "`/followup <title>`", ""), "")
+		body := hubComment.ReplaceAllString(followUpPrompt.ReplaceAllString(doc, ""), "")
 		body = headings.ReplaceAllString(body, "")
 		// Mentions and references: none outside the hub's own text.
 		require.False(t, activeMention.MatchString(strings.ReplaceAll(body, "INC-12", "")), "active mention in:\n%s", body)
 		require.NotContains(t, body, "<", "raw HTML in:\n%s", body)
 		require.NotContains(t, body, "javascript:", "script link in:\n%s", body)
-		require.Equal(t, 11, strings.Count(doc, "<!-- incidenthub:"), "the hub's markers, and only they")
+		require.Equal(t, 13, strings.Count(doc, "<!-- incidenthub:"), "the hub's markers, and only they")
 		require.Equal(t, 2, strings.Count(doc, "```"), "the Mermaid fence is never broken")
 		_, err = reviewdoc.Splice(doc, doc)
 		require.NoError(t, err)

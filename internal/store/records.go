@@ -302,7 +302,7 @@ func (s *Store) Incidents(ctx context.Context, f IncidentFilter) ([]incident.Rec
 	if err != nil {
 		return nil, fmt.Errorf("list incidents: %w", err)
 	}
-	return recs, nil
+	return recs, s.fillFollowUps(ctx, recs)
 }
 
 // Incident returns one record with its timeline, in the order things
@@ -343,5 +343,10 @@ func (s *Store) Incident(ctx context.Context, id int64) (rec incident.Record, er
 	}
 	rec.Changes, err = queryChanges(ctx, tx, `SELECT c.doc FROM changes c
 		JOIN incident_changes ic ON ic.change_key = c.change_key WHERE ic.incident_id = $1 ORDER BY c.at`, id)
+	if err != nil {
+		return rec, err
+	}
+	rec.FollowUps, err = queryFollowUps(ctx, tx, `SELECT `+followUpColumns+` FROM followups f
+		WHERE f.incident_id = $1 ORDER BY f.id`, id)
 	return rec, err
 }

@@ -288,6 +288,63 @@ func Run(t *testing.T, open Opener) {
 		require.NoError(t, err)
 		require.Equal(t, []int64{5, 3, 1}, ids(bySev))
 	})
+
+	t.Run("FollowUps", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		var pay, chk *incident.Record
+		followUp := func(rec *incident.Record, key string, status incident.FollowUpStatus, age time.Duration) *incident.FollowUp {
+			return &incident.FollowUp{IncidentID: rec.ID, Key: key, Title: "do " + key, Status: status, RequestedAt: t0.Add(-age)}
+		}
+		process(t, s, func(tx *store.Tx) error {
+			pay, chk = record("payments", "P1"), record("checkout", "P2")
+			require.NoError(t, tx.SaveRecord(pay, nil))
+			require.NoError(t, tx.SaveRecord(chk, nil))
+			require.NoError(t, tx.SaveFollowUp(followUp(pay, "a", incident.FollowUpOpen, 40*24*time.Hour)))
+			require.NoError(t, tx.SaveFollowUp(followUp(pay, "b", incident.FollowUpDone, 50*24*time.Hour)))
+			require.NoError(t, tx.SaveFollowUp(followUp(chk, "c", incident.FollowUpInProgress, time.Hour)))
+			return nil
+		})
+		process(t, s, func(tx *store.Tx) error {
+			f, err := tx.FollowUpByKey("a")
+			require.NoError(t, err)
+			f.JiraID, f.JiraKey, f.JiraStatus = "10001", "PAY-1", "To Do"
+			require.NoError(t, tx.SaveFollowUp(f), "an update by key")
+			byTicket, err := tx.FollowUpByTicket("10001")
+			require.NoError(t, err)
+			require.Equal(t, "PAY-1", byTicket.JiraKey)
+			none, err := tx.FollowUpByTicket("nope")
+			require.NoError(t, err)
+			require.Nil(t, none)
+			other, err := tx.FollowUpByKey("c")
+			require.NoError(t, err)
+			other.JiraID = "10001"
+			require.Error(t, tx.SaveFollowUp(other), "one follow-up per ticket")
+			return nil
+		})
+		keys := func(f store.FollowUpFilter) []string {
+			fs, err := s.FollowUps(ctx, f)
+			require.NoError(t, err)
+			var out []string
+			for _, f := range fs {
+				out = append(out, f.Key)
+			}
+			return out
+		}
+		require.Equal(t, []string{"b", "a", "c"}, keys(store.FollowUpFilter{}), "longest waiting first")
+		require.Equal(t, []string{"a", "c"}, keys(store.FollowUpFilter{Open: true}))
+		require.Equal(t, []string{"c"}, keys(store.FollowUpFilter{Service: "checkout"}))
+		require.Equal(t, []string{"a"}, keys(store.FollowUpFilter{Open: true, RequestedBefore: t0.Add(-30 * 24 * time.Hour)}))
+
+		rec, err := s.Incident(ctx, pay.ID)
+		require.NoError(t, err)
+		require.Len(t, rec.FollowUps, 2)
+		require.Equal(t, "PAY-1", rec.FollowUps[0].JiraKey)
+		listed, err := s.Incidents(ctx, store.IncidentFilter{})
+		require.NoError(t, err)
+		require.Len(t, listed[0].FollowUps, 1, "lists carry follow-ups too, for their counts")
+		require.Len(t, listed[1].FollowUps, 2)
+	})
 }
 
 func ids(recs []incident.Record) []int64 {

@@ -1,0 +1,80 @@
+package github
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/riverqueue/river"
+
+	"github.com/incidenthub/incidenthub/internal/actions"
+	"github.com/incidenthub/incidenthub/internal/escape"
+	"github.com/incidenthub/incidenthub/internal/incident"
+	"github.com/incidenthub/incidenthub/internal/reviewdoc"
+	"github.com/incidenthub/incidenthub/internal/store"
+)
+
+// ReplyStore reads a follow-up and its record.
+type ReplyStore interface {
+	FollowUp(ctx context.Context, key string) (incident.FollowUp, error)
+	Incident(ctx context.Context, id int64) (incident.Record, error)
+}
+
+// ReplyWorker confirms, once, on the review issue that a follow-up was
+// filed, with its ticket.
+type ReplyWorker struct {
+	river.WorkerDefaults[actions.FollowUpReplyArgs]
+
+	issues ReviewIssues // nil: held
+	store  ReplyStore
+	log    *slog.Logger
+}
+
+// NewReplyWorker returns the worker; it holds its jobs as the review
+// worker does.
+func NewReplyWorker(issues ReviewIssues, s ReplyStore, log *slog.Logger) *ReplyWorker {
+	return &ReplyWorker{issues: issues, store: s, log: log.With("component", "followup-reply")}
+}
+
+// Work posts the reply unless an earlier attempt did.
+func (w *ReplyWorker) Work(ctx context.Context, job *river.Job[actions.FollowUpReplyArgs]) error {
+	if w.issues == nil {
+		return river.JobSnooze(heldRecheck)
+	}
+	f, err := w.store.FollowUp(ctx, job.Args.FollowUpKey)
+	if errors.Is(err, store.ErrNotFound) {
+		return river.JobCancel(err)
+	}
+	if err != nil {
+		return err
+	}
+	rec, err := w.store.Incident(ctx, f.IncidentID)
+	if err != nil {
+		return err
+	}
+	if !f.Filed() || rec.ReviewDocNumber == 0 {
+		return river.JobCancel(fmt.Errorf("follow-up %s has no ticket, or %s no review doc, to reply about", f.Key, rec.Ref()))
+	}
+	marker := fmt.Sprintf("<!-- incidenthub:followup %s -->", f.Key)
+	comments, err := w.issues.Comments(ctx, rec.ReviewDocNumber)
+	if err != nil {
+		return classify(err)
+	}
+	if slices.ContainsFunc(comments, func(c string) bool { return strings.Contains(c, marker) }) {
+		return nil
+	}
+	return classify(w.issues.Comment(ctx, rec.ReviewDocNumber, marker+"\n"+Reply(&f)))
+}
+
+// Reply is the confirmation: the ticket and the follow-up, escaped.
+func Reply(f *incident.FollowUp) string {
+	by := ""
+	if f.RequestedBy != "" {
+		by = " asked for by " + escape.Markdown(f.RequestedBy)
+	}
+	return fmt.Sprintf("Filed %s for the follow-up%s: %s. Its status shows in the Follow-ups section above.",
+		reviewdoc.FollowUpRef(f), by, escape.Markdown(f.Title))
+}

@@ -1,0 +1,329 @@
+package jira_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/stretchr/testify/require"
+
+	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/connectors/jira"
+	"github.com/incidenthub/incidenthub/connectors/jira/jiratest"
+	"github.com/incidenthub/incidenthub/internal/actions"
+	"github.com/incidenthub/incidenthub/internal/httpclient"
+	"github.com/incidenthub/incidenthub/internal/incident"
+	"github.com/incidenthub/incidenthub/internal/store"
+	"github.com/incidenthub/incidenthub/internal/store/storetest"
+)
+
+type fileBundle struct {
+	fake     *jiratest.Fake
+	store    *store.Store
+	worker   *jira.FileWorker
+	rec      *incident.Record
+	key      string
+	enqueued []incident.Action
+}
+
+const reviewDoc = "https://github.com/acme/incidents/issues/7"
+
+// setupFile stores a record in review with one follow-up asked for, and a
+// worker filing through the double.
+func setupFile(t *testing.T, title string) *fileBundle {
+	t.Helper()
+	fake := jiratest.New(t)
+	cfg := config.Default()
+	cfg.Jira = config.Jira{BaseURL: fake.URL, Email: "bot@example.com", APIToken: "jira-token"}
+	cfg.Services = []config.Service{{Name: "payments", JiraProject: "PAY", JiraIssueType: "Task"}}
+	cfg.People = []config.Person{{Name: "Ana Ortiz", GitHub: "ana", JiraAccountID: "5b10ac8d82e05b22cc7d4ef5"}}
+	s := storetest.SQLite(t)
+	opened := time.Date(2026, 4, 1, 2, 7, 30, 0, time.UTC)
+	rec := &incident.Record{
+		Title: "Checkout API high latency", Status: incident.StatusReviewing, Kind: incident.KindIncident,
+		Severity: "SEV2", Service: "payments", CorrelationKey: "payments", OpenedAt: opened, ResolvedAt: opened.Add(time.Hour),
+		ReviewDoc: reviewDoc, ReviewDocNumber: 7,
+		Pages: []incident.Page{{ID: "Q3B15VLMF3ASBD", Number: 5, Title: "Checkout API high latency", URL: "https://acme.pagerduty.com/incidents/Q3B15VLMF3ASBD"}},
+	}
+	f := incident.FollowUp{Key: "github:comment:1:0", Title: title, Status: incident.FollowUpOpen, RequestedBy: "ana",
+		RequestedAt: opened.Add(24 * time.Hour), Origin: reviewDoc + "#issuecomment-1"}
+	require.NoError(t, s.Update(context.Background(), func(tx *store.Tx) error {
+		if err := tx.SaveRecord(rec, nil); err != nil {
+			return err
+		}
+		f.IncidentID = rec.ID
+		return tx.SaveFollowUp(&f)
+	}))
+	// Short waits, and a timeout the double's stalls outlast.
+	hc := httpclient.New(httpclient.Options{Retries: 1, MinWait: time.Millisecond, MaxWait: time.Millisecond, Timeout: 300 * time.Millisecond})
+	client, err := jira.NewClient(cfg.Jira, hc)
+	require.NoError(t, err)
+	w := jira.NewFileWorker(&cfg, jira.NewTickets(client), s, slog.New(slog.DiscardHandler))
+	jira.SetSearchLag(w, 0)
+	b := &fileBundle{fake: fake, store: s, worker: w, rec: rec, key: f.Key}
+	jira.SetEnqueue(w, func(_ context.Context, _ *sql.Tx, id int64, a incident.Action) error {
+		require.Equal(t, rec.ID, id)
+		b.enqueued = append(b.enqueued, a)
+		return nil
+	})
+	return b
+}
+
+func (b *fileBundle) work() error {
+	return b.worker.Work(context.Background(), &river.Job[actions.FileFollowUpArgs]{
+		JobRow: &rivertype.JobRow{ID: 1, Attempt: 1}, Args: actions.FileFollowUpArgs{IncidentID: b.rec.ID, FollowUpKey: b.key},
+	})
+}
+
+// runUntilDone retries as River would: at once after an error or a
+// rate-limit snooze (the fault is spent), after the wait for a short
+// snooze (Jira's search lag).
+func (b *fileBundle) runUntilDone(t *testing.T) []error {
+	t.Helper()
+	var errs []error
+	for range 8 {
+		err := b.work()
+		if err == nil {
+			return errs
+		}
+		errs = append(errs, err)
+		var cancel *river.JobCancelError
+		require.False(t, errors.As(err, &cancel), "cancelled: %v", err)
+		if snooze := (*river.JobSnoozeError)(nil); errors.As(err, &snooze) && snooze.Duration < time.Second {
+			time.Sleep(snooze.Duration)
+		}
+	}
+	t.Fatalf("never succeeded: %v", errs)
+	return nil
+}
+
+func (b *fileBundle) followUp(t *testing.T) incident.FollowUp {
+	t.Helper()
+	f, err := b.store.FollowUp(context.Background(), b.key)
+	require.NoError(t, err)
+	return f
+}
+
+func TestFileFollowUp(t *testing.T) {
+	t.Parallel()
+	b := setupFile(t, "Alert on connection pool saturation")
+	require.NoError(t, b.work())
+
+	issues := b.fake.Issues()
+	require.Len(t, issues, 1)
+	i := issues[0]
+	require.Equal(t, "PAY", i.Project)
+	require.Equal(t, "Task", i.IssueType)
+	require.Equal(t, "Alert on connection pool saturation", i.Summary)
+	require.Subset(t, i.Labels, []string{"incidenthub", "inc-1"})
+	require.Len(t, i.Labels, 3, "and the follow-up's own label")
+	require.Contains(t, i.Description, "[INC\\-1 review|"+reviewDoc+"]")
+	require.Contains(t, i.Description, "https://acme.pagerduty.com/incidents/Q3B15VLMF3ASBD")
+	require.Equal(t, []jiratest.RemoteLink{{ID: i.RemoteLinks[0].ID, GlobalID: "incidenthub:INC-1:review", URL: reviewDoc,
+		Title: "INC-1 incident review: Checkout API high latency"}}, i.RemoteLinks)
+
+	f := b.followUp(t)
+	require.Equal(t, i.Key, f.JiraKey)
+	require.Equal(t, i.ID, f.JiraID)
+	require.Equal(t, b.fake.URL+"/browse/"+i.Key, f.JiraURL)
+	require.True(t, f.Linked)
+	require.Equal(t, []incident.Action{{Kind: incident.ActionReviewDoc}, {Kind: incident.ActionFollowUpReply, Target: b.key}}, b.enqueued)
+	rec, err := b.store.Incident(context.Background(), b.rec.ID)
+	require.NoError(t, err)
+	require.Equal(t, incident.EntryFollowUpFiled, rec.Timeline[len(rec.Timeline)-1].Kind)
+
+	// A second run (River ran it twice) changes nothing.
+	require.NoError(t, b.work())
+	require.Len(t, b.fake.Issues(), 1)
+	require.Len(t, b.fake.Issues()[0].RemoteLinks, 1)
+	require.Empty(t, b.fake.Violations())
+}
+
+// Whatever Jira does, one ticket exists at the end.
+func TestFileFollowUpExactlyOnceUnderFaults(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name   string
+		faults []jiratest.Fault
+	}{
+		// One 5xx is absorbed by the client's own retry for reads; a
+		// create is never re-sent within the call.
+		{"503 before creating", []jiratest.Fault{{Op: "create", Status: 503}}},
+		{"503 after creating", []jiratest.Fault{{Op: "create", Status: 503, Effect: true}}},
+		{"502 after creating, search down once", []jiratest.Fault{{Op: "create", Status: 502, Effect: true}, {Op: "search", Status: 503}, {Op: "search", Status: 503}}},
+		{"timeout after creating", []jiratest.Fault{{Op: "create", Stall: 700 * time.Millisecond, Effect: true}}},
+		{"429 with Retry-After", []jiratest.Fault{{Op: "create", Status: 429, Headers: map[string]string{"Retry-After": "120"}}, {Op: "create", Status: 429, Headers: map[string]string{"Retry-After": "120"}}}},
+		{"remote link lost after linking", []jiratest.Fault{{Op: "remotelink", Status: 502, Effect: true}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			b := setupFile(t, "Alert on connection pool saturation")
+			b.fake.Faults = tc.faults
+			errs := b.runUntilDone(t)
+			require.NotEmpty(t, errs, "the fault was seen")
+			require.Len(t, b.fake.Issues(), 1, "exactly one ticket")
+			require.Equal(t, 1, b.fake.Creates())
+			require.Len(t, b.fake.Issues()[0].RemoteLinks, 1, "exactly one link")
+			require.Equal(t, b.fake.Issues()[0].Key, b.followUp(t).JiraKey)
+			for _, err := range errs {
+				var snooze *river.JobSnoozeError
+				if errors.As(err, &snooze) {
+					require.LessOrEqual(t, snooze.Duration, actions.MaxSnooze, "waits are capped")
+				}
+			}
+		})
+	}
+}
+
+// A 429 waits as long as Jira asks, without spending an attempt.
+func TestFileFollowUpHonoursRetryAfter(t *testing.T) {
+	t.Parallel()
+	b := setupFile(t, "Pair on the pool code")
+	// The client's one retry within the call honours the first; the
+	// second reaches the job.
+	b.fake.Faults = []jiratest.Fault{
+		{Op: "create", Status: 429, Headers: map[string]string{"Retry-After": "0"}},
+		{Op: "create", Status: 429, Headers: map[string]string{"Retry-After": "240"}},
+	}
+	err := b.work()
+	var snooze *river.JobSnoozeError
+	require.ErrorAs(t, err, &snooze)
+	require.Equal(t, 240*time.Second, snooze.Duration)
+	require.Empty(t, b.fake.Issues())
+	require.NoError(t, b.work())
+	require.Len(t, b.fake.Issues(), 1)
+}
+
+// Jira's search lags behind its creates. After a create whose answer was
+// lost, the worker waits out the lag before looking, so that it finds the
+// ticket rather than filing a second.
+func TestFileFollowUpWaitsOutSearchLag(t *testing.T) {
+	t.Parallel()
+	b := setupFile(t, "Alert on connection pool saturation")
+	b.fake.SearchLag = 300 * time.Millisecond
+	jira.SetSearchLag(b.worker, 400*time.Millisecond)
+	b.fake.Faults = []jiratest.Fault{{Op: "create", Status: 503, Effect: true}}
+
+	require.Error(t, b.work())
+	err := b.work()
+	var snooze *river.JobSnoozeError
+	require.ErrorAs(t, err, &snooze, "searching now would miss the ticket")
+	require.LessOrEqual(t, snooze.Duration, 400*time.Millisecond)
+	time.Sleep(snooze.Duration)
+	require.NoError(t, b.work())
+	require.Equal(t, 1, b.fake.Creates())
+	require.Len(t, b.fake.Searches(), 1)
+}
+
+// The ticket's webhook can record it before the job does: the job then
+// files nothing.
+func TestFileFollowUpAlreadyRecorded(t *testing.T) {
+	t.Parallel()
+	b := setupFile(t, "Alert on connection pool saturation")
+	filed := b.fake.AddIssue(jiratest.Issue{Project: "PAY", IssueType: "Task", Summary: "Alert"})
+	require.NoError(t, b.store.Update(context.Background(), func(tx *store.Tx) error {
+		f, err := tx.FollowUpByKey(b.key)
+		if err != nil {
+			return err
+		}
+		f.JiraID, f.JiraKey, f.JiraURL = filed.ID, filed.Key, b.fake.URL+"/browse/"+filed.Key
+		return tx.SaveFollowUp(f)
+	}))
+	require.NoError(t, b.work())
+	require.Equal(t, 0, b.fake.Creates())
+	require.Len(t, b.fake.Issues()[0].RemoteLinks, 1, "it still links the review doc")
+}
+
+// A priority or type the project lacks does not stop the follow-up: Jira
+// refused it with a 400, which created nothing, so it is filed without.
+func TestFileFollowUpWithoutRefusedOptions(t *testing.T) {
+	t.Parallel()
+	b := setupFile(t, "Alert on connection pool saturation")
+	require.NoError(t, b.store.Update(context.Background(), func(tx *store.Tx) error {
+		f, err := tx.FollowUpByKey(b.key)
+		if err != nil {
+			return err
+		}
+		f.Priority, f.Owner = "Blocker", "ana"
+		return tx.SaveFollowUp(f)
+	}))
+	require.NoError(t, b.work())
+	issues := b.fake.Issues()
+	require.Len(t, issues, 1)
+	require.Empty(t, issues[0].Priority)
+	require.Contains(t, issues[0].Description, "Jira refused")
+	require.Equal(t, 1, b.fake.Creates())
+}
+
+// owner:@login assigns the ticket to the person's Jira account.
+func TestFileFollowUpAssignsOwner(t *testing.T) {
+	t.Parallel()
+	b := setupFile(t, "Alert on connection pool saturation")
+	require.NoError(t, b.store.Update(context.Background(), func(tx *store.Tx) error {
+		f, err := tx.FollowUpByKey(b.key)
+		if err != nil {
+			return err
+		}
+		f.Priority, f.IssueType, f.Owner = "High", "Bug", "ana"
+		return tx.SaveFollowUp(f)
+	}))
+	require.NoError(t, b.work())
+	i := b.fake.Issues()[0]
+	require.Equal(t, "High", i.Priority)
+	require.Equal(t, "Bug", i.IssueType)
+	require.Equal(t, "5b10ac8d82e05b22cc7d4ef5", i.AssigneeAccountID)
+}
+
+// Hostile titles reach Jira as text: the search stays the one clause on
+// the follow-up's own label, and the description neither mentions nor
+// links nor runs macros.
+func TestFileFollowUpHostileTitle(t *testing.T) {
+	t.Parallel()
+	for _, title := range []string{
+		`x" OR project = OPS OR labels = "y`,
+		`[~accountid:5b10ac8d82e05b22cc7d4ef5] please {code}rm -rf{code} !https://e.example/b.png! [click|javascript:alert(1)]`,
+		"line one\nh1. heading\r\n* bullet",
+	} {
+		b := setupFile(t, title)
+		b.fake.Faults = []jiratest.Fault{{Op: "create", Status: 503, Effect: true}}
+		b.runUntilDone(t)
+		require.Len(t, b.fake.Issues(), 1, title)
+		label := b.followUp(t).TicketLabel
+		require.Equal(t, []string{`labels = "` + label + `"`}, b.fake.Searches(), "the search names only the label")
+		i := b.fake.Issues()[0]
+		require.NotContains(t, i.Summary, "\n")
+		require.NotContains(t, i.Description, "[~")
+		require.NotContains(t, i.Description, "{code}")
+		require.NotContains(t, i.Description, "|javascript")
+		require.NotContains(t, i.Description, "\nh1.")
+	}
+}
+
+// Without credentials the job waits, held; nothing is pretended.
+func TestFileFollowUpHeldWithoutCredentials(t *testing.T) {
+	t.Parallel()
+	cfg := config.Default()
+	w := jira.NewFileWorker(&cfg, nil, storetest.SQLite(t), slog.New(slog.DiscardHandler))
+	err := w.Work(context.Background(), &river.Job[actions.FileFollowUpArgs]{JobRow: &rivertype.JobRow{}, Args: actions.FileFollowUpArgs{IncidentID: 1, FollowUpKey: "k"}})
+	var snooze *river.JobSnoozeError
+	require.ErrorAs(t, err, &snooze)
+	require.Equal(t, "jira.base_url is not set", jira.FollowUpsHeld(cfg.Jira))
+}
+
+// A refusal other than for the options is final, with Jira's words.
+func TestFileFollowUpFinalRefusal(t *testing.T) {
+	t.Parallel()
+	b := setupFile(t, "Alert")
+	b.fake.Projects = []string{"OPS"}
+	err := b.work()
+	var cancel *river.JobCancelError
+	require.ErrorAs(t, err, &cancel)
+	require.True(t, strings.Contains(err.Error(), "project"), err.Error())
+	require.Empty(t, b.fake.Issues())
+}

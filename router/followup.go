@@ -1,0 +1,161 @@
+package router
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/incidenthub/incidenthub/internal/incident"
+)
+
+// decideFollowUpRequest records the follow-ups a review issue asks for,
+// each once however often the comment or the edit is delivered, and asks
+// for their tickets.
+func decideFollowUpRequest(s State, ev incident.Event, r Rules) Decision {
+	if s.Owner == nil {
+		return Decision{Ignore: "the review issue's incident " + ev.Subject + " is not known"}
+	}
+	if reason := notReviewDoc(s.Owner, ev, r); reason != "" {
+		return Decision{Ignore: reason}
+	}
+	rec := s.Owner.Clone()
+	known := slices.Clone(s.FollowUps)
+	var dec Decision
+	for _, req := range ev.FollowUps {
+		if slices.ContainsFunc(known, func(f incident.FollowUp) bool {
+			return f.Key == req.Key || sameTitle(f.Title, req.Title)
+		}) {
+			continue
+		}
+		f := incident.FollowUp{
+			IncidentID: rec.ID, Key: req.Key, Title: req.Title, Owner: req.Owner, Priority: req.Priority,
+			IssueType: req.IssueType, Origin: req.Origin, RequestedBy: ev.Actor, RequestedAt: ev.OccurredAt,
+			Status: incident.FollowUpOpen,
+		}
+		known = append(known, f)
+		dec.FollowUps = append(dec.FollowUps, f)
+		dec.Entries = append(dec.Entries, incident.TimelineEntry{
+			At: ev.OccurredAt, Source: string(ev.Source), Kind: incident.EntryFollowUpRequested, URL: req.Origin,
+			Key: "followup:" + req.Key, Summary: "Follow-up requested" + by(ev.Actor) + ": " + req.Title,
+		})
+		dec.Actions = append(dec.Actions, incident.Action{Kind: incident.ActionFileFollowUp, Target: req.Key})
+	}
+	if len(dec.FollowUps) == 0 {
+		return Decision{Ignore: "every follow-up it asks for is already recorded on " + rec.Ref()}
+	}
+	dec.Record = &rec
+	dec.Actions = append(dec.Actions, incident.Action{Kind: incident.ActionReviewDoc})
+	return dec
+}
+
+// sameTitle compares titles as people retype them: case and spacing aside.
+func sameTitle(a, b string) bool {
+	return strings.EqualFold(strings.Join(strings.Fields(a), " "), strings.Join(strings.Fields(b), " "))
+}
+
+// decideTicket follows a Jira ticket: the follow-up it belongs to moves
+// with the ticket's status, in the order things happened in Jira; a ticket
+// that carries an incident's label and no follow-up is adopted as one.
+func decideTicket(s State, ev incident.Event) Decision {
+	t := ev.Ticket
+	f, adopting := s.FollowUp, false
+	if f == nil && s.Owner != nil {
+		// The hub's own ticket, before the job that filed it recorded it:
+		// its unique label says which follow-up it is.
+		for i := range s.FollowUps {
+			if c := &s.FollowUps[i]; c.JiraID == "" && c.TicketLabel != "" && slices.Contains(t.Labels, c.TicketLabel) {
+				f = c
+			}
+		}
+	}
+	if f == nil {
+		if s.Owner == nil || t.Deleted || ev.Type == incident.EventFollowUpComment {
+			return Decision{Ignore: fmt.Sprintf("Jira %s is not a follow-up of a known incident", t.Key)}
+		}
+		f, adopting = &incident.FollowUp{
+			IncidentID: s.Owner.ID, Key: "jira:" + t.ID, Title: t.Summary, RequestedBy: ev.Actor,
+			RequestedAt: ev.OccurredAt, Status: incident.FollowUpOpen,
+		}, true
+	}
+	if s.Owner == nil || s.Owner.ID != f.IncidentID {
+		return Decision{Ignore: fmt.Sprintf("the incident of Jira %s is not known", t.Key)}
+	}
+	rec := s.Owner.Clone()
+	if ev.Type == incident.EventFollowUpComment {
+		return Decision{Record: &rec, Entries: []incident.TimelineEntry{{
+			At: ev.OccurredAt, Source: string(ev.Source), Kind: incident.EntryFollowUpComment, URL: ticketURL(f, t),
+			Key: "jira:" + ev.ID, Summary: fmt.Sprintf("Comment on %s%s: %s", t.Key, by(ev.Actor), firstLine(ev.Text, 200)),
+		}}, Actions: reviewRefresh(&rec)}
+	}
+	if !adopting && ev.OccurredAt.Before(f.StatusAt) {
+		return Decision{Ignore: fmt.Sprintf("Jira %s: an older event than the state the hub applied", t.Key)}
+	}
+	next := *f
+	if !adopting && next.Filed() && !t.Deleted && t.Summary != "" {
+		next.Title = t.Summary
+	}
+	next.JiraID, next.JiraKey, next.StatusAt = t.ID, t.Key, ev.OccurredAt
+	if t.URL != "" {
+		next.JiraURL = t.URL
+	}
+	if !t.Deleted {
+		next.JiraStatus, next.Assignee = t.Status, t.Assignee
+	} else {
+		next.JiraStatus = "Deleted"
+	}
+	next.Status = incident.FollowUpStatusOf(t)
+	var entry incident.TimelineEntry
+	switch {
+	case adopting:
+		entry = incident.TimelineEntry{Kind: incident.EntryFollowUpFiled,
+			Summary: fmt.Sprintf("Follow-up %s filed in Jira%s: %s", t.Key, by(ev.Actor), t.Summary)}
+	case !f.Filed():
+		entry = incident.TimelineEntry{Kind: incident.EntryFollowUpFiled,
+			Summary: fmt.Sprintf("Follow-up filed as %s: %s", t.Key, f.Title)}
+	case t.Deleted:
+		entry = incident.TimelineEntry{Kind: incident.EntryFollowUpUpdated,
+			Summary: fmt.Sprintf("Follow-up %s was deleted in Jira%s", f.JiraKey, by(ev.Actor))}
+	case next.Status != f.Status || (f.JiraStatus != "" && next.JiraStatus != f.JiraStatus):
+		entry = incident.TimelineEntry{Kind: incident.EntryFollowUpUpdated,
+			Summary: fmt.Sprintf("Follow-up %s moved to %s%s", t.Key, next.JiraStatus, by(ev.Actor))}
+	case next != *f:
+		// Worth showing in the doc, not worth a timeline entry.
+	default:
+		return Decision{Ignore: fmt.Sprintf("Jira %s: nothing the hub follows changed", t.Key)}
+	}
+	dec := Decision{Record: &rec, FollowUps: []incident.FollowUp{next}, Actions: reviewRefresh(&rec)}
+	if entry.Kind != "" {
+		entry.At, entry.Source, entry.URL, entry.Key = ev.OccurredAt, string(ev.Source), ticketURL(&next, t), "jira:"+ev.ID
+		dec.Entries = []incident.TimelineEntry{entry}
+	}
+	if !f.Filed() && !adopting && f.Origin != "" {
+		dec.Actions = append(dec.Actions, incident.Action{Kind: incident.ActionFollowUpReply, Target: f.Key})
+	}
+	return dec
+}
+
+// reviewRefresh brings the review doc's sections up to date, once it exists.
+func reviewRefresh(rec *incident.Record) []incident.Action {
+	if rec.ReviewDocNumber == 0 {
+		return nil
+	}
+	return []incident.Action{{Kind: incident.ActionReviewDoc}}
+}
+
+func ticketURL(f *incident.FollowUp, t *incident.Ticket) string {
+	if f.JiraURL != "" {
+		return f.JiraURL
+	}
+	return t.URL
+}
+
+// firstLine is the first line of untrusted text, at most n runes.
+func firstLine(s string, n int) string {
+	s, _, cut := strings.Cut(strings.TrimSpace(s), "\n")
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	} else if cut {
+		return s + " …"
+	}
+	return s
+}
