@@ -152,6 +152,14 @@ func printIncident(cmd *cobra.Command, r *incident.Record) {
 	for _, p := range r.Pages {
 		fprintf(out, "  page       #%d %s (%s) %s\n", p.Number, printable(p.Title), p.Status, p.URL)
 	}
+	if len(r.FollowUps) > 0 {
+		fprintf(out, "\nFollow-ups\n")
+		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+		for _, f := range r.FollowUps {
+			fprintf(tw, "  %s\t%s\t%s\n", orDash(f.JiraKey), followUpStatus(&f), printable(f.Title))
+		}
+		_ = tw.Flush()
+	}
 	fprintf(out, "\nTimeline\n")
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	for _, e := range r.Timeline {

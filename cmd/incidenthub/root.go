@@ -38,6 +38,7 @@ func newRootCommand() *cobra.Command {
 		newIncidentsCommand(g),
 		newDeliveriesCommand(g),
 		newChangesCommand(g),
+		newFollowUpsCommand(g),
 		newActionsCommand(g),
 		newWebhookCommand(g),
 		newVersionCommand(),

@@ -16,6 +16,7 @@ import (
 
 	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/connectors/github"
+	"github.com/incidenthub/incidenthub/connectors/jira"
 	"github.com/incidenthub/incidenthub/connectors/pagerduty"
 )
 
@@ -60,7 +61,7 @@ func newWebhookCommand(g *globals) *cobra.Command {
 			return nil
 		},
 	}
-	send.Flags().StringVar(&source, "source", "pagerduty", "vendor to sign as")
+	send.Flags().StringVar(&source, "source", "pagerduty", "vendor to sign as: pagerduty, github or jira")
 	send.Flags().StringVar(&file, "file", "", "payload file to send")
 	send.Flags().StringVar(&target, "url", "", "hub base URL (default: from listen in the config)")
 	send.Flags().StringVar(&id, "id", "", "delivery id (default: random; repeat one to see deduplication)")
@@ -80,8 +81,10 @@ func signedRequest(cfg *config.Config, source, event, target, id string, body []
 		if event == "" {
 			return nil, errors.New("--event is required for github (the X-GitHub-Event header)")
 		}
+	case "jira":
+		secrets = cfg.Jira.WebhookSecrets
 	default:
-		return nil, fmt.Errorf("source %q: want pagerduty or github", source)
+		return nil, fmt.Errorf("source %q: want pagerduty, github or jira", source)
 	}
 	if len(secrets) == 0 {
 		return nil, fmt.Errorf("%s.webhook_secrets is empty: the hub would not accept this delivery", source)
@@ -101,6 +104,10 @@ func signedRequest(cfg *config.Config, source, event, target, id string, body []
 		req.Header.Set(github.DeliveryHeader, id)
 		req.Header.Set(github.EventHeader, event)
 		req.Header.Set(github.SignatureHeader, github.Sign(secrets[0].Value(), body))
+	case "jira":
+		req.Header.Set("User-Agent", "Atlassian Webhook HTTP Client")
+		req.Header.Set(jira.IdentifierHeader, id)
+		req.Header.Set(jira.SignatureHeader, jira.Sign(secrets[0].Value(), body))
 	}
 	return req, nil
 }

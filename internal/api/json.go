@@ -33,6 +33,8 @@ type Incident struct {
 	Timeline  []Entry    `json:"timeline,omitempty"`
 	Changes   []Change   `json:"changes"`
 	FollowUps []FollowUp `json:"follow_ups"`
+	// FollowUpCounts counts the follow-ups by status, every status present.
+	FollowUpCounts map[string]int `json:"follow_up_counts"`
 }
 
 // Links point at the incident elsewhere.
@@ -96,11 +98,28 @@ func FromChange(c incident.Change, openedAt time.Time) Change {
 	}
 }
 
-// FollowUp is a follow-up action of the review.
+// FollowUp is a follow-up of the review and its Jira ticket. Status is
+// open, in_progress, done or wont_do; JiraKey is empty while it is filed.
 type FollowUp struct {
-	Title   string `json:"title"`
-	JiraKey string `json:"jira_key"`
-	Status  string `json:"status"`
+	Incident    string    `json:"incident"`
+	Title       string    `json:"title"`
+	JiraKey     string    `json:"jira_key"`
+	Status      string    `json:"status"`
+	JiraStatus  string    `json:"jira_status,omitempty"`
+	URL         string    `json:"url,omitempty"`
+	Owner       string    `json:"owner,omitempty"`
+	Assignee    string    `json:"assignee,omitempty"`
+	RequestedBy string    `json:"requested_by,omitempty"`
+	RequestedAt time.Time `json:"requested_at"`
+}
+
+// FromFollowUp renders a follow-up as public JSON.
+func FromFollowUp(f *incident.FollowUp) FollowUp {
+	return FollowUp{
+		Incident: incident.FormatRef(f.IncidentID), Title: f.Title, JiraKey: f.JiraKey, Status: string(f.Status),
+		JiraStatus: f.JiraStatus, URL: f.JiraURL, Owner: f.Owner, Assignee: f.Assignee,
+		RequestedBy: f.RequestedBy, RequestedAt: f.RequestedAt,
+	}
 }
 
 // FromRecord renders a record as public JSON.
@@ -121,6 +140,14 @@ func FromRecord(r *incident.Record) Incident {
 		Pages:          make([]Page, 0, len(r.Pages)),
 		Changes:        []Change{},
 		FollowUps:      []FollowUp{},
+		FollowUpCounts: map[string]int{},
+	}
+	for _, st := range incident.FollowUpStatuses {
+		out.FollowUpCounts[string(st)] = 0
+	}
+	for i := range r.FollowUps {
+		out.FollowUps = append(out.FollowUps, FromFollowUp(&r.FollowUps[i]))
+		out.FollowUpCounts[string(r.FollowUps[i].Status)]++
 	}
 	for _, p := range r.Pages {
 		if p.URL != "" {
