@@ -116,7 +116,19 @@ func TestFollowUpEndToEnd(t *testing.T) {
 		"issue.fields.labels": ticket.Labels, "issue.fields.status.name": "Done",
 		"issue.fields.status.statusCategory.key": "done", "issue.fields.resolution": map[string]any{"name": "Done"},
 	})
-	send("jira", "", done)
+	first := cli(t, "webhook", "send", "--config", path, "--url", base, "--source", "jira", "--id", "wh-done-1", "--file", done)
+	require.Contains(t, first, "202 Accepted")
+	again := cli(t, "webhook", "send", "--config", path, "--url", base, "--source", "jira", "--id", "wh-done-1", "--file", done)
+	require.Contains(t, again, `"duplicate":true`, "Jira's retry is answered 2xx, never 409")
+	body, err := os.ReadFile(done)
+	require.NoError(t, err)
+	req, err := http.NewRequest(http.MethodPost, base+"/webhooks/jira", strings.NewReader(string(body)))
+	require.NoError(t, err)
+	req.Header.Set("X-Hub-Signature", "sha256=00"+strings.Repeat("ab", 31))
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
 	require.Eventually(t, func() bool {
 		return strings.Contains(gh.Issues()[1].Body, "- [x] [PAY-1]")
 	}, 20*time.Second, 50*time.Millisecond, "the box is ticked")
