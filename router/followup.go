@@ -10,7 +10,9 @@ import (
 
 // decideFollowUpRequest records the follow-ups a review issue asks for,
 // each once however often the comment or the edit is delivered, and asks
-// for their tickets.
+// for their tickets. A task-list item waits TaskSettle before it is filed:
+// an edit that retypes or removes it meanwhile withdraws it, so that a
+// typo fixed a minute later does not become a second ticket.
 func decideFollowUpRequest(s State, ev incident.Event, r Rules) Decision {
 	if s.Owner == nil {
 		return Decision{Ignore: "the review issue's incident " + ev.Subject + " is not known"}
@@ -21,6 +23,21 @@ func decideFollowUpRequest(s State, ev incident.Event, r Rules) Decision {
 	rec := s.Owner.Clone()
 	known := slices.Clone(s.FollowUps)
 	var dec Decision
+	if ev.Type == incident.EventReviewEdited {
+		for _, f := range s.FollowUps {
+			if f.Settling() && !slices.ContainsFunc(ev.FollowUps, func(req incident.FollowUpRequest) bool {
+				return req.Key == f.Key || sameTitle(f.Title, req.Title)
+			}) {
+				dec.Withdraw = append(dec.Withdraw, f.Key)
+				known = slices.DeleteFunc(known, func(k incident.FollowUp) bool { return k.Key == f.Key })
+				dec.Entries = append(dec.Entries, incident.TimelineEntry{
+					At: ev.OccurredAt, Source: string(ev.Source), Kind: incident.EntryFollowUpWithdrawn, URL: f.Origin,
+					Key: "followup.withdrawn:" + f.Key + ":" + ev.ID, Summary: "Follow-up withdrawn before filing" + by(ev.Actor) + ": " + f.Title,
+				})
+			}
+		}
+	}
+	refresh := false
 	for _, req := range ev.FollowUps {
 		if slices.ContainsFunc(known, func(f incident.FollowUp) bool {
 			return f.Key == req.Key || sameTitle(f.Title, req.Title)
@@ -38,13 +55,21 @@ func decideFollowUpRequest(s State, ev incident.Event, r Rules) Decision {
 			At: ev.OccurredAt, Source: string(ev.Source), Kind: incident.EntryFollowUpRequested, URL: req.Origin,
 			Key: "followup:" + req.Key, Summary: "Follow-up requested" + by(ev.Actor) + ": " + req.Title,
 		})
-		dec.Actions = append(dec.Actions, incident.Action{Kind: incident.ActionFileFollowUp, Target: req.Key})
+		file := incident.Action{Kind: incident.ActionFileFollowUp, Target: req.Key}
+		if f.Settling() {
+			file.RunAt = ev.OccurredAt.Add(r.TaskSettle)
+		} else {
+			refresh = true // the doc lists it at once, as being filed
+		}
+		dec.Actions = append(dec.Actions, file)
 	}
-	if len(dec.FollowUps) == 0 {
+	if len(dec.FollowUps) == 0 && len(dec.Withdraw) == 0 {
 		return Decision{Ignore: "every follow-up it asks for is already recorded on " + rec.Ref()}
 	}
 	dec.Record = &rec
-	dec.Actions = append(dec.Actions, incident.Action{Kind: incident.ActionReviewDoc})
+	if refresh {
+		dec.Actions = append(dec.Actions, incident.Action{Kind: incident.ActionReviewDoc})
+	}
 	return dec
 }
 
@@ -56,21 +81,32 @@ func sameTitle(a, b string) bool {
 // decideTicket follows a Jira ticket: the follow-up it belongs to moves
 // with the ticket's status, in the order things happened in Jira; a ticket
 // that carries an incident's label and no follow-up is adopted as one.
-func decideTicket(s State, ev incident.Event) Decision {
+func decideTicket(s State, ev incident.Event, r Rules) Decision {
 	t := ev.Ticket
 	f, adopting := s.FollowUp, false
 	if f == nil && s.Owner != nil {
 		// The hub's own ticket, before the job that filed it recorded it:
 		// its unique label says which follow-up it is.
 		for i := range s.FollowUps {
-			if c := &s.FollowUps[i]; c.JiraID == "" && c.TicketLabel != "" && slices.Contains(t.Labels, c.TicketLabel) {
-				f = c
+			c := &s.FollowUps[i]
+			if c.TicketLabel == "" || !slices.Contains(t.Labels, c.TicketLabel) {
+				continue
 			}
+			if c.JiraID != "" {
+				// A second ticket with one follow-up's label is a duplicate
+				// the hub filed despite itself: never a follow-up of its own.
+				return Decision{Ignore: fmt.Sprintf("Jira %s duplicates %s, the ticket of the same follow-up", t.Key, c.JiraKey),
+					Notices: []string{fmt.Sprintf("Jira %s duplicates %s (follow-up %q of %s): close one of them", t.Key, c.JiraKey, c.Title, s.Owner.Ref())}}
+			}
+			f = c
 		}
 	}
 	if f == nil {
 		if s.Owner == nil || t.Deleted || ev.Type == incident.EventFollowUpComment {
 			return Decision{Ignore: fmt.Sprintf("Jira %s is not a follow-up of a known incident", t.Key)}
+		}
+		if !slices.Contains(r.JiraProjects, t.Project) {
+			return Decision{Ignore: fmt.Sprintf("Jira %s carries %s's label but project %s is no service's jira_project", t.Key, s.Owner.Ref(), t.Project)}
 		}
 		f, adopting = &incident.FollowUp{
 			IncidentID: s.Owner.ID, Key: "jira:" + t.ID, Title: t.Summary, RequestedBy: ev.Actor,

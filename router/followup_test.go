@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,7 +29,7 @@ type followUpWorld struct {
 
 func newFollowUpWorld() *followUpWorld {
 	r := rules
-	r.ReviewRepo = "acme/incidents"
+	r.ReviewRepo, r.JiraProjects, r.TaskSettle = "acme/incidents", []string{"PAY", "OPS"}, 2*time.Minute
 	return &followUpWorld{rules: r, rec: incident.Record{
 		ID: 1, Title: "Checkout API high latency", Status: incident.StatusReviewing, Service: "payments",
 		ReviewDoc: "https://github.com/acme/incidents/issues/7", ReviewDocNumber: 7,
@@ -59,6 +60,9 @@ func (w *followUpWorld) apply(t *testing.T, ev incident.Event) router.Decision {
 		w.rec = d.Record.Clone()
 	}
 	w.entries = append(w.entries, d.Entries...)
+	for _, key := range d.Withdraw {
+		w.followUps = slices.DeleteFunc(w.followUps, func(f incident.FollowUp) bool { return f.Key == key && !f.Filed() })
+	}
 	for _, f := range d.FollowUps {
 		if i := slices.IndexFunc(w.followUps, func(o incident.FollowUp) bool { return o.Key == f.Key }); i >= 0 {
 			w.followUps[i] = f
@@ -121,6 +125,7 @@ func ticket(id, key, status, category string, ts int64, labels ...string) func(p
 		issue := p["issue"].(map[string]any)
 		issue["id"], issue["key"] = id, key
 		f := issue["fields"].(map[string]any)
+		f["project"].(map[string]any)["key"], _, _ = strings.Cut(key, "-")
 		f["labels"] = labels
 		f["summary"] = "Alert on pool saturation"
 		f["status"].(map[string]any)["name"] = status
@@ -185,6 +190,9 @@ func TestFollowUpFromTaskList(t *testing.T) {
 	require.Empty(t, d.Ignore)
 	require.Len(t, w.followUps, 1)
 	require.Equal(t, "Alert on pool saturation", w.followUps[0].Title)
+	updated := time.Date(2019, 5, 15, 15, 20, 18, 0, time.UTC) // the fixture's updated_at
+	require.Equal(t, []incident.Action{{Kind: incident.ActionFileFollowUp, Target: w.followUps[0].Key, RunAt: updated.Add(2 * time.Minute)}},
+		d.Actions, "filed after it settles; the line stays where it was written until then")
 
 	// Every edit carries every item; only new ones count.
 	body2 := body + "\n## Follow-ups\n- [ ] Second one\n"
@@ -263,4 +271,53 @@ func TestFollowUpAdoptsHandFiledTickets(t *testing.T) {
 		require.NotEmpty(t, w.apply(t, ev).Ignore)
 	}
 	require.Len(t, w.followUps, 1)
+}
+
+// A task-list item retyped or removed before its ticket is filed is
+// withdrawn: a typo fixed a minute later is one ticket, not two.
+func TestFollowUpTaskItemWithdrawnBeforeFiling(t *testing.T) {
+	t.Parallel()
+	w := newFollowUpWorld()
+	edit := func(items string) incident.Event {
+		return githubEvent(t, "issues", "issues.edited.json", func(p map[string]any) {
+			onReviewDoc(p)
+			p["issue"].(map[string]any)["body"] = "## Follow-ups\n" + items
+		})
+	}
+	w.apply(t, edit("- [ ] Add alrting\n- [ ] Pair on the pool code\n"))
+	require.Len(t, w.followUps, 2)
+	w.followUps[1].FilingSince = time.Now() // its job has begun: too late to withdraw
+
+	d := w.apply(t, edit("- [ ] Add alerting\n"))
+	require.Len(t, d.Withdraw, 1)
+	require.Equal(t, []string{"Pair on the pool code", "Add alerting"}, []string{w.followUps[0].Title, w.followUps[1].Title})
+	require.Equal(t, incident.EntryFollowUpWithdrawn, d.Entries[0].Kind)
+
+	// Removing every item withdraws the rest; an edit changing nothing is ignored.
+	d = w.apply(t, edit(""))
+	require.Len(t, d.Withdraw, 1)
+	require.Len(t, w.followUps, 1)
+	require.NotEmpty(t, w.apply(t, edit("")).Ignore)
+}
+
+// A second ticket carrying one follow-up's label is a duplicate, never a
+// follow-up of its own; a label in another case, or a ticket in a project
+// no service uses, is not adopted.
+func TestFollowUpDuplicatesAndStrangersAreNotAdopted(t *testing.T) {
+	t.Parallel()
+	w := newFollowUpWorld()
+	w.apply(t, githubEvent(t, "issue_comment", "issue_comment.created.json", followUpComment("/followup Alert on pool saturation")))
+	w.followUps[0].TicketLabel = "incidenthub-0123456789abcdef"
+	w.apply(t, jiraEvent(t, "wh-1", "jira_issue_created.json", ticket("10033", "PAY-3", "To Do", "new", 1000, "inc-1", "incidenthub-0123456789abcdef")))
+	d := w.apply(t, jiraEvent(t, "wh-2", "jira_issue_created.json", ticket("10034", "PAY-4", "To Do", "new", 1100, "inc-1", "incidenthub-0123456789abcdef")))
+	require.Contains(t, d.Ignore, "duplicates PAY-3")
+	require.NotEmpty(t, d.Notices)
+	for _, ev := range []incident.Event{
+		jiraEvent(t, "wh-3", "jira_issue_created.json", ticket("20001", "HR-1", "To Do", "new", 1000, "inc-1")),
+		jiraEvent(t, "wh-4", "jira_issue_created.json", ticket("20002", "OPS-2", "To Do", "new", 1000, "INC-1")),
+	} {
+		require.NotEmpty(t, w.apply(t, ev).Ignore)
+	}
+	require.Len(t, w.followUps, 1)
+	require.Equal(t, "PAY-3", w.followUps[0].JiraKey)
 }

@@ -35,6 +35,12 @@ type Rules struct {
 	ReviewOpenAfter time.Duration
 	// ReviewRepo is where review docs live (owner/name).
 	ReviewRepo string
+	// JiraProjects are the services' Jira projects: tickets elsewhere are
+	// not adopted as follow-ups.
+	JiraProjects []string
+	// TaskSettle is how long a task-list item of the review doc may still
+	// be retyped or removed before its ticket is filed.
+	TaskSettle time.Duration
 }
 
 // Severity maps PagerDuty priorities and urgency to a severity level.
@@ -121,6 +127,9 @@ type Decision struct {
 	// FollowUps are follow-ups of Record to save: new ones (ID zero) and
 	// changed ones.
 	FollowUps []incident.FollowUp
+	// Withdraw are the keys of follow-ups to forget: task-list items people
+	// retyped or removed before the hub began to file them.
+	Withdraw []string
 }
 
 // QueryFor says which state Decide needs for ev.
@@ -131,7 +140,7 @@ func QueryFor(ev incident.Event, r Rules) Query {
 	}
 	if id, err := incident.ParseRef(ev.Subject); err == nil && ev.Source == incident.SourceGitHub && ev.Change == nil {
 		q.RecordID = id
-		q.FollowUps = ev.Type == incident.EventFollowUpRequested
+		q.FollowUps = ev.Type == incident.EventFollowUpRequested || ev.Type == incident.EventReviewEdited
 	}
 	if t := ev.Ticket; t != nil {
 		q.TicketID = t.ID
@@ -165,12 +174,12 @@ func Decide(s State, ev incident.Event, r Rules, now time.Time) Decision {
 		switch {
 		case ev.Change != nil:
 			return decideChange(s, ev, r)
-		case ev.Type == incident.EventFollowUpRequested:
+		case ev.Type == incident.EventFollowUpRequested, ev.Type == incident.EventReviewEdited:
 			return decideFollowUpRequest(s, ev, r)
 		}
 		return decideReview(s, ev, r)
 	case incident.SourceJira:
-		return decideTicket(s, ev)
+		return decideTicket(s, ev, r)
 	default:
 		return Decision{Ignore: "no rules for source " + string(ev.Source)}
 	}

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,8 +18,11 @@ import (
 // FollowUpCommand starts a comment line that asks for a follow-up.
 const FollowUpCommand = "/followup"
 
-// maxTitle keeps a follow-up title within Jira's 255-character summary.
-const maxTitle = 200
+// maxPerComment bounds the tickets one comment can file.
+const maxPerComment = 20
+
+// trusted are the author associations whose /followup lines count.
+var trusted = []string{"OWNER", "MEMBER", "COLLABORATOR"}
 
 var (
 	ownerOption = regexp.MustCompile(`^owner:@?([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))$`)
@@ -52,12 +56,7 @@ func ParseFollowUp(line string) (req incident.FollowUpRequest, ok bool) {
 	return req, req.Title != ""
 }
 
-func clipTitle(s string) string {
-	if r := []rune(s); len(r) > maxTitle {
-		return string(r[:maxTitle-1]) + "…"
-	}
-	return s
-}
+func clipTitle(s string) string { return incident.ClipTitle(s) }
 
 // reviewSubject returns the incident whose review doc the issue is, from
 // the label the hub puts on it.
@@ -80,8 +79,20 @@ func followUpComment(ev incident.Event, e *gh.IssueCommentEvent) ([]incident.Eve
 		return nil, inbox.Ignored("comment on a pull request")
 	}
 	c := e.GetComment()
+	if !slices.Contains(trusted, c.GetAuthorAssociation()) {
+		// A public review repository must not let anyone file tickets.
+		return nil, inbox.Ignored("%s from %s (%s): only the repository's owners, members and collaborators file follow-ups",
+			FollowUpCommand, c.GetUser().GetLogin(), c.GetAuthorAssociation())
+	}
+	inFence := false
 	for i, line := range strings.Split(c.GetBody(), "\n") {
-		if req, ok := ParseFollowUp(line); ok {
+		if t := strings.TrimSpace(line); strings.HasPrefix(t, "```") || strings.HasPrefix(t, "~~~") {
+			inFence = !inFence
+		}
+		if len(ev.FollowUps) == maxPerComment {
+			break
+		}
+		if req, ok := ParseFollowUp(line); ok && !inFence {
 			req.Key = fmt.Sprintf("github:comment:%d:%d", c.GetID(), i)
 			req.Origin = c.GetHTMLURL()
 			ev.FollowUps = append(ev.FollowUps, req)
@@ -94,8 +105,9 @@ func followUpComment(ev incident.Event, e *gh.IssueCommentEvent) ([]incident.Eve
 }
 
 // followUpEdit reads the unchecked task-list items under the review doc's
-// Follow-ups heading. The router records those it has not seen before;
-// the body of every edit carries them all.
+// Follow-ups heading. The router records those it has not seen before, and
+// withdraws those not yet filed that people removed or retyped: the body
+// of every edit carries them all.
 func followUpEdit(ev incident.Event, e *gh.IssuesEvent) ([]incident.Event, error) {
 	issue := e.GetIssue()
 	for _, item := range reviewdoc.TaskItems(issue.GetBody()) {
@@ -105,10 +117,12 @@ func followUpEdit(ev incident.Event, e *gh.IssuesEvent) ([]incident.Event, error
 			Title: clipTitle(item), Origin: issue.GetHTMLURL(),
 		})
 	}
-	if len(ev.FollowUps) == 0 {
-		return nil, inbox.Ignored("issue #%d edited: no unchecked task-list items under Follow-ups", issue.GetNumber())
+	// Even without items: an edit that removed one withdraws it.
+	out, err := reviewIssueEvent(ev, issue, e.GetRepo(), e.GetSender().GetLogin(), issue.GetUpdatedAt().Time)
+	for i := range out {
+		out[i].Type = incident.EventReviewEdited
 	}
-	return reviewIssueEvent(ev, issue, e.GetRepo(), e.GetSender().GetLogin(), issue.GetUpdatedAt().Time)
+	return out, err
 }
 
 // reviewIssueEvent completes a follow-up request with the review issue it

@@ -15,6 +15,7 @@ import (
 	"github.com/incidenthub/incidenthub/connectors/github/githubtest"
 	"github.com/incidenthub/incidenthub/internal/actions"
 	"github.com/incidenthub/incidenthub/internal/httpclient"
+	"github.com/incidenthub/incidenthub/internal/inbox"
 	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/internal/store"
 )
@@ -83,4 +84,30 @@ func TestReplyOnce(t *testing.T) {
 	comments := b.fake.Comments(1)
 	require.Len(t, comments, before+1)
 	require.Contains(t, comments[len(comments)-1], "Filed [PAY-1](https://acme.atlassian.net/browse/PAY-1)")
+}
+
+// Only people who may write to the repository file tickets, one comment
+// files a bounded number, and examples in code fences are not commands.
+func TestFollowUpCommentGuards(t *testing.T) {
+	t.Parallel()
+	comment := func(association, body string) []byte {
+		return edit(t, readFixture(t, "issue_comment.created.json"), func(p map[string]any) {
+			p["repository"].(map[string]any)["full_name"] = "acme/incidents"
+			p["issue"].(map[string]any)["labels"] = []any{map[string]any{"name": "incidenthub:INC-1"}}
+			c := p["comment"].(map[string]any)
+			c["author_association"], c["body"] = association, body
+		})
+	}
+	_, err := normalize("issue_comment", comment("NONE", "/followup Drop the database"))
+	require.True(t, inbox.IsIgnored(err), "%v", err)
+	require.ErrorContains(t, err, "only the repository's owners, members and collaborators")
+
+	evs, err := normalize("issue_comment", comment("MEMBER", "Use it like this:\n```\n/followup Example only\n```\n/followup Real one"))
+	require.NoError(t, err)
+	require.Len(t, evs[0].FollowUps, 1)
+	require.Equal(t, "Real one", evs[0].FollowUps[0].Title)
+
+	evs, err = normalize("issue_comment", comment("OWNER", strings.Repeat("/followup again\n", 50)))
+	require.NoError(t, err)
+	require.Len(t, evs[0].FollowUps, 20)
 }

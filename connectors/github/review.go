@@ -382,10 +382,12 @@ func (w *ReviewWorker) refresh(ctx context.Context, rec *incident.Record, body s
 	if err != nil {
 		return err
 	}
-	// Task-list items recorded as follow-ups now live in the hub's list.
-	titles := make([]string, len(rec.FollowUps))
-	for i, f := range rec.FollowUps {
-		titles[i] = f.Title
+	// Task-list items the hub has begun to file now live in its list.
+	var titles []string
+	for _, f := range rec.FollowUps {
+		if !f.Settling() {
+			titles = append(titles, f.Title)
+		}
 	}
 	if spliced = reviewdoc.RemoveTaskItems(spliced, titles); spliced == issue.Body {
 		return nil
@@ -419,7 +421,9 @@ func (w *ReviewWorker) due(rec *incident.Record) (time.Duration, bool) {
 }
 
 func (w *ReviewWorker) render(rec *incident.Record, earlier []incident.Record) (string, error) {
-	in := reviewdoc.Input{Record: *rec, Lookback: w.cfg.Correlation.ChangeLookback}
+	in := reviewdoc.Input{Record: rec.Clone(), Lookback: w.cfg.Correlation.ChangeLookback}
+	// A task-list item still settling stays where people wrote it.
+	in.Record.FollowUps = slices.DeleteFunc(in.Record.FollowUps, func(f incident.FollowUp) bool { return f.Settling() })
 	for _, s := range w.cfg.Severities {
 		if s.Name == rec.Severity {
 			in.SeverityDescription = s.Description

@@ -94,7 +94,8 @@ func (w *FileWorker) Work(ctx context.Context, job *river.Job[actions.FileFollow
 	}
 	f, err := w.store.FollowUp(ctx, job.Args.FollowUpKey)
 	if errors.Is(err, store.ErrNotFound) {
-		return river.JobCancel(err)
+		w.log.Info("follow-up withdrawn before filing", "followup", job.Args.FollowUpKey)
+		return nil
 	}
 	if err != nil {
 		return err
@@ -190,7 +191,8 @@ func (w *FileWorker) filed(ctx context.Context, f *incident.FollowUp, t *inciden
 		}
 		fresh.JiraID, fresh.JiraKey, fresh.JiraURL = t.ID, t.Key, t.URL
 		if t.Status != "" {
-			fresh.JiraStatus = t.Status
+			// Found by search, the ticket may have moved on already.
+			fresh.JiraStatus, fresh.Status = t.Status, incident.FollowUpStatusOf(t)
 		}
 		rec, err := tx.RecordByID(fresh.IncidentID)
 		if err != nil {
@@ -235,7 +237,7 @@ func (w *FileWorker) record(ctx context.Context, key string, change func(*store.
 // the incident (inc-12) and to this follow-up (its unique label).
 func (w *FileWorker) ticket(f *incident.FollowUp, rec *incident.Record, svc *config.Service, refusal string) NewTicket {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Follow-up from the review of %s: %s (%s on %s).\n\n", rec.Ref(),
+	fmt.Fprintf(&b, "%s\n\nA follow-up from the review of %s: %s (%s on %s).\n\n", escape.JiraWiki(f.Title), rec.Ref(),
 		escape.JiraWiki(rec.Title), escape.JiraWiki(rec.Severity), escape.JiraWiki(rec.Service))
 	fmt.Fprintf(&b, "* Review doc: %s\n", jiraLink(rec.Ref()+" review", rec.ReviewDoc))
 	for _, p := range rec.Pages {

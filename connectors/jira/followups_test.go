@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"log/slog"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"github.com/incidenthub/incidenthub/connectors/jira"
 	"github.com/incidenthub/incidenthub/connectors/jira/jiratest"
 	"github.com/incidenthub/incidenthub/internal/actions"
+	"github.com/incidenthub/incidenthub/internal/escape"
 	"github.com/incidenthub/incidenthub/internal/httpclient"
 	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/internal/store"
@@ -216,9 +218,11 @@ func TestFileFollowUpWaitsOutSearchLag(t *testing.T) {
 	require.ErrorAs(t, err, &snooze, "searching now would miss the ticket")
 	require.LessOrEqual(t, snooze.Duration, 400*time.Millisecond)
 	time.Sleep(snooze.Duration)
+	b.fake.SetStatus(b.fake.Issues()[0].Key, "In Progress", "indeterminate") // someone started on it meanwhile
 	require.NoError(t, b.work())
 	require.Equal(t, 1, b.fake.Creates())
 	require.Len(t, b.fake.Searches(), 1)
+	require.Equal(t, incident.FollowUpInProgress, b.followUp(t).Status, "found by search, with its status")
 }
 
 // The ticket's webhook can record it before the job does: the job then
@@ -291,6 +295,14 @@ func TestFileFollowUpHostileTitle(t *testing.T) {
 		"line one\nh1. heading\r\n* bullet",
 	} {
 		b := setupFile(t, title)
+		require.NoError(t, b.store.Update(context.Background(), func(tx *store.Tx) error {
+			rec, err := tx.RecordByID(b.rec.ID)
+			if err != nil {
+				return err
+			}
+			rec.Title = title // the page's title is as untrusted as the follow-up's
+			return tx.SaveRecord(rec, nil)
+		}))
 		b.fake.Faults = []jiratest.Fault{{Op: "create", Status: 503, Effect: true}}
 		b.runUntilDone(t)
 		require.Len(t, b.fake.Issues(), 1, title)
@@ -298,10 +310,12 @@ func TestFileFollowUpHostileTitle(t *testing.T) {
 		require.Equal(t, []string{`labels = "` + label + `"`}, b.fake.Searches(), "the search names only the label")
 		i := b.fake.Issues()[0]
 		require.NotContains(t, i.Summary, "\n")
-		require.NotContains(t, i.Description, "[~")
-		require.NotContains(t, i.Description, "{code}")
-		require.NotContains(t, i.Description, "|javascript")
-		require.NotContains(t, i.Description, "\nh1.")
+		// What Jira would read as markup once its escapes are dropped.
+		markup := regexp.MustCompile(`\\.`).ReplaceAllString(i.Description, "")
+		for _, active := range []string{"[~", "{code}", "|javascript", "!https", "\nh1.", "\n* bullet"} {
+			require.NotContains(t, markup, active)
+		}
+		require.Contains(t, i.Description, escape.JiraWiki(title), "the title is there, inert")
 	}
 }
 

@@ -71,6 +71,12 @@ type comment struct {
 	ID     string          `json:"id"`
 	Body   json.RawMessage `json:"body"`
 	Author *user           `json:"author"`
+	// Visibility restricts a comment to a group or role.
+	Visibility *struct {
+		Value string `json:"value"`
+	} `json:"visibility"`
+	// JSDPublic is false for a service-desk agent's internal note.
+	JSDPublic *bool `json:"jsdPublic"`
 }
 
 // jiraTime is the layout of Jira's REST v2 times: 2017-01-30T18:32:14.716+0100.
@@ -89,6 +95,10 @@ func (Normalizer) Normalize(d inbox.Delivery) ([]incident.Event, error) {
 	case "comment_created":
 		if w.Comment == nil {
 			return nil, fmt.Errorf("Jira comment_created payload lacks its comment")
+		}
+		if w.Comment.Visibility != nil || (w.Comment.JSDPublic != nil && !*w.Comment.JSDPublic) {
+			// Restricted in Jira: never echoed into a review doc others read.
+			return nil, inbox.Ignored("Jira comment %s is restricted to some people", w.Comment.ID)
 		}
 		ev.Type, ev.Actor, ev.Text = incident.EventFollowUpComment, w.Comment.Author.label(), commentText(w.Comment.Body)
 	case "":

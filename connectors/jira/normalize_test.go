@@ -109,6 +109,13 @@ func TestNormalizeRefusesOrIgnores(t *testing.T) {
 	t.Parallel()
 	_, err := normalize(fixture(t, "comment_created.json", func(p map[string]any) { p["webhookEvent"] = "worklog_updated" }))
 	require.True(t, inbox.IsIgnored(err), "an event the hub does not act on is ignored: %v", err)
+	for _, restrict := range []func(c map[string]any){
+		func(c map[string]any) { c["visibility"] = map[string]any{"type": "role", "value": "Administrators"} },
+		func(c map[string]any) { c["jsdPublic"] = false },
+	} {
+		_, err = normalize(fixture(t, "comment_created.json", func(p map[string]any) { restrict(p["comment"].(map[string]any)) }))
+		require.True(t, inbox.IsIgnored(err), "a restricted comment is never echoed: %v", err)
+	}
 	_, err = normalize([]byte(`{"webhookEvent":"jira:issue_updated"`))
 	require.Error(t, err)
 	require.False(t, inbox.IsIgnored(err), "malformed is kept as unprocessable")

@@ -81,6 +81,20 @@ func TestJiraWikiNeverActive(t *testing.T) {
 		}
 	}
 	require.Equal(t, `\[\~accountid\:x\] \{code\}`, escape.JiraWiki("[~accountid:x] {code}"))
+	// Jira's own constructs (confluence.atlassian.com "Text formatting
+	// notation"), each inert once escaped.
+	for in, want := range map[string]string{
+		"[~ana]":                 `\[\~ana\]`,
+		"[click|https://e.x/]":   `\[click\|https\://e.x/\]`,
+		"!https://e.x/b.png!":    `\!https\://e.x/b.png\!`,
+		"{color:red}x{color}":    `\{color\:red\}x\{color\}`,
+		"*bold* _em_ -del- +in+": `\*bold\* \_em\_ \-del\- \+in\+`,
+		"??cite?? ^sup^ ~sub~":   `\?\?cite\?\? \^sup\^ \~sub\~`,
+		"(y) (!) :)":             `\(y\) \(\!\) \:\)`,
+		"a\nh1. b":               `a h1. b`,
+	} {
+		require.Equal(t, want, escape.JiraWiki(in), in)
+	}
 	require.Equal(t, "one two", escape.JiraSummary("one\ntwo"))
 	require.Len(t, []rune(escape.JiraSummary(strings.Repeat("é", 400))), 255)
 }

@@ -41,6 +41,9 @@ const (
 	// EventFollowUpRequested asks for follow-ups in a review issue: a
 	// /followup comment or new task-list items; FollowUps says which.
 	EventFollowUpRequested EventType = "followup.requested"
+	// EventReviewEdited is an edit of the review issue's body; FollowUps
+	// are all the unchecked task-list items under its Follow-ups heading.
+	EventReviewEdited EventType = "review.edited"
 )
 
 // Follow-up events, from Jira. Ticket is the ticket as the event saw it.

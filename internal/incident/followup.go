@@ -67,6 +67,28 @@ type FollowUp struct {
 // Filed reports whether the follow-up has its ticket.
 func (f *FollowUp) Filed() bool { return f.JiraKey != "" }
 
+// TaskKeyPrefix starts the key of a follow-up asked for by a task-list
+// item of the review doc.
+const TaskKeyPrefix = "github:task:"
+
+// Settling reports a follow-up from a task-list item whose ticket the hub
+// has not begun to file: people may still retype or remove the item, and
+// it stays theirs, in place, until then.
+func (f *FollowUp) Settling() bool {
+	return strings.HasPrefix(f.Key, TaskKeyPrefix) && !f.Filed() && f.FilingSince.IsZero()
+}
+
+// MaxTitle keeps a follow-up's title within Jira's 255-character summary.
+const MaxTitle = 200
+
+// ClipTitle shortens a follow-up title to MaxTitle runes.
+func ClipTitle(s string) string {
+	if r := []rune(s); len(r) > MaxTitle {
+		return string(r[:MaxTitle-1]) + "…"
+	}
+	return s
+}
+
 // FollowUpRequest is a follow-up asked for in a review issue.
 type FollowUpRequest struct {
 	Key       string

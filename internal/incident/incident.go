@@ -201,6 +201,7 @@ const (
 	EntryFollowUpFiled      = "followup.filed"
 	EntryFollowUpUpdated    = "followup.updated"
 	EntryFollowUpComment    = "followup.comment"
+	EntryFollowUpWithdrawn  = "followup.withdrawn"
 )
 
 // Action kinds: side effects on vendors, run as durable jobs.
@@ -227,9 +228,10 @@ const (
 // who file a ticket by hand with it get it adopted as a follow-up.
 func (r *Record) Label() string { return "inc-" + strconv.FormatInt(r.ID, 10) }
 
-// ParseLabel reads a record's number from its Jira label (inc-12).
+// ParseLabel reads a record's number from its Jira label (inc-12). Jira
+// labels are case-sensitive, and so is the match: INC-12 is someone else's.
 func ParseLabel(l string) (int64, bool) {
-	num, ok := strings.CutPrefix(strings.ToLower(l), "inc-")
+	num, ok := strings.CutPrefix(l, "inc-")
 	if !ok {
 		return 0, false
 	}

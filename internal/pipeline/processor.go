@@ -107,6 +107,9 @@ func RulesFrom(c *config.Config) router.Rules {
 		AwarenessAutoResolve: c.Awareness.AutoResolveAfter,
 		ReviewOpenAfter:      c.Review.OpenAfter,
 		ReviewRepo:           c.GitHub.ReviewRepo,
+		// Long enough to fix a typo in a task-list item, short enough that
+		// the ticket follows the review.
+		TaskSettle: 2 * time.Minute,
 	}
 	for _, s := range c.Severities {
 		r.Severities = append(r.Severities, router.Severity{
@@ -122,6 +125,9 @@ func RulesFrom(c *config.Config) router.Rules {
 			DeployEnvironments:  slices.Clone(s.DeployEnvironments),
 			DeployWorkflows:     slices.Clone(s.DeployWorkflows),
 		})
+		if s.JiraProject != "" {
+			r.JiraProjects = append(r.JiraProjects, s.JiraProject)
+		}
 	}
 	return r
 }
@@ -403,6 +409,11 @@ func (p *Processor) write(tx *store.Tx, dec router.Decision) error {
 	}
 	for i := range dec.FollowUps {
 		if err := tx.SaveFollowUp(&dec.FollowUps[i]); err != nil {
+			return err
+		}
+	}
+	for _, key := range dec.Withdraw {
+		if err := tx.WithdrawFollowUp(key); err != nil {
 			return err
 		}
 	}

@@ -60,3 +60,22 @@ func TestSpliceAddsFollowUpsToOlderDocs(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, spliced, again)
 }
+
+// Lines the hub rendered, left behind when people deleted the section's
+// markers, are not new requests.
+func TestTaskItemsSkipsHubLines(t *testing.T) {
+	t.Parallel()
+	body := "## Follow-ups\n- [ ] [PAY-1](https://x.example/browse/PAY-1): Alert (To Do)\n" +
+		"- [x] ~~[PAY-2](https://x.example/browse/PAY-2): Old~~ (won't do)\n- [ ] _being filed in Jira_: Pair up\n- [ ] A new one\n"
+	require.Equal(t, []string{"A new one"}, reviewdoc.TaskItems(body))
+}
+
+// A removed item takes its indented continuation with it; a long item is
+// recognised by its clipped title.
+func TestRemoveTaskItemsWholeItem(t *testing.T) {
+	t.Parallel()
+	long := strings.Repeat("very long item ", 20)
+	body := "## Follow-ups\n- [ ] Alert on pool saturation\n  with a note below it\n  - [ ] and a sub-task\n- [ ] Keep me\n- [ ] " + long + "\n"
+	out := reviewdoc.RemoveTaskItems(body, []string{"Alert on pool saturation", incident.ClipTitle(strings.TrimSpace(long))})
+	require.Equal(t, "## Follow-ups\n- [ ] Keep me\n", out)
+}

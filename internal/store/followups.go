@@ -33,6 +33,14 @@ func (t *Tx) SaveFollowUp(f *incident.FollowUp) error {
 	return nil
 }
 
+// WithdrawFollowUp forgets a follow-up whose ticket was never filed.
+func (t *Tx) WithdrawFollowUp(key string) error {
+	if _, err := t.tx.ExecContext(t.ctx, `DELETE FROM followups WHERE followup_key = $1 AND jira_id = ''`, key); err != nil {
+		return fmt.Errorf("withdraw follow-up %s: %w", key, err)
+	}
+	return nil
+}
+
 // FollowUpsOf returns a record's follow-ups, oldest first.
 func (t *Tx) FollowUpsOf(incidentID int64) ([]incident.FollowUp, error) {
 	return queryFollowUps(t.ctx, t.tx, `SELECT `+followUpColumns+` FROM followups f

@@ -322,6 +322,14 @@ func Run(t *testing.T, open Opener) {
 			require.Error(t, tx.SaveFollowUp(other), "one follow-up per ticket")
 			return nil
 		})
+		process(t, s, func(tx *store.Tx) error {
+			require.NoError(t, tx.SaveFollowUp(followUp(pay, "withdrawn", incident.FollowUpOpen, 0)))
+			require.NoError(t, tx.WithdrawFollowUp("withdrawn"))
+			require.NoError(t, tx.WithdrawFollowUp("a"), "a filed follow-up is never withdrawn")
+			_, err := tx.FollowUpByKey("withdrawn")
+			require.ErrorIs(t, err, store.ErrNotFound)
+			return nil
+		})
 		keys := func(f store.FollowUpFilter) []string {
 			fs, err := s.FollowUps(ctx, f)
 			require.NoError(t, err)
