@@ -164,8 +164,8 @@ func decideTicket(s State, ev incident.Event, r Rules) Decision {
 		entry.At, entry.Source, entry.URL, entry.Key = ev.OccurredAt, string(ev.Source), ticketURL(&next, t), "jira:"+ev.ID
 		dec.Entries = []incident.TimelineEntry{entry}
 	}
-	if !f.Filed() && !adopting && f.Origin != "" {
-		dec.Actions = append(dec.Actions, incident.Action{Kind: incident.ActionFollowUpReply, Target: f.Key})
+	if !f.Filed() && !adopting {
+		dec.Actions = incident.FiledActions(&rec, &next)
 	}
 	return dec
 }

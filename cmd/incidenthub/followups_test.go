@@ -12,21 +12,24 @@ import (
 
 	"github.com/incidenthub/incidenthub/connectors/github/githubtest"
 	"github.com/incidenthub/incidenthub/connectors/jira/jiratest"
+	"github.com/incidenthub/incidenthub/connectors/pagerduty/pagerdutytest"
 	"github.com/incidenthub/incidenthub/internal/api"
 )
 
 const jiraSecret = "jira-test-secret-5e0b"
 
-// followUpHub runs the hub against GitHub and Jira doubles, with a
-// resolved incident whose review doc (acme/incidents#1) is open.
-func followUpHub(t *testing.T, jobs string) (path, base string, gh *githubtest.Fake, jira *jiratest.Fake, hub *hubProcess) {
+// followUpHub runs the hub against PagerDuty, GitHub and Jira doubles,
+// with a resolved incident whose review doc (acme/incidents#1) is open.
+func followUpHub(t *testing.T, jobs string) (path, base string, gh *githubtest.Fake, jira *jiratest.Fake, pd *pagerdutytest.Fake, hub *hubProcess) {
 	t.Helper()
 	addr := freeAddr(t)
 	base = "http://" + addr
-	gh, jira = githubtest.New(t), jiratest.New(t)
+	gh, jira, pd = githubtest.New(t), jiratest.New(t), pagerdutytest.New(t)
 	path, _ = testConfig(t, addr)
 	cfgText, err := os.ReadFile(path)
 	require.NoError(t, err)
+	cfgText = []byte(strings.Replace(string(cfgText), "pagerduty: {webhook_secrets:",
+		fmt.Sprintf("pagerduty: {api_token: pd-token, from_email: oncall@example.com, base_url: %q, webhook_secrets:", pd.URL), 1))
 	cfgText = []byte(strings.Replace(string(cfgText), "{name: payments, pagerduty_service_ids: [PA2P440]}",
 		"{name: payments, pagerduty_service_ids: [PA2P440], jira_project: PAY}", 1))
 	cfgText = append(cfgText, fmt.Sprintf(`github: {webhook_secrets: [%q], token: "gh-token", base_url: %q, review_repo: acme/incidents}
@@ -47,7 +50,7 @@ review: {open_after: 0s}
 		"event.data.id": "PFQZPSY", "event.occurred_at": "2021-06-04T14:20:00Z",
 	}))
 	require.Eventually(t, func() bool { return len(gh.Issues()) == 1 }, 20*time.Second, 50*time.Millisecond, "the review doc opens")
-	return path, base, gh, jira, hub
+	return path, base, gh, jira, pd, hub
 }
 
 // reviewIssue puts GitHub's sample issue payload on INC-1's review doc.
@@ -72,10 +75,11 @@ func incidentJSON(t *testing.T, base string) api.Incident {
 // review issue files exactly one Jira ticket (a redelivery and a repeat
 // change nothing), the doc shows it and a reply confirms it; Jira moving
 // the ticket to Done ticks its box; closing the review issue closes the
-// record, with the follow-up still on it.
+// record, with the follow-up still on it. The page gets a note for the
+// review doc and one for the ticket.
 func TestFollowUpEndToEnd(t *testing.T) {
 	t.Parallel()
-	path, base, gh, jira, _ := followUpHub(t, "")
+	path, base, gh, jira, pd, _ := followUpHub(t, "")
 	send := func(source, event, file string) {
 		args := []string{"webhook", "send", "--config", path, "--url", base, "--source", source, "--file", file}
 		if event != "" {
@@ -101,6 +105,7 @@ func TestFollowUpEndToEnd(t *testing.T) {
 	require.Subset(t, ticket.Labels, []string{"incidenthub", "inc-1"})
 	require.Contains(t, ticket.Description, "https://github.example/acme/incidents/issues/1")
 	require.Len(t, ticket.RemoteLinks, 1)
+	require.Eventually(t, func() bool { return len(pd.Notes("PFQZPSY")) == 2 }, 20*time.Second, 50*time.Millisecond, "a note on the page links the ticket")
 	require.Eventually(t, func() bool {
 		return strings.Contains(gh.Issues()[1].Body, "- [ ] [PAY-1]("+jira.URL+"/browse/PAY-1): Alert on connection pool saturation")
 	}, 20*time.Second, 50*time.Millisecond, "the review doc lists the ticket")
@@ -151,7 +156,7 @@ func TestFollowUpEndToEnd(t *testing.T) {
 // Jira's search lag, finds the ticket by its label and adopts it.
 func TestKilledAfterJiraCreated(t *testing.T) {
 	t.Parallel()
-	path, base, _, jira, hub := followUpHub(t, "jobs: {timeout: 10s, rescue_after: 10s}\n")
+	path, base, _, jira, _, hub := followUpHub(t, "jobs: {timeout: 10s, rescue_after: 10s}\n")
 	jira.Faults = []jiratest.Fault{{Op: "create", Effect: true, Stall: 5 * time.Second}}
 	cli(t, "webhook", "send", "--config", path, "--url", base, "--source", "github", "--event", "issue_comment",
 		"--file", followUpComment(t, 601, "/followup Alert on connection pool saturation"))

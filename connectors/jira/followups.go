@@ -204,11 +204,7 @@ func (w *FileWorker) filed(ctx context.Context, f *incident.FollowUp, t *inciden
 		}}); err != nil {
 			return err
 		}
-		acts := []incident.Action{{Kind: incident.ActionReviewDoc}}
-		if fresh.Origin != "" {
-			acts = append(acts, incident.Action{Kind: incident.ActionFollowUpReply, Target: fresh.Key})
-		}
-		for _, a := range acts {
+		for _, a := range incident.FiledActions(rec, fresh) {
 			if err := w.enqueue(ctx, tx.SQL(), fresh.IncidentID, a); err != nil {
 				return err
 			}

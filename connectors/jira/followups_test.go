@@ -135,7 +135,8 @@ func TestFileFollowUp(t *testing.T) {
 	require.Equal(t, i.ID, f.JiraID)
 	require.Equal(t, b.fake.URL+"/browse/"+i.Key, f.JiraURL)
 	require.True(t, f.Linked)
-	require.Equal(t, []incident.Action{{Kind: incident.ActionReviewDoc}, {Kind: incident.ActionFollowUpReply, Target: b.key}}, b.enqueued)
+	require.Equal(t, []incident.Action{{Kind: incident.ActionReviewDoc}, {Kind: incident.ActionFollowUpReply, Target: b.key},
+		{Kind: incident.ActionPageNote, Target: "Q3B15VLMF3ASBD", FollowUp: b.key}}, b.enqueued)
 	rec, err := b.store.Incident(context.Background(), b.rec.ID)
 	require.NoError(t, err)
 	require.Equal(t, incident.EntryFollowUpFiled, rec.Timeline[len(rec.Timeline)-1].Kind)

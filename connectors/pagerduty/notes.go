@@ -19,12 +19,14 @@ import (
 	"github.com/incidenthub/incidenthub/internal/incident"
 )
 
-// NoteStore reads the record a note links.
+// NoteStore reads the record, and the follow-up, a note links.
 type NoteStore interface {
 	Incident(ctx context.Context, id int64) (incident.Record, error)
+	FollowUp(ctx context.Context, key string) (incident.FollowUp, error)
 }
 
-// NoteWorker adds, once per page, a note linking the review doc.
+// NoteWorker adds, once per page, a note linking the review doc, and one
+// per follow-up linking its ticket.
 type NoteWorker struct {
 	river.WorkerDefaults[actions.PageNoteArgs]
 
@@ -72,9 +74,28 @@ func NewNoteWorker(cfg config.PagerDuty, s NoteStore, log *slog.Logger) *NoteWor
 // up in API paths, so anything else is refused rather than sent.
 var pagerDutyID = regexp.MustCompile(`^[A-Z0-9]{1,40}$`)
 
-// noteMarker identifies the hub's note on a page, so that a retry after an
-// ambiguous failure finds it instead of adding a second.
-func noteMarker(r *incident.Record) string { return "[incidenthub " + r.Ref() + "]" }
+// note is the note's text and the marker that finds it again after an
+// ambiguous failure, instead of adding a second: one per record for the
+// review doc, one per follow-up for its ticket.
+func (w *NoteWorker) note(ctx context.Context, rec *incident.Record, followUpKey string) (content, marker string, err error) {
+	if followUpKey == "" {
+		if rec.ReviewDoc == "" {
+			return "", "", river.JobCancel(fmt.Errorf("%s has no review doc to link", rec.Ref()))
+		}
+		marker = "[incidenthub " + rec.Ref() + "]"
+		return fmt.Sprintf("Review doc for %s (%s): %s %s", rec.Ref(), rec.Title, rec.ReviewDoc, marker), marker, nil
+	}
+	f, err := w.store.FollowUp(ctx, followUpKey)
+	if err != nil {
+		return "", "", err
+	}
+	if !f.Filed() {
+		return "", "", river.JobCancel(fmt.Errorf("follow-up %s of %s has no ticket to link", f.Key, rec.Ref()))
+	}
+	marker = "[incidenthub " + rec.Ref() + " " + f.JiraKey + "]"
+	return fmt.Sprintf("Follow-up of %s filed in Jira: %s %s (%s) %s", rec.Ref(), f.JiraKey,
+		incident.ClipTitle(f.Title), f.JiraURL, marker), marker, nil
+}
 
 // Work adds the note unless the page already has it.
 func (w *NoteWorker) Work(ctx context.Context, job *river.Job[actions.PageNoteArgs]) error {
@@ -89,20 +110,19 @@ func (w *NoteWorker) Work(ctx context.Context, job *river.Job[actions.PageNoteAr
 	if err != nil {
 		return err
 	}
-	if rec.ReviewDoc == "" {
-		return river.JobCancel(fmt.Errorf("%s has no review doc to link", rec.Ref()))
+	content, marker, err := w.note(ctx, &rec, job.Args.FollowUpKey)
+	if err != nil {
+		return err
 	}
 	notes, err := w.client.ListIncidentNotesWithContext(ctx, job.Args.PageID)
 	if err != nil {
 		return w.classify(ctx, err)
 	}
-	marker := noteMarker(&rec)
 	for _, n := range notes {
 		if strings.Contains(n.Content, marker) {
 			return nil
 		}
 	}
-	content := fmt.Sprintf("Review doc for %s (%s): %s %s", rec.Ref(), rec.Title, rec.ReviewDoc, marker)
 	_, err = w.client.CreateIncidentNoteWithContext(ctx, job.Args.PageID, pd.IncidentNote{
 		Content: content,
 		// go-pagerduty sends the note user's summary as the From header.

@@ -23,6 +23,7 @@ import (
 type noteBundle struct {
 	fake   *pagerdutytest.Fake
 	worker *pagerduty.NoteWorker
+	store  *store.Store
 	id     int64
 }
 
@@ -35,7 +36,7 @@ func setupNotes(t *testing.T) *noteBundle {
 		ReviewDoc: "https://github.com/acme/incidents/issues/7", ReviewDocNumber: 7}
 	require.NoError(t, s.Update(context.Background(), func(tx *store.Tx) error { return tx.SaveRecord(rec, nil) }))
 	cfg := config.PagerDuty{APIToken: "pd-token", FromEmail: "oncall@example.com", BaseURL: fake.URL}
-	return &noteBundle{fake: fake, worker: pagerduty.NewNoteWorker(cfg, s, slog.New(slog.DiscardHandler)), id: rec.ID}
+	return &noteBundle{fake: fake, worker: pagerduty.NewNoteWorker(cfg, s, slog.New(slog.DiscardHandler)), store: s, id: rec.ID}
 }
 
 func (b *noteBundle) work(t *testing.T) error {
@@ -53,6 +54,24 @@ func TestNoteAddedOnce(t *testing.T) {
 	notes := b.fake.Notes("Q3B15VLMF3ASBD")
 	require.Equal(t, []string{"Review doc for INC-1 (Checkout latency): https://github.com/acme/incidents/issues/7 [incidenthub INC-1]"}, notes)
 	require.Equal(t, []string{"oncall@example.com"}, b.fake.Froms(), "PagerDuty's From header names the configured user")
+}
+
+// Each filed follow-up gets its own note on the page, once, next to the
+// review doc's.
+func TestFollowUpNoteAddedOnce(t *testing.T) {
+	t.Parallel()
+	b := setupNotes(t)
+	require.NoError(t, b.work(t))
+	f := incident.FollowUp{IncidentID: b.id, Key: "github:comment:5:0", Title: "Alert on pool saturation", Status: incident.FollowUpOpen,
+		RequestedAt: time.Now(), JiraID: "10001", JiraKey: "PAY-1", JiraURL: "https://acme.atlassian.net/browse/PAY-1"}
+	require.NoError(t, b.store.Update(context.Background(), func(tx *store.Tx) error { return tx.SaveFollowUp(&f) }))
+	job := &river.Job[actions.PageNoteArgs]{JobRow: &rivertype.JobRow{},
+		Args: actions.PageNoteArgs{IncidentID: b.id, PageID: "Q3B15VLMF3ASBD", FollowUpKey: f.Key}}
+	require.NoError(t, b.worker.Work(context.Background(), job))
+	require.NoError(t, b.worker.Work(context.Background(), job))
+	notes := b.fake.Notes("Q3B15VLMF3ASBD")
+	require.Len(t, notes, 2)
+	require.Equal(t, "Follow-up of INC-1 filed in Jira: PAY-1 Alert on pool saturation (https://acme.atlassian.net/browse/PAY-1) [incidenthub INC-1 PAY-1]", notes[1])
 }
 
 // Whatever PagerDuty does, the page gets one note.

@@ -49,10 +49,12 @@ func (ReviewDocArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: QueueGitHub, MaxAttempts: 20}
 }
 
-// PageNoteArgs adds a note to a PagerDuty incident linking the review doc.
+// PageNoteArgs adds a note to a PagerDuty incident linking the review
+// doc, or, with FollowUpKey, a follow-up's ticket.
 type PageNoteArgs struct {
-	IncidentID int64  `json:"incident_id"`
-	PageID     string `json:"page_id"`
+	IncidentID  int64  `json:"incident_id"`
+	PageID      string `json:"page_id"`
+	FollowUpKey string `json:"followup_key,omitempty"`
 }
 
 // Kind implements river.JobArgs.
@@ -221,7 +223,7 @@ func insert(ctx context.Context, client *river.Client[*sql.Tx], tx *sql.Tx, inci
 	case incident.ActionReviewDoc:
 		args = ReviewDocArgs{IncidentID: incidentID}
 	case incident.ActionPageNote:
-		args = PageNoteArgs{IncidentID: incidentID, PageID: a.Target}
+		args = PageNoteArgs{IncidentID: incidentID, PageID: a.Target, FollowUpKey: a.FollowUp}
 	case incident.ActionReviewReminder:
 		args = ReviewReminderArgs{IncidentID: incidentID}
 	case incident.ActionChangeNote:

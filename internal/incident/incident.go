@@ -246,4 +246,20 @@ type Action struct {
 	RunAt time.Time
 	// Target is what the action is about beyond its record (a page id).
 	Target string
+	// FollowUp is the key of the follow-up a page note announces.
+	FollowUp string
+}
+
+// FiledActions are what a follow-up's new ticket calls for: the review
+// doc lists it, a reply confirms it where it was asked for, and each page
+// gets a note that links it.
+func FiledActions(rec *Record, f *FollowUp) []Action {
+	acts := []Action{{Kind: ActionReviewDoc}}
+	if f.Origin != "" {
+		acts = append(acts, Action{Kind: ActionFollowUpReply, Target: f.Key})
+	}
+	for _, p := range rec.Pages {
+		acts = append(acts, Action{Kind: ActionPageNote, Target: p.ID, FollowUp: f.Key})
+	}
+	return acts
 }
