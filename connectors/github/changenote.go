@@ -48,14 +48,8 @@ func (w *ChangeNoteWorker) Work(ctx context.Context, job *river.Job[actions.Chan
 	c := rec.Changes[i]
 	pr := NewIssues(w.client, c.Repo, w.gate)
 	marker := "<!-- incidenthub:change-note " + rec.Ref() + " -->"
-	comments, err := pr.Comments(ctx, c.PRNumber)
-	if err != nil {
-		return classify(err)
-	}
-	if slices.ContainsFunc(comments, func(b string) bool { return strings.Contains(b, marker) }) {
-		return nil
-	}
-	return classify(pr.Comment(ctx, c.PRNumber, marker+"\n"+ChangeNote(&rec, c)))
+	_, err = commentOnce(ctx, pr, c.PRNumber, marker, ChangeNote(&rec, c))
+	return classify(err)
 }
 
 // ChangeNote says how a change relates in time to an incident, and

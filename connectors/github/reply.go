@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
-	"strings"
 
 	"github.com/riverqueue/river"
 
@@ -59,14 +57,8 @@ func (w *ReplyWorker) Work(ctx context.Context, job *river.Job[actions.FollowUpR
 		return river.JobCancel(fmt.Errorf("follow-up %s has no ticket, or %s no review doc, to reply about", f.Key, rec.Ref()))
 	}
 	marker := fmt.Sprintf("<!-- incidenthub:followup %s -->", f.Key)
-	comments, err := w.issues.Comments(ctx, rec.ReviewDocNumber)
-	if err != nil {
-		return classify(err)
-	}
-	if slices.ContainsFunc(comments, func(c string) bool { return strings.Contains(c, marker) }) {
-		return nil
-	}
-	return classify(w.issues.Comment(ctx, rec.ReviewDocNumber, marker+"\n"+Reply(&f)))
+	_, err = commentOnce(ctx, w.issues, rec.ReviewDocNumber, marker, Reply(&f))
+	return classify(err)
 }
 
 // Reply is the confirmation: the ticket and the follow-up, escaped.

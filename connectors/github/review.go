@@ -331,13 +331,28 @@ func (w *ReviewWorker) commentInstead(ctx context.Context, rec *incident.Record,
 	sections := reviewdoc.Sections(body, "overview", "timeline", "changes", "followups")
 	sum := sha256.Sum256([]byte(sections))
 	marker := fmt.Sprintf("<!-- incidenthub:update %s %x -->", rec.Ref(), sum[:8])
-	comments, err := w.issues.Comments(ctx, rec.ReviewDocNumber)
-	if err != nil || slices.ContainsFunc(comments, func(c string) bool { return strings.Contains(c, marker) }) {
-		return err
-	}
-	w.log.Info("review doc markers removed: commenting instead of overwriting", "incident", rec.Ref())
-	return w.issues.Comment(ctx, rec.ReviewDocNumber, marker+"\n"+
+	posted, err := commentOnce(ctx, w.issues, rec.ReviewDocNumber, marker,
 		"The hub's sections were removed from this issue, so it leaves the description as you wrote it. Here is what it would have shown:\n\n"+sections)
+	if posted {
+		w.log.Info("review doc markers removed: commented instead of overwriting", "incident", rec.Ref())
+	}
+	return err
+}
+
+// commenter reads and adds the comments of an issue or pull request.
+type commenter interface {
+	Comments(ctx context.Context, number int) ([]string, error)
+	Comment(ctx context.Context, number int, body string) error
+}
+
+// commentOnce posts body under a hidden marker unless a comment already
+// carries the marker: an attempt whose answer was lost posted it.
+func commentOnce(ctx context.Context, c commenter, number int, marker, body string) (posted bool, err error) {
+	comments, err := c.Comments(ctx, number)
+	if err != nil || slices.ContainsFunc(comments, func(b string) bool { return strings.Contains(b, marker) }) {
+		return false, err
+	}
+	return true, c.Comment(ctx, number, marker+"\n"+body)
 }
 
 // summarise posts a short summary on the review issue once per resolution
@@ -349,14 +364,8 @@ func (w *ReviewWorker) summarise(ctx context.Context, id int64) error {
 		return err
 	}
 	marker := fmt.Sprintf("<!-- incidenthub:summary %s %s -->", rec.Ref(), rec.ResolvedAt.UTC().Format(time.RFC3339))
-	comments, err := w.issues.Comments(ctx, rec.ReviewDocNumber)
-	if err != nil {
+	if _, err := commentOnce(ctx, w.issues, rec.ReviewDocNumber, marker, reviewdoc.Summary(&rec)); err != nil {
 		return err
-	}
-	if !slices.ContainsFunc(comments, func(c string) bool { return strings.Contains(c, marker) }) {
-		if err := w.issues.Comment(ctx, rec.ReviewDocNumber, marker+"\n"+reviewdoc.Summary(&rec)); err != nil {
-			return err
-		}
 	}
 	return w.store.Update(ctx, func(tx *store.Tx) error {
 		fresh, err := tx.RecordByID(id)
@@ -485,17 +494,11 @@ func (w *ReminderWorker) Work(ctx context.Context, job *river.Job[actions.Review
 		return river.JobSnooze(wait) // the due date moved
 	}
 	marker := "<!-- incidenthub:reminder " + rec.Ref() + " -->"
-	comments, err := w.issues.Comments(ctx, rec.ReviewDocNumber)
-	if err != nil {
-		return classify(err)
-	}
-	if slices.ContainsFunc(comments, func(c string) bool { return strings.Contains(c, marker) }) {
-		return nil
-	}
-	return classify(w.issues.Comment(ctx, rec.ReviewDocNumber, marker+"\n"+fmt.Sprintf(
+	_, err = commentOnce(ctx, w.issues, rec.ReviewDocNumber, marker, fmt.Sprintf(
 		"This review was due %s. When the people involved have had their say, close this issue to close %s; "+
 			"a review need not end in action items. This is the only reminder.",
-		rec.ReviewDue.UTC().Format("2006-01-02 15:04 UTC"), rec.Ref())))
+		rec.ReviewDue.UTC().Format("2006-01-02 15:04 UTC"), rec.Ref()))
+	return classify(err)
 }
 
 // classify turns a GitHub failure into what River should do: wait out a

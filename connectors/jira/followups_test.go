@@ -105,6 +105,19 @@ func (b *fileBundle) runUntilDone(t *testing.T) []error {
 	return nil
 }
 
+// edit changes the stored follow-up, as the pipeline or a webhook would.
+func (b *fileBundle) edit(t *testing.T, change func(f *incident.FollowUp)) {
+	t.Helper()
+	require.NoError(t, b.store.Update(context.Background(), func(tx *store.Tx) error {
+		f, err := tx.FollowUpByKey(b.key)
+		if err != nil {
+			return err
+		}
+		change(f)
+		return tx.SaveFollowUp(f)
+	}))
+}
+
 func (b *fileBundle) followUp(t *testing.T) incident.FollowUp {
 	t.Helper()
 	f, err := b.store.FollowUp(context.Background(), b.key)
@@ -232,14 +245,9 @@ func TestFileFollowUpAlreadyRecorded(t *testing.T) {
 	t.Parallel()
 	b := setupFile(t, "Alert on connection pool saturation")
 	filed := b.fake.AddIssue(jiratest.Issue{Project: "PAY", IssueType: "Task", Summary: "Alert"})
-	require.NoError(t, b.store.Update(context.Background(), func(tx *store.Tx) error {
-		f, err := tx.FollowUpByKey(b.key)
-		if err != nil {
-			return err
-		}
+	b.edit(t, func(f *incident.FollowUp) {
 		f.JiraID, f.JiraKey, f.JiraURL = filed.ID, filed.Key, b.fake.URL+"/browse/"+filed.Key
-		return tx.SaveFollowUp(f)
-	}))
+	})
 	require.NoError(t, b.work())
 	require.Equal(t, 0, b.fake.Creates())
 	require.Len(t, b.fake.Issues()[0].RemoteLinks, 1, "it still links the review doc")
@@ -250,14 +258,9 @@ func TestFileFollowUpAlreadyRecorded(t *testing.T) {
 func TestFileFollowUpWithoutRefusedOptions(t *testing.T) {
 	t.Parallel()
 	b := setupFile(t, "Alert on connection pool saturation")
-	require.NoError(t, b.store.Update(context.Background(), func(tx *store.Tx) error {
-		f, err := tx.FollowUpByKey(b.key)
-		if err != nil {
-			return err
-		}
+	b.edit(t, func(f *incident.FollowUp) {
 		f.Priority, f.Owner = "Blocker", "ana"
-		return tx.SaveFollowUp(f)
-	}))
+	})
 	require.NoError(t, b.work())
 	issues := b.fake.Issues()
 	require.Len(t, issues, 1)
@@ -270,14 +273,9 @@ func TestFileFollowUpWithoutRefusedOptions(t *testing.T) {
 func TestFileFollowUpAssignsOwner(t *testing.T) {
 	t.Parallel()
 	b := setupFile(t, "Alert on connection pool saturation")
-	require.NoError(t, b.store.Update(context.Background(), func(tx *store.Tx) error {
-		f, err := tx.FollowUpByKey(b.key)
-		if err != nil {
-			return err
-		}
+	b.edit(t, func(f *incident.FollowUp) {
 		f.Priority, f.IssueType, f.Owner = "High", "Bug", "ana"
-		return tx.SaveFollowUp(f)
-	}))
+	})
 	require.NoError(t, b.work())
 	i := b.fake.Issues()[0]
 	require.Equal(t, "High", i.Priority)
