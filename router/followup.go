@@ -73,10 +73,7 @@ func decideFollowUpRequest(s State, ev incident.Event, r Rules) Decision {
 	return dec
 }
 
-// sameTitle compares titles as people retype them: case and spacing aside.
-func sameTitle(a, b string) bool {
-	return strings.EqualFold(strings.Join(strings.Fields(a), " "), strings.Join(strings.Fields(b), " "))
-}
+func sameTitle(a, b string) bool { return incident.NormalTitle(a) == incident.NormalTitle(b) }
 
 // decideTicket follows a Jira ticket: the follow-up it belongs to moves
 // with the ticket's status, in the order things happened in Jira; a ticket
@@ -130,7 +127,7 @@ func decideTicket(s State, ev incident.Event, r Rules) Decision {
 	if !adopting && next.Filed() && !t.Deleted && t.Summary != "" {
 		next.Title = t.Summary
 	}
-	next.JiraID, next.JiraKey, next.StatusAt = t.ID, t.Key, ev.OccurredAt
+	next.JiraID, next.JiraKey = t.ID, t.Key
 	if t.URL != "" {
 		next.JiraURL = t.URL
 	}
@@ -146,8 +143,7 @@ func decideTicket(s State, ev incident.Event, r Rules) Decision {
 		entry = incident.TimelineEntry{Kind: incident.EntryFollowUpFiled,
 			Summary: fmt.Sprintf("Follow-up %s filed in Jira%s: %s", t.Key, by(ev.Actor), t.Summary)}
 	case !f.Filed():
-		entry = incident.TimelineEntry{Kind: incident.EntryFollowUpFiled,
-			Summary: fmt.Sprintf("Follow-up filed as %s: %s", t.Key, f.Title)}
+		entry = incident.FiledEntry(&next, ev.OccurredAt, string(ev.Source))
 	case t.Deleted:
 		entry = incident.TimelineEntry{Kind: incident.EntryFollowUpUpdated,
 			Summary: fmt.Sprintf("Follow-up %s was deleted in Jira%s", f.JiraKey, by(ev.Actor))}
@@ -156,12 +152,21 @@ func decideTicket(s State, ev incident.Event, r Rules) Decision {
 			Summary: fmt.Sprintf("Follow-up %s moved to %s%s", t.Key, next.JiraStatus, by(ev.Actor))}
 	case next != *f:
 		// Worth showing in the doc, not worth a timeline entry.
+	case ev.OccurredAt.After(f.StatusAt):
+		// Nothing the hub shows changed (a description edit, a comment's
+		// own update): only the time of the state moves, so that an older
+		// event delivered later cannot undo it. No doc refresh.
+		next.StatusAt = ev.OccurredAt
+		return Decision{FollowUps: []incident.FollowUp{next}}
 	default:
 		return Decision{Ignore: fmt.Sprintf("Jira %s: nothing the hub follows changed", t.Key)}
 	}
+	next.StatusAt = ev.OccurredAt
 	dec := Decision{Record: &rec, FollowUps: []incident.FollowUp{next}, Actions: reviewRefresh(&rec)}
 	if entry.Kind != "" {
-		entry.At, entry.Source, entry.URL, entry.Key = ev.OccurredAt, string(ev.Source), ticketURL(&next, t), "jira:"+ev.ID
+		if entry.Key == "" {
+			entry.At, entry.Source, entry.URL, entry.Key = ev.OccurredAt, string(ev.Source), ticketURL(&next, t), "jira:"+ev.ID
+		}
 		dec.Entries = []incident.TimelineEntry{entry}
 	}
 	if !f.Filed() && !adopting {

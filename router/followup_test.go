@@ -229,6 +229,18 @@ func TestFollowUpFollowsItsTicket(t *testing.T) {
 	require.Equal(t, incident.FollowUpDone, w.followUps[0].Status)
 	require.Contains(t, w.apply(t, done).Ignore, "nothing the hub follows changed")
 
+	// An edit that changes nothing the hub shows moves only the time of
+	// the state: no entry, no doc refresh; an event older than it and
+	// delivered after it is then too late.
+	edited := jiraEvent(t, "wh-3b", "jira_issue_updated.status-change.json", ticket("10033", "PAY-3", "Done", "done", 3500, "inc-1"))
+	d = w.apply(t, edited)
+	require.Empty(t, d.Ignore)
+	require.Empty(t, d.Entries)
+	require.Empty(t, d.Actions)
+	require.Equal(t, time.UnixMilli(3500).UTC(), w.followUps[0].StatusAt)
+	late := jiraEvent(t, "wh-3c", "jira_issue_updated.status-change.json", ticket("10033", "PAY-3", "In Progress", "indeterminate", 3200, "inc-1"))
+	require.Contains(t, w.apply(t, late).Ignore, "older event")
+
 	reopened := jiraEvent(t, "wh-4", "jira_issue_updated.status-change.json", ticket("10033", "PAY-3", "To Do", "new", 4000))
 	w.apply(t, reopened)
 	require.Equal(t, incident.FollowUpOpen, w.followUps[0].Status, "reopening unticks; the label may be gone")

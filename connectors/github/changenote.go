@@ -35,7 +35,7 @@ func NewChangeNoteWorker(client *gh.Client, gate *WriteGate, s ReviewStore, log 
 // Work comments on the pull request unless the hub already did.
 func (w *ChangeNoteWorker) Work(ctx context.Context, job *river.Job[actions.ChangeNoteArgs]) error {
 	if w.client == nil {
-		return river.JobSnooze(heldRecheck)
+		return river.JobSnooze(actions.HeldRecheck)
 	}
 	rec, err := w.store.Incident(ctx, job.Args.IncidentID)
 	if err != nil {

@@ -52,11 +52,9 @@ func ParseFollowUp(line string) (req incident.FollowUpRequest, ok bool) {
 			title = append(title, word)
 		}
 	}
-	req.Title = clipTitle(strings.Join(title, " "))
+	req.Title = incident.ClipTitle(strings.Join(title, " "))
 	return req, req.Title != ""
 }
-
-func clipTitle(s string) string { return incident.ClipTitle(s) }
 
 // reviewSubject returns the incident whose review doc the issue is, from
 // the label the hub puts on it.
@@ -111,10 +109,10 @@ func followUpComment(ev incident.Event, e *gh.IssueCommentEvent) ([]incident.Eve
 func followUpEdit(ev incident.Event, e *gh.IssuesEvent) ([]incident.Event, error) {
 	issue := e.GetIssue()
 	for _, item := range reviewdoc.TaskItems(issue.GetBody()) {
-		sum := sha256.Sum256([]byte(strings.ToLower(strings.Join(strings.Fields(item), " "))))
+		sum := sha256.Sum256([]byte(incident.NormalTitle(item)))
 		ev.FollowUps = append(ev.FollowUps, incident.FollowUpRequest{
-			Key:   fmt.Sprintf("github:task:%s#%d:%x", strings.ToLower(e.GetRepo().GetFullName()), issue.GetNumber(), sum[:8]),
-			Title: clipTitle(item), Origin: issue.GetHTMLURL(),
+			Key:   fmt.Sprintf("%s%s#%d:%x", incident.TaskKeyPrefix, strings.ToLower(e.GetRepo().GetFullName()), issue.GetNumber(), sum[:8]),
+			Title: incident.ClipTitle(item), Origin: issue.GetHTMLURL(),
 		})
 	}
 	// Even without items: an edit that removed one withdraws it.

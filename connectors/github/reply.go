@@ -40,7 +40,7 @@ func NewReplyWorker(issues ReviewIssues, s ReplyStore, log *slog.Logger) *ReplyW
 // Work posts the reply unless an earlier attempt did.
 func (w *ReplyWorker) Work(ctx context.Context, job *river.Job[actions.FollowUpReplyArgs]) error {
 	if w.issues == nil {
-		return river.JobSnooze(heldRecheck)
+		return river.JobSnooze(actions.HeldRecheck)
 	}
 	f, err := w.store.FollowUp(ctx, job.Args.FollowUpKey)
 	if errors.Is(err, store.ErrNotFound) {

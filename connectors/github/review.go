@@ -209,8 +209,6 @@ func ReviewHeld(cfg *config.Config) string {
 	return ""
 }
 
-const heldRecheck = actions.HeldRecheck
-
 // LabelOf is the label that finds an incident's review issue again.
 func LabelOf(r *incident.Record) string { return "incidenthub:" + r.Ref() }
 
@@ -218,7 +216,7 @@ func LabelOf(r *incident.Record) string { return "incidenthub:" + r.Ref() }
 func (w *ReviewWorker) Work(ctx context.Context, job *river.Job[actions.ReviewDocArgs]) error {
 	if w.issues == nil {
 		w.log.Warn("review doc held", "incident", incident.FormatRef(job.Args.IncidentID), "reason", w.held)
-		return river.JobSnooze(heldRecheck)
+		return river.JobSnooze(actions.HeldRecheck)
 	}
 	rec, err := w.store.Incident(ctx, job.Args.IncidentID)
 	if err != nil {
@@ -481,7 +479,7 @@ func NewReminderWorker(issues ReviewIssues, s ReviewStore, log *slog.Logger) *Re
 // Work posts the reminder unless the review is done or was reminded of.
 func (w *ReminderWorker) Work(ctx context.Context, job *river.Job[actions.ReviewReminderArgs]) error {
 	if w.issues == nil {
-		return river.JobSnooze(heldRecheck)
+		return river.JobSnooze(actions.HeldRecheck)
 	}
 	rec, err := w.store.Incident(ctx, job.Args.IncidentID)
 	if err != nil {
@@ -511,7 +509,7 @@ func classify(err error) error {
 	}
 	var rl *gh.RateLimitError
 	if errors.As(err, &rl) {
-		return snooze(time.Until(rl.Rate.Reset.Time))
+		return actions.RateLimitSnooze(time.Until(rl.Rate.Reset.Time))
 	}
 	var abuse *gh.AbuseRateLimitError
 	if errors.As(err, &abuse) {
@@ -521,12 +519,12 @@ func classify(err error) error {
 		if wait == 0 {
 			wait = time.Minute
 		}
-		return snooze(wait)
+		return actions.RateLimitSnooze(wait)
 	}
 	var resp *gh.ErrorResponse
 	if errors.As(err, &resp) && resp.Response != nil {
 		if wait, limited := httpclient.RateLimited(resp.Response, time.Now()); limited {
-			return snooze(wait)
+			return actions.RateLimitSnooze(wait)
 		}
 		code := resp.Response.StatusCode
 		if code >= 400 && code < 500 && code != http.StatusRequestTimeout {
@@ -535,5 +533,3 @@ func classify(err error) error {
 	}
 	return err
 }
-
-func snooze(wait time.Duration) error { return actions.RateLimitSnooze(wait) }

@@ -57,7 +57,6 @@ type FileWorker struct {
 	log       *slog.Logger
 	enqueue   EnqueueFunc
 	searchLag time.Duration
-	now       func() time.Time
 }
 
 // FollowUpsHeld says why tickets cannot be filed with this configuration,
@@ -79,7 +78,7 @@ func FollowUpsHeld(cfg config.Jira) string {
 func NewFileWorker(cfg *config.Config, tracker Tracker, s FollowUpStore, log *slog.Logger) *FileWorker {
 	w := &FileWorker{tracker: tracker, held: FollowUpsHeld(cfg.Jira), cfg: cfg, store: s,
 		log: log.With("component", "jira-followups"), enqueue: actions.EnqueueFromJob,
-		searchLag: cfg.Jira.SearchLag, now: time.Now}
+		searchLag: cfg.Jira.SearchLag}
 	if w.held != "" {
 		w.tracker = nil
 	}
@@ -131,7 +130,7 @@ func (w *FileWorker) Work(ctx context.Context, job *river.Job[actions.FileFollow
 // file finds the ticket an earlier attempt may have created, or creates it.
 func (w *FileWorker) file(ctx context.Context, f *incident.FollowUp, rec *incident.Record, svc *config.Service) error {
 	if f.TicketLabel != "" && !f.FilingSince.IsZero() {
-		if wait := f.FilingSince.Add(w.searchLag).Sub(w.now()); wait > 0 {
+		if wait := f.FilingSince.Add(w.searchLag).Sub(time.Now()); wait > 0 {
 			w.log.Info("waiting for Jira's search to catch up before looking for the ticket",
 				"followup", f.Key, "wait", wait.Round(time.Second))
 			return river.JobSnooze(wait)
@@ -146,7 +145,7 @@ func (w *FileWorker) file(ctx context.Context, f *incident.FollowUp, rec *incide
 		}
 	}
 	// Write the intent down before Jira can act on it.
-	label, since := f.TicketLabel, w.now().UTC()
+	label, since := f.TicketLabel, time.Now().UTC()
 	if label == "" {
 		label = newTicketLabel()
 	}
@@ -198,10 +197,7 @@ func (w *FileWorker) filed(ctx context.Context, f *incident.FollowUp, t *inciden
 		if err != nil {
 			return err
 		}
-		if err := tx.SaveRecord(rec, []incident.TimelineEntry{{
-			At: w.now().UTC(), Source: "incidenthub", Kind: incident.EntryFollowUpFiled, URL: t.URL,
-			Key: "followup.filed:" + fresh.Key, Summary: fmt.Sprintf("Follow-up filed as %s: %s", t.Key, fresh.Title),
-		}}); err != nil {
+		if err := tx.AddEntries(rec.ID, []incident.TimelineEntry{incident.FiledEntry(fresh, time.Now().UTC(), "incidenthub")}); err != nil {
 			return err
 		}
 		for _, a := range incident.FiledActions(rec, fresh) {

@@ -104,7 +104,7 @@ func (w *NoteWorker) Work(ctx context.Context, job *river.Job[actions.PageNoteAr
 	}
 	if w.client == nil {
 		w.log.Warn("PagerDuty note held", "incident", incident.FormatRef(job.Args.IncidentID), "reason", w.held)
-		return river.JobSnooze(10 * time.Minute)
+		return river.JobSnooze(actions.HeldRecheck)
 	}
 	rec, err := w.store.Incident(ctx, job.Args.IncidentID)
 	if err != nil {

@@ -125,18 +125,18 @@ func onePending(queue string) river.InsertOpts {
 // looks again; credentials arrive with a restart on a new configuration.
 const HeldRecheck = 10 * time.Minute
 
-// Rate-limit waits: at least MinSnooze, so that a limit naming no time (or
+// Rate-limit waits: at least minSnooze, so that a limit naming no time (or
 // zero) is never hammered; at most MaxSnooze, so that one answer cannot
 // park a job for an hour.
 const (
-	MinSnooze = 30 * time.Second
+	minSnooze = 30 * time.Second
 	MaxSnooze = 15 * time.Minute
 )
 
 // RateLimitSnooze waits out a vendor's rate limit without spending an
-// attempt, within MinSnooze and MaxSnooze.
+// attempt, within minSnooze and MaxSnooze.
 func RateLimitSnooze(wait time.Duration) error {
-	return river.JobSnooze(min(max(wait, MinSnooze), MaxSnooze))
+	return river.JobSnooze(min(max(wait, minSnooze), MaxSnooze))
 }
 
 // Queue is the River client over the hub's SQLite database.

@@ -81,6 +81,10 @@ func (f *FollowUp) Settling() bool {
 // MaxTitle keeps a follow-up's title within Jira's 255-character summary.
 const MaxTitle = 200
 
+// NormalTitle is a title as people retype it, case and spacing aside: two
+// requests with one normal title are one follow-up.
+func NormalTitle(s string) string { return strings.ToLower(strings.Join(strings.Fields(s), " ")) }
+
 // ClipTitle shortens a follow-up title to MaxTitle runes.
 func ClipTitle(s string) string {
 	if r := []rune(s); len(r) > MaxTitle {

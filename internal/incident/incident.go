@@ -250,6 +250,13 @@ type Action struct {
 	FollowUp string
 }
 
+// FiledEntry is the timeline entry of a follow-up's new ticket, the same
+// whether the job that filed it or the ticket's webhook records it first.
+func FiledEntry(f *FollowUp, at time.Time, source string) TimelineEntry {
+	return TimelineEntry{At: at, Source: source, Kind: EntryFollowUpFiled, URL: f.JiraURL,
+		Key: "followup.filed:" + f.Key, Summary: fmt.Sprintf("Follow-up filed as %s: %s", f.JiraKey, f.Title)}
+}
+
 // FiledActions are what a follow-up's new ticket calls for: the review
 // doc lists it, a reply confirms it where it was asked for, and each page
 // gets a note that links it.

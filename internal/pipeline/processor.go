@@ -465,7 +465,8 @@ func (p *Processor) load(tx *store.Tx, q router.Query) (router.State, error) {
 			return st, err
 		}
 	}
-	if st.Owner != nil && q.FollowUps {
+	// A known ticket's event needs only its own follow-up.
+	if st.Owner != nil && q.FollowUps && st.FollowUp == nil {
 		if st.FollowUps, err = tx.FollowUpsOf(st.Owner.ID); err != nil {
 			return st, err
 		}

@@ -13,49 +13,45 @@ var (
 	anyHeading       = regexp.MustCompile(`^(#{1,6})\s`)
 	openTask         = regexp.MustCompile(`^\s{0,3}[-*+]\s+\[ \]\s+(\S.*)$`)
 	fence            = regexp.MustCompile("^\\s{0,3}(```|~~~)")
-	// hubItem is a line as the hub renders it in its list: left behind
-	// when people delete the section's markers, it is not a new request.
-	jiraKey = regexp.MustCompile(`^[A-Z][A-Z0-9_]*-[0-9]+$`)
+	jiraKey          = regexp.MustCompile(`^[A-Z][A-Z0-9_]*-[0-9]+$`)
+	// hubItem is an item as the hub renders it in its list.
 	hubItem = regexp.MustCompile(`^(~~)?(\[[A-Z][A-Z0-9_]*\\?-[0-9]+\]\(|_being filed in Jira_)`)
 )
 
-// TaskItems returns the unchecked task-list items that people wrote under
-// the doc's Follow-ups heading, outside the hub's sections and code
-// fences: each asks for a follow-up.
-func TaskItems(body string) []string {
-	var (
-		items          []string
-		level          = 0 // the heading's level while inside the section
-		inHub, inFence bool
-	)
-	for _, line := range strings.Split(strings.ReplaceAll(body, "\r\n", "\n"), "\n") {
+// openTasks calls visit with the index and text of each unchecked
+// task-list item people wrote under the doc's Follow-ups heading (down to
+// the next heading of its level or above), outside the hub's sections and
+// code fences. Lines in the hub's rendered form, left behind when people
+// delete a section's markers, are not theirs.
+func openTasks(lines []string, visit func(i int, text string)) {
+	level, inHub, inFence := 0, false, false // level: the heading's, while inside the section
+	for i, line := range lines {
+		line = strings.TrimSuffix(line, "\r")
 		switch {
 		case fence.MatchString(line):
 			inFence = !inFence
-			continue
 		case inFence:
-			continue
 		case strings.Contains(line, "<!-- incidenthub:") && strings.Contains(line, ":start -->"):
 			inHub = true
-			continue
 		case strings.Contains(line, "<!-- incidenthub:") && strings.Contains(line, ":end -->"):
 			inHub = false
-			continue
-		}
-		if m := followUpsHeading.FindStringSubmatch(line); m != nil {
-			level = len(m[1])
-			continue
-		}
-		if m := anyHeading.FindStringSubmatch(line); m != nil && len(m[1]) <= level {
-			level = 0
-		}
-		if level == 0 || inHub {
-			continue
-		}
-		if m := openTask.FindStringSubmatch(line); m != nil && !hubItem.MatchString(m[1]) {
-			items = append(items, strings.TrimSpace(m[1]))
+		default:
+			if m := followUpsHeading.FindStringSubmatch(line); m != nil {
+				level = len(m[1])
+			} else if m := anyHeading.FindStringSubmatch(line); m != nil && len(m[1]) <= level {
+				level = 0
+			} else if m := openTask.FindStringSubmatch(line); m != nil && level > 0 && !inHub && !hubItem.MatchString(m[1]) {
+				visit(i, strings.TrimSpace(m[1]))
+			}
 		}
 	}
+}
+
+// TaskItems returns the unchecked task-list items people wrote under the
+// doc's Follow-ups heading: each asks for a follow-up.
+func TaskItems(body string) []string {
+	var items []string
+	openTasks(strings.Split(body, "\n"), func(_ int, text string) { items = append(items, text) })
 	return items
 }
 
@@ -70,40 +66,25 @@ func RemoveTaskItems(body string, texts []string) string {
 	}
 	remove := map[string]bool{}
 	for _, t := range texts {
-		remove[normalize(t)] = true
+		remove[incident.NormalTitle(t)] = true
 	}
 	lines := strings.Split(body, "\n")
-	out := lines[:0]
-	level, inHub, inFence := 0, false, false
-	dropIndent := -1 // while >= 0, lines indented more than this continue a removed item
-	for _, line := range lines {
-		bare := strings.TrimSuffix(line, "\r")
-		if dropIndent >= 0 {
-			if strings.TrimSpace(bare) != "" && indent(bare) > dropIndent {
-				continue
-			}
-			dropIndent = -1
+	drop := map[int]bool{}
+	openTasks(lines, func(i int, text string) {
+		if !remove[incident.NormalTitle(text)] && !remove[incident.NormalTitle(incident.ClipTitle(text))] {
+			return
 		}
-		keep := true
-		switch {
-		case fence.MatchString(bare):
-			inFence = !inFence
-		case inFence:
-		case strings.Contains(bare, "<!-- incidenthub:") && strings.Contains(bare, ":start -->"):
-			inHub = true
-		case strings.Contains(bare, "<!-- incidenthub:") && strings.Contains(bare, ":end -->"):
-			inHub = false
-		default:
-			if m := followUpsHeading.FindStringSubmatch(bare); m != nil {
-				level = len(m[1])
-			} else if m := anyHeading.FindStringSubmatch(bare); m != nil && len(m[1]) <= level {
-				level = 0
-			} else if m := openTask.FindStringSubmatch(bare); m != nil && level > 0 && !inHub &&
-				(remove[normalize(m[1])] || remove[normalize(incident.ClipTitle(strings.TrimSpace(m[1])))]) {
-				keep, dropIndent = false, indent(bare)
-			}
+		drop[i] = true
+		for j := i + 1; j < len(lines) && strings.TrimSpace(lines[j]) != "" && indent(lines[j]) > indent(lines[i]); j++ {
+			drop[j] = true
 		}
-		if keep {
+	})
+	if len(drop) == 0 {
+		return body
+	}
+	out := make([]string, 0, len(lines)-len(drop))
+	for i, line := range lines {
+		if !drop[i] {
 			out = append(out, line)
 		}
 	}
@@ -111,9 +92,6 @@ func RemoveTaskItems(body string, texts []string) string {
 }
 
 func indent(line string) int { return len(line) - len(strings.TrimLeft(line, " \t")) }
-
-// normalize compares task texts as people retype them: case and spacing aside.
-func normalize(s string) string { return strings.ToLower(strings.Join(strings.Fields(s), " ")) }
 
 // FollowUpRef is how the doc and the replies name a follow-up's ticket:
 // its key linked, or that it is being filed.

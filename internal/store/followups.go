@@ -43,7 +43,11 @@ func (t *Tx) WithdrawFollowUp(key string) error {
 
 // FollowUpsOf returns a record's follow-ups, oldest first.
 func (t *Tx) FollowUpsOf(incidentID int64) ([]incident.FollowUp, error) {
-	return queryFollowUps(t.ctx, t.tx, `SELECT `+followUpColumns+` FROM followups f
+	return followUpsOf(t.ctx, t.tx, incidentID)
+}
+
+func followUpsOf(ctx context.Context, q querier, incidentID int64) ([]incident.FollowUp, error) {
+	return queryFollowUps(ctx, q, `SELECT `+followUpColumns+` FROM followups f
 		WHERE f.incident_id = $1 ORDER BY f.id`, incidentID)
 }
 
@@ -55,25 +59,25 @@ func (t *Tx) FollowUpByTicket(jiraID string) (*incident.FollowUp, error) {
 
 // FollowUpByKey returns a follow-up for update.
 func (t *Tx) FollowUpByKey(key string) (*incident.FollowUp, error) {
-	f, err := oneFollowUp(queryFollowUps(t.ctx, t.tx, `SELECT `+followUpColumns+` FROM followups f
+	return followUpByKey(t.ctx, t.tx, key)
+}
+
+// FollowUp returns the follow-up with the key.
+func (s *Store) FollowUp(ctx context.Context, key string) (incident.FollowUp, error) {
+	f, err := followUpByKey(ctx, s.read, key)
+	if err != nil {
+		return incident.FollowUp{}, err
+	}
+	return *f, nil
+}
+
+func followUpByKey(ctx context.Context, q querier, key string) (*incident.FollowUp, error) {
+	f, err := oneFollowUp(queryFollowUps(ctx, q, `SELECT `+followUpColumns+` FROM followups f
 		WHERE f.followup_key = $1`, key))
 	if err == nil && f == nil {
 		err = fmt.Errorf("follow-up %s: %w", key, ErrNotFound)
 	}
 	return f, err
-}
-
-// FollowUp returns the follow-up with the key.
-func (s *Store) FollowUp(ctx context.Context, key string) (incident.FollowUp, error) {
-	f, err := oneFollowUp(queryFollowUps(ctx, s.read, `SELECT `+followUpColumns+` FROM followups f
-		WHERE f.followup_key = $1`, key))
-	switch {
-	case err != nil:
-		return incident.FollowUp{}, err
-	case f == nil:
-		return incident.FollowUp{}, fmt.Errorf("follow-up %s: %w", key, ErrNotFound)
-	}
-	return *f, nil
 }
 
 // FollowUpFilter narrows FollowUps.

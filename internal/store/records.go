@@ -185,8 +185,14 @@ func (t *Tx) SaveRecord(rec *incident.Record, entries []incident.TimelineEntry) 
 			return fmt.Errorf("wake deliveries for page %s: %w", p.ID, err)
 		}
 	}
+	return t.AddEntries(rec.ID, entries)
+}
+
+// AddEntries puts entries on a record's timeline without saving the
+// record itself.
+func (t *Tx) AddEntries(recordID int64, entries []incident.TimelineEntry) error {
 	for _, e := range entries {
-		if err := t.putEntry(rec.ID, e); err != nil {
+		if err := t.putEntry(recordID, e); err != nil {
 			return err
 		}
 	}
@@ -346,7 +352,6 @@ func (s *Store) Incident(ctx context.Context, id int64) (rec incident.Record, er
 	if err != nil {
 		return rec, err
 	}
-	rec.FollowUps, err = queryFollowUps(ctx, tx, `SELECT `+followUpColumns+` FROM followups f
-		WHERE f.incident_id = $1 ORDER BY f.id`, id)
+	rec.FollowUps, err = followUpsOf(ctx, tx, id)
 	return rec, err
 }
