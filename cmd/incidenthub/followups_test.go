@@ -45,10 +45,7 @@ review: {open_after: 0s}
 			t.Log(cli(t, "actions", "list", "--all", "--config", path))
 		}
 	})
-	cli(t, "webhook", "send", "--config", path, "--url", base, "--file", sample(t, "incident.triggered.json"))
-	cli(t, "webhook", "send", "--config", path, "--url", base, "--file", payloadFile(t, "pagerduty", "incident.resolved.json", map[string]any{
-		"event.data.id": "PFQZPSY", "event.occurred_at": "2021-06-04T14:20:00Z",
-	}))
+	sendResolvedPage(t, path, base)
 	require.Eventually(t, func() bool { return len(gh.Issues()) == 1 }, 20*time.Second, 50*time.Millisecond, "the review doc opens")
 	return path, base, gh, jira, pd, hub
 }

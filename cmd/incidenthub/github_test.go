@@ -207,10 +207,7 @@ func TestKilledBetweenCreateAndRecord(t *testing.T) {
 	require.NoError(t, f.Close())
 
 	hub := startHub(t, path, base)
-	cli(t, "webhook", "send", "--config", path, "--url", base, "--file", sample(t, "incident.triggered.json"))
-	cli(t, "webhook", "send", "--config", path, "--url", base, "--file", payloadFile(t, "pagerduty", "incident.resolved.json", map[string]any{
-		"event.data.id": "PFQZPSY", "event.occurred_at": "2021-06-04T14:20:00Z",
-	}))
+	sendResolvedPage(t, path, base)
 	require.Eventually(t, func() bool { return len(fake.Issues()) == 1 }, 20*time.Second, 10*time.Millisecond)
 	hub.kill() // GitHub has the issue; the hub has not recorded it
 

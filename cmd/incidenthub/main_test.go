@@ -64,6 +64,17 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
+// sendResolvedPage sends PagerDuty's sample page and its resolve (the
+// resolve edited onto the sample's incident), as a hub sees an incident
+// come and go.
+func sendResolvedPage(t *testing.T, path, base string) {
+	t.Helper()
+	cli(t, "webhook", "send", "--config", path, "--url", base, "--file", sample(t, "incident.triggered.json"))
+	cli(t, "webhook", "send", "--config", path, "--url", base, "--file", payloadFile(t, "pagerduty", "incident.resolved.json", map[string]any{
+		"event.data.id": "PFQZPSY", "event.occurred_at": "2021-06-04T14:20:00Z",
+	}))
+}
+
 func sample(t *testing.T, name string) string {
 	t.Helper()
 	return filepath.Join("..", "..", "testdata", "pagerduty", name)

@@ -160,10 +160,7 @@ func TestReviewDocHeldWithoutCredentials(t *testing.T) {
 	app.RequireStart()
 	defer app.RequireStop()
 	base := "http://" + srv.Addr().String()
-	cli(t, "webhook", "send", "--config", path, "--url", base, "--file", sample(t, "incident.triggered.json"))
-	cli(t, "webhook", "send", "--config", path, "--url", base, "--file", payloadFile(t, "pagerduty", "incident.resolved.json", map[string]any{
-		"event.data.id": "PFQZPSY", "event.occurred_at": "2021-06-04T14:20:00Z",
-	}))
+	sendResolvedPage(t, path, base)
 	waitIncident(t, base, "INC-1", 3)
 	require.Eventually(t, func() bool {
 		return strings.Contains(cli(t, "actions", "list", "--config", path), "held: github.token is not set")
@@ -182,10 +179,7 @@ func TestOptionalReviewOnRequest(t *testing.T) {
 	app.RequireStart()
 	defer app.RequireStop()
 	base := "http://" + srv.Addr().String()
-	cli(t, "webhook", "send", "--config", path, "--url", base, "--file", sample(t, "incident.triggered.json"))
-	cli(t, "webhook", "send", "--config", path, "--url", base, "--file", payloadFile(t, "pagerduty", "incident.resolved.json", map[string]any{
-		"event.data.id": "PFQZPSY", "event.occurred_at": "2021-06-04T14:20:00Z",
-	}))
+	sendResolvedPage(t, path, base)
 	waitIncident(t, base, "INC-1", 3)
 	require.Contains(t, cli(t, "actions", "list", "--config", path), "no jobs", "optional: nothing until asked")
 
