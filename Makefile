@@ -5,6 +5,10 @@ GO         ?= go
 CONFIG     ?= config/incidenthub.example.yaml
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS    := -s -w -X main.version=$(VERSION)
+# staticcheck runs through `go run`, so that a fresh machine needs only the
+# module proxy. v0.8.2 (2026.2.2) is the newest release and builds with go1.26.
+STATICCHECK_VERSION ?= v0.8.2
+STATICCHECK         := $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
 # Development values so that the example works on a fresh machine without
 # any vendor account. Set real ones in the environment to override.
@@ -30,6 +34,7 @@ build:
 lint:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(STATICCHECK) ./...
 
 # Send PagerDuty's sample page to a hub started with `make run`.
 sample: build

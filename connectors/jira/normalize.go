@@ -11,6 +11,8 @@ import (
 	"github.com/incidenthub/incidenthub/internal/incident"
 )
 
+//lint:file-ignore ST1005 Jira is a proper noun: its errors begin with it as the other connectors' begin with PagerDuty and GitHub.
+
 // Normalizer turns stored Jira deliveries into follow-up events.
 type Normalizer struct{}
 

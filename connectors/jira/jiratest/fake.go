@@ -588,6 +588,7 @@ var reservedWords = []string{"and", "or", "not", "empty", "null", "order", "by",
 func parseJQL(jql string) ([]clause, error) {
 	p := jqlParser{src: []rune(jql)}
 	if p.skipSpace(); p.done() {
+		//lint:ignore ST1005 Jira's own error text, verbatim.
 		return nil, errors.New("Unbounded JQL queries are not allowed here. Please add a search restriction to your query.")
 	}
 	var out []clause
@@ -639,6 +640,7 @@ func (p *jqlParser) skipSpace() {
 
 // errorf formats a JQL error the way Jira does, with a 1-based position.
 func (p *jqlParser) errorf(at int, format string, args ...any) error {
+	//lint:ignore ST1005 Jira's own error text, verbatim.
 	return fmt.Errorf("Error in the JQL Query: %s. (line 1, character %d)", fmt.Sprintf(format, args...), at+1)
 }
 
