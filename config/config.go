@@ -28,7 +28,7 @@ type Config struct {
 	Correlation Correlation `yaml:"correlation"`
 	Review      Review      `yaml:"review"`
 	Awareness   Awareness   `yaml:"awareness"`
-	People      []Person    `yaml:"people"`
+	People      People      `yaml:"people"`
 	Jobs        Jobs        `yaml:"jobs"`
 }
 
@@ -53,10 +53,21 @@ type Person struct {
 	JiraAccountID string `yaml:"jira_account_id"`
 }
 
+// People are the people the hub maps between vendors.
+type People []Person
+
 // JiraAccount returns the Jira account of the person with the GitHub
 // login, or "".
-func (c *Config) JiraAccount(githubLogin string) string {
-	for _, p := range c.People {
+func (c *Config) JiraAccount(githubLogin string) string { return c.People.JiraAccount(githubLogin) }
+
+// GitHubLogin returns the login of the person with the PagerDuty name or
+// email, or "".
+func (c *Config) GitHubLogin(nameOrEmail string) string { return c.People.GitHubLogin(nameOrEmail) }
+
+// JiraAccount returns the Jira account of the person with the GitHub
+// login, or "".
+func (ps People) JiraAccount(githubLogin string) string {
+	for _, p := range ps {
 		if githubLogin != "" && strings.EqualFold(p.GitHub, githubLogin) {
 			return p.JiraAccountID
 		}
@@ -66,8 +77,8 @@ func (c *Config) JiraAccount(githubLogin string) string {
 
 // GitHubLogin returns the login of the person with the PagerDuty name or
 // email, or "".
-func (c *Config) GitHubLogin(nameOrEmail string) string {
-	for _, p := range c.People {
+func (ps People) GitHubLogin(nameOrEmail string) string {
+	for _, p := range ps {
 		if nameOrEmail != "" && (p.Name == nameOrEmail || strings.EqualFold(p.PagerDutyEmail, nameOrEmail)) {
 			return p.GitHub
 		}

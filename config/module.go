@@ -18,7 +18,11 @@ type Sections struct {
 	GitHub      GitHub
 	Jira        Jira
 	Correlation Correlation
+	Review      Review
 	Jobs        Jobs
+	Severities  []Severity
+	Services    []Service
+	People      People
 }
 
 func split(c *Config) Sections {
@@ -31,6 +35,10 @@ func split(c *Config) Sections {
 		GitHub:      c.GitHub,
 		Jira:        c.Jira,
 		Correlation: c.Correlation,
+		Review:      c.Review,
 		Jobs:        c.Jobs,
+		Severities:  c.Severities,
+		Services:    c.Services,
+		People:      c.People,
 	}
 }

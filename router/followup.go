@@ -47,7 +47,7 @@ func decideFollowUpRequest(s State, ev incident.Event, r Rules) Decision {
 		f := incident.FollowUp{
 			IncidentID: rec.ID, Key: req.Key, Title: req.Title, Owner: req.Owner, Priority: req.Priority,
 			IssueType: req.IssueType, Origin: req.Origin, RequestedBy: ev.Actor, RequestedAt: ev.OccurredAt,
-			Status: incident.FollowUpOpen,
+			Status: incident.FollowUpOpen, TicketLabel: incident.TicketLabelFor(rec.ID, req.Key),
 		}
 		known = append(known, f)
 		dec.FollowUps = append(dec.FollowUps, f)
@@ -199,4 +199,50 @@ func firstLine(s string, n int) string {
 		return s + " …"
 	}
 	return s
+}
+
+// decideFiling follows the job that files a follow-up's ticket. Filing
+// begins (followup.filing) before the first create, so that from then on
+// an edit of the review doc no longer withdraws the task-list item. The
+// ticket filed (followup.filed) is recorded unless its own webhook got
+// there first, and calls for the doc's refresh, the confirming reply and
+// a note on each page. A linked ticket (followup.linked) links back to
+// the review issue.
+func decideFiling(rec incident.Record, f *incident.FollowUp, ev incident.Event) Decision {
+	if f == nil || f.IncidentID != rec.ID {
+		return Decision{Ignore: "follow-up " + ev.FollowUpKey + " of " + rec.Ref() + " was withdrawn"}
+	}
+	next := *f
+	switch ev.Type {
+	case incident.EventFollowUpFiling:
+		if f.Filed() || !f.FilingSince.IsZero() {
+			return Decision{Ignore: "follow-up " + f.Key + " is being filed already"}
+		}
+		next.FilingSince = ev.OccurredAt
+		if next.TicketLabel == "" {
+			next.TicketLabel = incident.TicketLabelFor(f.IncidentID, f.Key)
+		}
+		return Decision{FollowUps: []incident.FollowUp{next}}
+	case incident.EventFollowUpLinked:
+		if f.Linked {
+			return Decision{Ignore: "follow-up " + f.Key + " is linked already"}
+		}
+		next.Linked = true
+		return Decision{FollowUps: []incident.FollowUp{next}}
+	}
+	t := ev.Ticket
+	if f.Filed() || t == nil {
+		return Decision{Ignore: "follow-up " + f.Key + "'s ticket is recorded already"}
+	}
+	next.JiraID, next.JiraKey, next.JiraURL = t.ID, t.Key, t.URL
+	if t.Status != "" {
+		// Found by search, the ticket may have moved on already.
+		next.JiraStatus, next.Status = t.Status, incident.FollowUpStatusOf(t)
+	}
+	return Decision{
+		Record:    &rec,
+		FollowUps: []incident.FollowUp{next},
+		Entries:   []incident.TimelineEntry{incident.FiledEntry(&next, ev.OccurredAt, string(ev.Source))},
+		Actions:   incident.FiledActions(&rec, &next),
+	}
 }

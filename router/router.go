@@ -8,9 +8,7 @@
 package router
 
 import (
-	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/incidenthub/incidenthub/internal/incident"
@@ -33,8 +31,13 @@ type Rules struct {
 	// ReviewOpenAfter is the decompression time before a review doc
 	// opens, unless the severity sets its own.
 	ReviewOpenAfter time.Duration
+	// ReviewDueWithin is how long after its doc opens a review is due.
+	ReviewDueWithin time.Duration
 	// ReviewRepo is where review docs live (owner/name).
 	ReviewRepo string
+	// CommentOnChanges leaves a blameless note on the pull requests among
+	// an incident's changes when its review doc opens.
+	CommentOnChanges bool
 	// JiraProjects are the services' Jira projects: tickets elsewhere are
 	// not adopted as follow-ups.
 	JiraProjects []string
@@ -82,6 +85,10 @@ type Query struct {
 	TicketID string
 	// FollowUps: load the follow-ups of the record loaded.
 	FollowUps bool
+	// FollowUpKey: load the follow-up with this key, and its record.
+	FollowUpKey string
+	// Changes: load the changes attached to the record loaded.
+	Changes bool
 }
 
 // State is what the store knows that the event may touch.
@@ -96,7 +103,9 @@ type State struct {
 	Change  *incident.Change
 	Records []incident.Record
 	// FollowUps are the Owner's follow-ups, when the query asked for them;
-	// FollowUp is the one that follows the event's ticket, if any.
+	// FollowUp is the one that follows the event's ticket, or the one a
+	// hub event names, if any. Owner.Changes are filled when the query
+	// asked for them.
 	FollowUps []incident.FollowUp
 	FollowUp  *incident.FollowUp
 }
@@ -155,6 +164,10 @@ func QueryFor(ev incident.Event, r Rules) Query {
 			}
 		}
 	}
+	if ev.Source == incident.SourceHub {
+		q.RecordID, q.FollowUpKey = ev.RecordID, ev.FollowUpKey
+		q.Changes = ev.Type == incident.EventReviewOpened
+	}
 	if ev.Snapshot != nil {
 		_, q.CorrelationKey, _ = r.service(ev.Snapshot.ServiceID)
 		start := pageStart(ev)
@@ -180,6 +193,8 @@ func Decide(s State, ev incident.Event, r Rules, now time.Time) Decision {
 		return decideReview(s, ev, r)
 	case incident.SourceJira:
 		return decideTicket(s, ev, r)
+	case incident.SourceHub:
+		return decideHub(s, ev, r)
 	default:
 		return Decision{Ignore: "no rules for source " + string(ev.Source)}
 	}
@@ -218,78 +233,6 @@ func (r Rules) severity(p *incident.Page) string {
 	}
 	return r.Severities[len(r.Severities)-1].Name
 }
-
-// ReviewActions says which review work a change of a record calls for.
-// A record whose doc exists gets its hub sections brought up to date.
-// Otherwise, once resolved, a record gets a review doc after the
-// decompression time when its severity requires one, or when someone asked
-// for one (a "/review" note, `incidenthub incidents review`), which is how
-// optional reviews open, and how a review overrides "none".
-func (r Rules) ReviewActions(before, after *incident.Record) []incident.Action {
-	if after.ReviewDocNumber > 0 {
-		return []incident.Action{{Kind: incident.ActionReviewDoc}}
-	}
-	if after.Status != incident.StatusResolved || after.Kind == incident.KindDrill {
-		return nil
-	}
-	resolvedNow := before == nil || before.Status != incident.StatusResolved
-	requestedNow := after.ReviewRequested && (before == nil || !before.ReviewRequested)
-	wait, required := r.ReviewOpenAfter, false
-	for _, s := range r.Severities {
-		if s.Name == after.Severity {
-			required = s.Review == "required"
-			if s.ReviewOpenAfter > 0 {
-				wait = s.ReviewOpenAfter
-			}
-		}
-	}
-	if !(required || after.ReviewRequested) || !(resolvedNow || requestedNow) {
-		return nil
-	}
-	return []incident.Action{{Kind: incident.ActionReviewDoc, RunAt: after.ResolvedAt.Add(wait)}}
-}
-
-// decideReview closes a record when its review issue closes, and
-// reopens the review when the issue reopens.
-func decideReview(s State, ev incident.Event, r Rules) Decision {
-	if s.Owner == nil {
-		return Decision{Ignore: "the review issue's incident " + ev.Subject + " is not known"}
-	}
-	// Only the record's own review issue speaks for it: another issue
-	// that carries the label (a follow-up that copied it) does not.
-	if reason := notReviewDoc(s.Owner, ev, r); reason != "" {
-		return Decision{Ignore: reason}
-	}
-	rec := s.Owner.Clone()
-	var entry incident.TimelineEntry
-	switch {
-	case ev.Type == incident.EventReviewClosed && rec.Status != incident.StatusClosed:
-		if rec.Status.Active() {
-			return Decision{Ignore: rec.Ref() + " is still " + string(rec.Status) + ": its review cannot close it"}
-		}
-		rec.Status = incident.StatusClosed
-		entry = incident.TimelineEntry{Kind: incident.EntryReviewClosed, Summary: "Review closed" + by(ev.Actor) + "; the incident is closed"}
-	case ev.Type == incident.EventReviewReopened && rec.Status == incident.StatusClosed:
-		rec.Status = incident.StatusReviewing
-		entry = incident.TimelineEntry{Kind: incident.EntryReviewReopened, Summary: "Review reopened" + by(ev.Actor)}
-	default:
-		return Decision{Ignore: rec.Ref() + " is already " + string(rec.Status)}
-	}
-	entry.At, entry.Source, entry.Key = ev.OccurredAt, string(ev.Source), "github:"+ev.ID
-	return Decision{Record: &rec, Entries: []incident.TimelineEntry{entry}, Actions: []incident.Action{{Kind: incident.ActionReviewDoc}}}
-}
-
-// notReviewDoc says why an event's issue is not the record's review doc,
-// or "" when it is.
-func notReviewDoc(rec *incident.Record, ev incident.Event, r Rules) string {
-	if !strings.EqualFold(ev.IssueRepo, r.ReviewRepo) || ev.IssueNumber != rec.ReviewDocNumber {
-		return fmt.Sprintf("%s#%d is not the review doc of %s", ev.IssueRepo, ev.IssueNumber, rec.Ref())
-	}
-	return ""
-}
-
-// ReviewCommand is the note that asks for a review.
-const ReviewCommand = "/review"
 
 // rank orders severities, most severe lowest; unknown names rank last.
 func (r Rules) rank(name string) int {

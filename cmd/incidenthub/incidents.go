@@ -2,15 +2,15 @@ package main
 
 import (
 	"fmt"
+	"os/user"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/incidenthub/incidenthub/config"
-	"github.com/incidenthub/incidenthub/internal/actions"
 	"github.com/incidenthub/incidenthub/internal/api"
+	"github.com/incidenthub/incidenthub/internal/hubevent"
 	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/internal/store"
 )
@@ -31,36 +31,41 @@ func newIncidentsReviewCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return withQueue(cmd.Context(), g, func(q *actions.Queue, s *store.Store, _ *config.Config) error {
-				var ref string
-				err := s.Update(cmd.Context(), func(tx *store.Tx) error {
-					rec, err := tx.RecordByID(id)
-					if err != nil {
-						return err
-					}
-					ref = rec.Ref()
-					if rec.ReviewDocNumber > 0 {
-						ref += " already has its review doc, " + rec.ReviewDoc
-						return nil
-					}
-					rec.ReviewRequested = true
-					if err := tx.SaveRecord(rec, []incident.TimelineEntry{{
-						At: time.Now().UTC(), Source: "incidenthub", Kind: incident.EntryReviewRequested, Key: "review.requested",
-						Summary: "Review requested",
-					}}); err != nil {
-						return err
-					}
-					ref += ": review doc requested; a running hub opens it within seconds"
-					return q.Enqueue(cmd.Context(), tx.SQL(), rec.ID, incident.Action{Kind: incident.ActionReviewDoc})
-				})
-				if err != nil {
-					return err
-				}
-				fprintf(cmd.OutOrStdout(), "%s\n", ref)
+			s, _, err := g.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			rec, err := s.Incident(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			if rec.ReviewDocNumber > 0 {
+				fprintf(cmd.OutOrStdout(), "%s already has its review doc, %s\n", rec.Ref(), rec.ReviewDoc)
 				return nil
+			}
+			// A request, not a change: the hub's router decides on it in
+			// order with everything else that happens to the record.
+			now := time.Now().UTC()
+			err = hubevent.NewReporter(s, s).Report(cmd.Context(), hubevent.Report{
+				Key: fmt.Sprintf("review.requested:%s:%d", rec.Ref(), now.UnixNano()), Type: incident.EventReviewRequested,
+				At: now, IncidentID: rec.ID, Actor: requester(),
 			})
+			if err != nil {
+				return err
+			}
+			fprintf(cmd.OutOrStdout(), "%s: review doc requested; a running hub opens it within seconds\n", rec.Ref())
+			return nil
 		},
 	}
+}
+
+// requester names who asked, as the operating system knows them.
+func requester() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return ""
 }
 
 func newIncidentsListCommand(g *globals) *cobra.Command {

@@ -16,6 +16,7 @@ import (
 	"github.com/incidenthub/incidenthub/internal/actions"
 	"github.com/incidenthub/incidenthub/internal/api"
 	"github.com/incidenthub/incidenthub/internal/httpserver"
+	"github.com/incidenthub/incidenthub/internal/hubevent"
 	"github.com/incidenthub/incidenthub/internal/inbox"
 	"github.com/incidenthub/incidenthub/internal/metrics"
 	"github.com/incidenthub/incidenthub/internal/pipeline"
@@ -73,22 +74,15 @@ func appOptions(cfg *config.Config, log *slog.Logger) fx.Option {
 		actions.Module,
 		httpserver.Module,
 		api.Module,
-		pagerduty.Module,
-		github.Module,
-		jira.Module,
-		// The store satisfies the small interfaces its consumers declare.
-		fx.Provide(
-			func(s *store.Store) inbox.Appender { return s },
-			func(s *store.Store) pipeline.Store { return s },
-			func(s *store.Store) httpserver.Pinger { return s },
-			func(s *store.Store) api.Reader { return s },
-			func(s *store.Store) github.DeliveryLookup { return s },
-			func(s *store.Store) github.ReviewStore { return s },
-			func(s *store.Store) pagerduty.NoteStore { return s },
-			func(s *store.Store) github.ReplyStore { return s },
-			func(s *store.Store) jira.FollowUpStore { return s },
-			func(s *store.Store) actions.Database { return s },
-			func(q *actions.Queue) pipeline.Enqueuer { return q },
-		),
+		hubevent.Module,
+		connectors,
 	)
 }
+
+// connectors are the vendors the hub speaks to, each one module: its
+// endpoint, normaliser and jobs register themselves through fx groups.
+var connectors = fx.Options(
+	pagerduty.Module,
+	github.Module,
+	jira.Module,
+)

@@ -13,27 +13,30 @@ import (
 
 	"github.com/incidenthub/incidenthub/internal/actions"
 	"github.com/incidenthub/incidenthub/internal/escape"
+	"github.com/incidenthub/incidenthub/internal/hubevent"
 	"github.com/incidenthub/incidenthub/internal/incident"
 )
 
 // ChangeNoteWorker leaves a blameless note on a pull request among an
 // incident's changes, once (github.comment_on_changes).
 type ChangeNoteWorker struct {
-	river.WorkerDefaults[actions.ChangeNoteArgs]
+	river.WorkerDefaults[ChangeNoteArgs]
 
 	client *gh.Client // nil: held
 	gate   *WriteGate
 	store  ReviewStore
+	report Reporter
 	log    *slog.Logger
+	now    func() time.Time
 }
 
 // NewChangeNoteWorker returns the worker; a nil client holds its jobs.
-func NewChangeNoteWorker(client *gh.Client, gate *WriteGate, s ReviewStore, log *slog.Logger) *ChangeNoteWorker {
-	return &ChangeNoteWorker{client: client, gate: gate, store: s, log: log.With("component", "change-note")}
+func NewChangeNoteWorker(client *gh.Client, gate *WriteGate, s ReviewStore, r Reporter, log *slog.Logger) *ChangeNoteWorker {
+	return &ChangeNoteWorker{client: client, gate: gate, store: s, report: r, log: log.With("component", "change-note"), now: time.Now}
 }
 
 // Work comments on the pull request unless the hub already did.
-func (w *ChangeNoteWorker) Work(ctx context.Context, job *river.Job[actions.ChangeNoteArgs]) error {
+func (w *ChangeNoteWorker) Work(ctx context.Context, job *river.Job[ChangeNoteArgs]) error {
 	if w.client == nil {
 		return river.JobSnooze(actions.HeldRecheck)
 	}
@@ -49,7 +52,11 @@ func (w *ChangeNoteWorker) Work(ctx context.Context, job *river.Job[actions.Chan
 	pr := NewIssues(w.client, c.Repo, w.gate)
 	marker := "<!-- incidenthub:change-note " + rec.Ref() + " -->"
 	_, err = commentOnce(ctx, pr, c.PRNumber, marker, ChangeNote(&rec, c))
-	return classify(err)
+	if err == nil {
+		err = w.report.Report(ctx, hubevent.Report{Key: "change.noted:" + rec.Ref() + ":" + c.Key, Type: incident.EventChangeNoted,
+			At: w.now().UTC(), IncidentID: rec.ID, Target: c.Key, URL: c.URL})
+	}
+	return classify(ctx, err)
 }
 
 // ChangeNote says how a change relates in time to an incident, and

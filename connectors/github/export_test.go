@@ -10,7 +10,3 @@ func SetGateSleep(g *WriteGate, sleep func(context.Context, time.Duration)) { g.
 
 // SetIssuesSleep replaces the wait between writes, for tests.
 func SetIssuesSleep(i *Issues, sleep func(context.Context, time.Duration)) { i.gate.sleep = sleep }
-
-// SetEnqueue replaces how follow-on jobs are inserted, for tests that run
-// the worker without River.
-func SetEnqueue(w *ReviewWorker, fn EnqueueFunc) { w.enqueue = fn }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/incidenthub/incidenthub/connectors/github"
 	"github.com/incidenthub/incidenthub/connectors/github/githubtest"
-	"github.com/incidenthub/incidenthub/internal/actions"
 	"github.com/incidenthub/incidenthub/internal/httpclient"
 	"github.com/incidenthub/incidenthub/internal/inbox"
 	"github.com/incidenthub/incidenthub/internal/incident"
@@ -67,15 +66,15 @@ func TestReplyOnce(t *testing.T) {
 	b.settle(t) // the review issue exists: #1
 	f := incident.FollowUp{IncidentID: b.id, Key: "github:comment:5:0", Title: "Alert on pool saturation", Status: incident.FollowUpOpen,
 		RequestedBy: "ana", RequestedAt: time.Now(), JiraID: "10001", JiraKey: "PAY-1", JiraURL: "https://acme.atlassian.net/browse/PAY-1"}
-	require.NoError(t, b.store.Update(context.Background(), func(tx *store.Tx) error { return tx.SaveFollowUp(&f) }))
+	require.NoError(t, b.store.Update(context.Background(), func(tx *store.Tx) error { return tx.SaveFollowUp(context.Background(), &f) }))
 
 	hc := httpclient.New(httpclient.Options{Retries: 1, MinWait: time.Millisecond, MaxWait: time.Millisecond, Timeout: 300 * time.Millisecond})
 	client, err := github.NewClient(reviewConfig(b.fake.URL).GitHub, hc)
 	require.NoError(t, err)
 	issues := github.NewIssues(client, "acme/incidents", github.NewWriteGate())
 	github.SetIssuesSleep(issues, func(context.Context, time.Duration) {})
-	w := github.NewReplyWorker(issues, b.store, slog.New(slog.DiscardHandler))
-	job := &river.Job[actions.FollowUpReplyArgs]{JobRow: &rivertype.JobRow{}, Args: actions.FollowUpReplyArgs{IncidentID: b.id, FollowUpKey: f.Key}}
+	w := github.NewReplyWorker(issues, b.store, b.hub.Reporter, slog.New(slog.DiscardHandler))
+	job := &river.Job[github.FollowUpReplyArgs]{JobRow: &rivertype.JobRow{}, Args: github.FollowUpReplyArgs{IncidentID: b.id, FollowUpKey: f.Key}}
 	before := len(b.fake.Comments(1))
 	b.fake.Faults = []githubtest.Fault{{Op: "comment", Status: 502, Effect: true}}
 	require.Error(t, w.Work(context.Background(), job))

@@ -10,61 +10,39 @@ import (
 	"time"
 
 	gh "github.com/google/go-github/v60/github"
-	"github.com/riverqueue/river"
 	"go.uber.org/fx"
 
 	"github.com/incidenthub/incidenthub/config"
-	"github.com/incidenthub/incidenthub/internal/httpclient"
 	"github.com/incidenthub/incidenthub/internal/httpserver"
+	"github.com/incidenthub/incidenthub/internal/hubevent"
 	"github.com/incidenthub/incidenthub/internal/inbox"
 	"github.com/incidenthub/incidenthub/internal/lifecycle"
 	"github.com/incidenthub/incidenthub/internal/metrics"
 	"github.com/incidenthub/incidenthub/internal/pipeline"
+	"github.com/incidenthub/incidenthub/internal/store"
 )
 
-// Module contributes the GitHub webhook endpoint, its normaliser, and the
-// sweeper that recovers failed deliveries.
+// Module contributes the GitHub webhook endpoint, its normaliser, the
+// jobs that write to GitHub, and the sweeper that recovers failed
+// deliveries.
 var Module = fx.Module("github",
 	fx.Provide(
 		fx.Annotate(routes, fx.ResultTags(`group:"routes,flatten"`)),
 		fx.Annotate(func() Normalizer { return Normalizer{} },
 			fx.As(new(pipeline.Normalizer)), fx.ResultTags(`group:"normalizers"`)),
+		fx.Annotate(Jobs, fx.ResultTags(`group:"jobs,flatten"`)),
 	),
-	fx.Provide(fx.Annotate(reviewWorkers, fx.ResultTags(`group:"workers"`))),
-	// One gate for every GitHub write of the token: review docs, comments
-	// and redeliveries alike.
-	fx.Provide(fx.Private, NewWriteGate),
+	fx.Provide(
+		fx.Private,
+		// One gate for every GitHub write of the token: review docs,
+		// comments and redeliveries alike.
+		NewWriteGate,
+		func(s *store.Store) ReviewStore { return s },
+		func(s *store.Store) DeliveryLookup { return s },
+		func(r *hubevent.Reporter) Reporter { return r },
+	),
 	fx.Invoke(runSweeper),
 )
-
-// reviewWorkers registers the workers that write to GitHub, held (with
-// the reason in the log) until a token and a review repository are
-// configured. They share one write gate: GitHub's spacing is per token.
-func reviewWorkers(cfg *config.Config, s ReviewStore, replies ReplyStore, gate *WriteGate, log *slog.Logger) (func(*river.Workers), error) {
-	var (
-		client *gh.Client
-		issues ReviewIssues
-	)
-	if ReviewHeld(cfg) == "" {
-		var err error
-		if client, err = NewClient(cfg.GitHub, httpclient.New(httpclient.Options{Logger: log})); err != nil {
-			return nil, err
-		}
-		issues = NewIssues(client, cfg.GitHub.ReviewRepo, gate)
-	} else {
-		log.Warn("GitHub review docs are held until configured", "reason", ReviewHeld(cfg))
-	}
-	review := NewReviewWorker(cfg, issues, s, log)
-	reminders := NewReminderWorker(issues, s, log)
-	notes := NewChangeNoteWorker(client, gate, s, log)
-	reply := NewReplyWorker(issues, replies, log)
-	return func(ws *river.Workers) {
-		river.AddWorker(ws, reply)
-		river.AddWorker(ws, review)
-		river.AddWorker(ws, reminders)
-		river.AddWorker(ws, notes)
-	}, nil
-}
 
 // Path is where GitHub webhooks deliver.
 const Path = "/webhooks/github"

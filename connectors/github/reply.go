@@ -5,40 +5,38 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/riverqueue/river"
 
 	"github.com/incidenthub/incidenthub/internal/actions"
 	"github.com/incidenthub/incidenthub/internal/escape"
+	"github.com/incidenthub/incidenthub/internal/hubevent"
 	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/internal/reviewdoc"
 	"github.com/incidenthub/incidenthub/internal/store"
 )
 
-// ReplyStore reads a follow-up and its record.
-type ReplyStore interface {
-	FollowUp(ctx context.Context, key string) (incident.FollowUp, error)
-	Incident(ctx context.Context, id int64) (incident.Record, error)
-}
-
 // ReplyWorker confirms, once, on the review issue that a follow-up was
 // filed, with its ticket.
 type ReplyWorker struct {
-	river.WorkerDefaults[actions.FollowUpReplyArgs]
+	river.WorkerDefaults[FollowUpReplyArgs]
 
 	issues ReviewIssues // nil: held
-	store  ReplyStore
+	store  ReviewStore
+	report Reporter
 	log    *slog.Logger
+	now    func() time.Time
 }
 
 // NewReplyWorker returns the worker; it holds its jobs as the review
 // worker does.
-func NewReplyWorker(issues ReviewIssues, s ReplyStore, log *slog.Logger) *ReplyWorker {
-	return &ReplyWorker{issues: issues, store: s, log: log.With("component", "followup-reply")}
+func NewReplyWorker(issues ReviewIssues, s ReviewStore, r Reporter, log *slog.Logger) *ReplyWorker {
+	return &ReplyWorker{issues: issues, store: s, report: r, log: log.With("component", "followup-reply"), now: time.Now}
 }
 
 // Work posts the reply unless an earlier attempt did.
-func (w *ReplyWorker) Work(ctx context.Context, job *river.Job[actions.FollowUpReplyArgs]) error {
+func (w *ReplyWorker) Work(ctx context.Context, job *river.Job[FollowUpReplyArgs]) error {
 	if w.issues == nil {
 		return river.JobSnooze(actions.HeldRecheck)
 	}
@@ -58,7 +56,11 @@ func (w *ReplyWorker) Work(ctx context.Context, job *river.Job[actions.FollowUpR
 	}
 	marker := fmt.Sprintf("<!-- incidenthub:followup %s -->", f.Key)
 	_, err = commentOnce(ctx, w.issues, rec.ReviewDocNumber, marker, Reply(&f))
-	return classify(err)
+	if err == nil {
+		err = w.report.Report(ctx, hubevent.Report{Key: "followup.replied:" + f.Key, Type: incident.EventFollowUpReplied,
+			At: w.now().UTC(), IncidentID: rec.ID, FollowUpKey: f.Key})
+	}
+	return classify(ctx, err)
 }
 
 // Reply is the confirmation: the ticket and the follow-up, escaped.

@@ -3,11 +3,9 @@ package github
 import (
 	"context"
 	"crypto/sha256"
-	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -18,7 +16,7 @@ import (
 
 	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/internal/actions"
-	"github.com/incidenthub/incidenthub/internal/httpclient"
+	"github.com/incidenthub/incidenthub/internal/hubevent"
 	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/internal/reviewdoc"
 	"github.com/incidenthub/incidenthub/internal/store"
@@ -29,6 +27,8 @@ type Issue struct {
 	Number int
 	URL    string
 	Body   string
+	// CreatedAt is when GitHub created it.
+	CreatedAt time.Time
 }
 
 // Issues reads and writes the issues (and pull request comments) of one
@@ -150,14 +150,14 @@ func (i *Issues) Comment(ctx context.Context, number int, body string) error {
 }
 
 func toIssue(i *gh.Issue) *Issue {
-	return &Issue{Number: i.GetNumber(), URL: i.GetHTMLURL(), Body: i.GetBody()}
+	return &Issue{Number: i.GetNumber(), URL: i.GetHTMLURL(), Body: i.GetBody(), CreatedAt: i.GetCreatedAt().UTC()}
 }
 
-// ReviewStore is what the review worker reads and records.
+// ReviewStore is what the review jobs read.
 type ReviewStore interface {
 	Incident(ctx context.Context, id int64) (incident.Record, error)
 	Incidents(ctx context.Context, f store.IncidentFilter) ([]incident.Record, error)
-	Update(ctx context.Context, fn func(*store.Tx) error) error
+	FollowUp(ctx context.Context, key string) (incident.FollowUp, error)
 }
 
 // ReviewIssues is what the review worker needs of GitHub.
@@ -170,50 +170,48 @@ type ReviewIssues interface {
 	Comment(ctx context.Context, number int, body string) error
 }
 
-// EnqueueFunc inserts a follow-on job in a transaction.
-type EnqueueFunc func(ctx context.Context, tx *sql.Tx, incidentID int64, a incident.Action) error
+// Docs is what review docs are written from: where they live and the
+// configuration they quote.
+type Docs struct {
+	// Repo is github.review_repo (owner/name).
+	Repo       string
+	Lookback   time.Duration
+	DueWithin  time.Duration
+	Severities []config.Severity
+	Services   []config.Service
+	People     config.People
+}
 
 // ReviewWorker creates each incident's review doc once, and keeps its hub
-// sections up to date.
+// sections up to date. It decides nothing about the record: the router
+// says when the doc is to open (Record.ReviewOpensAt), and the worker
+// reports the doc it opened and the summary it posted.
 type ReviewWorker struct {
-	river.WorkerDefaults[actions.ReviewDocArgs]
+	river.WorkerDefaults[ReviewDocArgs]
 
-	issues  ReviewIssues // nil: held, for the reason in held
-	held    string
-	store   ReviewStore
-	cfg     *config.Config
-	log     *slog.Logger
-	enqueue EnqueueFunc
+	issues ReviewIssues // nil: held, for the reason in held
+	held   string
+	docs   Docs
+	store  ReviewStore
+	report Reporter
+	log    *slog.Logger
+	now    func() time.Time
 }
 
-// NewReviewWorker returns the worker. With no token or review repository
-// it holds its jobs (they wait, snoozed, and run once configured).
-func NewReviewWorker(cfg *config.Config, issues ReviewIssues, s ReviewStore, log *slog.Logger) *ReviewWorker {
-	w := &ReviewWorker{issues: issues, store: s, cfg: cfg, log: log.With("component", "review-doc"), held: ReviewHeld(cfg),
-		enqueue: actions.EnqueueFromJob}
-	if w.held != "" {
-		w.issues = nil
-	}
-	return w
-}
-
-// ReviewHeld says why review docs cannot be written with this
-// configuration, or "" when they can.
-func ReviewHeld(cfg *config.Config) string {
-	switch {
-	case cfg.GitHub.Token.Value() == "":
-		return "github.token is not set"
-	case cfg.GitHub.ReviewRepo == "":
-		return "github.review_repo is not set"
-	}
-	return ""
+// NewReviewWorker returns the worker; a nil issues holds its jobs (they
+// wait, snoozed, and run once configured).
+func NewReviewWorker(docs Docs, issues ReviewIssues, s ReviewStore, r Reporter, log *slog.Logger) *ReviewWorker {
+	return &ReviewWorker{issues: issues, held: "github.token or github.review_repo is not set", docs: docs, store: s, report: r, log: log.With("component", "review-doc"), now: time.Now}
 }
 
 // LabelOf is the label that finds an incident's review issue again.
 func LabelOf(r *incident.Record) string { return "incidenthub:" + r.Ref() }
 
+// openedKey is the report of a record's review doc.
+func openedKey(rec *incident.Record) string { return "review.opened:" + rec.Ref() }
+
 // Work creates or updates the review doc.
-func (w *ReviewWorker) Work(ctx context.Context, job *river.Job[actions.ReviewDocArgs]) error {
+func (w *ReviewWorker) Work(ctx context.Context, job *river.Job[ReviewDocArgs]) error {
 	if w.issues == nil {
 		w.log.Warn("review doc held", "incident", incident.FormatRef(job.Args.IncidentID), "reason", w.held)
 		return river.JobSnooze(actions.HeldRecheck)
@@ -223,11 +221,16 @@ func (w *ReviewWorker) Work(ctx context.Context, job *river.Job[actions.ReviewDo
 		return err
 	}
 	if rec.ReviewDocNumber == 0 {
-		// The job was scheduled when the record resolved; look again: it
-		// may have reopened, or its review may no longer be asked for.
-		if wait, due := w.due(&rec); !due {
+		if _, opened, err := w.report.Reported(ctx, openedKey(&rec)); err != nil || opened {
+			// Opened and reported: the router's refresh follows.
+			return err
+		}
+		// The job was scheduled when the record resolved; the record may
+		// have reopened since, or its review may no longer be asked for.
+		if rec.Status != incident.StatusResolved || rec.ReviewOpensAt.IsZero() {
 			return nil
-		} else if wait > 0 {
+		}
+		if wait := rec.ReviewOpensAt.Sub(w.now()); wait > 0 {
 			return river.JobSnooze(wait)
 		}
 	}
@@ -245,14 +248,14 @@ func (w *ReviewWorker) Work(ctx context.Context, job *river.Job[actions.ReviewDo
 		err = w.refresh(ctx, &rec, body)
 	}
 	if err == nil {
-		err = w.summarise(ctx, rec.ID)
+		err = w.summarise(ctx, &rec)
 	}
-	return classify(err)
+	return classify(ctx, err)
 }
 
 // open creates the review issue, or adopts the one an earlier attempt
-// created before it could record it (a timeout, a 5xx, a crash between
-// GitHub's 201 and the hub's commit).
+// created before it could report it (a timeout, a 5xx, a crash between
+// GitHub's 201 and the report), and reports it.
 func (w *ReviewWorker) open(ctx context.Context, rec *incident.Record, body string) error {
 	issue, err := w.issues.FindByLabel(ctx, LabelOf(rec))
 	if err != nil {
@@ -261,7 +264,7 @@ func (w *ReviewWorker) open(ctx context.Context, rec *incident.Record, body stri
 	if issue == nil {
 		labels := []string{"incident", rec.Severity, "service:" + rec.Service, LabelOf(rec)}
 		var assignees []string
-		if login := w.cfg.GitHubLogin(rec.Commander); login != "" {
+		if login := w.docs.People.GitHubLogin(rec.Commander); login != "" {
 			assignees = []string{login}
 		}
 		issue, err = w.issues.Create(ctx, reviewdoc.Title(rec), body, labels, assignees)
@@ -276,50 +279,18 @@ func (w *ReviewWorker) open(ctx context.Context, rec *incident.Record, body stri
 		}
 	}
 	if issue.Number <= 0 || issue.URL == "" {
-		return fmt.Errorf("GitHub answered without the issue's number or URL")
+		return errors.New("github answered without the issue's number or URL")
 	}
-	// Record the doc and, in the same transaction, ask for a note on
-	// each page that links it.
-	return w.store.Update(ctx, func(tx *store.Tx) error {
-		fresh, err := tx.RecordByID(rec.ID)
-		if err != nil {
-			return err
-		}
-		fresh.ReviewDoc, fresh.ReviewDocNumber = issue.URL, issue.Number
-		if fresh.Status == incident.StatusResolved {
-			fresh.Status = incident.StatusReviewing
-		}
-		fresh.ReviewDue = time.Now().UTC().Add(w.cfg.Review.DueWithin).Truncate(time.Second)
-		if err := w.enqueue(ctx, tx.SQL(), fresh.ID, incident.Action{Kind: incident.ActionReviewReminder, RunAt: fresh.ReviewDue}); err != nil {
-			return err
-		}
-		if err := tx.SaveRecord(fresh, []incident.TimelineEntry{{
-			At: time.Now().UTC(), Source: "incidenthub", Kind: incident.EntryReviewOpened, URL: issue.URL,
-			Key: "review.opened", Summary: fmt.Sprintf("Review doc opened: %s/%s#%d", w.owner(), w.repoName(), issue.Number),
-		}}); err != nil {
-			return err
-		}
-		// One more run writes the doc's own opening into its timeline.
-		if err := w.enqueue(ctx, tx.SQL(), fresh.ID, incident.Action{Kind: incident.ActionReviewDoc}); err != nil {
-			return err
-		}
-		for _, p := range fresh.Pages {
-			if err := w.enqueue(ctx, tx.SQL(), fresh.ID, incident.Action{Kind: incident.ActionPageNote, Target: p.ID}); err != nil {
-				return err
-			}
-		}
-		if !w.cfg.GitHub.CommentOnChanges {
-			return nil
-		}
-		for _, c := range rec.Changes {
-			if c.Kind == incident.ChangeMerge && c.PRNumber > 0 {
-				if err := w.enqueue(ctx, tx.SQL(), fresh.ID, incident.Action{Kind: incident.ActionChangeNote, Target: c.Key}); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	})
+	at := issue.CreatedAt
+	if at.IsZero() {
+		at = w.now().UTC()
+	}
+	if err := w.report.Report(ctx, hubevent.Report{Key: openedKey(rec), Type: incident.EventReviewOpened, At: at,
+		IncidentID: rec.ID, IssueNumber: issue.Number, URL: issue.URL}); err != nil {
+		return err
+	}
+	rec.ReviewDoc, rec.ReviewDocNumber = issue.URL, issue.Number
+	return nil
 }
 
 // commentInstead posts the hub's current sections as a comment when
@@ -354,25 +325,20 @@ func commentOnce(ctx context.Context, c commenter, number int, marker, body stri
 }
 
 // summarise posts a short summary on the review issue once per resolution
-// (a reopened and again resolved incident gets a new one). A hidden marker
-// finds a summary an earlier attempt posted but could not record.
-func (w *ReviewWorker) summarise(ctx context.Context, id int64) error {
-	rec, err := w.store.Incident(ctx, id)
-	if err != nil || rec.ResolvedAt.IsZero() || rec.Status.Active() || rec.SummaryFor.Equal(rec.ResolvedAt) {
+// (a reopened and again resolved incident gets a new one), and reports it.
+// A hidden marker finds a summary an earlier attempt posted but could not
+// report.
+func (w *ReviewWorker) summarise(ctx context.Context, rec *incident.Record) error {
+	if rec.ResolvedAt.IsZero() || rec.Status.Active() || rec.SummaryFor.Equal(rec.ResolvedAt) {
+		return nil
+	}
+	resolved := rec.ResolvedAt.UTC().Format(time.RFC3339)
+	marker := fmt.Sprintf("<!-- incidenthub:summary %s %s -->", rec.Ref(), resolved)
+	if _, err := commentOnce(ctx, w.issues, rec.ReviewDocNumber, marker, reviewdoc.Summary(rec)); err != nil {
 		return err
 	}
-	marker := fmt.Sprintf("<!-- incidenthub:summary %s %s -->", rec.Ref(), rec.ResolvedAt.UTC().Format(time.RFC3339))
-	if _, err := commentOnce(ctx, w.issues, rec.ReviewDocNumber, marker, reviewdoc.Summary(&rec)); err != nil {
-		return err
-	}
-	return w.store.Update(ctx, func(tx *store.Tx) error {
-		fresh, err := tx.RecordByID(id)
-		if err != nil {
-			return err
-		}
-		fresh.SummaryFor = rec.ResolvedAt
-		return tx.SaveRecord(fresh, nil)
-	})
+	return w.report.Report(ctx, hubevent.Report{Key: "review.summarised:" + rec.Ref() + ":" + resolved,
+		Type: incident.EventReviewSummarised, At: w.now().UTC(), IncidentID: rec.ID, For: rec.ResolvedAt})
 }
 
 // refresh rewrites the hub's sections, leaving people's text alone; if
@@ -402,82 +368,49 @@ func (w *ReviewWorker) refresh(ctx context.Context, rec *incident.Record, body s
 	return w.issues.EditBody(ctx, rec.ReviewDocNumber, spliced)
 }
 
-// due says whether a record's review doc should open, and how long to
-// wait for the end of its decompression time. An explicit request (the
-// CLI, a /review note) opens it at once.
-func (w *ReviewWorker) due(rec *incident.Record) (time.Duration, bool) {
-	if rec.Status != incident.StatusResolved || rec.Kind == incident.KindDrill {
-		return 0, false
-	}
-	wait, required := w.cfg.Review.OpenAfter, false
-	for _, s := range w.cfg.Severities {
-		if s.Name == rec.Severity {
-			required = s.Review == config.ReviewRequired
-			if s.ReviewOpenAfter > 0 {
-				wait = s.ReviewOpenAfter
-			}
-		}
-	}
-	switch {
-	case rec.ReviewRequested:
-		return 0, true
-	case !required:
-		return 0, false
-	}
-	return max(time.Until(rec.ResolvedAt.Add(wait)), 0), true
-}
-
 func (w *ReviewWorker) render(rec *incident.Record, earlier []incident.Record) (string, error) {
-	in := reviewdoc.Input{Record: rec.Clone(), Lookback: w.cfg.Correlation.ChangeLookback}
+	in := reviewdoc.Input{Record: rec.Clone(), Lookback: w.docs.Lookback}
 	// A task-list item still settling stays where people wrote it.
 	in.Record.FollowUps = slices.DeleteFunc(in.Record.FollowUps, func(f incident.FollowUp) bool { return f.Settling() })
-	for _, s := range w.cfg.Severities {
+	for _, s := range w.docs.Severities {
 		if s.Name == rec.Severity {
 			in.SeverityDescription = s.Description
 		}
 	}
-	for _, s := range w.cfg.Services {
+	for _, s := range w.docs.Services {
 		if s.Name == rec.Service {
 			in.Playbook = s.Playbook
 		}
 	}
 	in.Due = rec.ReviewDue
 	if in.Due.IsZero() && !rec.ResolvedAt.IsZero() {
-		in.Due = time.Now().UTC().Add(w.cfg.Review.DueWithin).Truncate(time.Minute)
+		// The doc being opened: the router sets the due date from the
+		// issue's creation, and the refresh that follows shows it.
+		in.Due = w.now().UTC().Add(w.docs.DueWithin).Truncate(time.Minute)
 	}
 	in.Earlier = earlier
 	return reviewdoc.Render(in)
 }
 
-func (w *ReviewWorker) owner() string { o, _, _ := strings.Cut(w.cfg.GitHub.ReviewRepo, "/"); return o }
-func (w *ReviewWorker) repoName() string {
-	_, r, _ := strings.Cut(w.cfg.GitHub.ReviewRepo, "/")
-	return r
-}
-
-// refused reports GitHub's 422 (validation failed).
-func refused(err error) bool {
-	var resp *gh.ErrorResponse
-	return errors.As(err, &resp) && resp.Response != nil && resp.Response.StatusCode == http.StatusUnprocessableEntity
-}
-
 // ReminderWorker reminds, once, that a review is overdue.
 type ReminderWorker struct {
-	river.WorkerDefaults[actions.ReviewReminderArgs]
+	river.WorkerDefaults[ReviewReminderArgs]
 
 	issues ReviewIssues // nil: held
 	store  ReviewStore
+	report Reporter
 	log    *slog.Logger
+	now    func() time.Time
 }
 
 // NewReminderWorker returns the worker; it holds its jobs as the review
 // worker does.
-func NewReminderWorker(issues ReviewIssues, s ReviewStore, log *slog.Logger) *ReminderWorker {
-	return &ReminderWorker{issues: issues, store: s, log: log.With("component", "review-reminder")}
+func NewReminderWorker(issues ReviewIssues, s ReviewStore, r Reporter, log *slog.Logger) *ReminderWorker {
+	return &ReminderWorker{issues: issues, store: s, report: r, log: log.With("component", "review-reminder"), now: time.Now}
 }
 
 // Work posts the reminder unless the review is done or was reminded of.
-func (w *ReminderWorker) Work(ctx context.Context, job *river.Job[actions.ReviewReminderArgs]) error {
+func (w *ReminderWorker) Work(ctx context.Context, job *river.Job[ReviewReminderArgs]) error {
 	if w.issues == nil {
 		return river.JobSnooze(actions.HeldRecheck)
 	}
@@ -488,7 +421,7 @@ func (w *ReminderWorker) Work(ctx context.Context, job *river.Job[actions.Review
 	if rec.Status == incident.StatusClosed || rec.ReviewDocNumber == 0 {
 		return nil
 	}
-	if wait := time.Until(rec.ReviewDue); wait > 0 {
+	if wait := rec.ReviewDue.Sub(w.now()); wait > 0 {
 		return river.JobSnooze(wait) // the due date moved
 	}
 	marker := "<!-- incidenthub:reminder " + rec.Ref() + " -->"
@@ -496,40 +429,9 @@ func (w *ReminderWorker) Work(ctx context.Context, job *river.Job[actions.Review
 		"This review was due %s. When the people involved have had their say, close this issue to close %s; "+
 			"a review need not end in action items. This is the only reminder.",
 		rec.ReviewDue.UTC().Format("2006-01-02 15:04 UTC"), rec.Ref()))
-	return classify(err)
-}
-
-// classify turns a GitHub failure into what River should do: wait out a
-// rate limit without spending an attempt (capped, so one header cannot
-// stall a job for long), stop on a final 4xx keeping GitHub's words, and
-// retry with backoff anything else.
-func classify(err error) error {
 	if err == nil {
-		return nil
+		err = w.report.Report(ctx, hubevent.Report{Key: "review.reminded:" + rec.Ref(), Type: incident.EventReviewReminded,
+			At: w.now().UTC(), IncidentID: rec.ID})
 	}
-	var rl *gh.RateLimitError
-	if errors.As(err, &rl) {
-		return actions.RateLimitSnooze(time.Until(rl.Rate.Reset.Time))
-	}
-	var abuse *gh.AbuseRateLimitError
-	if errors.As(err, &abuse) {
-		// A secondary limit that names no time: GitHub asks for at least a
-		// minute.
-		wait := abuse.GetRetryAfter()
-		if wait == 0 {
-			wait = time.Minute
-		}
-		return actions.RateLimitSnooze(wait)
-	}
-	var resp *gh.ErrorResponse
-	if errors.As(err, &resp) && resp.Response != nil {
-		if wait, limited := httpclient.RateLimited(resp.Response, time.Now()); limited {
-			return actions.RateLimitSnooze(wait)
-		}
-		code := resp.Response.StatusCode
-		if code >= 400 && code < 500 && code != http.StatusRequestTimeout {
-			return river.JobCancel(fmt.Errorf("GitHub refused (%d): %w", code, err))
-		}
-	}
-	return err
+	return classify(ctx, err)
 }

@@ -2,7 +2,6 @@ package github_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"log/slog"
 	"strings"
@@ -16,19 +15,28 @@ import (
 	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/connectors/github"
 	"github.com/incidenthub/incidenthub/connectors/github/githubtest"
-	"github.com/incidenthub/incidenthub/internal/actions"
 	"github.com/incidenthub/incidenthub/internal/httpclient"
 	"github.com/incidenthub/incidenthub/internal/incident"
+	"github.com/incidenthub/incidenthub/internal/pipeline"
+	"github.com/incidenthub/incidenthub/internal/pipeline/pipelinetest"
 	"github.com/incidenthub/incidenthub/internal/store"
 	"github.com/incidenthub/incidenthub/internal/store/storetest"
+	"github.com/incidenthub/incidenthub/router"
 )
 
 type reviewBundle struct {
-	fake     *githubtest.Fake
-	store    *store.Store
-	worker   *github.ReviewWorker
-	id       int64
-	enqueued []incident.Action
+	fake   *githubtest.Fake
+	store  *store.Store
+	hub    *pipelinetest.Hub
+	rules  router.Rules
+	worker *github.ReviewWorker
+	id     int64
+}
+
+// docs is what the review worker writes from, for cfg.
+func docs(cfg *config.Config) github.Docs {
+	return github.Docs{Repo: cfg.GitHub.ReviewRepo, Lookback: cfg.Correlation.ChangeLookback, DueWithin: cfg.Review.DueWithin,
+		Severities: cfg.Severities, Services: cfg.Services, People: cfg.People}
 }
 
 func reviewConfig(fakeURL string) *config.Config {
@@ -54,8 +62,10 @@ func setupReview(t *testing.T) *reviewBundle {
 		OpenedAt: opened, AcknowledgedAt: opened.Add(6 * time.Minute), ResolvedAt: opened.Add(45 * time.Minute),
 		Pages: []incident.Page{{ID: "Q3B15VLMF3ASBD", Number: 5, Status: incident.PageResolved}, {ID: "Q05XJA8GDXGOB3", Number: 6, Status: incident.PageResolved}},
 	}
+	rules := pipeline.RulesFrom(cfg)
+	rules.ReviewActions(nil, rec) // as the router decided when it resolved
 	require.NoError(t, s.Update(context.Background(), func(tx *store.Tx) error {
-		return tx.SaveRecord(rec, []incident.TimelineEntry{{At: opened, Source: "pagerduty", Kind: incident.EntryPageTriggered, Key: "k1", Summary: "#5 triggered"}})
+		return tx.SaveRecord(context.Background(), rec, []incident.TimelineEntry{{At: opened, Source: "pagerduty", Kind: incident.EntryPageTriggered, Key: "k1", Summary: "#5 triggered"}})
 	}))
 
 	hc := httpclient.New(httpclient.Options{Retries: 1, MinWait: time.Millisecond, MaxWait: time.Millisecond, Timeout: 300 * time.Millisecond})
@@ -63,21 +73,30 @@ func setupReview(t *testing.T) *reviewBundle {
 	require.NoError(t, err)
 	issues := github.NewIssues(client, cfg.GitHub.ReviewRepo, github.NewWriteGate())
 	github.SetIssuesSleep(issues, func(context.Context, time.Duration) {})
-	w := github.NewReviewWorker(cfg, issues, s, slog.New(slog.DiscardHandler))
-	b := &reviewBundle{fake: fake, store: s, worker: w, id: rec.ID}
-	github.SetEnqueue(w, func(_ context.Context, _ *sql.Tx, id int64, a incident.Action) error {
-		require.Equal(t, b.id, id)
-		b.enqueued = append(b.enqueued, a)
-		return nil
-	})
-	return b
+	hub := pipelinetest.New(s, rules)
+	w := github.NewReviewWorker(docs(cfg), issues, s, hub.Reporter, slog.New(slog.DiscardHandler))
+	return &reviewBundle{fake: fake, store: s, hub: hub, rules: rules, worker: w, id: rec.ID}
 }
 
+// work runs the job once and lets the router decide on what it reported.
 func (b *reviewBundle) work(t *testing.T) error {
 	t.Helper()
-	return b.worker.Work(context.Background(), &river.Job[actions.ReviewDocArgs]{
-		JobRow: &rivertype.JobRow{ID: 1, Attempt: 1}, Args: actions.ReviewDocArgs{IncidentID: b.id},
+	err := b.worker.Work(context.Background(), &river.Job[github.ReviewDocArgs]{
+		JobRow: &rivertype.JobRow{ID: 1, Attempt: 1}, Args: github.ReviewDocArgs{IncidentID: b.id},
 	})
+	b.hub.Process(t)
+	return err
+}
+
+// enqueued are the actions the router asked for on the record.
+func (b *reviewBundle) enqueued(t *testing.T) []incident.Action {
+	t.Helper()
+	var out []incident.Action
+	for _, e := range b.hub.Actions() {
+		require.Equal(t, b.id, e.IncidentID)
+		out = append(out, e.Action)
+	}
+	return out
 }
 
 // settle runs the job and the follow-up run it asks for, as River would.
@@ -108,7 +127,8 @@ func TestReviewDocOpensOnce(t *testing.T) {
 	t.Parallel()
 	b := setupReview(t)
 	require.NoError(t, b.work(t))
-	require.Contains(t, b.enqueued, incident.Action{Kind: incident.ActionReviewDoc}, "one more run, to add the opening to the timeline")
+	enqueued := b.enqueued(t)
+	require.Contains(t, enqueued, incident.Action{Kind: incident.ActionReviewDoc}, "one more run, to add the opening to the timeline")
 	require.NoError(t, b.work(t))
 	require.NoError(t, b.work(t), "then there is nothing to change")
 
@@ -123,12 +143,12 @@ func TestReviewDocOpensOnce(t *testing.T) {
 	comments := b.fake.Comments(1)
 	require.Len(t, comments, 1)
 	require.Contains(t, comments[0], "**INC-1 resolved.** SEV2 on payments; acknowledged 6m after it opened; resolved 45m after it opened")
-	require.Len(t, b.enqueued, 4)
-	require.Equal(t, incident.ActionReviewReminder, b.enqueued[0].Kind, "one reminder, when the review is due")
-	require.WithinDuration(t, time.Now().Add(48*time.Hour), b.enqueued[0].RunAt, time.Minute)
+	require.Len(t, enqueued, 4)
+	require.Equal(t, incident.ActionReviewReminder, enqueued[0].Kind, "one reminder, when the review is due")
+	require.WithinDuration(t, time.Now().Add(48*time.Hour), enqueued[0].RunAt, time.Minute)
 	require.Equal(t, []incident.Action{
 		{Kind: incident.ActionPageNote, Target: "Q3B15VLMF3ASBD"}, {Kind: incident.ActionPageNote, Target: "Q05XJA8GDXGOB3"},
-	}, b.enqueued[2:], "a note linking the doc on each page")
+	}, enqueued[2:], "a note linking the doc on each page")
 	require.Empty(t, issue.Assignees, "harsh has no access to the repository: opened unassigned")
 
 	rec, err := b.store.Incident(context.Background(), b.id)
@@ -194,9 +214,9 @@ func TestReviewDocUpdatesOnlyHubSections(t *testing.T) {
 	b.fake.SetBody(1, strings.Replace(body, "## What went well?\n", "## What went well?\n\nThe rollback was quick.\n", 1))
 
 	require.NoError(t, b.store.Update(context.Background(), func(tx *store.Tx) error {
-		rec, err := tx.RecordByID(b.id)
+		rec, err := tx.RecordByID(context.Background(), b.id)
 		require.NoError(t, err)
-		return tx.SaveRecord(rec, []incident.TimelineEntry{{At: rec.OpenedAt.Add(time.Minute), Source: "pagerduty", Kind: incident.EntryNote, Key: "k2", Summary: "Note: pool size 50"}})
+		return tx.SaveRecord(context.Background(), rec, []incident.TimelineEntry{{At: rec.OpenedAt.Add(time.Minute), Source: "pagerduty", Kind: incident.EntryNote, Key: "k2", Summary: "Note: pool size 50"}})
 	}))
 	b.settle(t)
 	updated := b.fake.Issues()[1].Body
@@ -213,9 +233,9 @@ func TestReviewDocHeldWithoutToken(t *testing.T) {
 	t.Parallel()
 	cfg := reviewConfig("http://unused.invalid")
 	cfg.GitHub.Token = ""
-	w := github.NewReviewWorker(cfg, nil, nil, slog.New(slog.DiscardHandler))
-	require.Equal(t, "github.token is not set", github.ReviewHeld(cfg))
-	err := w.Work(context.Background(), &river.Job[actions.ReviewDocArgs]{JobRow: &rivertype.JobRow{}, Args: actions.ReviewDocArgs{IncidentID: 1}})
+	w := github.NewReviewWorker(docs(cfg), nil, nil, nil, slog.New(slog.DiscardHandler))
+	require.Equal(t, "github.token is not set", github.ReviewHeld(cfg.GitHub))
+	err := w.Work(context.Background(), &river.Job[github.ReviewDocArgs]{JobRow: &rivertype.JobRow{}, Args: github.ReviewDocArgs{IncidentID: 1}})
 	var snooze *river.JobSnoozeError
 	require.ErrorAs(t, err, &snooze)
 }
@@ -251,18 +271,18 @@ func TestReviewReminderOnce(t *testing.T) {
 	b := setupReview(t)
 	b.settle(t)
 	require.NoError(t, b.store.Update(context.Background(), func(tx *store.Tx) error {
-		rec, err := tx.RecordByID(b.id)
+		rec, err := tx.RecordByID(context.Background(), b.id)
 		require.NoError(t, err)
 		rec.ReviewDue = time.Now().Add(-time.Hour)
-		return tx.SaveRecord(rec, nil)
+		return tx.SaveRecord(context.Background(), rec, nil)
 	}))
 	hc := httpclient.New(httpclient.Options{Retries: 1, MinWait: time.Millisecond, MaxWait: time.Millisecond})
 	client, err := github.NewClient(reviewConfig(b.fake.URL).GitHub, hc)
 	require.NoError(t, err)
 	issues := github.NewIssues(client, "acme/incidents", github.NewWriteGate())
 	github.SetIssuesSleep(issues, func(context.Context, time.Duration) {})
-	w := github.NewReminderWorker(issues, b.store, slog.New(slog.DiscardHandler))
-	job := &river.Job[actions.ReviewReminderArgs]{JobRow: &rivertype.JobRow{}, Args: actions.ReviewReminderArgs{IncidentID: b.id}}
+	w := github.NewReminderWorker(issues, b.store, b.hub.Reporter, slog.New(slog.DiscardHandler))
+	job := &river.Job[github.ReviewReminderArgs]{JobRow: &rivertype.JobRow{}, Args: github.ReviewReminderArgs{IncidentID: b.id}}
 	require.NoError(t, w.Work(context.Background(), job))
 	require.NoError(t, w.Work(context.Background(), job))
 	comments := b.fake.Comments(1)
@@ -277,11 +297,12 @@ func TestChangeNotes(t *testing.T) {
 	b := setupReview(t)
 	cfg := reviewConfig(b.fake.URL)
 	cfg.GitHub.CommentOnChanges = true
+	hub := pipelinetest.New(b.store, pipeline.RulesFrom(cfg))
 	merged := incident.Change{Key: "github:pull:acme/payments:88", Service: "payments", Kind: incident.ChangeMerge,
 		Repo: "acme/payments", PRNumber: 88, Title: "Pool size 50", At: time.Date(2026, 4, 1, 1, 53, 30, 0, time.UTC)}
 	require.NoError(t, b.store.Update(context.Background(), func(tx *store.Tx) error {
-		require.NoError(t, tx.SaveChange(&merged))
-		return tx.AttachChange(b.id, merged.Key, incident.TimelineEntry{At: merged.At, Kind: incident.EntryChange, Key: "change:" + merged.Key, Summary: "Merged"})
+		require.NoError(t, tx.SaveChange(context.Background(), &merged))
+		return tx.AttachChange(context.Background(), b.id, merged.Key, incident.TimelineEntry{At: merged.At, Kind: incident.EntryChange, Key: "change:" + merged.Key, Summary: "Merged"})
 	}))
 	hc := httpclient.New(httpclient.Options{Retries: 1, MinWait: time.Millisecond, MaxWait: time.Millisecond})
 	client, err := github.NewClient(cfg.GitHub, hc)
@@ -289,17 +310,17 @@ func TestChangeNotes(t *testing.T) {
 	gate := github.NewWriteGate()
 	issues := github.NewIssues(client, cfg.GitHub.ReviewRepo, gate)
 	github.SetIssuesSleep(issues, func(context.Context, time.Duration) {})
-	w := github.NewReviewWorker(cfg, issues, b.store, slog.New(slog.DiscardHandler))
+	w := github.NewReviewWorker(docs(cfg), issues, b.store, hub.Reporter, slog.New(slog.DiscardHandler))
+	require.NoError(t, w.Work(context.Background(), &river.Job[github.ReviewDocArgs]{JobRow: &rivertype.JobRow{}, Args: github.ReviewDocArgs{IncidentID: b.id}}))
+	hub.Process(t)
 	var enqueued []incident.Action
-	github.SetEnqueue(w, func(_ context.Context, _ *sql.Tx, _ int64, a incident.Action) error {
-		enqueued = append(enqueued, a)
-		return nil
-	})
-	require.NoError(t, w.Work(context.Background(), &river.Job[actions.ReviewDocArgs]{JobRow: &rivertype.JobRow{}, Args: actions.ReviewDocArgs{IncidentID: b.id}}))
+	for _, e := range hub.Actions() {
+		enqueued = append(enqueued, e.Action)
+	}
 	require.Contains(t, enqueued, incident.Action{Kind: incident.ActionChangeNote, Target: merged.Key})
 
-	notes := github.NewChangeNoteWorker(client, gate, b.store, slog.New(slog.DiscardHandler))
-	job := &river.Job[actions.ChangeNoteArgs]{JobRow: &rivertype.JobRow{}, Args: actions.ChangeNoteArgs{IncidentID: b.id, ChangeKey: merged.Key}}
+	notes := github.NewChangeNoteWorker(client, gate, b.store, hub.Reporter, slog.New(slog.DiscardHandler))
+	job := &river.Job[github.ChangeNoteArgs]{JobRow: &rivertype.JobRow{}, Args: github.ChangeNoteArgs{IncidentID: b.id, ChangeKey: merged.Key}}
 	require.NoError(t, notes.Work(context.Background(), job))
 	require.NoError(t, notes.Work(context.Background(), job))
 	comments := b.fake.Comments(88)
@@ -331,9 +352,10 @@ func TestRateLimitWithoutTimeSnoozesForAWhile(t *testing.T) {
 	require.GreaterOrEqual(t, snooze.Duration, 30*time.Second)
 }
 
-// The job was scheduled when the record resolved; when it runs it looks
-// again: a reopened record or a severity that no longer asks for a review
-// gets no doc, and the decompression time is waited out.
+// The job was scheduled when the record resolved; when it runs it follows
+// what the router has decided since: a reopened record or a severity that
+// no longer asks for a review gets no doc, and the decompression time is
+// waited out. Each edit is decided as the router would (ReviewActions).
 func TestReviewDocDueAtRunTime(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -345,17 +367,21 @@ func TestReviewDocDueAtRunTime(t *testing.T) {
 		{"reopened meanwhile", func(r *incident.Record) { r.Status = incident.StatusOpen }, false, false},
 		{"severity now without review", func(r *incident.Record) { r.Severity = "SEV4" }, false, false},
 		{"within the decompression time", func(r *incident.Record) { r.ResolvedAt = time.Now().Add(-time.Hour) }, true, false},
-		{"asked for explicitly", func(r *incident.Record) { r.ResolvedAt, r.ReviewRequested = time.Now(), true }, false, true},
+		{"asked for at once (the CLI)", func(r *incident.Record) {
+			r.ResolvedAt, r.ReviewRequested, r.ReviewOpensAt = time.Now(), true, time.Now()
+		}, false, true},
 		{"a drill", func(r *incident.Record) { r.Kind = incident.KindDrill }, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			b := setupReview(t)
 			require.NoError(t, b.store.Update(context.Background(), func(tx *store.Tx) error {
-				rec, err := tx.RecordByID(b.id)
+				rec, err := tx.RecordByID(context.Background(), b.id)
 				require.NoError(t, err)
+				before := rec.Clone()
 				tc.edit(rec)
-				return tx.SaveRecord(rec, nil)
+				b.rules.ReviewActions(&before, rec)
+				return tx.SaveRecord(context.Background(), rec, nil)
 			}))
 			err := b.work(t)
 			var snooze *river.JobSnoozeError

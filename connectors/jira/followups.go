@@ -2,9 +2,6 @@ package jira
 
 import (
 	"context"
-	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -17,7 +14,7 @@ import (
 	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/internal/actions"
 	"github.com/incidenthub/incidenthub/internal/escape"
-	"github.com/incidenthub/incidenthub/internal/httpclient"
+	"github.com/incidenthub/incidenthub/internal/hubevent"
 	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/internal/store"
 )
@@ -29,56 +26,54 @@ type Tracker interface {
 	Link(ctx context.Context, key, globalID, url, title string) error
 }
 
-// FollowUpStore reads follow-ups and their records, and records tickets.
+// FollowUpStore reads follow-ups and their records.
 type FollowUpStore interface {
 	FollowUp(ctx context.Context, key string) (incident.FollowUp, error)
 	Incident(ctx context.Context, id int64) (incident.Record, error)
-	Update(ctx context.Context, fn func(*store.Tx) error) error
 }
 
-// EnqueueFunc inserts a follow-on job in a transaction.
-type EnqueueFunc func(ctx context.Context, tx *sql.Tx, incidentID int64, a incident.Action) error
+// Filing is the configuration tickets are filed by.
+type Filing struct {
+	Jira     config.Jira
+	Services []config.Service
+	People   config.People
+}
+
+// filingRecheck is how soon a job that reported filing begins looks
+// again: the router decides on the report within moments.
+const filingRecheck = time.Second
 
 // FileWorker files each follow-up's Jira ticket exactly once.
 //
-// Jira has no idempotency key, so the worker makes its own: a label unique
-// to the follow-up, written down before the first create. An attempt that
+// Jira has no idempotency key, so the follow-up carries its own: a label
+// unique to it (incident.TicketLabelFor). The worker reports that filing
+// begins and waits for the router to record it, so that from then on an
+// edit of the review doc no longer withdraws the item. An attempt that
 // follows one whose answer was lost (a timeout, a 5xx, a crash between
-// Jira's 201 and the hub's commit) searches for that label before
-// creating, after waiting out the lag of Jira's eventually consistent
-// search.
+// Jira's 201 and the report) first finds a report of the ticket, or
+// searches for the label, after waiting out the lag of Jira's eventually
+// consistent search, before it creates one.
 type FileWorker struct {
-	river.WorkerDefaults[actions.FileFollowUpArgs]
+	river.WorkerDefaults[FileFollowUpArgs]
 
 	tracker   Tracker // nil: held, for the reason in held
 	held      string
-	cfg       *config.Config
+	cfg       Filing
 	store     FollowUpStore
+	report    Reporter
 	log       *slog.Logger
-	enqueue   EnqueueFunc
 	searchLag time.Duration
+	now       func() time.Time
 }
 
-// FollowUpsHeld says why tickets cannot be filed with this configuration,
-// or "" when they can.
-func FollowUpsHeld(cfg config.Jira) string {
-	switch {
-	case cfg.BaseURL == "":
-		return "jira.base_url is not set"
-	case cfg.Email == "":
-		return "jira.email is not set"
-	case cfg.APIToken.Value() == "":
-		return "jira.api_token is not set"
-	}
-	return ""
-}
-
-// NewFileWorker returns the worker; without credentials it holds its jobs
+// NewFileWorker returns the worker; without a tracker it holds its jobs
 // (they wait, snoozed, and run once configured).
-func NewFileWorker(cfg *config.Config, tracker Tracker, s FollowUpStore, log *slog.Logger) *FileWorker {
-	w := &FileWorker{tracker: tracker, held: FollowUpsHeld(cfg.Jira), cfg: cfg, store: s,
-		log: log.With("component", "jira-followups"), enqueue: actions.EnqueueFromJob,
-		searchLag: cfg.Jira.SearchLag}
+func NewFileWorker(cfg Filing, tracker Tracker, s FollowUpStore, r Reporter, log *slog.Logger) *FileWorker {
+	w := &FileWorker{tracker: tracker, held: FollowUpsHeld(cfg.Jira), cfg: cfg, store: s, report: r,
+		log: log.With("component", "jira-followups"), searchLag: cfg.Jira.SearchLag, now: time.Now}
+	if tracker == nil && w.held == "" {
+		w.held = "jira is not configured"
+	}
 	if w.held != "" {
 		w.tracker = nil
 	}
@@ -86,7 +81,7 @@ func NewFileWorker(cfg *config.Config, tracker Tracker, s FollowUpStore, log *sl
 }
 
 // Work files the ticket unless it exists, then links it to the review doc.
-func (w *FileWorker) Work(ctx context.Context, job *river.Job[actions.FileFollowUpArgs]) error {
+func (w *FileWorker) Work(ctx context.Context, job *river.Job[FileFollowUpArgs]) error {
 	if w.tracker == nil {
 		w.log.Warn("follow-up held", "followup", job.Args.FollowUpKey, "reason", w.held)
 		return river.JobSnooze(actions.HeldRecheck)
@@ -110,58 +105,61 @@ func (w *FileWorker) Work(ctx context.Context, job *river.Job[actions.FileFollow
 				"reason", fmt.Sprintf("service %q has no jira_project", rec.Service))
 			return river.JobSnooze(actions.HeldRecheck)
 		}
-		if err := w.file(ctx, &f, &rec, svc); err != nil {
-			return classify(err)
+		t, err := w.file(ctx, job, &f, &rec, svc)
+		if err != nil {
+			return classify(ctx, err)
 		}
+		f.JiraID, f.JiraKey = t.ID, t.Key
 	}
 	if f.Linked || rec.ReviewDoc == "" {
 		return nil
 	}
 	if err := w.tracker.Link(ctx, f.JiraKey, "incidenthub:"+rec.Ref()+":review", rec.ReviewDoc,
 		escape.JiraSummary(rec.Ref()+" incident review: "+rec.Title)); err != nil {
-		return classify(err)
+		return classify(ctx, err)
 	}
-	return w.record(ctx, f.Key, func(_ *store.Tx, fresh *incident.FollowUp) error {
-		fresh.Linked = true
-		return nil
-	})
+	return w.report.Report(ctx, hubevent.Report{Key: "followup.linked:" + f.Key, Type: incident.EventFollowUpLinked,
+		At: w.now().UTC(), IncidentID: rec.ID, FollowUpKey: f.Key})
 }
 
-// file finds the ticket an earlier attempt may have created, or creates it.
-func (w *FileWorker) file(ctx context.Context, f *incident.FollowUp, rec *incident.Record, svc *config.Service) error {
-	if f.TicketLabel != "" && !f.FilingSince.IsZero() {
-		if wait := f.FilingSince.Add(w.searchLag).Sub(time.Now()); wait > 0 {
+// filedKey is the report of a follow-up's ticket.
+func filedKey(f *incident.FollowUp) string { return "followup.filed:" + f.Key }
+
+// file finds the ticket an earlier attempt may have created, or creates
+// it, and reports it.
+func (w *FileWorker) file(ctx context.Context, job *river.Job[FileFollowUpArgs], f *incident.FollowUp,
+	rec *incident.Record, svc *config.Service) (*incident.Ticket, error) {
+	if r, ok, err := w.report.Reported(ctx, filedKey(f)); err != nil {
+		return nil, err
+	} else if ok && r.Ticket != nil {
+		return r.Ticket, nil // filed and reported; the router records it
+	}
+	if f.FilingSince.IsZero() || f.TicketLabel == "" {
+		// Say that filing begins, and wait for the router to record it:
+		// an edit of the review doc delivered before that still withdraws
+		// a task-list item; one delivered after no longer does.
+		if err := w.report.Report(ctx, hubevent.Report{Key: "followup.filing:" + f.Key, Type: incident.EventFollowUpFiling,
+			At: w.now().UTC(), IncidentID: rec.ID, FollowUpKey: f.Key}); err != nil {
+			return nil, err
+		}
+		return nil, river.JobSnooze(filingRecheck)
+	}
+	if since, again := earlierAttempt(job); again {
+		// An earlier attempt may have created the ticket and lost the
+		// answer: look for it once Jira's search has caught up.
+		if wait := latest(since, f.FilingSince).Add(w.searchLag).Sub(w.now()); wait > 0 {
 			w.log.Info("waiting for Jira's search to catch up before looking for the ticket",
 				"followup", f.Key, "wait", wait.Round(time.Second))
-			return river.JobSnooze(wait)
+			return nil, river.JobSnooze(wait)
 		}
 		found, err := w.tracker.FindByLabel(ctx, f.TicketLabel)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if found != nil {
 			w.log.Info("adopting the ticket an earlier attempt filed", "followup", f.Key, "ticket", found.Key)
-			return w.filed(ctx, f, found)
+			return found, w.filed(ctx, f, found)
 		}
-	}
-	// Write the intent down before Jira can act on it.
-	label, since := f.TicketLabel, time.Now().UTC()
-	if label == "" {
-		label = newTicketLabel()
-	}
-	already := false
-	err := w.record(ctx, f.Key, func(_ *store.Tx, fresh *incident.FollowUp) error {
-		if already = fresh.Filed(); !already {
-			if fresh.TicketLabel == "" {
-				fresh.TicketLabel = label
-			}
-			fresh.FilingSince = since
-		}
-		*f = *fresh
-		return nil
-	})
-	if err != nil || already {
-		return err
 	}
 	ticket, err := w.tracker.Create(ctx, w.ticket(f, rec, svc, ""))
 	var refused *Error
@@ -175,53 +173,34 @@ func (w *FileWorker) file(ctx context.Context, f *incident.FollowUp, rec *incide
 		ticket, err = w.tracker.Create(ctx, w.ticket(&plain, rec, svc, refused.Error()))
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	return w.filed(ctx, f, ticket)
+	return ticket, w.filed(ctx, f, ticket)
 }
 
-// filed records the ticket, unless its webhook got there first, and asks
-// for the review doc's refresh and the confirming reply.
+// earlierAttempt reports whether an earlier attempt of the job ran (it
+// failed, or its process died while it ran), and when it last failed.
+// Snoozes are not attempts.
+func earlierAttempt(job *river.Job[FileFollowUpArgs]) (time.Time, bool) {
+	var last time.Time
+	if n := len(job.Errors); n > 0 {
+		last = job.Errors[n-1].At
+	}
+	return last, job.Attempt > 1 || len(job.Errors) > 0
+}
+
+func latest(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// filed reports the ticket; the router records it, unless its webhook got
+// there first, and asks for the doc's refresh and the confirming reply.
 func (w *FileWorker) filed(ctx context.Context, f *incident.FollowUp, t *incident.Ticket) error {
-	return w.record(ctx, f.Key, func(tx *store.Tx, fresh *incident.FollowUp) error {
-		defer func() { *f = *fresh }()
-		if fresh.Filed() {
-			return nil
-		}
-		fresh.JiraID, fresh.JiraKey, fresh.JiraURL = t.ID, t.Key, t.URL
-		if t.Status != "" {
-			// Found by search, the ticket may have moved on already.
-			fresh.JiraStatus, fresh.Status = t.Status, incident.FollowUpStatusOf(t)
-		}
-		rec, err := tx.RecordByID(fresh.IncidentID)
-		if err != nil {
-			return err
-		}
-		if err := tx.AddEntries(rec.ID, []incident.TimelineEntry{incident.FiledEntry(fresh, time.Now().UTC(), "incidenthub")}); err != nil {
-			return err
-		}
-		for _, a := range incident.FiledActions(rec, fresh) {
-			if err := w.enqueue(ctx, tx.SQL(), fresh.IncidentID, a); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-// record changes the stored follow-up in one transaction, from its
-// current state.
-func (w *FileWorker) record(ctx context.Context, key string, change func(*store.Tx, *incident.FollowUp) error) error {
-	return w.store.Update(ctx, func(tx *store.Tx) error {
-		fresh, err := tx.FollowUpByKey(key)
-		if err != nil {
-			return err
-		}
-		if err := change(tx, fresh); err != nil {
-			return err
-		}
-		return tx.SaveFollowUp(fresh)
-	})
+	return w.report.Report(ctx, hubevent.Report{Key: filedKey(f), Type: incident.EventFollowUpFiled, At: w.now().UTC(),
+		IncidentID: f.IncidentID, FollowUpKey: f.Key, URL: t.URL, Ticket: t})
 }
 
 // ticket is what the hub files: a summary people recognise, a description
@@ -242,7 +221,7 @@ func (w *FileWorker) ticket(f *incident.FollowUp, rec *incident.Record, svc *con
 	if f.RequestedBy != "" {
 		fmt.Fprintf(&b, "* Asked for by %s on GitHub: %s\n", escape.JiraWiki(f.RequestedBy), jiraLink("the request", f.Origin))
 	}
-	account := w.cfg.JiraAccount(f.Owner)
+	account := w.cfg.People.JiraAccount(f.Owner)
 	if f.Owner != "" && account == "" {
 		fmt.Fprintf(&b, "* Owner: GitHub user %s (no Jira account is configured for them)\n", escape.JiraWiki(f.Owner))
 	}
@@ -275,30 +254,4 @@ func (w *FileWorker) service(name string) *config.Service {
 		}
 	}
 	return nil
-}
-
-// newTicketLabel returns a label no other ticket carries.
-func newTicketLabel() string {
-	b := make([]byte, 8)
-	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
-	return "incidenthub-" + hex.EncodeToString(b)
-}
-
-// classify turns a Jira failure into what River should do: wait out a rate
-// limit without spending an attempt, stop on a final 4xx keeping Jira's
-// words (a dead letter for `actions retry` once fixed), and retry with
-// backoff anything else, which may have created the ticket: the next
-// attempt looks for it first.
-func classify(err error) error {
-	var je *Error
-	if !errors.As(err, &je) {
-		return err
-	}
-	if wait, limited := httpclient.RateLimited(&http.Response{StatusCode: je.StatusCode, Header: je.Header}, time.Now()); limited {
-		return actions.RateLimitSnooze(wait)
-	}
-	if je.StatusCode >= 400 && je.StatusCode < 500 && je.StatusCode != http.StatusRequestTimeout {
-		return river.JobCancel(err)
-	}
-	return err
 }

@@ -2,7 +2,6 @@ package jira_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"log/slog"
 	"regexp"
@@ -20,18 +19,23 @@ import (
 	"github.com/incidenthub/incidenthub/internal/actions"
 	"github.com/incidenthub/incidenthub/internal/escape"
 	"github.com/incidenthub/incidenthub/internal/httpclient"
+	"github.com/incidenthub/incidenthub/internal/hubevent"
 	"github.com/incidenthub/incidenthub/internal/incident"
+	"github.com/incidenthub/incidenthub/internal/pipeline"
+	"github.com/incidenthub/incidenthub/internal/pipeline/pipelinetest"
 	"github.com/incidenthub/incidenthub/internal/store"
 	"github.com/incidenthub/incidenthub/internal/store/storetest"
 )
 
 type fileBundle struct {
-	fake     *jiratest.Fake
-	store    *store.Store
-	worker   *jira.FileWorker
-	rec      *incident.Record
-	key      string
-	enqueued []incident.Action
+	fake   *jiratest.Fake
+	store  *store.Store
+	hub    *pipelinetest.Hub
+	worker *jira.FileWorker
+	rec    *incident.Record
+	key    string
+	// job is the job as River keeps it across attempts.
+	job rivertype.JobRow
 }
 
 const reviewDoc = "https://github.com/acme/incidents/issues/7"
@@ -56,31 +60,65 @@ func setupFile(t *testing.T, title string) *fileBundle {
 	f := incident.FollowUp{Key: "github:comment:1:0", Title: title, Status: incident.FollowUpOpen, RequestedBy: "ana",
 		RequestedAt: opened.Add(24 * time.Hour), Origin: reviewDoc + "#issuecomment-1"}
 	require.NoError(t, s.Update(context.Background(), func(tx *store.Tx) error {
-		if err := tx.SaveRecord(rec, nil); err != nil {
+		if err := tx.SaveRecord(context.Background(), rec, nil); err != nil {
 			return err
 		}
 		f.IncidentID = rec.ID
-		return tx.SaveFollowUp(&f)
+		return tx.SaveFollowUp(context.Background(), &f)
 	}))
 	// Short waits, and a timeout the double's stalls outlast.
 	hc := httpclient.New(httpclient.Options{Retries: 1, MinWait: time.Millisecond, MaxWait: time.Millisecond, Timeout: 300 * time.Millisecond})
 	client, err := jira.NewClient(cfg.Jira, hc)
 	require.NoError(t, err)
-	w := jira.NewFileWorker(&cfg, jira.NewTickets(client), s, slog.New(slog.DiscardHandler))
+	hub := pipelinetest.New(s, pipeline.RulesFrom(&cfg))
+	w := jira.NewFileWorker(jira.Filing{Jira: cfg.Jira, Services: cfg.Services, People: cfg.People}, jira.NewTickets(client), s,
+		hub.Reporter, slog.New(slog.DiscardHandler))
 	jira.SetSearchLag(w, 0)
-	b := &fileBundle{fake: fake, store: s, worker: w, rec: rec, key: f.Key}
-	jira.SetEnqueue(w, func(_ context.Context, _ *sql.Tx, id int64, a incident.Action) error {
-		require.Equal(t, rec.ID, id)
-		b.enqueued = append(b.enqueued, a)
-		return nil
-	})
-	return b
+	return &fileBundle{fake: fake, store: s, hub: hub, worker: w, rec: rec, key: f.Key, job: rivertype.JobRow{ID: 1, Attempt: 1}}
 }
 
-func (b *fileBundle) work() error {
-	return b.worker.Work(context.Background(), &river.Job[actions.FileFollowUpArgs]{
-		JobRow: &rivertype.JobRow{ID: 1, Attempt: 1}, Args: actions.FileFollowUpArgs{IncidentID: b.rec.ID, FollowUpKey: b.key},
+// work runs the job once, as River would, and lets the router decide on
+// what it reported. The job's first run says that filing begins and waits
+// for the router to record it; River runs it again a moment later, and so
+// does work.
+func (b *fileBundle) work(t *testing.T) error {
+	t.Helper()
+	began := !b.followUp(t).FilingSince.IsZero()
+	err := b.run(t)
+	if !began && !b.followUp(t).FilingSince.IsZero() {
+		var snooze *river.JobSnoozeError
+		require.ErrorAs(t, err, &snooze, "it waits for the router to record that filing begins")
+		err = b.run(t)
+	}
+	return err
+}
+
+func (b *fileBundle) run(t *testing.T) error {
+	t.Helper()
+	row := b.job
+	err := b.worker.Work(context.Background(), &river.Job[jira.FileFollowUpArgs]{
+		JobRow: &row, Args: jira.FileFollowUpArgs{IncidentID: b.rec.ID, FollowUpKey: b.key},
 	})
+	b.hub.Process(t)
+	var snooze *river.JobSnoozeError
+	if err != nil && !errors.As(err, &snooze) {
+		// A failed attempt: River records it and the next run is the
+		// next attempt. Snoozes are not attempts.
+		b.job.Attempt++
+		b.job.Errors = append(b.job.Errors, rivertype.AttemptError{At: time.Now().UTC(), Attempt: row.Attempt, Error: err.Error()})
+	}
+	return err
+}
+
+// enqueued are the actions the router asked for on the record.
+func (b *fileBundle) enqueued(t *testing.T) []incident.Action {
+	t.Helper()
+	var out []incident.Action
+	for _, e := range b.hub.Actions() {
+		require.Equal(t, b.rec.ID, e.IncidentID)
+		out = append(out, e.Action)
+	}
+	return out
 }
 
 // runUntilDone retries as River would: at once after an error or a
@@ -90,7 +128,7 @@ func (b *fileBundle) runUntilDone(t *testing.T) []error {
 	t.Helper()
 	var errs []error
 	for range 8 {
-		err := b.work()
+		err := b.work(t)
 		if err == nil {
 			return errs
 		}
@@ -109,12 +147,12 @@ func (b *fileBundle) runUntilDone(t *testing.T) []error {
 func (b *fileBundle) edit(t *testing.T, change func(f *incident.FollowUp)) {
 	t.Helper()
 	require.NoError(t, b.store.Update(context.Background(), func(tx *store.Tx) error {
-		f, err := tx.FollowUpByKey(b.key)
+		f, err := tx.FollowUpByKey(context.Background(), b.key)
 		if err != nil {
 			return err
 		}
 		change(f)
-		return tx.SaveFollowUp(f)
+		return tx.SaveFollowUp(context.Background(), f)
 	}))
 }
 
@@ -128,7 +166,7 @@ func (b *fileBundle) followUp(t *testing.T) incident.FollowUp {
 func TestFileFollowUp(t *testing.T) {
 	t.Parallel()
 	b := setupFile(t, "Alert on connection pool saturation")
-	require.NoError(t, b.work())
+	require.NoError(t, b.work(t))
 
 	issues := b.fake.Issues()
 	require.Len(t, issues, 1)
@@ -149,13 +187,13 @@ func TestFileFollowUp(t *testing.T) {
 	require.Equal(t, b.fake.URL+"/browse/"+i.Key, f.JiraURL)
 	require.True(t, f.Linked)
 	require.Equal(t, []incident.Action{{Kind: incident.ActionReviewDoc}, {Kind: incident.ActionFollowUpReply, Target: b.key},
-		{Kind: incident.ActionPageNote, Target: "Q3B15VLMF3ASBD", FollowUp: b.key}}, b.enqueued)
+		{Kind: incident.ActionPageNote, Target: "Q3B15VLMF3ASBD", FollowUp: b.key}}, b.enqueued(t))
 	rec, err := b.store.Incident(context.Background(), b.rec.ID)
 	require.NoError(t, err)
 	require.Equal(t, incident.EntryFollowUpFiled, rec.Timeline[len(rec.Timeline)-1].Kind)
 
 	// A second run (River ran it twice) changes nothing.
-	require.NoError(t, b.work())
+	require.NoError(t, b.work(t))
 	require.Len(t, b.fake.Issues(), 1)
 	require.Len(t, b.fake.Issues()[0].RemoteLinks, 1)
 	require.Empty(t, b.fake.Violations())
@@ -207,12 +245,12 @@ func TestFileFollowUpHonoursRetryAfter(t *testing.T) {
 		{Op: "create", Status: 429, Headers: map[string]string{"Retry-After": "0"}},
 		{Op: "create", Status: 429, Headers: map[string]string{"Retry-After": "240"}},
 	}
-	err := b.work()
+	err := b.work(t)
 	var snooze *river.JobSnoozeError
 	require.ErrorAs(t, err, &snooze)
 	require.Equal(t, 240*time.Second, snooze.Duration)
 	require.Empty(t, b.fake.Issues())
-	require.NoError(t, b.work())
+	require.NoError(t, b.work(t))
 	require.Len(t, b.fake.Issues(), 1)
 }
 
@@ -226,14 +264,14 @@ func TestFileFollowUpWaitsOutSearchLag(t *testing.T) {
 	jira.SetSearchLag(b.worker, 400*time.Millisecond)
 	b.fake.Faults = []jiratest.Fault{{Op: "create", Status: 503, Effect: true}}
 
-	require.Error(t, b.work())
-	err := b.work()
+	require.Error(t, b.work(t))
+	err := b.work(t)
 	var snooze *river.JobSnoozeError
 	require.ErrorAs(t, err, &snooze, "searching now would miss the ticket")
 	require.LessOrEqual(t, snooze.Duration, 400*time.Millisecond)
 	time.Sleep(snooze.Duration)
 	b.fake.SetStatus(b.fake.Issues()[0].Key, "In Progress", "indeterminate") // someone started on it meanwhile
-	require.NoError(t, b.work())
+	require.NoError(t, b.work(t))
 	require.Equal(t, 1, b.fake.Creates())
 	require.Len(t, b.fake.Searches(), 1)
 	require.Equal(t, incident.FollowUpInProgress, b.followUp(t).Status, "found by search, with its status")
@@ -248,7 +286,7 @@ func TestFileFollowUpAlreadyRecorded(t *testing.T) {
 	b.edit(t, func(f *incident.FollowUp) {
 		f.JiraID, f.JiraKey, f.JiraURL = filed.ID, filed.Key, b.fake.URL+"/browse/"+filed.Key
 	})
-	require.NoError(t, b.work())
+	require.NoError(t, b.work(t))
 	require.Equal(t, 0, b.fake.Creates())
 	require.Len(t, b.fake.Issues()[0].RemoteLinks, 1, "it still links the review doc")
 }
@@ -261,7 +299,7 @@ func TestFileFollowUpWithoutRefusedOptions(t *testing.T) {
 	b.edit(t, func(f *incident.FollowUp) {
 		f.Priority, f.Owner = "Blocker", "ana"
 	})
-	require.NoError(t, b.work())
+	require.NoError(t, b.work(t))
 	issues := b.fake.Issues()
 	require.Len(t, issues, 1)
 	require.Empty(t, issues[0].Priority)
@@ -276,7 +314,7 @@ func TestFileFollowUpAssignsOwner(t *testing.T) {
 	b.edit(t, func(f *incident.FollowUp) {
 		f.Priority, f.IssueType, f.Owner = "High", "Bug", "ana"
 	})
-	require.NoError(t, b.work())
+	require.NoError(t, b.work(t))
 	i := b.fake.Issues()[0]
 	require.Equal(t, "High", i.Priority)
 	require.Equal(t, "Bug", i.IssueType)
@@ -295,12 +333,12 @@ func TestFileFollowUpHostileTitle(t *testing.T) {
 	} {
 		b := setupFile(t, title)
 		require.NoError(t, b.store.Update(context.Background(), func(tx *store.Tx) error {
-			rec, err := tx.RecordByID(b.rec.ID)
+			rec, err := tx.RecordByID(context.Background(), b.rec.ID)
 			if err != nil {
 				return err
 			}
 			rec.Title = title // the page's title is as untrusted as the follow-up's
-			return tx.SaveRecord(rec, nil)
+			return tx.SaveRecord(context.Background(), rec, nil)
 		}))
 		b.fake.Faults = []jiratest.Fault{{Op: "create", Status: 503, Effect: true}}
 		b.runUntilDone(t)
@@ -322,8 +360,9 @@ func TestFileFollowUpHostileTitle(t *testing.T) {
 func TestFileFollowUpHeldWithoutCredentials(t *testing.T) {
 	t.Parallel()
 	cfg := config.Default()
-	w := jira.NewFileWorker(&cfg, nil, storetest.SQLite(t), slog.New(slog.DiscardHandler))
-	err := w.Work(context.Background(), &river.Job[actions.FileFollowUpArgs]{JobRow: &rivertype.JobRow{}, Args: actions.FileFollowUpArgs{IncidentID: 1, FollowUpKey: "k"}})
+	s := storetest.SQLite(t)
+	w := jira.NewFileWorker(jira.Filing{Jira: cfg.Jira}, nil, s, hubevent.NewReporter(s, s), slog.New(slog.DiscardHandler))
+	err := w.Work(context.Background(), &river.Job[jira.FileFollowUpArgs]{JobRow: &rivertype.JobRow{}, Args: jira.FileFollowUpArgs{IncidentID: 1, FollowUpKey: "k"}})
 	var snooze *river.JobSnoozeError
 	require.ErrorAs(t, err, &snooze)
 	require.Equal(t, "jira.base_url is not set", jira.FollowUpsHeld(cfg.Jira))
@@ -334,7 +373,7 @@ func TestFileFollowUpFinalRefusal(t *testing.T) {
 	t.Parallel()
 	b := setupFile(t, "Alert")
 	b.fake.Projects = []string{"OPS"}
-	err := b.work()
+	err := b.work(t)
 	var cancel *river.JobCancelError
 	require.ErrorAs(t, err, &cancel)
 	require.True(t, strings.Contains(err.Error(), "project"), err.Error())

@@ -3,44 +3,32 @@ package jira
 import (
 	"log/slog"
 
-	"github.com/riverqueue/river"
 	"go.uber.org/fx"
 
 	"github.com/incidenthub/incidenthub/config"
-	"github.com/incidenthub/incidenthub/internal/httpclient"
 	"github.com/incidenthub/incidenthub/internal/httpserver"
+	"github.com/incidenthub/incidenthub/internal/hubevent"
 	"github.com/incidenthub/incidenthub/internal/inbox"
 	"github.com/incidenthub/incidenthub/internal/metrics"
 	"github.com/incidenthub/incidenthub/internal/pipeline"
+	"github.com/incidenthub/incidenthub/internal/store"
 )
 
 // Module contributes the Jira webhook endpoint, its normaliser, and the
-// worker that files follow-up tickets.
+// job that files follow-up tickets.
 var Module = fx.Module("jira",
 	fx.Provide(
 		fx.Annotate(routes, fx.ResultTags(`group:"routes,flatten"`)),
 		fx.Annotate(func() Normalizer { return Normalizer{} },
 			fx.As(new(pipeline.Normalizer)), fx.ResultTags(`group:"normalizers"`)),
-		fx.Annotate(fileWorkers, fx.ResultTags(`group:"workers"`)),
+		fx.Annotate(Jobs, fx.ResultTags(`group:"jobs,flatten"`)),
+	),
+	fx.Provide(
+		fx.Private,
+		func(s *store.Store) FollowUpStore { return s },
+		func(r *hubevent.Reporter) Reporter { return r },
 	),
 )
-
-// fileWorkers registers the filing worker, held (with the reason in the
-// log) until the Jira site and its credentials are configured.
-func fileWorkers(cfg *config.Config, s FollowUpStore, log *slog.Logger) (func(*river.Workers), error) {
-	var tracker Tracker
-	if held := FollowUpsHeld(cfg.Jira); held != "" {
-		log.Warn("Jira follow-up tickets are held until configured", "reason", held)
-	} else {
-		client, err := NewClient(cfg.Jira, httpclient.New(httpclient.Options{Logger: log}))
-		if err != nil {
-			return nil, err
-		}
-		tracker = NewTickets(client)
-	}
-	w := NewFileWorker(cfg, tracker, s, log)
-	return func(ws *river.Workers) { river.AddWorker(ws, w) }, nil
-}
 
 // Path is where Jira admin webhooks deliver.
 const Path = "/webhooks/jira"

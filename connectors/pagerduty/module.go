@@ -3,34 +3,32 @@ package pagerduty
 import (
 	"log/slog"
 
-	"github.com/riverqueue/river"
 	"go.uber.org/fx"
 
 	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/internal/httpserver"
+	"github.com/incidenthub/incidenthub/internal/hubevent"
 	"github.com/incidenthub/incidenthub/internal/inbox"
 	"github.com/incidenthub/incidenthub/internal/metrics"
 	"github.com/incidenthub/incidenthub/internal/pipeline"
+	"github.com/incidenthub/incidenthub/internal/store"
 )
 
-// Module contributes the PagerDuty webhook endpoint and normaliser.
+// Module contributes the PagerDuty webhook endpoint, its normaliser, and
+// the job that adds notes to pages.
 var Module = fx.Module("pagerduty",
 	fx.Provide(
 		fx.Annotate(routes, fx.ResultTags(`group:"routes,flatten"`)),
 		fx.Annotate(func() Normalizer { return Normalizer{} },
 			fx.As(new(pipeline.Normalizer)), fx.ResultTags(`group:"normalizers"`)),
-		fx.Annotate(noteWorkers, fx.ResultTags(`group:"workers"`)),
+		fx.Annotate(Jobs, fx.ResultTags(`group:"jobs,flatten"`)),
+	),
+	fx.Provide(
+		fx.Private,
+		func(s *store.Store) NoteStore { return s },
+		func(r *hubevent.Reporter) Reporter { return r },
 	),
 )
-
-// noteWorkers registers the note worker, held until credentials are set.
-func noteWorkers(cfg config.PagerDuty, s NoteStore, log *slog.Logger) func(*river.Workers) {
-	w := NewNoteWorker(cfg, s, log)
-	if w.held != "" {
-		log.Warn("PagerDuty notes are held until configured", "reason", w.held)
-	}
-	return func(ws *river.Workers) { river.AddWorker(ws, w) }
-}
 
 // Path is where PagerDuty v3 webhook subscriptions deliver.
 const Path = "/webhooks/pagerduty"

@@ -2,7 +2,6 @@ package pagerduty
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/internal/actions"
 	"github.com/incidenthub/incidenthub/internal/httpclient"
+	"github.com/incidenthub/incidenthub/internal/hubevent"
 	"github.com/incidenthub/incidenthub/internal/incident"
 )
 
@@ -28,25 +28,15 @@ type NoteStore interface {
 // NoteWorker adds, once per page, a note linking the review doc, and one
 // per follow-up linking its ticket.
 type NoteWorker struct {
-	river.WorkerDefaults[actions.PageNoteArgs]
+	river.WorkerDefaults[PageNoteArgs]
 
 	client *pd.Client // nil: held
 	held   string
 	from   string
 	store  NoteStore
+	report Reporter
 	log    *slog.Logger
-}
-
-// NotesHeld says why notes cannot be written with this configuration.
-func NotesHeld(cfg config.PagerDuty) string {
-	switch {
-	case cfg.APIToken.Value() == "":
-		return "pagerduty.api_token is not set"
-	case cfg.FromEmail == "":
-		// PagerDuty requires a From header naming a user on notes.
-		return "pagerduty.from_email is not set"
-	}
-	return ""
+	now    func() time.Time
 }
 
 // NewClient returns a go-pagerduty client on the hub's HTTP client,
@@ -62,8 +52,9 @@ func NewClient(cfg config.PagerDuty, hc *http.Client) *pd.Client {
 }
 
 // NewNoteWorker returns the worker; without credentials it holds its jobs.
-func NewNoteWorker(cfg config.PagerDuty, s NoteStore, log *slog.Logger) *NoteWorker {
-	w := &NoteWorker{held: NotesHeld(cfg), from: cfg.FromEmail, store: s, log: log.With("component", "pagerduty-notes")}
+func NewNoteWorker(cfg config.PagerDuty, s NoteStore, r Reporter, log *slog.Logger) *NoteWorker {
+	w := &NoteWorker{held: NotesHeld(cfg), from: cfg.FromEmail, store: s, report: r, log: log.With("component", "pagerduty-notes"),
+		now: time.Now}
 	if w.held == "" {
 		w.client = NewClient(cfg, httpclient.New(httpclient.Options{Logger: log}))
 	}
@@ -97,8 +88,8 @@ func (w *NoteWorker) note(ctx context.Context, rec *incident.Record, followUpKey
 		incident.ClipTitle(f.Title), f.JiraURL, marker), marker, nil
 }
 
-// Work adds the note unless the page already has it.
-func (w *NoteWorker) Work(ctx context.Context, job *river.Job[actions.PageNoteArgs]) error {
+// Work adds the note unless the page already has it, and reports it.
+func (w *NoteWorker) Work(ctx context.Context, job *river.Job[PageNoteArgs]) error {
 	if !pagerDutyID.MatchString(job.Args.PageID) {
 		return river.JobCancel(fmt.Errorf("%q is not a PagerDuty incident id", job.Args.PageID))
 	}
@@ -114,39 +105,35 @@ func (w *NoteWorker) Work(ctx context.Context, job *river.Job[actions.PageNoteAr
 	if err != nil {
 		return err
 	}
-	notes, err := w.client.ListIncidentNotesWithContext(ctx, job.Args.PageID)
+	ctx, last := httpclient.WithLastResponse(ctx)
+	err = w.add(ctx, job.Args.PageID, content, marker)
+	if err == nil {
+		key := "note.added:" + rec.Ref() + ":" + job.Args.PageID
+		if job.Args.FollowUpKey != "" {
+			key += ":" + job.Args.FollowUpKey
+		}
+		err = w.report.Report(ctx, hubevent.Report{Key: key, Type: incident.EventNoteAdded, At: w.now().UTC(),
+			IncidentID: rec.ID, PageID: job.Args.PageID, FollowUpKey: job.Args.FollowUpKey})
+	}
+	return classify(ctx, err, last)
+}
+
+// add adds the note unless a note on the page carries its marker: an
+// attempt whose answer was lost added it.
+func (w *NoteWorker) add(ctx context.Context, pageID, content, marker string) error {
+	notes, err := w.client.ListIncidentNotesWithContext(ctx, pageID)
 	if err != nil {
-		return w.classify(ctx, err)
+		return err
 	}
 	for _, n := range notes {
 		if strings.Contains(n.Content, marker) {
 			return nil
 		}
 	}
-	_, err = w.client.CreateIncidentNoteWithContext(ctx, job.Args.PageID, pd.IncidentNote{
+	_, err = w.client.CreateIncidentNoteWithContext(ctx, pageID, pd.IncidentNote{
 		Content: content,
 		// go-pagerduty sends the note user's summary as the From header.
 		User: pd.APIObject{Summary: w.from},
 	})
-	return w.classify(ctx, err)
-}
-
-// classify: a rate limit waits without spending an attempt, a refusal is
-// final with PagerDuty's words, the rest retries with backoff.
-// go-pagerduty wraps transport errors with %v, so the context is checked
-// first.
-func (w *NoteWorker) classify(ctx context.Context, err error) error {
-	if err == nil || ctx.Err() != nil {
-		return errors.Join(err, ctx.Err())
-	}
-	var api pd.APIError
-	if errors.As(err, &api) {
-		switch {
-		case api.RateLimited():
-			return river.JobSnooze(time.Minute)
-		case api.StatusCode >= 400 && api.StatusCode < 500 && api.StatusCode != http.StatusRequestTimeout:
-			return river.JobCancel(fmt.Errorf("PagerDuty refused (%d): %w", api.StatusCode, err))
-		}
-	}
 	return err
 }

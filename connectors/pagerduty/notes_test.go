@@ -16,11 +16,14 @@ import (
 	"github.com/incidenthub/incidenthub/connectors/pagerduty/pagerdutytest"
 	"github.com/incidenthub/incidenthub/internal/actions"
 	"github.com/incidenthub/incidenthub/internal/incident"
+	"github.com/incidenthub/incidenthub/internal/pipeline/pipelinetest"
 	"github.com/incidenthub/incidenthub/internal/store"
 	"github.com/incidenthub/incidenthub/internal/store/storetest"
+	"github.com/incidenthub/incidenthub/router"
 )
 
 type noteBundle struct {
+	hub    *pipelinetest.Hub
 	fake   *pagerdutytest.Fake
 	worker *pagerduty.NoteWorker
 	store  *store.Store
@@ -34,15 +37,16 @@ func setupNotes(t *testing.T) *noteBundle {
 	rec := &incident.Record{Title: "Checkout latency", Status: incident.StatusResolved, Kind: incident.KindIncident,
 		Severity: "SEV2", Service: "checkout", CorrelationKey: "checkout", OpenedAt: time.Now(),
 		ReviewDoc: "https://github.com/acme/incidents/issues/7", ReviewDocNumber: 7}
-	require.NoError(t, s.Update(context.Background(), func(tx *store.Tx) error { return tx.SaveRecord(rec, nil) }))
+	require.NoError(t, s.Update(context.Background(), func(tx *store.Tx) error { return tx.SaveRecord(context.Background(), rec, nil) }))
 	cfg := config.PagerDuty{APIToken: "pd-token", FromEmail: "oncall@example.com", BaseURL: fake.URL}
-	return &noteBundle{fake: fake, worker: pagerduty.NewNoteWorker(cfg, s, slog.New(slog.DiscardHandler)), store: s, id: rec.ID}
+	hub := pipelinetest.New(s, router.Rules{})
+	return &noteBundle{fake: fake, hub: hub, worker: pagerduty.NewNoteWorker(cfg, s, hub.Reporter, slog.New(slog.DiscardHandler)), store: s, id: rec.ID}
 }
 
 func (b *noteBundle) work(t *testing.T) error {
 	t.Helper()
-	return b.worker.Work(context.Background(), &river.Job[actions.PageNoteArgs]{
-		JobRow: &rivertype.JobRow{}, Args: actions.PageNoteArgs{IncidentID: b.id, PageID: "Q3B15VLMF3ASBD"},
+	return b.worker.Work(context.Background(), &river.Job[pagerduty.PageNoteArgs]{
+		JobRow: &rivertype.JobRow{}, Args: pagerduty.PageNoteArgs{IncidentID: b.id, PageID: "Q3B15VLMF3ASBD"},
 	})
 }
 
@@ -64,9 +68,9 @@ func TestFollowUpNoteAddedOnce(t *testing.T) {
 	require.NoError(t, b.work(t))
 	f := incident.FollowUp{IncidentID: b.id, Key: "github:comment:5:0", Title: "Alert on pool saturation", Status: incident.FollowUpOpen,
 		RequestedAt: time.Now(), JiraID: "10001", JiraKey: "PAY-1", JiraURL: "https://acme.atlassian.net/browse/PAY-1"}
-	require.NoError(t, b.store.Update(context.Background(), func(tx *store.Tx) error { return tx.SaveFollowUp(&f) }))
-	job := &river.Job[actions.PageNoteArgs]{JobRow: &rivertype.JobRow{},
-		Args: actions.PageNoteArgs{IncidentID: b.id, PageID: "Q3B15VLMF3ASBD", FollowUpKey: f.Key}}
+	require.NoError(t, b.store.Update(context.Background(), func(tx *store.Tx) error { return tx.SaveFollowUp(context.Background(), &f) }))
+	job := &river.Job[pagerduty.PageNoteArgs]{JobRow: &rivertype.JobRow{},
+		Args: pagerduty.PageNoteArgs{IncidentID: b.id, PageID: "Q3B15VLMF3ASBD", FollowUpKey: f.Key}}
 	require.NoError(t, b.worker.Work(context.Background(), job))
 	require.NoError(t, b.worker.Work(context.Background(), job))
 	notes := b.fake.Notes("Q3B15VLMF3ASBD")
@@ -99,6 +103,46 @@ func TestNoteExactlyOnceUnderFaults(t *testing.T) {
 	}
 }
 
+// A rate limit waits as long as PagerDuty asks (ratelimit-reset, or
+// Retry-After), without spending an attempt: go-pagerduty's error keeps
+// only the status, so the wait comes from the answer's headers.
+func TestNoteHonoursRateLimitHeaders(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		header, value string
+		want          time.Duration
+	}{
+		{"Retry-After", "120", 120 * time.Second},
+		{"ratelimit-reset", "300", 300 * time.Second},
+		{"Retry-After", "7200", actions.MaxSnooze},
+	} {
+		b := setupNotes(t)
+		// The client's own retry spends the first; the second reaches the job.
+		b.fake.Faults = []int{429, 429}
+		b.fake.FaultHeaders = map[string]string{tc.header: tc.value}
+		err := b.work(t)
+		var snooze *river.JobSnoozeError
+		require.ErrorAs(t, err, &snooze, tc.header)
+		require.Equal(t, tc.want, snooze.Duration, tc.header)
+		require.Empty(t, b.fake.Notes("Q3B15VLMF3ASBD"))
+	}
+}
+
+// The note the job added is reported, and the report is decided in order.
+func TestNoteReported(t *testing.T) {
+	t.Parallel()
+	b := setupNotes(t)
+	require.NoError(t, b.work(t))
+	require.NoError(t, b.work(t))
+	d, err := b.store.Delivery(context.Background(), incident.SourceHub, "note.added:INC-1:Q3B15VLMF3ASBD")
+	require.NoError(t, err)
+	require.Equal(t, string(incident.EventNoteAdded), d.Event)
+	b.hub.Process(t)
+	d, err = b.store.Delivery(context.Background(), incident.SourceHub, "note.added:INC-1:Q3B15VLMF3ASBD")
+	require.NoError(t, err)
+	require.Equal(t, "processed", string(d.Status))
+}
+
 func TestNoteRefusedIsFinal(t *testing.T) {
 	t.Parallel()
 	b := setupNotes(t)
@@ -113,8 +157,8 @@ func TestNotesHeldWithoutCredentials(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, "pagerduty.api_token is not set", pagerduty.NotesHeld(config.PagerDuty{FromEmail: "a@example.com"}))
 	require.Equal(t, "pagerduty.from_email is not set", pagerduty.NotesHeld(config.PagerDuty{APIToken: "t"}))
-	w := pagerduty.NewNoteWorker(config.PagerDuty{}, nil, slog.New(slog.DiscardHandler))
-	err := w.Work(context.Background(), &river.Job[actions.PageNoteArgs]{JobRow: &rivertype.JobRow{}, Args: actions.PageNoteArgs{IncidentID: 1, PageID: "P"}})
+	w := pagerduty.NewNoteWorker(config.PagerDuty{}, nil, nil, slog.New(slog.DiscardHandler))
+	err := w.Work(context.Background(), &river.Job[pagerduty.PageNoteArgs]{JobRow: &rivertype.JobRow{}, Args: pagerduty.PageNoteArgs{IncidentID: 1, PageID: "P"}})
 	var snooze *river.JobSnoozeError
 	require.ErrorAs(t, err, &snooze)
 }
@@ -125,8 +169,8 @@ func TestNoteRefusesHostilePageIDs(t *testing.T) {
 	t.Parallel()
 	b := setupNotes(t)
 	for _, id := range []string{"../users/PABC", "P1?x=y", "P1/notes", "", "p1 2"} {
-		err := b.worker.Work(context.Background(), &river.Job[actions.PageNoteArgs]{
-			JobRow: &rivertype.JobRow{}, Args: actions.PageNoteArgs{IncidentID: b.id, PageID: id},
+		err := b.worker.Work(context.Background(), &river.Job[pagerduty.PageNoteArgs]{
+			JobRow: &rivertype.JobRow{}, Args: pagerduty.PageNoteArgs{IncidentID: b.id, PageID: id},
 		})
 		var cancel *river.JobCancelError
 		require.ErrorAs(t, err, &cancel, id)

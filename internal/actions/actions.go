@@ -11,9 +11,11 @@ package actions
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -21,134 +23,93 @@ import (
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
 
+	"github.com/incidenthub/incidenthub/internal/httpclient"
 	"github.com/incidenthub/incidenthub/internal/incident"
 )
 
-// Queues. GitHub asks integrations for serial writes, so its queue has one
-// worker.
-const (
-	QueueGitHub    = "github"
-	QueuePagerDuty = "pagerduty"
-	QueueJira      = "jira"
-)
-
-// ReviewDocArgs creates an incident's review doc on GitHub, or brings its
-// hub sections up to date.
-type ReviewDocArgs struct {
-	IncidentID int64 `json:"incident_id"`
+// Job is one kind of job a connector runs for the router's actions: how
+// an action becomes the job's arguments, the worker that runs it, and why
+// the connector holds it with its configuration. Connectors provide their
+// jobs to the "jobs" group; nothing lists them all by hand.
+type Job struct {
+	// Action is the router's action kind the job carries out.
+	Action string
+	// Kind is River's kind of the job's arguments.
+	Kind string
+	// Args makes the job's arguments for an action on a record.
+	Args func(incidentID int64, a incident.Action) river.JobArgs
+	// Held says why the connector holds these jobs with its configuration
+	// (they wait, and run once it is configured); "" when it runs them.
+	Held string
+	// Register adds the job's worker.
+	Register func(*river.Workers)
+	// Queue is the River queue the job's InsertOpts name, and MaxWorkers
+	// how many of its jobs run at once (GitHub asks for serial writes: 1).
+	Queue      string
+	MaxWorkers int
 }
 
-// Kind implements river.JobArgs.
-func (ReviewDocArgs) Kind() string { return "github.review_doc" }
-
-// InsertOpts: not unique. Every change of a record gets its own job, so
-// that none is lost to a job that had already read the record (a unique
-// job still running would swallow it); the worker is idempotent and makes
-// no write when nothing changed.
-func (ReviewDocArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueGitHub, MaxAttempts: 20}
+// NewJob describes the jobs of worker w for the router's action kind.
+func NewJob[T insertable](action string, w river.Worker[T], held string, maxWorkers int,
+	args func(incidentID int64, a incident.Action) T) Job {
+	var zero T
+	return Job{
+		Action: action, Kind: zero.Kind(), Held: held, Queue: zero.InsertOpts().Queue, MaxWorkers: maxWorkers,
+		Args:     func(id int64, a incident.Action) river.JobArgs { return args(id, a) },
+		Register: func(ws *river.Workers) { river.AddWorker(ws, w) },
+	}
 }
 
-// PageNoteArgs adds a note to a PagerDuty incident linking the review
-// doc, or, with FollowUpKey, a follow-up's ticket.
-type PageNoteArgs struct {
-	IncidentID  int64  `json:"incident_id"`
-	PageID      string `json:"page_id"`
-	FollowUpKey string `json:"followup_key,omitempty"`
+// insertable are job arguments that name their queue.
+type insertable interface {
+	river.JobArgs
+	river.JobArgsWithInsertOpts
 }
 
-// Kind implements river.JobArgs.
-func (PageNoteArgs) Kind() string { return "pagerduty.note" }
-
-// InsertOpts: one note job per page at a time.
-func (PageNoteArgs) InsertOpts() river.InsertOpts { return onePending(QueuePagerDuty) }
-
-// ReviewReminderArgs reminds, once, that a review is overdue.
-type ReviewReminderArgs struct {
-	IncidentID int64 `json:"incident_id"`
-}
-
-// Kind implements river.JobArgs.
-func (ReviewReminderArgs) Kind() string { return "github.review_reminder" }
-
-// InsertOpts: one reminder job per incident at a time.
-func (ReviewReminderArgs) InsertOpts() river.InsertOpts { return onePending(QueueGitHub) }
-
-// ChangeNoteArgs comments on a pull request among an incident's changes.
-type ChangeNoteArgs struct {
-	IncidentID int64  `json:"incident_id"`
-	ChangeKey  string `json:"change_key"`
-}
-
-// Kind implements river.JobArgs.
-func (ChangeNoteArgs) Kind() string { return "github.change_note" }
-
-// InsertOpts: one job per incident and change at a time.
-func (ChangeNoteArgs) InsertOpts() river.InsertOpts { return onePending(QueueGitHub) }
-
-// FileFollowUpArgs files a follow-up's Jira ticket, once.
-type FileFollowUpArgs struct {
-	IncidentID  int64  `json:"incident_id"`
-	FollowUpKey string `json:"followup_key"`
-}
-
-// Kind implements river.JobArgs.
-func (FileFollowUpArgs) Kind() string { return "jira.file_followup" }
-
-// InsertOpts: one job per follow-up at a time, so that two workers never
-// race to create the same ticket.
-func (FileFollowUpArgs) InsertOpts() river.InsertOpts { return onePending(QueueJira) }
-
-// FollowUpReplyArgs confirms a filed follow-up on the review issue.
-type FollowUpReplyArgs struct {
-	IncidentID  int64  `json:"incident_id"`
-	FollowUpKey string `json:"followup_key"`
-}
-
-// Kind implements river.JobArgs.
-func (FollowUpReplyArgs) Kind() string { return "github.followup_reply" }
-
-// InsertOpts: one reply job per follow-up at a time.
-func (FollowUpReplyArgs) InsertOpts() river.InsertOpts { return onePending(QueueGitHub) }
-
-// onePending keeps one unfinished job per kind and arguments, for jobs
-// whose input does not move (a note on one page, one reminder).
-func onePending(queue string) river.InsertOpts {
-	return river.InsertOpts{Queue: queue, MaxAttempts: 20, UniqueOpts: river.UniqueOpts{
+// OnePending keeps one unfinished job per kind and arguments in queue, for
+// jobs whose input does not move (a note on one page, one reminder).
+func OnePending(queue string) river.InsertOpts {
+	return river.InsertOpts{Queue: queue, MaxAttempts: MaxAttempts, UniqueOpts: river.UniqueOpts{
 		ByArgs: true,
 		ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
 			rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStateScheduled},
 	}}
 }
 
+// MaxAttempts is how often a job is tried before it is a dead letter: with
+// the retry policy's backoff, about a day and a half of vendor outage.
+const MaxAttempts = 20
+
 // HeldRecheck is how often a held job (a connector without credentials)
 // looks again; credentials arrive with a restart on a new configuration.
 const HeldRecheck = 10 * time.Minute
 
-// Rate-limit waits: at least minSnooze, so that a limit naming no time (or
+// Rate-limit waits: at least MinSnooze, so that a limit naming no time (or
 // zero) is never hammered; at most MaxSnooze, so that one answer cannot
 // park a job for an hour.
 const (
-	minSnooze = 30 * time.Second
+	MinSnooze = 30 * time.Second
 	MaxSnooze = 15 * time.Minute
 )
 
 // RateLimitSnooze waits out a vendor's rate limit without spending an
-// attempt, within minSnooze and MaxSnooze.
+// attempt, within MinSnooze and MaxSnooze.
 func RateLimitSnooze(wait time.Duration) error {
-	return river.JobSnooze(min(max(wait, minSnooze), MaxSnooze))
+	return river.JobSnooze(min(max(wait, MinSnooze), MaxSnooze))
 }
 
 // Queue is the River client over the hub's SQLite database.
 type Queue struct {
 	client *river.Client[*sql.Tx]
 	db     *sql.DB
+	jobs   map[string]Job // by action kind
 }
 
 // Config tunes the queue.
 type Config struct {
-	Workers *river.Workers
-	Logger  *slog.Logger
+	// Jobs are every connector's jobs.
+	Jobs   []Job
+	Logger *slog.Logger
 	// Insert-only clients (the CLI) have no workers and never start.
 	InsertOnly bool
 	// JobTimeout bounds one run; RescueAfter re-runs a job whose process
@@ -173,20 +134,28 @@ func NewQueue(db *sql.DB, cfg Config) (*Queue, error) {
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		RetryPolicy:          retryPolicy{},
 	}
+	jobs := make(map[string]Job, len(cfg.Jobs))
+	for _, j := range cfg.Jobs {
+		if _, dup := jobs[j.Action]; dup {
+			return nil, fmt.Errorf("job queue: two jobs for action %q", j.Action)
+		}
+		jobs[j.Action] = j
+	}
 	if !cfg.InsertOnly {
-		rc.Workers = cfg.Workers
-		rc.Queues = map[string]river.QueueConfig{
-			QueueGitHub:        {MaxWorkers: 1},
-			QueuePagerDuty:     {MaxWorkers: 2},
-			QueueJira:          {MaxWorkers: 2},
-			river.QueueDefault: {MaxWorkers: 2},
+		rc.Workers = river.NewWorkers()
+		for _, j := range cfg.Jobs {
+			j.Register(rc.Workers)
+		}
+		rc.Queues = map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: 2}}
+		for _, j := range cfg.Jobs {
+			rc.Queues[j.Queue] = river.QueueConfig{MaxWorkers: max(rc.Queues[j.Queue].MaxWorkers, j.MaxWorkers, 1)}
 		}
 	}
 	client, err := river.NewClient(riversqlite.New(db), rc)
 	if err != nil {
 		return nil, fmt.Errorf("job queue: %w", err)
 	}
-	return &Queue{client: client, db: db}, nil
+	return &Queue{client: client, db: db, jobs: jobs}, nil
 }
 
 // Migrate applies River's own migrations.
@@ -204,45 +173,29 @@ func (q *Queue) Migrate(ctx context.Context) error {
 // Enqueue inserts the job for an action in the caller's transaction, so
 // that the job exists if and only if the change that asked for it does.
 func (q *Queue) Enqueue(ctx context.Context, tx *sql.Tx, incidentID int64, a incident.Action) error {
-	return insert(ctx, q.client, tx, incidentID, a)
-}
-
-// EnqueueFromJob inserts a follow-on job from inside a running job, with
-// the client River puts in the job's context.
-func EnqueueFromJob(ctx context.Context, tx *sql.Tx, incidentID int64, a incident.Action) error {
-	client, err := river.ClientFromContextSafely[*sql.Tx](ctx)
-	if err != nil {
-		return fmt.Errorf("enqueue %s for %s: %w", a.Kind, incident.FormatRef(incidentID), err)
-	}
-	return insert(ctx, client, tx, incidentID, a)
-}
-
-func insert(ctx context.Context, client *river.Client[*sql.Tx], tx *sql.Tx, incidentID int64, a incident.Action) error {
-	var args river.JobArgs
-	switch a.Kind {
-	case incident.ActionReviewDoc:
-		args = ReviewDocArgs{IncidentID: incidentID}
-	case incident.ActionPageNote:
-		args = PageNoteArgs{IncidentID: incidentID, PageID: a.Target, FollowUpKey: a.FollowUp}
-	case incident.ActionReviewReminder:
-		args = ReviewReminderArgs{IncidentID: incidentID}
-	case incident.ActionChangeNote:
-		args = ChangeNoteArgs{IncidentID: incidentID, ChangeKey: a.Target}
-	case incident.ActionFileFollowUp:
-		args = FileFollowUpArgs{IncidentID: incidentID, FollowUpKey: a.Target}
-	case incident.ActionFollowUpReply:
-		args = FollowUpReplyArgs{IncidentID: incidentID, FollowUpKey: a.Target}
-	default:
+	j, ok := q.jobs[a.Kind]
+	if !ok {
 		return fmt.Errorf("no job for action %q", a.Kind)
 	}
+	args := j.Args(incidentID, a)
 	var opts *river.InsertOpts
 	if !a.RunAt.IsZero() {
 		opts = &river.InsertOpts{ScheduledAt: a.RunAt}
 	}
-	if _, err := client.InsertTx(ctx, tx, args, opts); err != nil {
+	if _, err := q.client.InsertTx(ctx, tx, args, opts); err != nil {
 		return fmt.Errorf("enqueue %s for %s: %w", args.Kind(), incident.FormatRef(incidentID), err)
 	}
 	return nil
+}
+
+// Held says why the jobs of a River kind are held, or "".
+func (q *Queue) Held(kind string) string {
+	for _, j := range q.jobs {
+		if j.Kind == kind {
+			return j.Held
+		}
+	}
+	return ""
 }
 
 // Client is the River client, for starting, stopping and the CLI.
@@ -259,4 +212,39 @@ func (retryPolicy) NextRetry(job *rivertype.JobRow) time.Time {
 		d = min(time.Duration(1<<job.Attempt)*time.Second, time.Hour)
 	}
 	return time.Now().Add(d/2 + rand.N(d/2+1))
+}
+
+// Outcome is the one retry contract of every vendor call: what River does
+// with its error. resp is the vendor's answer when there was one (its
+// status and headers; nil after a transport failure).
+//
+//   - nil: done.
+//   - a rate limit (429, or a 403 or 503 naming a wait in Retry-After,
+//     X-RateLimit-Reset or ratelimit-reset): snooze for the named wait,
+//     within MinSnooze and MaxSnooze, without spending an attempt.
+//   - a refusal retrying cannot change (any other 4xx but 408): cancel,
+//     keeping the vendor's words; a dead letter for `actions retry` once
+//     fixed.
+//   - anything else (a timeout, a 5xx, the network): the error, retried
+//     with backoff.
+//
+// The context is checked first: an SDK that wraps transport errors with %v
+// (go-pagerduty) would hide a cancelled job behind a retryable error.
+func Outcome(ctx context.Context, vendor string, err error, resp *http.Response) error {
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return errors.Join(err, ctx.Err())
+	}
+	if resp == nil {
+		return err
+	}
+	if wait, limited := httpclient.RateLimited(resp, time.Now()); limited {
+		return RateLimitSnooze(wait)
+	}
+	if code := resp.StatusCode; code >= 400 && code < 500 && code != http.StatusRequestTimeout {
+		return river.JobCancel(fmt.Errorf("%s refused (%d): %w", vendor, code, err))
+	}
+	return err
 }

@@ -6,40 +6,39 @@ import (
 	"errors"
 	"log/slog"
 
-	"github.com/riverqueue/river"
 	"go.uber.org/fx"
 
 	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/internal/store"
 )
 
 // Module runs the job queue for the life of the app.
-var Module = fx.Module("actions", fx.Provide(newForApp))
+var Module = fx.Module("actions",
+	fx.Provide(newForApp),
+	fx.Provide(fx.Private, func(s *store.Store) Database { return s }),
+)
 
 // Database is the store's writer, which the queue shares.
 type Database interface {
 	WriteDB() *sql.DB
 }
 
-// Params are the queue's dependencies in an app. Each connector registers
-// its workers into the "workers" group.
+// Params are the queue's dependencies in an app. Each connector provides
+// its jobs to the "jobs" group.
 type Params struct {
 	fx.In
 
 	Lifecycle fx.Lifecycle
 	DB        Database
-	Workers   []func(*river.Workers) `group:"workers"`
-	Jobs      config.Jobs
+	Jobs      []Job `group:"jobs"`
+	Config    config.Jobs
 	Log       *slog.Logger
 }
 
 func newForApp(p Params) (*Queue, error) {
-	workers := river.NewWorkers()
-	for _, register := range p.Workers {
-		register(workers)
-	}
 	q, err := NewQueue(p.DB.WriteDB(), Config{
-		Workers: workers, Logger: p.Log.With("component", "river"),
-		JobTimeout: p.Jobs.Timeout, RescueAfter: p.Jobs.RescueAfter,
+		Jobs: p.Jobs, Logger: p.Log.With("component", "river"),
+		JobTimeout: p.Config.Timeout, RescueAfter: p.Config.RescueAfter,
 	})
 	if err != nil {
 		return nil, err

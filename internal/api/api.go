@@ -20,9 +20,10 @@ import (
 )
 
 // Module contributes the API routes, or none when no token is configured.
-var Module = fx.Module("api", fx.Provide(
-	fx.Annotate(Routes, fx.ResultTags(`group:"routes,flatten"`)),
-))
+var Module = fx.Module("api",
+	fx.Provide(fx.Annotate(Routes, fx.ResultTags(`group:"routes,flatten"`))),
+	fx.Provide(fx.Private, func(s *store.Store) Reader { return s }),
+)
 
 // Reader is what the API reads.
 type Reader interface {

@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -89,7 +90,11 @@ type methodKey struct{}
 type methodTagger struct{ next http.RoundTripper }
 
 func (m methodTagger) RoundTrip(r *http.Request) (*http.Response, error) {
-	return m.next.RoundTrip(r.WithContext(context.WithValue(r.Context(), methodKey{}, r.Method)))
+	resp, err := m.next.RoundTrip(r.WithContext(context.WithValue(r.Context(), methodKey{}, r.Method)))
+	if l, ok := r.Context().Value(lastResponseKey{}).(*LastResponse); ok && resp != nil {
+		l.set(resp)
+	}
+	return resp, err
 }
 
 func idempotent(ctx context.Context) bool {
@@ -233,4 +238,36 @@ func secondaryLimit(resp *http.Response) bool {
 		io.Closer
 	}{io.MultiReader(strings.NewReader(string(head)), resp.Body), resp.Body}
 	return err == nil && strings.Contains(strings.ToLower(string(head)), "secondary rate limit")
+}
+
+type lastResponseKey struct{}
+
+// LastResponse keeps the status and headers of the last answer received
+// by requests made under its context. Some SDKs drop the headers from
+// their errors (go-pagerduty's APIError keeps only the status), and a
+// rate limit's wait is in the headers.
+type LastResponse struct {
+	mu   sync.Mutex
+	resp *http.Response
+}
+
+// WithLastResponse returns a context under which the hub's HTTP client
+// records each answer in the returned LastResponse.
+func WithLastResponse(ctx context.Context) (context.Context, *LastResponse) {
+	l := &LastResponse{}
+	return context.WithValue(ctx, lastResponseKey{}, l), l
+}
+
+// Get returns the last answer (status and headers, no body), or nil when
+// none came.
+func (l *LastResponse) Get() *http.Response {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.resp
+}
+
+func (l *LastResponse) set(resp *http.Response) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.resp = &http.Response{StatusCode: resp.StatusCode, Header: resp.Header.Clone()}
 }

@@ -14,11 +14,14 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/incidenthub/incidenthub/internal/metrics"
+	"github.com/incidenthub/incidenthub/internal/store"
 )
 
 // Module provides the *Server and starts it with the app.
 var Module = fx.Module("httpserver",
 	fx.Provide(New),
+	// Ready when the store answers.
+	fx.Provide(fx.Private, func(s *store.Store) Pinger { return s }),
 	fx.Invoke(func(*Server) {}),
 )
 

@@ -10,6 +10,11 @@ const (
 	SourcePagerDuty Source = "pagerduty"
 	SourceGitHub    Source = "github"
 	SourceJira      Source = "jira"
+	// SourceHub is the hub itself: what its jobs made on the vendors (a
+	// review issue opened, a ticket filed) and what people asked of it
+	// through the CLI, reported as events on the same ordered path as
+	// vendor deliveries, so that only the router changes a record.
+	SourceHub Source = "incidenthub"
 )
 
 // EventType is a normalised event, independent of the vendor's vocabulary.
@@ -55,6 +60,38 @@ const (
 	EventFollowUpComment EventType = "followup.comment"
 )
 
+// Hub events: what the hub's jobs made on the vendors, and requests made
+// through the CLI. RecordID is the record; each carries the time the thing
+// happened (a vendor's own timestamp where it gives one).
+const (
+	// EventReviewRequested asks for a review doc at once (`incidents
+	// review`): how an optional review opens, and how one overrides none.
+	EventReviewRequested EventType = "review.requested"
+	// EventReviewOpened: the review issue exists; IssueNumber and URL say
+	// which.
+	EventReviewOpened EventType = "review.opened"
+	// EventReviewSummarised: the summary of the resolution at For is on
+	// the review issue.
+	EventReviewSummarised EventType = "review.summarised"
+	// EventReviewReminded: the one reminder of an overdue review is posted.
+	EventReviewReminded EventType = "review.reminded"
+	// EventNoteAdded: a note is on PagerDuty incident PageID; with
+	// FollowUpKey, the note links that follow-up's ticket.
+	EventNoteAdded EventType = "note.added"
+	// EventChangeNoted: the blameless note is on the pull request of the
+	// change Target.
+	EventChangeNoted EventType = "change.noted"
+	// EventFollowUpFiling: the job is about to file FollowUpKey's ticket;
+	// from then on the task-list item no longer settles.
+	EventFollowUpFiling EventType = "followup.filing"
+	// EventFollowUpFiled: FollowUpKey's ticket exists; Ticket is it.
+	EventFollowUpFiled EventType = "followup.filed"
+	// EventFollowUpLinked: the ticket links back to the review issue.
+	EventFollowUpLinked EventType = "followup.linked"
+	// EventFollowUpReplied: the review issue confirms the filed ticket.
+	EventFollowUpReplied EventType = "followup.replied"
+)
+
 // Event is what a connector makes of one vendor event: the facts the router
 // needs and the time the thing happened (never the time it arrived).
 type Event struct {
@@ -89,4 +126,15 @@ type Event struct {
 	FollowUps []FollowUpRequest
 	// Ticket is the Jira ticket a follow-up event is about.
 	Ticket *Ticket
+	// RecordID is the record a hub event is about.
+	RecordID int64
+	// FollowUpKey is the follow-up a hub event is about.
+	FollowUpKey string
+	// URL is what a hub event made: the review issue, a ticket.
+	URL string
+	// Target is what else a hub event is about: the change a pull-request
+	// note was left for.
+	Target string
+	// For is the resolution a summary was posted for.
+	For time.Time
 }

@@ -1,6 +1,9 @@
 package incident
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -54,14 +57,23 @@ type FollowUp struct {
 	// StatusAt is when the applied status happened, so that an older event
 	// delivered late does not undo a newer one.
 	StatusAt time.Time `json:"status_at,omitzero"`
-	// TicketLabel is the label unique to this follow-up's ticket, written
-	// down before the hub first asks Jira to create it: after an
-	// ambiguous failure the ticket is looked for by it before creating
-	// another. FilingSince is when that first create was attempted.
+	// TicketLabel is the label unique to this follow-up's ticket, known
+	// before the hub first asks Jira to create it: after an ambiguous
+	// failure the ticket is looked for by it before creating another.
+	// FilingSince is when the hub began to file it.
 	TicketLabel string    `json:"ticket_label,omitempty"`
 	FilingSince time.Time `json:"filing_since,omitzero"`
 	// Linked is set once the ticket links back to the review issue.
 	Linked bool `json:"linked,omitempty"`
+}
+
+// TicketLabelFor is the label unique to a follow-up's ticket. It is
+// derived from the follow-up rather than drawn at random, so that the
+// router decides it without a random source and every attempt to file the
+// ticket, on any replica, looks for the same label.
+func TicketLabelFor(incidentID int64, key string) string {
+	sum := sha256.Sum256([]byte(strconv.FormatInt(incidentID, 10) + "\x00" + key))
+	return "incidenthub-" + hex.EncodeToString(sum[:8])
 }
 
 // Filed reports whether the follow-up has its ticket.

@@ -74,6 +74,10 @@ type Record struct {
 	SummaryFor time.Time
 	// ReviewDue is when the review is due, set when its doc opens.
 	ReviewDue time.Time
+	// ReviewOpensAt is when the review doc is to open, once the record is
+	// resolved and its review is required or was asked for; zero when no
+	// doc is to open. The router sets it; the job follows it.
+	ReviewOpensAt time.Time
 	// ReviewRequested asks for a review a severity leaves optional.
 	ReviewRequested bool
 	// Changes are the changes attached to the record, filled when it is

@@ -280,10 +280,10 @@ func TestReviewIssueClosesTheRecord(t *testing.T) {
 	}
 	// The doc is issue #1 of the review repository (GitHub's example issue).
 	require.NoError(t, b.store.Update(context.Background(), func(tx *store.Tx) error {
-		rec, err := tx.RecordByID(1)
+		rec, err := tx.RecordByID(context.Background(), 1)
 		require.NoError(t, err)
 		rec.ReviewDocNumber = 1
-		return tx.SaveRecord(rec, nil)
+		return tx.SaveRecord(context.Background(), rec, nil)
 	}))
 	b.send(t, gh, "g1", "issues", review("closed"))
 	require.Contains(t, b.deliveryOf(t, gh, "g1").Reason, "INC-1 is still open")

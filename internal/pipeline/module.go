@@ -7,14 +7,21 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/internal/actions"
 	"github.com/incidenthub/incidenthub/internal/inbox"
 	"github.com/incidenthub/incidenthub/internal/lifecycle"
 	"github.com/incidenthub/incidenthub/internal/metrics"
+	"github.com/incidenthub/incidenthub/internal/store"
 )
 
 // Module runs the *Processor for the life of the app.
 var Module = fx.Module("pipeline",
 	fx.Provide(newForApp),
+	fx.Provide(
+		fx.Private,
+		func(s *store.Store) Store { return s },
+		func(q *actions.Queue) Enqueuer { return q },
+	),
 	fx.Invoke(func(*Processor) {}),
 )
 

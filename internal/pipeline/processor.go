@@ -106,7 +106,9 @@ func RulesFrom(c *config.Config) router.Rules {
 		AwarenessLabels:      slices.Clone(c.Awareness.Labels),
 		AwarenessAutoResolve: c.Awareness.AutoResolveAfter,
 		ReviewOpenAfter:      c.Review.OpenAfter,
+		ReviewDueWithin:      c.Review.DueWithin,
 		ReviewRepo:           c.GitHub.ReviewRepo,
+		CommentOnChanges:     c.GitHub.CommentOnChanges,
 		// Long enough to fix a typo in a task-list item, short enough that
 		// the ticket follows the review.
 		TaskSettle: 2 * time.Minute,
@@ -188,7 +190,7 @@ func (p *Processor) ExpireAwareness(ctx context.Context) error {
 	var expired []string
 	err := p.store.Update(ctx, func(tx *store.Tx) error {
 		expired = expired[:0]
-		recs, err := tx.ActiveAwareness()
+		recs, err := tx.ActiveAwareness(ctx)
 		if err != nil {
 			return err
 		}
@@ -197,7 +199,7 @@ func (p *Processor) ExpireAwareness(ctx context.Context) error {
 			if dec == nil {
 				continue
 			}
-			if err := p.write(tx, *dec); err != nil {
+			if err := p.write(ctx, tx, *dec); err != nil {
 				return err
 			}
 			expired = append(expired, rec.Ref())
@@ -234,7 +236,7 @@ func (p *Processor) ProcessNext(ctx context.Context) (bool, error) {
 				err = &panicError{value: r, stack: debug.Stack()}
 			}
 		}()
-		return p.apply(tx, d, &res)
+		return p.apply(ctx, tx, d, &res)
 	})
 	var pe *panicError
 	if errors.As(err, &pe) {
@@ -289,7 +291,7 @@ type result struct {
 	notices []string
 }
 
-func (p *Processor) apply(tx *store.Tx, d inbox.Delivery, res *result) (inbox.Outcome, error) {
+func (p *Processor) apply(ctx context.Context, tx *store.Tx, d inbox.Delivery, res *result) (inbox.Outcome, error) {
 	n, ok := p.normalizers[d.Source]
 	if !ok {
 		return res.set(inbox.StatusIgnored, "no connector handles source "+string(d.Source)), nil
@@ -306,7 +308,7 @@ func (p *Processor) apply(tx *store.Tx, d inbox.Delivery, res *result) (inbox.Ou
 	var ignored []string
 	applied := 0
 	for _, ev := range events {
-		fresh, err := tx.MarkEventSeen(ev.Source, ev.ID)
+		fresh, err := tx.MarkEventSeen(ctx, ev.Source, ev.ID)
 		if err != nil {
 			return inbox.Outcome{}, err
 		}
@@ -314,7 +316,7 @@ func (p *Processor) apply(tx *store.Tx, d inbox.Delivery, res *result) (inbox.Ou
 			ignored = append(ignored, "event "+ev.ID+" was applied before")
 			continue
 		}
-		dec, err := p.decide(tx, ev)
+		dec, err := p.decide(ctx, tx, ev)
 		if err != nil {
 			return inbox.Outcome{}, err
 		}
@@ -323,7 +325,7 @@ func (p *Processor) apply(tx *store.Tx, d inbox.Delivery, res *result) (inbox.Ou
 		case dec.Defer != "":
 			// Not applied after all: forget the event so that it applies
 			// when the delivery is woken again.
-			if err := tx.ForgetEvent(ev.Source, ev.ID); err != nil {
+			if err := tx.ForgetEvent(ctx, ev.Source, ev.ID); err != nil {
 				return inbox.Outcome{}, err
 			}
 			res.outcome = inbox.Outcome{Status: inbox.StatusDeferred, Reason: dec.Defer, Subject: ev.PageID}
@@ -331,7 +333,7 @@ func (p *Processor) apply(tx *store.Tx, d inbox.Delivery, res *result) (inbox.Ou
 		case dec.Ignore != "":
 			ignored = append(ignored, dec.Ignore)
 		default:
-			if err := p.write(tx, dec); err != nil {
+			if err := p.write(ctx, tx, dec); err != nil {
 				return inbox.Outcome{}, err
 			}
 			if dec.Opened {
@@ -352,12 +354,12 @@ func (res *result) set(status inbox.Status, reason string) inbox.Outcome {
 }
 
 // decide loads the state the router asks for and returns its decision.
-func (p *Processor) decide(tx *store.Tx, ev incident.Event) (router.Decision, error) {
+func (p *Processor) decide(ctx context.Context, tx *store.Tx, ev incident.Event) (router.Decision, error) {
 	q := router.QueryFor(ev, p.rules)
 	if ev.Change != nil {
-		return p.decideChange(tx, ev, q)
+		return p.decideChange(ctx, tx, ev, q)
 	}
-	st, err := p.load(tx, q)
+	st, err := p.load(ctx, tx, q)
 	if err != nil {
 		return router.Decision{}, err
 	}
@@ -368,7 +370,7 @@ func (p *Processor) decide(tx *store.Tx, ev incident.Event) (router.Decision, er
 	// The record may have opened or moved: attach the service's changes
 	// that now belong on it (recent ones, and those while it is open).
 	service, from, to := router.ChangesQuery(dec.Record, p.rules)
-	changes, err := tx.ChangesOf(service, from, to)
+	changes, err := tx.ChangesOf(ctx, service, from, to)
 	if err != nil {
 		return router.Decision{}, err
 	}
@@ -376,8 +378,8 @@ func (p *Processor) decide(tx *store.Tx, ev incident.Event) (router.Decision, er
 	return dec, nil
 }
 
-func (p *Processor) decideChange(tx *store.Tx, ev incident.Event, q router.Query) (router.Decision, error) {
-	stored, err := tx.Change(q.ChangeKey)
+func (p *Processor) decideChange(ctx context.Context, tx *store.Tx, ev incident.Event, q router.Query) (router.Decision, error) {
+	stored, err := tx.Change(ctx, q.ChangeKey)
 	if err != nil {
 		return router.Decision{}, err
 	}
@@ -386,7 +388,7 @@ func (p *Processor) decideChange(tx *store.Tx, ev incident.Event, q router.Query
 		return router.Decision{Ignore: reason}, nil
 	}
 	service, openedBy, resolvedFrom := router.ChangeQuery(merged, p.rules)
-	recs, err := tx.RecordsOfService(service, openedBy, resolvedFrom)
+	recs, err := tx.RecordsOfService(ctx, service, openedBy, resolvedFrom)
 	if err != nil {
 		return router.Decision{}, err
 	}
@@ -396,24 +398,24 @@ func (p *Processor) decideChange(tx *store.Tx, ev incident.Event, q router.Query
 // write stores a decision: the change, the record and its entries, the
 // attachments (a zero record id is the decision's own record), and the
 // jobs of its actions, all in the one transaction.
-func (p *Processor) write(tx *store.Tx, dec router.Decision) error {
+func (p *Processor) write(ctx context.Context, tx *store.Tx, dec router.Decision) error {
 	if dec.Change != nil {
-		if err := tx.SaveChange(dec.Change); err != nil {
+		if err := tx.SaveChange(ctx, dec.Change); err != nil {
 			return err
 		}
 	}
 	if dec.Record != nil {
-		if err := tx.SaveRecord(dec.Record, dec.Entries); err != nil {
+		if err := tx.SaveRecord(ctx, dec.Record, dec.Entries); err != nil {
 			return err
 		}
 	}
 	for i := range dec.FollowUps {
-		if err := tx.SaveFollowUp(&dec.FollowUps[i]); err != nil {
+		if err := tx.SaveFollowUp(ctx, &dec.FollowUps[i]); err != nil {
 			return err
 		}
 	}
 	for _, key := range dec.Withdraw {
-		if err := tx.WithdrawFollowUp(key); err != nil {
+		if err := tx.WithdrawFollowUp(ctx, key); err != nil {
 			return err
 		}
 	}
@@ -422,7 +424,7 @@ func (p *Processor) write(tx *store.Tx, dec router.Decision) error {
 		if id == 0 {
 			id = dec.Record.ID
 		}
-		if err := tx.AttachChange(id, a.ChangeKey, a.Entry); err != nil {
+		if err := tx.AttachChange(ctx, id, a.ChangeKey, a.Entry); err != nil {
 			return err
 		}
 	}
@@ -430,25 +432,25 @@ func (p *Processor) write(tx *store.Tx, dec router.Decision) error {
 		if p.actions == nil {
 			return fmt.Errorf("%s asks for %s but no action queue is configured", dec.Record.Ref(), a.Kind)
 		}
-		if err := p.actions.Enqueue(tx.Context(), tx.SQL(), dec.Record.ID, a); err != nil {
+		if err := p.actions.Enqueue(ctx, tx.SQL(), dec.Record.ID, a); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (p *Processor) load(tx *store.Tx, q router.Query) (router.State, error) {
+func (p *Processor) load(ctx context.Context, tx *store.Tx, q router.Query) (router.State, error) {
 	var (
 		st  router.State
 		err error
 	)
 	if q.PageID != "" {
-		if st.Owner, err = tx.RecordByPage(q.PageID); err != nil {
+		if st.Owner, err = tx.RecordByPage(ctx, q.PageID); err != nil {
 			return st, err
 		}
 	}
 	if q.TicketID != "" {
-		if st.FollowUp, err = tx.FollowUpByTicket(q.TicketID); err != nil {
+		if st.FollowUp, err = tx.FollowUpByTicket(ctx, q.TicketID); err != nil {
 			return st, err
 		}
 		if st.FollowUp != nil {
@@ -456,8 +458,17 @@ func (p *Processor) load(tx *store.Tx, q router.Query) (router.State, error) {
 			q.RecordID = st.FollowUp.IncidentID
 		}
 	}
+	if q.FollowUpKey != "" {
+		st.FollowUp, err = tx.FollowUpByKey(ctx, q.FollowUpKey)
+		if errors.Is(err, store.ErrNotFound) {
+			st.FollowUp, err = nil, nil // withdrawn
+		}
+		if err != nil {
+			return st, err
+		}
+	}
 	if q.RecordID != 0 {
-		st.Owner, err = tx.RecordByID(q.RecordID)
+		st.Owner, err = tx.RecordByID(ctx, q.RecordID)
 		if errors.Is(err, store.ErrNotFound) {
 			return st, nil
 		}
@@ -465,14 +476,19 @@ func (p *Processor) load(tx *store.Tx, q router.Query) (router.State, error) {
 			return st, err
 		}
 	}
+	if st.Owner != nil && q.Changes {
+		if st.Owner.Changes, err = tx.AttachedChanges(ctx, st.Owner.ID); err != nil {
+			return st, err
+		}
+	}
 	// A known ticket's event needs only its own follow-up.
 	if st.Owner != nil && q.FollowUps && st.FollowUp == nil {
-		if st.FollowUps, err = tx.FollowUpsOf(st.Owner.ID); err != nil {
+		if st.FollowUps, err = tx.FollowUpsOf(ctx, st.Owner.ID); err != nil {
 			return st, err
 		}
 	}
 	if st.Owner == nil && q.CorrelationKey != "" {
-		if st.Active, err = tx.ActiveRecords(q.CorrelationKey, q.OpenedFrom, q.OpenedTo); err != nil {
+		if st.Active, err = tx.ActiveRecords(ctx, q.CorrelationKey, q.OpenedFrom, q.OpenedTo); err != nil {
 			return st, err
 		}
 	}

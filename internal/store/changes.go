@@ -12,9 +12,9 @@ import (
 )
 
 // Change returns the stored change with the key, or nil.
-func (t *Tx) Change(key string) (*incident.Change, error) {
+func (t *Tx) Change(ctx context.Context, key string) (*incident.Change, error) {
 	var doc string
-	err := t.tx.QueryRowContext(t.ctx, `SELECT doc FROM changes WHERE change_key = $1`, key).Scan(&doc)
+	err := t.tx.QueryRowContext(ctx, `SELECT doc FROM changes WHERE change_key = $1`, key).Scan(&doc)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -29,12 +29,12 @@ func (t *Tx) Change(key string) (*incident.Change, error) {
 }
 
 // SaveChange inserts or replaces a change in the change log.
-func (t *Tx) SaveChange(c *incident.Change) error {
+func (t *Tx) SaveChange(ctx context.Context, c *incident.Change) error {
 	doc, err := json.Marshal(c)
 	if err != nil {
 		return fmt.Errorf("save change %s: %w", c.Key, err)
 	}
-	if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO changes (change_key, service, kind, at, doc)
+	if _, err := t.tx.ExecContext(ctx, `INSERT INTO changes (change_key, service, kind, at, doc)
 		VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (change_key) DO UPDATE SET service = excluded.service, kind = excluded.kind,
 			at = excluded.at, doc = excluded.doc`,
@@ -46,16 +46,16 @@ func (t *Tx) SaveChange(c *incident.Change) error {
 
 // ChangesOf returns the service's changes that took effect between from
 // and to (a zero to means no end), oldest first.
-func (t *Tx) ChangesOf(service string, from, to time.Time) ([]incident.Change, error) {
-	return queryChanges(t.ctx, t.tx, `SELECT doc FROM changes WHERE service = $1 AND at >= $2 AND at <= $3 ORDER BY at`,
+func (t *Tx) ChangesOf(ctx context.Context, service string, from, to time.Time) ([]incident.Change, error) {
+	return queryChanges(ctx, t.tx, `SELECT doc FROM changes WHERE service = $1 AND at >= $2 AND at <= $3 ORDER BY at`,
 		service, from.UnixMilli(), endOrMax(to))
 }
 
 // RecordsOfService returns the service's records opened no later than
 // openedBy and not resolved before resolvedFrom: those a change at that
 // time may belong on.
-func (t *Tx) RecordsOfService(service string, openedBy, resolvedFrom time.Time) ([]incident.Record, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+recordColumns+` FROM incidents
+func (t *Tx) RecordsOfService(ctx context.Context, service string, openedBy, resolvedFrom time.Time) ([]incident.Record, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+recordColumns+` FROM incidents
 		WHERE service = $1 AND opened_at <= $2 AND (resolved_at IS NULL OR resolved_at >= $3) ORDER BY id`,
 		service, openedBy.UnixMilli(), resolvedFrom.UnixMilli())
 	if err != nil {
@@ -66,12 +66,12 @@ func (t *Tx) RecordsOfService(service string, openedBy, resolvedFrom time.Time) 
 
 // AttachChange links a change to a record and puts its entry on the
 // timeline, or updates the entry there as the change's state moves.
-func (t *Tx) AttachChange(recordID int64, changeKey string, e incident.TimelineEntry) error {
-	if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO incident_changes (incident_id, change_key) VALUES ($1, $2)
+func (t *Tx) AttachChange(ctx context.Context, recordID int64, changeKey string, e incident.TimelineEntry) error {
+	if _, err := t.tx.ExecContext(ctx, `INSERT INTO incident_changes (incident_id, change_key) VALUES ($1, $2)
 		ON CONFLICT (incident_id, change_key) DO NOTHING`, recordID, changeKey); err != nil {
 		return fmt.Errorf("attach %s to %s: %w", changeKey, incident.FormatRef(recordID), err)
 	}
-	return t.putEntry(recordID, e)
+	return t.putEntry(ctx, recordID, e)
 }
 
 // Changes lists changes of a service (all services when empty) that took
@@ -114,4 +114,14 @@ func endOrMax(t time.Time) int64 {
 		return 1<<62 - 1
 	}
 	return t.UnixMilli()
+}
+
+// AttachedChanges returns the changes attached to a record, oldest first.
+func (t *Tx) AttachedChanges(ctx context.Context, recordID int64) ([]incident.Change, error) {
+	return attachedChanges(ctx, t.tx, recordID)
+}
+
+func attachedChanges(ctx context.Context, q querier, recordID int64) ([]incident.Change, error) {
+	return queryChanges(ctx, q, `SELECT c.doc FROM changes c
+		JOIN incident_changes ic ON ic.change_key = c.change_key WHERE ic.incident_id = $1 ORDER BY c.at`, recordID)
 }

@@ -202,3 +202,22 @@ func rollback(tx *sql.Tx, err *error) {
 		_ = tx.Rollback()
 	}
 }
+
+// Append stores one delivery, for callers without the inbox's
+// writer (the CLI); fresh is false when it was stored before.
+func (s *Store) Append(ctx context.Context, d inbox.Delivery) (fresh bool, err error) {
+	f, err := s.AppendDeliveries(ctx, []inbox.Delivery{d})
+	if err != nil {
+		return false, err
+	}
+	return f[0], nil
+}
+
+// HubDelivery returns the hub event stored under id, with its body.
+func (s *Store) HubDelivery(ctx context.Context, id string) (inbox.Delivery, bool, error) {
+	d, err := s.Delivery(ctx, incident.SourceHub, id)
+	if errors.Is(err, ErrNotFound) {
+		return inbox.Delivery{}, false, nil
+	}
+	return d, err == nil, err
+}

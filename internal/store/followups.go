@@ -14,12 +14,12 @@ const followUpColumns = `f.id, f.incident_id, f.followup_key, f.status, f.jira_i
 
 // SaveFollowUp inserts a follow-up or updates the one with its key,
 // setting f.ID. A ticket followed by another follow-up is an error.
-func (t *Tx) SaveFollowUp(f *incident.FollowUp) error {
+func (t *Tx) SaveFollowUp(ctx context.Context, f *incident.FollowUp) error {
 	doc, err := json.Marshal(f)
 	if err != nil {
 		return fmt.Errorf("save follow-up %s: %w", f.Key, err)
 	}
-	err = t.tx.QueryRowContext(t.ctx, `INSERT INTO followups
+	err = t.tx.QueryRowContext(ctx, `INSERT INTO followups
 		(incident_id, followup_key, status, jira_id, requested_at, updated_at, doc)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (followup_key) DO UPDATE SET status = excluded.status, jira_id = excluded.jira_id,
@@ -34,16 +34,16 @@ func (t *Tx) SaveFollowUp(f *incident.FollowUp) error {
 }
 
 // WithdrawFollowUp forgets a follow-up whose ticket was never filed.
-func (t *Tx) WithdrawFollowUp(key string) error {
-	if _, err := t.tx.ExecContext(t.ctx, `DELETE FROM followups WHERE followup_key = $1 AND jira_id = ''`, key); err != nil {
+func (t *Tx) WithdrawFollowUp(ctx context.Context, key string) error {
+	if _, err := t.tx.ExecContext(ctx, `DELETE FROM followups WHERE followup_key = $1 AND jira_id = ''`, key); err != nil {
 		return fmt.Errorf("withdraw follow-up %s: %w", key, err)
 	}
 	return nil
 }
 
 // FollowUpsOf returns a record's follow-ups, oldest first.
-func (t *Tx) FollowUpsOf(incidentID int64) ([]incident.FollowUp, error) {
-	return followUpsOf(t.ctx, t.tx, incidentID)
+func (t *Tx) FollowUpsOf(ctx context.Context, incidentID int64) ([]incident.FollowUp, error) {
+	return followUpsOf(ctx, t.tx, incidentID)
 }
 
 func followUpsOf(ctx context.Context, q querier, incidentID int64) ([]incident.FollowUp, error) {
@@ -52,14 +52,14 @@ func followUpsOf(ctx context.Context, q querier, incidentID int64) ([]incident.F
 }
 
 // FollowUpByTicket returns the follow-up of a Jira issue id, or nil.
-func (t *Tx) FollowUpByTicket(jiraID string) (*incident.FollowUp, error) {
-	return oneFollowUp(queryFollowUps(t.ctx, t.tx, `SELECT `+followUpColumns+` FROM followups f
+func (t *Tx) FollowUpByTicket(ctx context.Context, jiraID string) (*incident.FollowUp, error) {
+	return oneFollowUp(queryFollowUps(ctx, t.tx, `SELECT `+followUpColumns+` FROM followups f
 		WHERE f.jira_id = $1`, jiraID))
 }
 
 // FollowUpByKey returns a follow-up for update.
-func (t *Tx) FollowUpByKey(key string) (*incident.FollowUp, error) {
-	return followUpByKey(t.ctx, t.tx, key)
+func (t *Tx) FollowUpByKey(ctx context.Context, key string) (*incident.FollowUp, error) {
+	return followUpByKey(ctx, t.tx, key)
 }
 
 // FollowUp returns the follow-up with the key.

@@ -15,9 +15,10 @@ import (
 // Tx is the transaction in which one delivery is processed: what it reads
 // and writes commits together with the delivery's outcome, so a crash at
 // any point leaves either all of it or none (exactly once in effect).
+//
+// It keeps no context: every method takes the caller's, as I/O in Go does.
 type Tx struct {
 	tx  *sql.Tx
-	ctx context.Context
 	now time.Time
 }
 
@@ -29,7 +30,7 @@ func (s *Store) Process(ctx context.Context, seq int64, fn func(*Tx) (inbox.Outc
 		return fmt.Errorf("process delivery %d: %w", seq, err)
 	}
 	defer rollback(sqlTx, &err)
-	tx := &Tx{tx: sqlTx, ctx: ctx, now: s.now()}
+	tx := &Tx{tx: sqlTx, now: s.now()}
 	out, err := fn(tx)
 	if err != nil {
 		return err
@@ -49,9 +50,6 @@ func (s *Store) Process(ctx context.Context, seq int64, fn func(*Tx) (inbox.Outc
 // (River's InsertTx), so that a job exists if and only if its change does.
 func (t *Tx) SQL() *sql.Tx { return t.tx }
 
-// Context is the transaction's context.
-func (t *Tx) Context() context.Context { return t.ctx }
-
 // Update runs fn in a write transaction that no delivery owns (timers).
 func (s *Store) Update(ctx context.Context, fn func(*Tx) error) (err error) {
 	sqlTx, err := s.write.BeginTx(ctx, nil)
@@ -59,7 +57,7 @@ func (s *Store) Update(ctx context.Context, fn func(*Tx) error) (err error) {
 		return err
 	}
 	defer rollback(sqlTx, &err)
-	if err = fn(&Tx{tx: sqlTx, ctx: ctx, now: s.now()}); err != nil {
+	if err = fn(&Tx{tx: sqlTx, now: s.now()}); err != nil {
 		return err
 	}
 	return sqlTx.Commit()
@@ -67,8 +65,8 @@ func (s *Store) Update(ctx context.Context, fn func(*Tx) error) (err error) {
 
 // MarkEventSeen records a vendor event as applied. It reports false when
 // the event had been applied before.
-func (t *Tx) MarkEventSeen(source incident.Source, eventID string) (bool, error) {
-	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO processed_events (source, event_id) VALUES ($1, $2)
+func (t *Tx) MarkEventSeen(ctx context.Context, source incident.Source, eventID string) (bool, error) {
+	res, err := t.tx.ExecContext(ctx, `INSERT INTO processed_events (source, event_id) VALUES ($1, $2)
 		ON CONFLICT (source, event_id) DO NOTHING`, string(source), eventID)
 	if err != nil {
 		return false, fmt.Errorf("mark event %s/%s: %w", source, eventID, err)
@@ -78,8 +76,8 @@ func (t *Tx) MarkEventSeen(source incident.Source, eventID string) (bool, error)
 }
 
 // RecordByID returns a record for update.
-func (t *Tx) RecordByID(id int64) (*incident.Record, error) {
-	rec, err := scanRecord(t.tx.QueryRowContext(t.ctx, `SELECT `+recordColumns+` FROM incidents WHERE id = $1`, id))
+func (t *Tx) RecordByID(ctx context.Context, id int64) (*incident.Record, error) {
+	rec, err := scanRecord(t.tx.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM incidents WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%s: %w", incident.FormatRef(id), ErrNotFound)
 	}
@@ -90,8 +88,8 @@ func (t *Tx) RecordByID(id int64) (*incident.Record, error) {
 }
 
 // ActiveAwareness returns the open awareness records, for expiry.
-func (t *Tx) ActiveAwareness() ([]incident.Record, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+recordColumns+` FROM incidents
+func (t *Tx) ActiveAwareness(ctx context.Context) ([]incident.Record, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+recordColumns+` FROM incidents
 		WHERE kind = 'awareness' AND status IN ('open', 'acknowledged') ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("active awareness records: %w", err)
@@ -100,8 +98,8 @@ func (t *Tx) ActiveAwareness() ([]incident.Record, error) {
 }
 
 // ForgetEvent undoes MarkEventSeen for an event that was not applied.
-func (t *Tx) ForgetEvent(source incident.Source, eventID string) error {
-	if _, err := t.tx.ExecContext(t.ctx, `DELETE FROM processed_events WHERE source = $1 AND event_id = $2`,
+func (t *Tx) ForgetEvent(ctx context.Context, source incident.Source, eventID string) error {
+	if _, err := t.tx.ExecContext(ctx, `DELETE FROM processed_events WHERE source = $1 AND event_id = $2`,
 		string(source), eventID); err != nil {
 		return fmt.Errorf("forget event %s/%s: %w", source, eventID, err)
 	}
@@ -109,8 +107,8 @@ func (t *Tx) ForgetEvent(source incident.Source, eventID string) error {
 }
 
 // RecordByPage returns the record that holds the PagerDuty incident, or nil.
-func (t *Tx) RecordByPage(pageID string) (*incident.Record, error) {
-	row := t.tx.QueryRowContext(t.ctx, `SELECT `+recordColumns+` FROM incidents
+func (t *Tx) RecordByPage(ctx context.Context, pageID string) (*incident.Record, error) {
+	row := t.tx.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM incidents
 		WHERE id = (SELECT incident_id FROM incident_pages WHERE page_id = $1)`, pageID)
 	rec, err := scanRecord(row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -126,8 +124,8 @@ func (t *Tx) RecordByPage(pageID string) (*incident.Record, error) {
 // that opened between from and to (inclusive), and active awareness
 // records that opened before to: an announced change is watched for as
 // long as it is active.
-func (t *Tx) ActiveRecords(correlationKey string, from, to time.Time) ([]incident.Record, error) {
-	rows, err := t.tx.QueryContext(t.ctx, `SELECT `+recordColumns+` FROM incidents
+func (t *Tx) ActiveRecords(ctx context.Context, correlationKey string, from, to time.Time) ([]incident.Record, error) {
+	rows, err := t.tx.QueryContext(ctx, `SELECT `+recordColumns+` FROM incidents
 		WHERE correlation_key = $1 AND status IN ('open', 'acknowledged')
 		  AND (opened_at BETWEEN $2 AND $3 OR (kind = 'awareness' AND opened_at <= $3))
 		ORDER BY id`, correlationKey, from.UnixMilli(), to.UnixMilli())
@@ -140,7 +138,7 @@ func (t *Tx) ActiveRecords(correlationKey string, from, to time.Time) ([]inciden
 // SaveRecord inserts or updates rec (setting rec.ID on insert), indexes
 // its pages, and appends the entries whose keys are new. Deliveries that
 // were deferred until one of its pages was known are queued again.
-func (t *Tx) SaveRecord(rec *incident.Record, entries []incident.TimelineEntry) error {
+func (t *Tx) SaveRecord(ctx context.Context, rec *incident.Record, entries []incident.TimelineEntry) error {
 	state, err := json.Marshal(recordState{
 		Pages:         rec.Pages,
 		Responders:    rec.Responders,
@@ -151,6 +149,7 @@ func (t *Tx) SaveRecord(rec *incident.Record, entries []incident.TimelineEntry) 
 		ReviewNumber:  rec.ReviewDocNumber,
 		SummaryFor:    rec.SummaryFor,
 		ReviewDue:     rec.ReviewDue,
+		ReviewOpensAt: rec.ReviewOpensAt,
 		Requested:     rec.ReviewRequested,
 	})
 	if err != nil {
@@ -160,11 +159,11 @@ func (t *Tx) SaveRecord(rec *incident.Record, entries []incident.TimelineEntry) 
 		rec.Commander, rec.OpenedAt.UnixMilli(), millis(rec.AcknowledgedAt), millis(rec.ResolvedAt),
 		t.now.UnixMilli(), string(state)}
 	if rec.ID == 0 {
-		err = t.tx.QueryRowContext(t.ctx, `INSERT INTO incidents (title, status, kind, severity, service,
+		err = t.tx.QueryRowContext(ctx, `INSERT INTO incidents (title, status, kind, severity, service,
 			correlation_key, commander, opened_at, acknowledged_at, resolved_at, updated_at, state)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`, args...).Scan(&rec.ID)
 	} else {
-		_, err = t.tx.ExecContext(t.ctx, `UPDATE incidents SET title = $1, status = $2, kind = $3, severity = $4,
+		_, err = t.tx.ExecContext(ctx, `UPDATE incidents SET title = $1, status = $2, kind = $3, severity = $4,
 			service = $5, correlation_key = $6, commander = $7, opened_at = $8, acknowledged_at = $9,
 			resolved_at = $10, updated_at = $11, state = $12 WHERE id = $13`, append(args, rec.ID)...)
 	}
@@ -172,7 +171,7 @@ func (t *Tx) SaveRecord(rec *incident.Record, entries []incident.TimelineEntry) 
 		return fmt.Errorf("save %s: %w", rec.Ref(), err)
 	}
 	for _, p := range rec.Pages {
-		res, err := t.tx.ExecContext(t.ctx, `INSERT INTO incident_pages (page_id, incident_id) VALUES ($1, $2)
+		res, err := t.tx.ExecContext(ctx, `INSERT INTO incident_pages (page_id, incident_id) VALUES ($1, $2)
 			ON CONFLICT (page_id) DO NOTHING`, p.ID, rec.ID)
 		if err != nil {
 			return fmt.Errorf("save %s page %s: %w", rec.Ref(), p.ID, err)
@@ -180,19 +179,19 @@ func (t *Tx) SaveRecord(rec *incident.Record, entries []incident.TimelineEntry) 
 		if n, _ := res.RowsAffected(); n == 0 {
 			continue
 		}
-		if _, err := t.tx.ExecContext(t.ctx, `UPDATE deliveries SET status = 'pending', reason = ''
+		if _, err := t.tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', reason = ''
 			WHERE status = 'deferred' AND subject = $1`, p.ID); err != nil {
 			return fmt.Errorf("wake deliveries for page %s: %w", p.ID, err)
 		}
 	}
-	return t.AddEntries(rec.ID, entries)
+	return t.AddEntries(ctx, rec.ID, entries)
 }
 
 // AddEntries puts entries on a record's timeline without saving the
 // record itself.
-func (t *Tx) AddEntries(recordID int64, entries []incident.TimelineEntry) error {
+func (t *Tx) AddEntries(ctx context.Context, recordID int64, entries []incident.TimelineEntry) error {
 	for _, e := range entries {
-		if err := t.putEntry(recordID, e); err != nil {
+		if err := t.putEntry(ctx, recordID, e); err != nil {
 			return err
 		}
 	}
@@ -202,8 +201,8 @@ func (t *Tx) AddEntries(recordID int64, entries []incident.TimelineEntry) error 
 // putEntry adds a timeline entry, or updates the one with its key: the
 // same event is never on a timeline twice, and an entry that follows a
 // changing thing (a deployment's state) shows its newest form.
-func (t *Tx) putEntry(recordID int64, e incident.TimelineEntry) error {
-	if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO timeline (incident_id, entry_key, at, source, kind, summary, url)
+func (t *Tx) putEntry(ctx context.Context, recordID int64, e incident.TimelineEntry) error {
+	if _, err := t.tx.ExecContext(ctx, `INSERT INTO timeline (incident_id, entry_key, at, source, kind, summary, url)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (incident_id, entry_key) DO UPDATE SET at = excluded.at, source = excluded.source,
 			kind = excluded.kind, summary = excluded.summary, url = excluded.url`,
@@ -226,6 +225,7 @@ type recordState struct {
 	SummaryFor    time.Time       `json:"summary_for,omitzero"`
 	ReviewDue     time.Time       `json:"review_due,omitzero"`
 	Requested     bool            `json:"review_requested,omitempty"`
+	ReviewOpensAt time.Time       `json:"review_opens_at,omitzero"`
 }
 
 const recordColumns = `id, title, status, kind, severity, service, correlation_key, commander,
@@ -257,7 +257,7 @@ func scanRecord(row interface{ Scan(...any) error }) (incident.Record, error) {
 	r.SeveritySetBy = st.SeveritySetBy
 	r.Cause = st.Cause
 	r.ReviewDoc, r.ReviewDocNumber, r.SummaryFor = st.ReviewDoc, st.ReviewNumber, st.SummaryFor
-	r.ReviewDue, r.ReviewRequested = st.ReviewDue, st.Requested
+	r.ReviewDue, r.ReviewRequested, r.ReviewOpensAt = st.ReviewDue, st.Requested, st.ReviewOpensAt
 	return r, nil
 }
 
@@ -347,8 +347,7 @@ func (s *Store) Incident(ctx context.Context, id int64) (rec incident.Record, er
 	if err := rows.Err(); err != nil {
 		return rec, fmt.Errorf("%s timeline: %w", rec.Ref(), err)
 	}
-	rec.Changes, err = queryChanges(ctx, tx, `SELECT c.doc FROM changes c
-		JOIN incident_changes ic ON ic.change_key = c.change_key WHERE ic.incident_id = $1 ORDER BY c.at`, id)
+	rec.Changes, err = attachedChanges(ctx, tx, id)
 	if err != nil {
 		return rec, err
 	}

@@ -24,6 +24,8 @@ type Fake struct {
 	// Faults are statuses for the next note creations; 5xx ones take
 	// effect first, as when PagerDuty added the note but the answer was lost.
 	Faults []int
+	// FaultHeaders are sent with every fault (Retry-After, ratelimit-reset).
+	FaultHeaders map[string]string
 }
 
 // New starts the double.
@@ -56,6 +58,9 @@ func New(t *testing.T) *Fake {
 		status := http.StatusCreated
 		if len(f.Faults) > 0 {
 			status, f.Faults = f.Faults[0], f.Faults[1:]
+			for k, v := range f.FaultHeaders {
+				w.Header().Set(k, v)
+			}
 		}
 		if status == http.StatusCreated || status >= 500 {
 			f.notes[r.PathValue("id")] = append(f.notes[r.PathValue("id")], req.Note.Content)

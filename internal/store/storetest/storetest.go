@@ -127,7 +127,7 @@ func Run(t *testing.T, open Opener) {
 		require.NoError(t, err)
 		boom := errors.New("boom")
 		err = s.Process(ctx, d.Seq, func(tx *store.Tx) (inbox.Outcome, error) {
-			require.NoError(t, tx.SaveRecord(record("payments", "P1"), nil))
+			require.NoError(t, tx.SaveRecord(context.Background(), record("payments", "P1"), nil))
 			return inbox.Outcome{}, boom
 		})
 		require.ErrorIs(t, err, boom)
@@ -173,7 +173,7 @@ func Run(t *testing.T, open Opener) {
 		rec.Responders = []string{"Ann", "Bo"}
 		rec.AcknowledgedAt = t0.Add(time.Minute)
 		process(t, s, func(tx *store.Tx) error {
-			return tx.SaveRecord(rec, []incident.TimelineEntry{
+			return tx.SaveRecord(context.Background(), rec, []incident.TimelineEntry{
 				entry("later", t0.Add(2*time.Minute)), entry("earlier", t0), entry("earlier", t0),
 			})
 		})
@@ -190,12 +190,12 @@ func Run(t *testing.T, open Opener) {
 		require.Equal(t, "earlier", got.Timeline[0].Key, "the timeline is in the order things happened")
 
 		process(t, s, func(tx *store.Tx) error {
-			owner, err := tx.RecordByPage("P2")
+			owner, err := tx.RecordByPage(context.Background(), "P2")
 			require.NoError(t, err)
 			require.Equal(t, rec.ID, owner.ID)
 			owner.Status = incident.StatusResolved
 			owner.ResolvedAt = t0.Add(time.Hour)
-			return tx.SaveRecord(owner, []incident.TimelineEntry{entry("later", t0.Add(time.Hour))})
+			return tx.SaveRecord(context.Background(), owner, []incident.TimelineEntry{entry("later", t0.Add(time.Hour))})
 		})
 		got, err = s.Incident(ctx, rec.ID)
 		require.NoError(t, err)
@@ -213,28 +213,28 @@ func Run(t *testing.T, open Opener) {
 		open1, resolved := record("payments", "A"), record("payments", "B")
 		resolved.Status = incident.StatusResolved
 		process(t, s, func(tx *store.Tx) error {
-			require.NoError(t, tx.SaveRecord(open1, nil))
-			require.NoError(t, tx.SaveRecord(resolved, nil))
-			require.NoError(t, tx.SaveRecord(record("checkout", "C"), nil))
-			active, err := tx.ActiveRecords("payments", t0, t0)
+			require.NoError(t, tx.SaveRecord(context.Background(), open1, nil))
+			require.NoError(t, tx.SaveRecord(context.Background(), resolved, nil))
+			require.NoError(t, tx.SaveRecord(context.Background(), record("checkout", "C"), nil))
+			active, err := tx.ActiveRecords(context.Background(), "payments", t0, t0)
 			require.NoError(t, err)
 			require.Len(t, active, 1)
 			require.Equal(t, open1.ID, active[0].ID)
-			later, err := tx.ActiveRecords("payments", t0.Add(time.Millisecond), t0.Add(time.Hour))
+			later, err := tx.ActiveRecords(context.Background(), "payments", t0.Add(time.Millisecond), t0.Add(time.Hour))
 			require.NoError(t, err)
 			require.Empty(t, later, "records opened outside the range are not candidates")
-			none, err := tx.RecordByPage("unknown")
+			none, err := tx.RecordByPage(context.Background(), "unknown")
 			require.NoError(t, err)
 			require.Nil(t, none)
 
-			fresh, err := tx.MarkEventSeen(incident.SourcePagerDuty, "ev1")
+			fresh, err := tx.MarkEventSeen(context.Background(), incident.SourcePagerDuty, "ev1")
 			require.NoError(t, err)
 			require.True(t, fresh)
-			fresh, err = tx.MarkEventSeen(incident.SourcePagerDuty, "ev1")
+			fresh, err = tx.MarkEventSeen(context.Background(), incident.SourcePagerDuty, "ev1")
 			require.NoError(t, err)
 			require.False(t, fresh)
-			require.NoError(t, tx.ForgetEvent(incident.SourcePagerDuty, "ev1"))
-			fresh, err = tx.MarkEventSeen(incident.SourcePagerDuty, "ev1")
+			require.NoError(t, tx.ForgetEvent(context.Background(), incident.SourcePagerDuty, "ev1"))
+			fresh, err = tx.MarkEventSeen(context.Background(), incident.SourcePagerDuty, "ev1")
 			require.NoError(t, err)
 			require.True(t, fresh)
 			return nil
@@ -255,7 +255,7 @@ func Run(t *testing.T, open Opener) {
 		require.NoError(t, err)
 		require.False(t, ok)
 
-		process(t, s, func(tx *store.Tx) error { return tx.SaveRecord(record("payments", "PAGE"), nil) })
+		process(t, s, func(tx *store.Tx) error { return tx.SaveRecord(context.Background(), record("payments", "PAGE"), nil) })
 		woken, ok, err := s.NextPending(ctx)
 		require.NoError(t, err)
 		require.True(t, ok)
@@ -271,7 +271,7 @@ func Run(t *testing.T, open Opener) {
 				if i%2 == 1 {
 					r.Service, r.Severity = "checkout", "SEV1"
 				}
-				require.NoError(t, tx.SaveRecord(r, nil))
+				require.NoError(t, tx.SaveRecord(context.Background(), r, nil))
 			}
 			return nil
 		})
@@ -298,35 +298,35 @@ func Run(t *testing.T, open Opener) {
 		}
 		process(t, s, func(tx *store.Tx) error {
 			pay, chk = record("payments", "P1"), record("checkout", "P2")
-			require.NoError(t, tx.SaveRecord(pay, nil))
-			require.NoError(t, tx.SaveRecord(chk, nil))
-			require.NoError(t, tx.SaveFollowUp(followUp(pay, "a", incident.FollowUpOpen, 40*24*time.Hour)))
-			require.NoError(t, tx.SaveFollowUp(followUp(pay, "b", incident.FollowUpDone, 50*24*time.Hour)))
-			require.NoError(t, tx.SaveFollowUp(followUp(chk, "c", incident.FollowUpInProgress, time.Hour)))
+			require.NoError(t, tx.SaveRecord(context.Background(), pay, nil))
+			require.NoError(t, tx.SaveRecord(context.Background(), chk, nil))
+			require.NoError(t, tx.SaveFollowUp(context.Background(), followUp(pay, "a", incident.FollowUpOpen, 40*24*time.Hour)))
+			require.NoError(t, tx.SaveFollowUp(context.Background(), followUp(pay, "b", incident.FollowUpDone, 50*24*time.Hour)))
+			require.NoError(t, tx.SaveFollowUp(context.Background(), followUp(chk, "c", incident.FollowUpInProgress, time.Hour)))
 			return nil
 		})
 		process(t, s, func(tx *store.Tx) error {
-			f, err := tx.FollowUpByKey("a")
+			f, err := tx.FollowUpByKey(context.Background(), "a")
 			require.NoError(t, err)
 			f.JiraID, f.JiraKey, f.JiraStatus = "10001", "PAY-1", "To Do"
-			require.NoError(t, tx.SaveFollowUp(f), "an update by key")
-			byTicket, err := tx.FollowUpByTicket("10001")
+			require.NoError(t, tx.SaveFollowUp(context.Background(), f), "an update by key")
+			byTicket, err := tx.FollowUpByTicket(context.Background(), "10001")
 			require.NoError(t, err)
 			require.Equal(t, "PAY-1", byTicket.JiraKey)
-			none, err := tx.FollowUpByTicket("nope")
+			none, err := tx.FollowUpByTicket(context.Background(), "nope")
 			require.NoError(t, err)
 			require.Nil(t, none)
-			other, err := tx.FollowUpByKey("c")
+			other, err := tx.FollowUpByKey(context.Background(), "c")
 			require.NoError(t, err)
 			other.JiraID = "10001"
-			require.Error(t, tx.SaveFollowUp(other), "one follow-up per ticket")
+			require.Error(t, tx.SaveFollowUp(context.Background(), other), "one follow-up per ticket")
 			return nil
 		})
 		process(t, s, func(tx *store.Tx) error {
-			require.NoError(t, tx.SaveFollowUp(followUp(pay, "withdrawn", incident.FollowUpOpen, 0)))
-			require.NoError(t, tx.WithdrawFollowUp("withdrawn"))
-			require.NoError(t, tx.WithdrawFollowUp("a"), "a filed follow-up is never withdrawn")
-			_, err := tx.FollowUpByKey("withdrawn")
+			require.NoError(t, tx.SaveFollowUp(context.Background(), followUp(pay, "withdrawn", incident.FollowUpOpen, 0)))
+			require.NoError(t, tx.WithdrawFollowUp(context.Background(), "withdrawn"))
+			require.NoError(t, tx.WithdrawFollowUp(context.Background(), "a"), "a filed follow-up is never withdrawn")
+			_, err := tx.FollowUpByKey(context.Background(), "withdrawn")
 			require.ErrorIs(t, err, store.ErrNotFound)
 			return nil
 		})

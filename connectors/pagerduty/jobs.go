@@ -1,0 +1,87 @@
+package pagerduty
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+
+	pd "github.com/PagerDuty/go-pagerduty"
+	"github.com/riverqueue/river"
+	"go.uber.org/fx"
+
+	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/internal/actions"
+	"github.com/incidenthub/incidenthub/internal/httpclient"
+	"github.com/incidenthub/incidenthub/internal/hubevent"
+	"github.com/incidenthub/incidenthub/internal/incident"
+)
+
+// Queue is PagerDuty's job queue.
+const Queue = "pagerduty"
+
+// PageNoteArgs adds a note to a PagerDuty incident linking the review
+// doc, or, with FollowUpKey, a follow-up's ticket.
+type PageNoteArgs struct {
+	IncidentID  int64  `json:"incident_id"`
+	PageID      string `json:"page_id"`
+	FollowUpKey string `json:"followup_key,omitempty"`
+}
+
+// Kind implements river.JobArgs.
+func (PageNoteArgs) Kind() string { return "pagerduty.note" }
+
+// InsertOpts: one note job per page at a time.
+func (PageNoteArgs) InsertOpts() river.InsertOpts { return actions.OnePending(Queue) }
+
+// Reporter reports what a job made, as a hub event the router decides on.
+type Reporter interface {
+	Report(ctx context.Context, r hubevent.Report) error
+}
+
+// NotesHeld says why notes cannot be written with this configuration.
+func NotesHeld(cfg config.PagerDuty) string {
+	switch {
+	case cfg.APIToken.Value() == "":
+		return "pagerduty.api_token is not set"
+	case cfg.FromEmail == "":
+		// PagerDuty requires a From header naming a user on notes.
+		return "pagerduty.from_email is not set"
+	}
+	return ""
+}
+
+// JobsParams are what PagerDuty's jobs need in an app.
+type JobsParams struct {
+	fx.In
+
+	PagerDuty config.PagerDuty
+	Store     NoteStore
+	Reporter  Reporter
+	Log       *slog.Logger
+}
+
+// Jobs are PagerDuty's jobs: notes on pages, held until credentials are
+// set.
+func Jobs(p JobsParams) []actions.Job {
+	w := NewNoteWorker(p.PagerDuty, p.Store, p.Reporter, p.Log)
+	if w.held != "" {
+		p.Log.Warn("PagerDuty notes are held until configured", "reason", w.held)
+	}
+	return []actions.Job{
+		actions.NewJob(incident.ActionPageNote, w, w.held, 2, func(id int64, a incident.Action) PageNoteArgs {
+			return PageNoteArgs{IncidentID: id, PageID: a.Target, FollowUpKey: a.FollowUp}
+		}),
+	}
+}
+
+// classify turns a PagerDuty failure into what River should do, by the
+// one contract every connector follows (actions.Outcome). go-pagerduty's
+// APIError keeps only the status, so the answer's headers (Retry-After,
+// ratelimit-reset) come from the hub's HTTP client.
+func classify(ctx context.Context, err error, last *httpclient.LastResponse) error {
+	var api pd.APIError
+	if errors.As(err, &api) {
+		return actions.Outcome(ctx, "PagerDuty", err, last.Get())
+	}
+	return actions.Outcome(ctx, "PagerDuty", err, nil)
+}

@@ -1,0 +1,32 @@
+package router
+
+import (
+	"github.com/incidenthub/incidenthub/internal/incident"
+)
+
+// decideHub decides what the hub's own results mean: what its jobs made
+// on the vendors, and what people asked of it through the CLI. The jobs
+// only report; every change of state they lead to is decided here.
+func decideHub(s State, ev incident.Event, r Rules) Decision {
+	if s.Owner == nil {
+		return Decision{Ignore: ev.Subject + " is not known"}
+	}
+	rec := s.Owner.Clone()
+	switch ev.Type {
+	case incident.EventReviewRequested:
+		return decideReviewRequest(rec, ev, r)
+	case incident.EventReviewOpened:
+		return decideReviewOpened(rec, ev, r)
+	case incident.EventReviewSummarised:
+		return decideReviewSummarised(rec, ev)
+	case incident.EventFollowUpFiling, incident.EventFollowUpFiled, incident.EventFollowUpLinked:
+		return decideFiling(rec, s.FollowUp, ev)
+	case incident.EventReviewReminded, incident.EventNoteAdded, incident.EventChangeNoted, incident.EventFollowUpReplied:
+		// A comment or a note the hub posted, found again by its hidden
+		// marker: nothing on the record changes. The stored event is the
+		// record of what the hub wrote, and when.
+		return Decision{}
+	default:
+		return Decision{Ignore: "no rules for hub event " + string(ev.Type)}
+	}
+}
