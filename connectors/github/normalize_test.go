@@ -177,6 +177,7 @@ func TestVerifier(t *testing.T) {
 		{"wrong secret", github.Sign("guess", body), false},
 		{"missing", "", false},
 		{"sha1 scheme only", "sha1=0000", false},
+		{"not hex", "sha256=zz", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -191,6 +192,16 @@ func TestVerifier(t *testing.T) {
 	// (go-github's own validator would skip the check).
 	require.False(t, github.NewVerifier(nil).Verify(http.Header{}, body))
 	require.False(t, github.NewVerifier([]config.Secret{""}).Verify(http.Header{github.SignatureHeader: {github.Sign("", body)}}, body))
+	// The raw body is what is signed, whatever the Content-Type says: a
+	// signed delivery is stored, never refused (go-github's validator
+	// refused all but two exact Content-Types).
+	for _, ct := range []string{"application/json; charset=utf-8", "application/x-www-form-urlencoded", ""} {
+		h := http.Header{github.SignatureHeader: {github.Sign("new", body)}}
+		if ct != "" {
+			h.Set("Content-Type", ct)
+		}
+		require.True(t, v.Verify(h, body), ct)
+	}
 }
 
 // The hub's own comments come back as webhooks: recognised as echoes.

@@ -38,28 +38,19 @@ func (*Verifier) Source() incident.Source { return incident.SourceJira }
 // Signed implements inbox.Verifier.
 func (*Verifier) Signed(h http.Header) bool { return h.Get(SignatureHeader) != "" }
 
-// Verify reports whether the signature was made with a configured secret.
-// An empty secret never verifies anything.
+// Verify reports whether the header carries sha256=<hex>, the HMAC-SHA256
+// of the raw body made with any configured secret, as inbox.MatchHMAC
+// checks it (an empty secret verifies nothing).
 func (v *Verifier) Verify(h http.Header, body []byte) bool {
 	sig, ok := strings.CutPrefix(h.Get(SignatureHeader), "sha256=")
 	if !ok {
 		return false
 	}
-	got, err := hex.DecodeString(sig)
+	sum, err := hex.DecodeString(sig)
 	if err != nil {
 		return false
 	}
-	for _, s := range v.secrets {
-		if s.Value() == "" {
-			continue
-		}
-		m := hmac.New(sha256.New, []byte(s.Value()))
-		m.Write(body)
-		if hmac.Equal(got, m.Sum(nil)) {
-			return true
-		}
-	}
-	return false
+	return inbox.MatchHMAC(body, v.secrets, [][]byte{sum})
 }
 
 // Identify implements inbox.Verifier: the delivery id is Jira's webhook

@@ -39,35 +39,21 @@ func NewVerifier(secrets []config.Secret) *Verifier {
 func (*Verifier) Source() incident.Source { return incident.SourcePagerDuty }
 
 // Verify reports whether the header carries a v1 signature (HMAC-SHA256 of
-// the raw body, hex) made with any configured secret. The header may hold
-// several comma-separated signatures; schemes other than v1 are ignored.
+// the raw body, hex) made with any configured secret, as inbox.MatchHMAC
+// checks it (an empty secret verifies nothing). The header may hold several
+// comma-separated signatures; schemes other than v1 are ignored.
 func (v *Verifier) Verify(h http.Header, body []byte) bool {
-	header := h.Get(SignatureHeader)
-	if header == "" || len(v.secrets) == 0 {
-		return false
-	}
-	want := make([][]byte, len(v.secrets))
-	for i, s := range v.secrets {
-		m := hmac.New(sha256.New, []byte(s.Value()))
-		m.Write(body)
-		want[i] = m.Sum(nil)
-	}
-	for _, part := range strings.Split(header, ",") {
+	var sums [][]byte
+	for part := range strings.SplitSeq(h.Get(SignatureHeader), ",") {
 		sig, ok := strings.CutPrefix(strings.TrimSpace(part), "v1=")
 		if !ok {
 			continue
 		}
-		got, err := hex.DecodeString(sig)
-		if err != nil {
-			continue
-		}
-		for _, w := range want {
-			if hmac.Equal(got, w) {
-				return true
-			}
+		if sum, err := hex.DecodeString(sig); err == nil {
+			sums = append(sums, sum)
 		}
 	}
-	return false
+	return inbox.MatchHMAC(body, v.secrets, sums)
 }
 
 // Signed implements inbox.Verifier.

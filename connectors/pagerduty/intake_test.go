@@ -158,6 +158,9 @@ func TestVerifierHeaderForms(t *testing.T) {
 			require.Equal(t, tc.valid, v.Verify(headers("", tc.header), body))
 		})
 	}
+	// An empty secret verifies nothing, even a body signed with it.
+	require.False(t, pagerduty.NewVerifier([]config.Secret{""}).Verify(headers("", pagerduty.Sign("", body)), body))
+	require.False(t, pagerduty.NewVerifier(nil).Verify(headers("", good), body))
 }
 
 func TestIntakeAnswers(t *testing.T) {

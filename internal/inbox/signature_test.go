@@ -1,0 +1,49 @@
+package inbox_test
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/internal/inbox"
+)
+
+func TestMatchHMAC(t *testing.T) {
+	t.Parallel()
+	body := []byte(`{"event":{"id":"01BZGXK3Y6K4VH2A2DHMTE7W1A"}}`)
+	sum := func(secret string, body []byte) []byte {
+		m := hmac.New(sha256.New, []byte(secret))
+		m.Write(body)
+		return m.Sum(nil)
+	}
+	for _, tc := range []struct {
+		name    string
+		secrets []config.Secret
+		sums    [][]byte
+		match   bool
+	}{
+		{"one secret", []config.Secret{"new"}, [][]byte{sum("new", body)}, true},
+		{"rotation: the new secret", []config.Secret{"old", "new"}, [][]byte{sum("new", body)}, true},
+		{"rotation: the old secret", []config.Secret{"old", "new"}, [][]byte{sum("old", body)}, true},
+		{"wrong secret", []config.Secret{"old", "new"}, [][]byte{sum("guess", body)}, false},
+		{"sum of another body", []config.Secret{"new"}, [][]byte{sum("new", []byte(`{}`))}, false},
+		{"truncated sum", []config.Secret{"new"}, [][]byte{sum("new", body)[:16]}, false},
+		{"several signatures, one good", []config.Secret{"new"}, [][]byte{sum("guess", body), sum("new", body)}, true},
+		{"several signatures, none good", []config.Secret{"new"}, [][]byte{sum("guess", body), sum("other", body)}, false},
+		{"empty secret refused", []config.Secret{""}, [][]byte{sum("", body)}, false},
+		{"blank secret refused", []config.Secret{" \t"}, [][]byte{sum(" \t", body)}, false},
+		{"empty secret beside a real one", []config.Secret{"", "new"}, [][]byte{sum("", body)}, false},
+		{"real secret beside an empty one", []config.Secret{"", "new"}, [][]byte{sum("new", body)}, true},
+		{"no secrets", nil, [][]byte{sum("new", body)}, false},
+		{"no sums", []config.Secret{"new"}, nil, false},
+		{"empty sum", []config.Secret{"new"}, [][]byte{{}}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tc.match, inbox.MatchHMAC(body, tc.secrets, tc.sums))
+		})
+	}
+}
