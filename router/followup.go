@@ -47,8 +47,9 @@ func decideFollowUpRequest(s State, ev incident.Event, r Rules) Decision {
 		f := incident.FollowUp{
 			IncidentID: rec.ID, Key: req.Key, Title: req.Title, Owner: req.Owner, Priority: req.Priority,
 			IssueType: req.IssueType, Origin: req.Origin, RequestedBy: ev.Actor, RequestedAt: ev.OccurredAt,
-			Status: incident.FollowUpOpen, TicketLabel: incident.TicketLabelFor(rec.ID, req.Key),
+			Status: incident.FollowUpOpen,
 		}
+		f.TicketLabel = incident.TicketLabelFor(&f)
 		known = append(known, f)
 		dec.FollowUps = append(dec.FollowUps, f)
 		dec.Entries = append(dec.Entries, incident.TimelineEntry{
@@ -220,7 +221,7 @@ func decideFiling(rec incident.Record, f *incident.FollowUp, ev incident.Event) 
 		}
 		next.FilingSince = ev.OccurredAt
 		if next.TicketLabel == "" {
-			next.TicketLabel = incident.TicketLabelFor(f.IncidentID, f.Key)
+			next.TicketLabel = incident.TicketLabelFor(f)
 		}
 		return Decision{FollowUps: []incident.FollowUp{next}}
 	case incident.EventFollowUpLinked:

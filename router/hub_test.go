@@ -40,7 +40,8 @@ func TestDecideHubEvents(t *testing.T) {
 		return ev
 	}
 	filing := &incident.FollowUp{IncidentID: 12, Key: "github:task:alert", Title: "Alert", Status: incident.FollowUpOpen,
-		Origin: "https://github.com/acme/incidents/issues/7", TicketLabel: incident.TicketLabelFor(12, "github:task:alert")}
+		Origin: "https://github.com/acme/incidents/issues/7", RequestedAt: now.Add(-time.Hour)}
+	filing.TicketLabel = incident.TicketLabelFor(filing)
 	began := *filing
 	began.FilingSince = now.Add(-time.Minute)
 	ticket := &incident.Ticket{ID: "10001", Key: "PAY-1", URL: "https://acme.atlassian.net/browse/PAY-1"}

@@ -68,11 +68,14 @@ type FollowUp struct {
 }
 
 // TicketLabelFor is the label unique to a follow-up's ticket. It is
-// derived from the follow-up rather than drawn at random, so that the
-// router decides it without a random source and every attempt to file the
-// ticket, on any replica, looks for the same label.
-func TicketLabelFor(incidentID int64, key string) string {
-	sum := sha256.Sum256([]byte(strconv.FormatInt(incidentID, 10) + "\x00" + key))
+// derived from the follow-up, not drawn at random, so that the router
+// decides it without a random source and every attempt to file the
+// ticket looks for the same label. The time it was asked for is part of
+// it: a rebuilt database numbers its incidents again, and its INC-3's
+// "Add an alert" must never match the old INC-3's ticket.
+func TicketLabelFor(f *FollowUp) string {
+	sum := sha256.Sum256([]byte(strconv.FormatInt(f.IncidentID, 10) + "\x00" + f.Key + "\x00" +
+		strconv.FormatInt(f.RequestedAt.UnixNano(), 10)))
 	return "incidenthub-" + hex.EncodeToString(sum[:8])
 }
 
