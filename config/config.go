@@ -4,6 +4,10 @@
 // inside values, and every problem is reported at once with its key path
 // (services[1].pagerduty_service_ids[0]: …) so that one run of
 // `incidenthub config check` shows everything to fix.
+//
+// Commands that only open the store load with LoadFileForStore instead:
+// the same checks, except that a variable named outside storage may be
+// unset, so that reading records needs no webhook secret.
 package config
 
 import (

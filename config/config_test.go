@@ -640,6 +640,108 @@ func TestParseUnsetEnv(t *testing.T) {
 	}
 }
 
+// TestParseForStore: a command that only opens the store needs storage,
+// not every secret in the environment.
+func TestParseForStore(t *testing.T) {
+	t.Parallel()
+
+	t.Run("ExampleWithoutEnvironment", func(t *testing.T) {
+		t.Parallel()
+
+		data, err := os.ReadFile("incidenthub.example.yaml")
+		require.NoError(t, err)
+		cfg, err := config.ParseForStore("incidenthub.example.yaml", data, lookup(nil))
+		require.NoError(t, err)
+		require.Equal(t, config.Storage{Driver: config.DriverSQLite, DSN: "file:data/incidenthub.db", Synchronous: "full"}, cfg.Storage)
+		// What named an unset variable is empty, and an empty secret
+		// verifies nothing.
+		require.Equal(t, []config.Secret{""}, cfg.PagerDuty.WebhookSecrets)
+		require.Equal(t, []config.Secret{""}, cfg.GitHub.WebhookSecrets)
+		require.Equal(t, []config.Secret{""}, cfg.Jira.WebhookSecrets)
+		require.Equal(t, []config.Secret{""}, cfg.API.Tokens)
+		require.Len(t, cfg.Services, 2)
+
+		// Parse still wants them all (TestParseExample lists them).
+		_, err = config.Parse("incidenthub.example.yaml", data, lookup(nil))
+		require.Len(t, requireProblems(t, err), 4)
+	})
+
+	t.Run("UnsetOutsideStorage", func(t *testing.T) {
+		t.Parallel()
+
+		cfg, err := config.ParseForStore("env.yaml", []byte(`
+listen: "${ADDR}"
+storage: {dsn: "file:${DATA_DIR}/hub.db"}
+pagerduty: {webhook_secrets: ["pre-${PD_SECRET}", "${PD_OLD}"], api_token: "${PD_TOKEN}"}
+correlation: {merge_window: "${MERGE_WINDOW}"}
+`+oneSeverity), lookup(map[string]string{"DATA_DIR": "/var/lib/hub", "PD_OLD": "old"}))
+		require.NoError(t, err)
+		require.Equal(t, "file:/var/lib/hub/hub.db", cfg.Storage.DSN)
+		require.Empty(t, cfg.Listen)
+		// Empty, never the guessable remainder "pre-".
+		require.Equal(t, []config.Secret{"", "old"}, cfg.PagerDuty.WebhookSecrets)
+		require.Empty(t, cfg.PagerDuty.APIToken.Value())
+		require.Equal(t, 30*time.Minute, cfg.Correlation.MergeWindow, "the default stays")
+	})
+
+	for _, tc := range []struct {
+		name string
+		doc  string
+		env  map[string]string
+		want config.Problem
+	}{
+		{
+			name: "UnsetStorageDriver",
+			doc:  `storage: {driver: "${DRIVER}"}`,
+			want: config.Problem{Path: "storage.driver", Msg: `want sqlite or postgres, got ""`},
+		},
+		{
+			name: "UnsetPostgresDSN",
+			doc:  `storage: {driver: postgres, dsn: "${DATABASE_URL}"}`,
+			want: config.Problem{Path: "storage.dsn", Msg: "empty; want postgres://user:password@host/db"},
+		},
+		{
+			// Only unset variables are tolerated, not a secret written empty.
+			name: "EmptySecret",
+			doc:  `jira: {webhook_secrets: [""]}`,
+			want: config.Problem{Path: "jira.webhook_secrets[0]", Msg: "empty; remove the entry to switch this off"},
+		},
+		{
+			name: "SetButEmpty",
+			doc:  `jira: {webhook_secrets: ["${JIRA_SECRET}"]}`,
+			env:  map[string]string{"JIRA_SECRET": ""},
+			want: config.Problem{Path: "jira.webhook_secrets[0]", Msg: "empty; remove the entry to switch this off"},
+		},
+		{
+			name: "UnknownKey",
+			doc:  "jira: {webhook_secret: [\"${JIRA_SECRET}\"]}",
+			want: config.Problem{Path: "jira.webhook_secret", Msg: "unknown key (known: api_token, base_url, email, search_lag, webhook_secrets)"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+
+			_, err := config.ParseForStore("env.yaml", []byte(tc.doc+oneSeverity), lookup(tc.env))
+			require.Equal(t, tc.want, requireOneProblem(t, err))
+		})
+	}
+
+	t.Run("LoadFileForStore", func(t *testing.T) {
+		t.Parallel()
+
+		path := filepath.Join(t.TempDir(), "hub.yaml")
+		doc := "storage: {dsn: \"file:hub.db\"}\njira: {webhook_secrets: [\"${INCIDENTHUB_TEST_NEVER_SET_7D3A}\"]}\n" + oneSeverity
+		require.NoError(t, os.WriteFile(path, []byte(doc), 0o600))
+		cfg, err := config.LoadFileForStore(path)
+		require.NoError(t, err)
+		require.Equal(t, "file:hub.db", cfg.Storage.DSN)
+		_, err = config.LoadFile(path)
+		require.Equal(t, config.Problem{Path: "jira.webhook_secrets[0]", Msg: "environment variable INCIDENTHUB_TEST_NEVER_SET_7D3A is not set"}, requireOneProblem(t, err))
+		_, err = config.LoadFileForStore(filepath.Join("testdata", "conf.does-not-exist.yaml"))
+		require.ErrorIs(t, err, fs.ErrNotExist)
+	})
+}
+
 func TestSecretsNeverPrint(t *testing.T) {
 	t.Parallel()
 

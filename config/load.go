@@ -46,22 +46,48 @@ func (e *Error) Error() string {
 
 // LoadFile reads, expands, decodes and validates the file at path.
 func LoadFile(path string) (*Config, error) {
+	return loadFile(path, Parse)
+}
+
+// LoadFileForStore loads the file at path as LoadFile does, for a command
+// that only opens the store (incidents list, deliveries replay, …): see
+// ParseForStore.
+func LoadFileForStore(path string) (*Config, error) {
+	return loadFile(path, ParseForStore)
+}
+
+func loadFile(path string, parse func(string, []byte, func(string) (string, bool)) (*Config, error)) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	return Parse(path, data, os.LookupEnv)
+	return parse(path, data, os.LookupEnv)
 }
 
 // Parse decodes data (named file in errors). lookupEnv resolves ${NAME}.
 func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Config, error) {
+	return parse(file, data, lookupEnv, false)
+}
+
+// ParseForStore is Parse for a command that only opens the store, so that
+// reading records needs the storage settings and not every webhook secret
+// in the environment. Storage is checked as Parse checks it, and so is the
+// rest of the file, except that an ${ENV} reference outside storage may
+// name an unset variable: the value that names one is left empty, and
+// the problems at it (an unset secret, an empty listen) are not reported.
+// Such a configuration must never serve: serve loads with Parse.
+func ParseForStore(file string, data []byte, lookupEnv func(string) (string, bool)) (*Config, error) {
+	return parse(file, data, lookupEnv, true)
+}
+
+func parse(file string, data []byte, lookupEnv func(string) (string, bool), storeOnly bool) (*Config, error) {
 	var root yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&root); err != nil && !errors.Is(err, io.EOF) {
 		return nil, &Error{File: file, Problems: []Problem{{Msg: err.Error()}}}
 	}
 	cfg := Default()
-	l := loader{lookupEnv: lookupEnv, unset: map[string]string{}}
+	l := loader{lookupEnv: lookupEnv, unset: map[string]string{}, storeOnly: storeOnly, skipped: map[string]bool{}}
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		doc := root.Content[0]
 		l.expand(doc, "")
@@ -74,9 +100,14 @@ func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 		}
 	}
 	cfg.applyDefaults()
-	problems := l.problems
+	var problems []Problem
+	for _, p := range l.problems {
+		if !l.skipped[p.Path] {
+			problems = append(problems, p)
+		}
+	}
 	for _, p := range cfg.validate(l.unset) {
-		if !coveredBy(p.Path, l.problems) {
+		if !coveredBy(p.Path, l.problems) && !l.skipped[p.Path] {
 			problems = append(problems, p)
 		}
 	}
@@ -103,6 +134,10 @@ type loader struct {
 	// not set, so that "empty secret" can say which variable to set.
 	unset    map[string]string
 	problems []Problem
+	// storeOnly tolerates unset variables outside storage (ParseForStore);
+	// skipped holds the key paths of the values that named one.
+	storeOnly bool
+	skipped   map[string]bool
 }
 
 func (l *loader) add(path, format string, args ...any) {
@@ -128,6 +163,12 @@ func (l *loader) expand(n *yaml.Node, path string) {
 			}
 			return v
 		})
+		if _, ok := l.unset[path]; ok && l.storeOnly && path != "storage" && !strings.HasPrefix(path, "storage.") {
+			// Empty, not a guessable remainder of "pre-${UNSET}".
+			n.Value = ""
+			delete(l.unset, path)
+			l.skipped[path] = true
+		}
 		// An expanded value is always a string, whatever it looks like.
 		if n.Tag == "" || n.Tag == "!!null" || n.Tag == "!!int" || n.Tag == "!!bool" || n.Tag == "!!float" {
 			n.Tag = "!!str"

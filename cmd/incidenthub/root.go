@@ -46,8 +46,17 @@ func newRootCommand() *cobra.Command {
 	return root
 }
 
+// config loads the whole configuration, every ${ENV} reference set: for
+// serve, config check and webhook send.
 func (g *globals) config() (*config.Config, error) {
 	return config.LoadFile(g.configPath)
+}
+
+// storeConfig loads the configuration for a command that only opens the
+// store: a variable outside storage (a webhook secret) may be unset, so
+// that reading records needs only the storage settings.
+func (g *globals) storeConfig() (*config.Config, error) {
+	return config.LoadFileForStore(g.configPath)
 }
 
 func (g *globals) logger() *slog.Logger {
@@ -61,6 +70,7 @@ func (g *globals) logger() *slog.Logger {
 // openStore opens the configured store for commands that read or change
 // records directly. It never migrates: the database may belong to a
 // running hub of another version; it only checks that the schema is current.
+// Its configuration is storeConfig's: secrets may be unset, and empty.
 func (g *globals) openStore(ctx context.Context) (*store.Store, *config.Config, error) {
 	return g.open(ctx, (*store.Store).CheckSchema)
 }
@@ -71,7 +81,7 @@ func (g *globals) migrateStore(ctx context.Context) (*store.Store, *config.Confi
 }
 
 func (g *globals) open(ctx context.Context, prepare func(*store.Store, context.Context) error) (*store.Store, *config.Config, error) {
-	cfg, err := g.config()
+	cfg, err := g.storeConfig()
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,0 +1,78 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/fx"
+	"go.uber.org/fx/fxtest"
+
+	"github.com/incidenthub/incidenthub/internal/httpserver"
+)
+
+// unsetVar is named by a configuration and never set, as
+// JIRA_WEBHOOK_SECRET is in a terminal that only reads records.
+const unsetVar = "INCIDENTHUB_TEST_NEVER_SET_5E1B"
+
+// The README's second terminal: commands that only open the store read
+// records with the storage settings alone, whatever secret is missing
+// from their environment. Those that use the secrets still want them all.
+func TestReadCommandsNeedOnlyStorage(t *testing.T) {
+	t.Parallel()
+	_, set := os.LookupEnv(unsetVar)
+	require.False(t, set, "%s must not be set for this test", unsetVar)
+
+	path, cfg := testConfig(t, "127.0.0.1:0")
+	var srv *httpserver.Server
+	app := fxtest.New(t, appOptions(cfg, slog.New(slog.DiscardHandler)), fx.Populate(&srv))
+	app.RequireStart()
+	defer app.RequireStop()
+	base := "http://" + srv.Addr().String()
+	sendResolvedPage(t, path, base)
+	waitIncident(t, base, "INC-1", 3)
+
+	// The hub's database, every other value a variable that is not set.
+	readPath := filepath.Join(t.TempDir(), "incidenthub.yaml")
+	require.NoError(t, os.WriteFile(readPath, fmt.Appendf(nil, `listen: "${%[1]s}"
+storage: {driver: sqlite, dsn: %[2]q}
+api: {tokens: ["${%[1]s}"]}
+pagerduty: {webhook_secrets: ["${%[1]s}"], api_token: "${%[1]s}"}
+github: {webhook_secrets: ["pre-${%[1]s}"], token: "${%[1]s}"}
+jira: {webhook_secrets: ["${%[1]s}"]}
+severities:
+  - {name: SEV1, pagerduty_priorities: [P1], review: required}
+  - {name: SEV2, pagerduty_priorities: [P2], urgency: high, review: required}
+services:
+  - {name: payments, pagerduty_service_ids: [PA2P440]}
+`, unsetVar, cfg.Storage.DSN), 0o600))
+
+	require.Regexp(t, `(?m)^INC-1\s+resolved\s+SEV2\s+payments\s+`, cli(t, "incidents", "list", "--config", readPath))
+	require.Contains(t, cli(t, "incidents", "show", "INC-1", "--config", readPath), "page.resolved   #6 resolved by PIG 208")
+	require.Contains(t, cli(t, "changes", "list", "--config", readPath), "no changes")
+	require.Contains(t, cli(t, "followups", "list", "--config", readPath), "no follow-ups")
+	require.Regexp(t, `(?m)^pagerduty\s+\S+\s+\S+ \S+\s+processed`, cli(t, "deliveries", "list", "--config", readPath))
+	require.Regexp(t, `(?m)^\d+\s+github.review_doc\s+INC-1\s+scheduled\s+`, cli(t, "actions", "list", "--config", readPath))
+	require.Contains(t, cli(t, "migrate", "--config", readPath), "migrations applied")
+
+	for _, args := range [][]string{
+		{"config", "check"},
+		{"serve"},
+		{"webhook", "send", "--url", base, "--file", sample(t, "incident.triggered.json")},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		cmd := newRootCommand()
+		cmd.SetArgs(append(args, "--config", readPath))
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		err := cmd.ExecuteContext(ctx)
+		cancel()
+		require.ErrorContains(t, err, "jira.webhook_secrets[0]: environment variable "+unsetVar+" is not set", args)
+	}
+}
