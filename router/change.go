@@ -171,7 +171,7 @@ func (r Rules) awarenessRecord(c incident.Change) *incident.Record {
 	}
 	title := c.Title
 	if title == "" {
-		title = c.Repo + "@" + shortSHA(c.SHA)
+		title = c.Repo + "@" + c.ShortSHA()
 	}
 	return &incident.Record{
 		Title: "Announced: " + title, Status: incident.StatusOpen, Kind: incident.KindAwareness,
@@ -203,37 +203,8 @@ func ChangesQuery(rec *incident.Record, r Rules) (service string, from, to time.
 func ChangeEntry(c incident.Change) incident.TimelineEntry {
 	return incident.TimelineEntry{
 		At: c.At, Source: string(incident.SourceGitHub), Kind: incident.EntryChange,
-		Key: "change:" + c.Key, URL: c.URL, Summary: ChangeSummary(c),
+		Key: "change:" + c.Key, URL: c.URL, Summary: c.Summary(),
 	}
-}
-
-// ChangeSummary describes a change in one line, without blame: what went
-// out, where, and who shipped it.
-func ChangeSummary(c incident.Change) string {
-	by := ""
-	if c.Actor != "" {
-		by = " by " + c.Actor
-	}
-	switch c.Kind {
-	case incident.ChangeDeploy:
-		return fmt.Sprintf("Deploy of %s@%s to %s: %s%s", c.Repo, shortSHA(c.SHA), c.Environment, c.State, by)
-	case incident.ChangeMerge:
-		return fmt.Sprintf("Merged %s#%d: %s%s", c.Repo, c.PRNumber, c.Title, by)
-	case incident.ChangeRelease:
-		return fmt.Sprintf("Released %s %s%s", c.Repo, c.Title, by)
-	case incident.ChangePush:
-		return fmt.Sprintf("Pushed %s@%s to %s: %s%s", c.Repo, shortSHA(c.SHA), c.Ref, c.Title, by)
-	case incident.ChangeWorkflow:
-		return fmt.Sprintf("Deploy workflow %s of %s@%s: %s%s", c.Workflow, c.Repo, shortSHA(c.SHA), c.State, by)
-	}
-	return c.Kind + " " + c.Repo
-}
-
-func shortSHA(sha string) string {
-	if len(sha) > 7 {
-		return sha[:7]
-	}
-	return sha
 }
 
 // Expire resolves an awareness record that nothing paged within the

@@ -6,7 +6,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/incidenthub/incidenthub/internal/incident"
-	"github.com/incidenthub/incidenthub/router"
 )
 
 func newChangesCommand(g *globals) *cobra.Command {
@@ -33,7 +32,7 @@ func newChangesCommand(g *globals) *cobra.Command {
 			out := cmd.OutOrStdout()
 			return writeTable(out, "no changes", []string{"AT", "SERVICE", "KIND", "STATE", "CHANGE"}, changes,
 				func(ch incident.Change) []string {
-					return []string{stamp(ch.At), clip(ch.Service, 20), ch.Kind, ch.State, clip(router.ChangeSummary(ch), 90)}
+					return []string{stamp(ch.At), clip(ch.Service, 20), ch.Kind, ch.State, clip(ch.Summary(), 90)}
 				})
 		},
 	}

@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/incidenthub/incidenthub/internal/incident"
-	"github.com/incidenthub/incidenthub/router"
 )
 
 // List is the answer of GET /api/v1/incidents.
@@ -94,7 +93,7 @@ func FromChange(c incident.Change, openedAt time.Time) Change {
 	return Change{
 		At: c.At, Relation: relation, Kind: c.Kind, Service: c.Service, Repo: c.Repo, Ref: c.Ref, SHA: c.SHA,
 		Environment: c.Environment, Workflow: c.Workflow, State: c.State, Actor: c.Actor, Title: c.Title,
-		PRNumber: c.PRNumber, Summary: router.ChangeSummary(c), URL: c.URL,
+		PRNumber: c.PRNumber, Summary: c.Summary(), URL: c.URL,
 	}
 }
 

@@ -1,6 +1,9 @@
 package incident
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Change kinds: what went out or was merged.
 const (
@@ -42,4 +45,34 @@ type Change struct {
 	StateAt time.Time `json:"state_at"`
 	// SucceededAt is when a deployment first reported success.
 	SucceededAt time.Time `json:"succeeded_at,omitzero"`
+}
+
+// Summary describes a change in one line, without blame: what went out,
+// where, and who shipped it.
+func (c Change) Summary() string {
+	by := ""
+	if c.Actor != "" {
+		by = " by " + c.Actor
+	}
+	switch c.Kind {
+	case ChangeDeploy:
+		return fmt.Sprintf("Deploy of %s@%s to %s: %s%s", c.Repo, c.ShortSHA(), c.Environment, c.State, by)
+	case ChangeMerge:
+		return fmt.Sprintf("Merged %s#%d: %s%s", c.Repo, c.PRNumber, c.Title, by)
+	case ChangeRelease:
+		return fmt.Sprintf("Released %s %s%s", c.Repo, c.Title, by)
+	case ChangePush:
+		return fmt.Sprintf("Pushed %s@%s to %s: %s%s", c.Repo, c.ShortSHA(), c.Ref, c.Title, by)
+	case ChangeWorkflow:
+		return fmt.Sprintf("Deploy workflow %s of %s@%s: %s%s", c.Workflow, c.Repo, c.ShortSHA(), c.State, by)
+	}
+	return c.Kind + " " + c.Repo
+}
+
+// ShortSHA is the change's commit as people quote it: seven digits.
+func (c Change) ShortSHA() string {
+	if len(c.SHA) > 7 {
+		return c.SHA[:7]
+	}
+	return c.SHA
 }

@@ -15,7 +15,6 @@ import (
 
 	"github.com/incidenthub/incidenthub/internal/escape"
 	"github.com/incidenthub/incidenthub/internal/incident"
-	"github.com/incidenthub/incidenthub/router"
 )
 
 //go:embed review.md.tmpl
@@ -63,7 +62,7 @@ func Render(in Input) (string, error) {
 		"stamp":    stamp,
 		"day":      func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 		"human":    human,
-		"summary":  func(c incident.Change) string { return escape.Markdown(router.ChangeSummary(c)) },
+		"summary":  func(c incident.Change) string { return escape.Markdown(c.Summary()) },
 		"page":     func(p incident.Page) string { return escape.Markdown(pageLabel(p)) },
 		"link":     link,
 		"followup": func(f incident.FollowUp) string { return FollowUpRef(&f) },
