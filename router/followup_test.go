@@ -13,7 +13,7 @@ import (
 
 	"github.com/incidenthub/incidenthub/connectors/github"
 	"github.com/incidenthub/incidenthub/connectors/jira"
-	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/delivery"
 	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/router"
 )
@@ -76,7 +76,7 @@ func (w *followUpWorld) apply(t *testing.T, ev incident.Event) router.Decision {
 // githubEvent runs a real GitHub payload, edited, through the connector.
 func githubEvent(t *testing.T, event, file string, edit func(p map[string]any)) incident.Event {
 	t.Helper()
-	evs, err := github.Normalizer{}.Normalize(inbox.Delivery{Source: incident.SourceGitHub, ID: "guid-" + file, Event: event, Body: edited(t, "github", file, edit)})
+	evs, err := github.Normalizer{}.Normalize(delivery.Delivery{Source: incident.SourceGitHub, ID: "guid-" + file, Event: event, Body: edited(t, "github", file, edit)})
 	require.NoError(t, err)
 	require.Len(t, evs, 1)
 	return evs[0]
@@ -85,7 +85,7 @@ func githubEvent(t *testing.T, event, file string, edit func(p map[string]any)) 
 // jiraEvent runs a captured Jira delivery, edited, through the connector.
 func jiraEvent(t *testing.T, id, file string, edit func(p map[string]any)) incident.Event {
 	t.Helper()
-	evs, err := jira.Normalizer{}.Normalize(inbox.Delivery{Source: incident.SourceJira, ID: id, Body: edited(t, "jira", file, edit)})
+	evs, err := jira.Normalizer{}.Normalize(delivery.Delivery{Source: incident.SourceJira, ID: id, Body: edited(t, "jira", file, edit)})
 	require.NoError(t, err)
 	require.Len(t, evs, 1)
 	return evs[0]

@@ -13,7 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/incidenthub/incidenthub/connectors/pagerduty"
-	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/delivery"
 	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/router"
 )
@@ -69,7 +69,7 @@ func (p payload) normalize(t *testing.T) incident.Event {
 	t.Helper()
 	raw, err := json.Marshal(p)
 	require.NoError(t, err)
-	evs, err := pagerduty.Normalizer{}.Normalize(inbox.Delivery{Source: incident.SourcePagerDuty, Body: raw})
+	evs, err := pagerduty.Normalizer{}.Normalize(delivery.Delivery{Source: incident.SourcePagerDuty, Body: raw})
 	require.NoError(t, err)
 	require.Len(t, evs, 1)
 	return evs[0]

@@ -3,7 +3,7 @@ package main
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/delivery"
 	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/internal/store"
 )
@@ -28,13 +28,13 @@ func newDeliveriesListCommand(g *globals) *cobra.Command {
 			}
 			defer s.Close()
 			ds, err := s.Deliveries(cmd.Context(), store.DeliveryFilter{
-				Source: incident.Source(source), Status: inbox.Status(status), Limit: limit,
+				Source: incident.Source(source), Status: delivery.Status(status), Limit: limit,
 			})
 			if err != nil {
 				return err
 			}
 			return writeTable(cmd.OutOrStdout(), "no deliveries", []string{"SOURCE", "ID", "RECEIVED", "STATUS", "REASON"}, ds,
-				func(d inbox.Delivery) []string {
+				func(d delivery.Delivery) []string {
 					return []string{string(d.Source), clip(d.ID, 40), stamp(d.ReceivedAt), string(d.Status), clip(d.Reason, 80)}
 				})
 		},

@@ -13,7 +13,7 @@ import (
 
 	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/internal/api"
-	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/delivery"
 	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/internal/store"
 )
@@ -67,7 +67,7 @@ func TestRestartProcessesStoredDeliveryOnce(t *testing.T) {
 	body, err := os.ReadFile(sample(t, "incident.triggered.json"))
 	require.NoError(t, err)
 	s := openTestStore(t, cfg)
-	fresh, err := s.AppendDeliveries(context.Background(), []inbox.Delivery{{
+	fresh, err := s.AppendDeliveries(context.Background(), []delivery.Delivery{{
 		Source: incident.SourcePagerDuty, ID: "stored-before-crash", ReceivedAt: time.Now(), Body: body,
 	}})
 	require.NoError(t, err)
@@ -78,7 +78,7 @@ func TestRestartProcessesStoredDeliveryOnce(t *testing.T) {
 	require.Len(t, inc.Timeline, 1)
 	processed, err := s.Delivery(context.Background(), incident.SourcePagerDuty, "stored-before-crash")
 	require.NoError(t, err)
-	require.Equal(t, inbox.StatusProcessed, processed.Status)
+	require.Equal(t, delivery.StatusProcessed, processed.Status)
 	hub.kill()
 
 	startHub(t, path, base)

@@ -10,7 +10,7 @@ import (
 
 	gh "github.com/google/go-github/v60/github"
 
-	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/delivery"
 	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/internal/reviewdoc"
 )
@@ -71,15 +71,15 @@ func reviewSubject(issue *gh.Issue) string {
 // issue; each line is one follow-up.
 func followUpComment(ev incident.Event, e *gh.IssueCommentEvent) ([]incident.Event, error) {
 	if e.GetAction() != "created" {
-		return nil, inbox.Ignored("issue comment %s: the hub acts on new comments", e.GetAction())
+		return nil, delivery.Ignored("issue comment %s: the hub acts on new comments", e.GetAction())
 	}
 	if e.GetIssue().IsPullRequest() {
-		return nil, inbox.Ignored("comment on a pull request")
+		return nil, delivery.Ignored("comment on a pull request")
 	}
 	c := e.GetComment()
 	if !slices.Contains(trusted, c.GetAuthorAssociation()) {
 		// A public review repository must not let anyone file tickets.
-		return nil, inbox.Ignored("%s from %s (%s): only the repository's owners, members and collaborators file follow-ups",
+		return nil, delivery.Ignored("%s from %s (%s): only the repository's owners, members and collaborators file follow-ups",
 			FollowUpCommand, c.GetUser().GetLogin(), c.GetAuthorAssociation())
 	}
 	inFence := false
@@ -97,7 +97,7 @@ func followUpComment(ev incident.Event, e *gh.IssueCommentEvent) ([]incident.Eve
 		}
 	}
 	if len(ev.FollowUps) == 0 {
-		return nil, inbox.Ignored("comment without a %s <title> line", FollowUpCommand)
+		return nil, delivery.Ignored("comment without a %s <title> line", FollowUpCommand)
 	}
 	return reviewIssueEvent(ev, e.GetIssue(), e.GetRepo(), c.GetUser().GetLogin(), c.GetCreatedAt().Time)
 }
@@ -127,7 +127,7 @@ func followUpEdit(ev incident.Event, e *gh.IssuesEvent) ([]incident.Event, error
 // came from; the router checks that the issue is the record's review doc.
 func reviewIssueEvent(ev incident.Event, issue *gh.Issue, repo *gh.Repository, actor string, at time.Time) ([]incident.Event, error) {
 	if ev.Subject = reviewSubject(issue); ev.Subject == "" {
-		return nil, inbox.Ignored("issue #%d is not a review doc (no incidenthub:INC-n label)", issue.GetNumber())
+		return nil, delivery.Ignored("issue #%d is not a review doc (no incidenthub:INC-n label)", issue.GetNumber())
 	}
 	if at.IsZero() {
 		return nil, fmt.Errorf("GitHub payload lacks the time of the follow-up request")

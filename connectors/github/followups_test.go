@@ -13,8 +13,8 @@ import (
 
 	"github.com/incidenthub/incidenthub/connectors/github"
 	"github.com/incidenthub/incidenthub/connectors/github/githubtest"
+	"github.com/incidenthub/incidenthub/internal/delivery"
 	"github.com/incidenthub/incidenthub/internal/httpclient"
-	"github.com/incidenthub/incidenthub/internal/inbox"
 	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/internal/store"
 )
@@ -98,7 +98,7 @@ func TestFollowUpCommentGuards(t *testing.T) {
 		})
 	}
 	_, err := normalize("issue_comment", comment("NONE", "/followup Drop the database"))
-	require.True(t, inbox.IsIgnored(err), "%v", err)
+	require.True(t, delivery.IsIgnored(err), "%v", err)
 	require.ErrorContains(t, err, "only the repository's owners, members and collaborators")
 
 	evs, err := normalize("issue_comment", comment("MEMBER", "Use it like this:\n```\n/followup Example only\n```\n/followup Real one"))

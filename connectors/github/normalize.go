@@ -12,7 +12,7 @@ import (
 
 	gh "github.com/google/go-github/v60/github"
 
-	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/delivery"
 	"github.com/incidenthub/incidenthub/internal/incident"
 )
 
@@ -23,9 +23,9 @@ type Normalizer struct{}
 func (Normalizer) Source() incident.Source { return incident.SourceGitHub }
 
 // Normalize parses one delivery with go-github. Events the hub does not
-// act on (and go-github's unknown types) are inbox.Ignored; malformed
+// act on (and go-github's unknown types) are delivery.Ignored; malformed
 // payloads are errors, kept as unprocessable.
-func (Normalizer) Normalize(d inbox.Delivery) ([]incident.Event, error) {
+func (Normalizer) Normalize(d delivery.Delivery) ([]incident.Event, error) {
 	if d.Event == "" {
 		return nil, errors.New("no X-GitHub-Event header was stored with the delivery")
 	}
@@ -35,7 +35,7 @@ func (Normalizer) Normalize(d inbox.Delivery) ([]incident.Event, error) {
 	}
 	if !slices.Contains(gh.MessageTypes(), d.Event) {
 		// go-github's ParseWebHook errors on types it does not know.
-		return nil, inbox.Ignored("GitHub event %s is not one the hub acts on", d.Event)
+		return nil, delivery.Ignored("GitHub event %s is not one the hub acts on", d.Event)
 	}
 	parsed, err := gh.ParseWebHook(d.Event, body)
 	if err != nil {
@@ -52,7 +52,7 @@ func (Normalizer) Normalize(d inbox.Delivery) ([]incident.Event, error) {
 	var c *incident.Change
 	switch e := parsed.(type) {
 	case *gh.PingEvent:
-		return nil, inbox.Ignored("ping from hook %d: the hook reaches the hub", e.GetHookID())
+		return nil, delivery.Ignored("ping from hook %d: the hook reaches the hub", e.GetHookID())
 	case *gh.IssuesEvent:
 		if e.GetAction() == "edited" {
 			return followUpEdit(ev, e)
@@ -62,7 +62,7 @@ func (Normalizer) Normalize(d inbox.Delivery) ([]incident.Event, error) {
 		// The hub's own comments carry its marker: their webhooks are
 		// echoes and must never be acted on.
 		if strings.Contains(e.GetComment().GetBody(), HubMarker) {
-			return nil, inbox.Ignored("echo of the hub's own comment")
+			return nil, delivery.Ignored("echo of the hub's own comment")
 		}
 		return followUpComment(ev, e)
 	case *gh.DeploymentEvent:
@@ -78,7 +78,7 @@ func (Normalizer) Normalize(d inbox.Delivery) ([]incident.Event, error) {
 	case *gh.WorkflowRunEvent:
 		c, err = workflowRun(e)
 	default:
-		return nil, inbox.Ignored("GitHub event %s is not one the hub acts on", d.Event)
+		return nil, delivery.Ignored("GitHub event %s is not one the hub acts on", d.Event)
 	}
 	if err != nil {
 		return nil, err
@@ -123,10 +123,10 @@ func reviewEvent(ev incident.Event, e *gh.IssuesEvent) ([]incident.Event, error)
 	case "reopened":
 		ev.Type = incident.EventReviewReopened
 	default:
-		return nil, inbox.Ignored("issue %s: the hub acts on closed, reopened and edited review issues", e.GetAction())
+		return nil, delivery.Ignored("issue %s: the hub acts on closed, reopened and edited review issues", e.GetAction())
 	}
 	if ev.Subject = reviewSubject(e.GetIssue()); ev.Subject == "" {
-		return nil, inbox.Ignored("issue #%d is not a review doc (no incidenthub:INC-n label)", e.GetIssue().GetNumber())
+		return nil, delivery.Ignored("issue #%d is not a review doc (no incidenthub:INC-n label)", e.GetIssue().GetNumber())
 	}
 	ev.Actor = e.GetSender().GetLogin()
 	ev.IssueRepo, ev.IssueNumber = e.GetRepo().GetFullName(), e.GetIssue().GetNumber()
@@ -142,7 +142,7 @@ func reviewEvent(ev incident.Event, e *gh.IssuesEvent) ([]incident.Event, error)
 
 func deployment(action string, repo *gh.Repository, d *gh.Deployment, status *gh.DeploymentStatus) (*incident.Change, error) {
 	if action != "created" {
-		return nil, inbox.Ignored("deployment action %s", action)
+		return nil, delivery.Ignored("deployment action %s", action)
 	}
 	if d == nil || d.ID == nil {
 		return nil, errors.New("GitHub deployment payload lacks its deployment")
@@ -184,10 +184,10 @@ func deploymentLabels(raw json.RawMessage) []string {
 func push(e *gh.PushEvent) (*incident.Change, error) {
 	repo := e.GetRepo()
 	if want := "refs/heads/" + repo.GetDefaultBranch(); e.GetRef() != want {
-		return nil, inbox.Ignored("push to %s, not the default branch %s", e.GetRef(), repo.GetDefaultBranch())
+		return nil, delivery.Ignored("push to %s, not the default branch %s", e.GetRef(), repo.GetDefaultBranch())
 	}
 	if e.GetDeleted() {
-		return nil, inbox.Ignored("push deleting %s", e.GetRef())
+		return nil, delivery.Ignored("push deleting %s", e.GetRef())
 	}
 	at := repo.GetPushedAt().Time
 	if at.IsZero() {
@@ -205,7 +205,7 @@ func push(e *gh.PushEvent) (*incident.Change, error) {
 func merge(e *gh.PullRequestEvent) (*incident.Change, error) {
 	pr := e.GetPullRequest()
 	if e.GetAction() != "closed" || !pr.GetMerged() {
-		return nil, inbox.Ignored("pull request %s without a merge", e.GetAction())
+		return nil, delivery.Ignored("pull request %s without a merge", e.GetAction())
 	}
 	var labels []string
 	for _, l := range pr.Labels {
@@ -223,7 +223,7 @@ func merge(e *gh.PullRequestEvent) (*incident.Change, error) {
 
 func release(e *gh.ReleaseEvent) (*incident.Change, error) {
 	if e.GetAction() != "published" {
-		return nil, inbox.Ignored("release %s", e.GetAction())
+		return nil, delivery.Ignored("release %s", e.GetAction())
 	}
 	r, repo := e.GetRelease(), e.GetRepo()
 	return &incident.Change{
@@ -236,7 +236,7 @@ func release(e *gh.ReleaseEvent) (*incident.Change, error) {
 
 func workflowRun(e *gh.WorkflowRunEvent) (*incident.Change, error) {
 	if e.GetAction() != "completed" {
-		return nil, inbox.Ignored("workflow run %s", e.GetAction())
+		return nil, delivery.Ignored("workflow run %s", e.GetAction())
 	}
 	run, repo := e.GetWorkflowRun(), e.GetRepo()
 	at := run.GetUpdatedAt().Time

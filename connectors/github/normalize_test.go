@@ -13,7 +13,7 @@ import (
 
 	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/connectors/github"
-	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/delivery"
 	"github.com/incidenthub/incidenthub/internal/incident"
 )
 
@@ -37,7 +37,7 @@ func edit(t *testing.T, raw []byte, fn func(p map[string]any)) []byte {
 }
 
 func normalize(event string, body []byte) ([]incident.Event, error) {
-	return github.Normalizer{}.Normalize(inbox.Delivery{Source: incident.SourceGitHub, ID: "guid-1", Event: event, Body: body})
+	return github.Normalizer{}.Normalize(delivery.Delivery{Source: incident.SourceGitHub, ID: "guid-1", Event: event, Body: body})
 }
 
 func ts(s string) time.Time {
@@ -142,7 +142,7 @@ func TestNormalizeIgnored(t *testing.T) {
 		t.Run(tc.event, func(t *testing.T) {
 			t.Parallel()
 			_, err := normalize(tc.event, tc.body)
-			require.True(t, inbox.IsIgnored(err), "%v", err)
+			require.True(t, delivery.IsIgnored(err), "%v", err)
 		})
 	}
 }
@@ -158,7 +158,7 @@ func TestNormalizeMalformed(t *testing.T) {
 			t.Parallel()
 			_, err := normalize(tc.event, []byte(tc.body))
 			require.Error(t, err)
-			require.False(t, inbox.IsIgnored(err))
+			require.False(t, delivery.IsIgnored(err))
 		})
 	}
 }
@@ -211,7 +211,7 @@ func TestNormalizeEchoes(t *testing.T) {
 		p["comment"].(map[string]any)["body"] = "<!-- incidenthub:summary INC-1 2021-06-04T14:20:00Z -->\n**INC-1 resolved.**"
 	})
 	_, err := normalize("issue_comment", echo)
-	require.True(t, inbox.IsIgnored(err))
+	require.True(t, delivery.IsIgnored(err))
 	require.ErrorContains(t, err, "echo of the hub's own comment")
 	_, err = normalize("issue_comment", readFixture(t, "issue_comment.created.json"))
 	require.NotContains(t, err.Error(), "echo")

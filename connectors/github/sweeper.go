@@ -12,7 +12,7 @@ import (
 	gh "github.com/google/go-github/v60/github"
 
 	"github.com/incidenthub/incidenthub/config"
-	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/delivery"
 	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/internal/store"
 )
@@ -40,7 +40,7 @@ const (
 
 // DeliveryLookup tells whether the hub has stored a delivery.
 type DeliveryLookup interface {
-	Delivery(ctx context.Context, source incident.Source, id string) (inbox.Delivery, error)
+	Delivery(ctx context.Context, source incident.Source, id string) (delivery.Delivery, error)
 }
 
 // Sweeper asks GitHub to redeliver the failed deliveries of the configured

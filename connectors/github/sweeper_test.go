@@ -13,7 +13,7 @@ import (
 	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/connectors/github"
 	"github.com/incidenthub/incidenthub/connectors/github/githubtest"
-	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/delivery"
 	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/internal/store"
 )
@@ -21,11 +21,11 @@ import (
 // storedGUIDs stands in for the hub's inbox.
 type storedGUIDs map[string]bool
 
-func (s storedGUIDs) Delivery(_ context.Context, _ incident.Source, id string) (inbox.Delivery, error) {
+func (s storedGUIDs) Delivery(_ context.Context, _ incident.Source, id string) (delivery.Delivery, error) {
 	if s[id] {
-		return inbox.Delivery{ID: id}, nil
+		return delivery.Delivery{ID: id}, nil
 	}
-	return inbox.Delivery{}, store.ErrNotFound
+	return delivery.Delivery{}, store.ErrNotFound
 }
 
 func TestSweeperRedeliversWhatTheHubMissed(t *testing.T) {

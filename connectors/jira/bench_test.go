@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/incidenthub/incidenthub/connectors/jira"
-	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/delivery"
 	"github.com/incidenthub/incidenthub/internal/incident"
 )
 
@@ -12,7 +12,7 @@ import (
 // (10 KB, with custom fields the hub skips).
 func BenchmarkNormalize(b *testing.B) {
 	body := fixture(&testing.T{}, "jira_issue_created.json", nil)
-	d := inbox.Delivery{Source: incident.SourceJira, ID: "wh-1", Body: body}
+	d := delivery.Delivery{Source: incident.SourceJira, ID: "wh-1", Body: body}
 	b.SetBytes(int64(len(body)))
 	b.ReportAllocs()
 	for b.Loop() {

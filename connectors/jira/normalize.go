@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/delivery"
 	"github.com/incidenthub/incidenthub/internal/incident"
 )
 
@@ -85,8 +85,8 @@ type comment struct {
 const jiraTime = "2006-01-02T15:04:05.000-0700"
 
 // Normalize parses one delivery. Events other than issues created,
-// updated and deleted, and comments created, are inbox.Ignored.
-func (Normalizer) Normalize(d inbox.Delivery) ([]incident.Event, error) {
+// updated and deleted, and comments created, are delivery.Ignored.
+func (Normalizer) Normalize(d delivery.Delivery) ([]incident.Event, error) {
 	var w webhook
 	if err := json.Unmarshal(d.Body, &w); err != nil {
 		return nil, fmt.Errorf("Jira payload: %w", err)
@@ -100,13 +100,13 @@ func (Normalizer) Normalize(d inbox.Delivery) ([]incident.Event, error) {
 		}
 		if w.Comment.Visibility != nil || (w.Comment.JSDPublic != nil && !*w.Comment.JSDPublic) {
 			// Restricted in Jira: never echoed into a review doc others read.
-			return nil, inbox.Ignored("Jira comment %s is restricted to some people", w.Comment.ID)
+			return nil, delivery.Ignored("Jira comment %s is restricted to some people", w.Comment.ID)
 		}
 		ev.Type, ev.Actor, ev.Text = incident.EventFollowUpComment, w.Comment.Author.label(), commentText(w.Comment.Body)
 	case "":
 		return nil, fmt.Errorf("Jira payload lacks webhookEvent")
 	default:
-		return nil, inbox.Ignored("Jira event %s is not one the hub acts on", w.WebhookEvent)
+		return nil, delivery.Ignored("Jira event %s is not one the hub acts on", w.WebhookEvent)
 	}
 	if w.Issue == nil || w.Issue.ID == "" || w.Issue.Key == "" {
 		return nil, fmt.Errorf("Jira %s payload lacks its issue", w.WebhookEvent)

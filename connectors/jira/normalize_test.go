@@ -12,7 +12,7 @@ import (
 
 	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/connectors/jira"
-	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/delivery"
 	"github.com/incidenthub/incidenthub/internal/incident"
 )
 
@@ -34,7 +34,7 @@ func fixture(t *testing.T, name string, edit func(p map[string]any)) []byte {
 }
 
 func normalize(body []byte) ([]incident.Event, error) {
-	return jira.Normalizer{}.Normalize(inbox.Delivery{Source: incident.SourceJira, ID: "wh-1", Body: body})
+	return jira.Normalizer{}.Normalize(delivery.Delivery{Source: incident.SourceJira, ID: "wh-1", Body: body})
 }
 
 func fields(p map[string]any) map[string]any {
@@ -108,17 +108,17 @@ func TestNormalizeDeletedAndComment(t *testing.T) {
 func TestNormalizeRefusesOrIgnores(t *testing.T) {
 	t.Parallel()
 	_, err := normalize(fixture(t, "comment_created.json", func(p map[string]any) { p["webhookEvent"] = "worklog_updated" }))
-	require.True(t, inbox.IsIgnored(err), "an event the hub does not act on is ignored: %v", err)
+	require.True(t, delivery.IsIgnored(err), "an event the hub does not act on is ignored: %v", err)
 	for _, restrict := range []func(c map[string]any){
 		func(c map[string]any) { c["visibility"] = map[string]any{"type": "role", "value": "Administrators"} },
 		func(c map[string]any) { c["jsdPublic"] = false },
 	} {
 		_, err = normalize(fixture(t, "comment_created.json", func(p map[string]any) { restrict(p["comment"].(map[string]any)) }))
-		require.True(t, inbox.IsIgnored(err), "a restricted comment is never echoed: %v", err)
+		require.True(t, delivery.IsIgnored(err), "a restricted comment is never echoed: %v", err)
 	}
 	_, err = normalize([]byte(`{"webhookEvent":"jira:issue_updated"`))
 	require.Error(t, err)
-	require.False(t, inbox.IsIgnored(err), "malformed is kept as unprocessable")
+	require.False(t, delivery.IsIgnored(err), "malformed is kept as unprocessable")
 	_, err = normalize(fixture(t, "jira_issue_created.json", func(p map[string]any) { delete(p, "issue") }))
 	require.ErrorContains(t, err, "lacks its issue")
 }

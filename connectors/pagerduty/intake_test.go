@@ -17,6 +17,7 @@ import (
 
 	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/connectors/pagerduty"
+	"github.com/incidenthub/incidenthub/internal/delivery"
 	"github.com/incidenthub/incidenthub/internal/inbox"
 	"github.com/incidenthub/incidenthub/internal/metrics"
 	"github.com/incidenthub/incidenthub/internal/pipeline"
@@ -88,7 +89,7 @@ func (b *testBundle) processAll(t *testing.T) {
 	}
 }
 
-func (b *testBundle) delivery(t *testing.T, id string) inbox.Delivery {
+func (b *testBundle) delivery(t *testing.T, id string) delivery.Delivery {
 	t.Helper()
 	d, err := b.store.Delivery(context.Background(), "pagerduty", id)
 	require.NoError(t, err)
@@ -175,14 +176,14 @@ func TestIntakeAnswers(t *testing.T) {
 		duplicate bool
 		// outcome is the delivery's status after processing; "" when
 		// nothing was stored.
-		outcome inbox.Status
+		outcome delivery.Status
 	}{
 		{name: "good signature", body: trigger, header: headers("d-good", pagerduty.Sign(secret, trigger)),
-			status: http.StatusAccepted, outcome: inbox.StatusProcessed},
+			status: http.StatusAccepted, outcome: delivery.StatusProcessed},
 		{name: "rotated secret", body: trigger, header: headers("d-rotated", pagerduty.Sign(rotatedSecret, trigger)),
-			status: http.StatusAccepted, outcome: inbox.StatusProcessed},
+			status: http.StatusAccepted, outcome: delivery.StatusProcessed},
 		{name: "several signatures", body: trigger, header: headers("d-several", pagerduty.Sign("old", trigger)+","+pagerduty.Sign(secret, trigger)),
-			status: http.StatusAccepted, outcome: inbox.StatusProcessed},
+			status: http.StatusAccepted, outcome: delivery.StatusProcessed},
 		{name: "bad signature", body: trigger, header: headers("d-bad", pagerduty.Sign("guess", trigger)),
 			status: http.StatusUnauthorized},
 		{name: "missing signature", body: trigger, header: headers("d-missing", ""),
@@ -190,10 +191,10 @@ func TestIntakeAnswers(t *testing.T) {
 		{name: "oversize", body: oversize, header: headers("d-big", pagerduty.Sign(secret, oversize)),
 			status: http.StatusRequestEntityTooLarge},
 		{name: "signed but not JSON is kept", body: []byte("<html>oops"), header: headers("d-html", pagerduty.Sign(secret, []byte("<html>oops"))),
-			status: http.StatusAccepted, outcome: inbox.StatusUnprocessable},
+			status: http.StatusAccepted, outcome: delivery.StatusUnprocessable},
 		{name: "unknown event is recorded as ignored", body: readFile(t, "docs.service.updated.json"),
 			header: headers("d-service", pagerduty.Sign(secret, readFile(t, "docs.service.updated.json"))),
-			status: http.StatusAccepted, outcome: inbox.StatusIgnored},
+			status: http.StatusAccepted, outcome: delivery.StatusIgnored},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -235,9 +236,9 @@ func TestIntakeDuplicate(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, status)
 	b.processAll(t)
 
-	require.Equal(t, inbox.StatusProcessed, b.delivery(t, "d-1").Status)
+	require.Equal(t, delivery.StatusProcessed, b.delivery(t, "d-1").Status)
 	second := b.delivery(t, "d-2")
-	require.Equal(t, inbox.StatusIgnored, second.Status)
+	require.Equal(t, delivery.StatusIgnored, second.Status)
 	require.Contains(t, second.Reason, "applied before")
 	recs, err := b.store.Incidents(context.Background(), store.IncidentFilter{})
 	require.NoError(t, err)

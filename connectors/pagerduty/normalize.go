@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/delivery"
 	"github.com/incidenthub/incidenthub/internal/incident"
 )
 
@@ -85,9 +85,9 @@ type Normalizer struct{}
 func (Normalizer) Source() incident.Source { return incident.SourcePagerDuty }
 
 // Normalize parses one v3 delivery (exactly one event per payload). Event
-// types the hub does not act on are inbox.Ignored; anything malformed is
+// types the hub does not act on are delivery.Ignored; anything malformed is
 // an error, and the delivery is kept as unprocessable.
-func (Normalizer) Normalize(d inbox.Delivery) ([]incident.Event, error) {
+func (Normalizer) Normalize(d delivery.Delivery) ([]incident.Event, error) {
 	var env envelope
 	if err := json.Unmarshal(d.Body, &env); err != nil {
 		return nil, fmt.Errorf("not a PagerDuty v3 payload: %w", err)
@@ -101,7 +101,7 @@ func (Normalizer) Normalize(d inbox.Delivery) ([]incident.Event, error) {
 	}
 	typ, ok := eventTypes[e.EventType]
 	if !ok {
-		return nil, inbox.Ignored("PagerDuty event type %s is not one the hub acts on", e.EventType)
+		return nil, delivery.Ignored("PagerDuty event type %s is not one the hub acts on", e.EventType)
 	}
 	ev := incident.Event{
 		Source:     incident.SourcePagerDuty,

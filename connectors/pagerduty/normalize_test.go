@@ -7,12 +7,12 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/incidenthub/incidenthub/connectors/pagerduty"
-	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/delivery"
 	"github.com/incidenthub/incidenthub/internal/incident"
 )
 
 func normalize(body []byte) ([]incident.Event, error) {
-	return pagerduty.Normalizer{}.Normalize(inbox.Delivery{Source: incident.SourcePagerDuty, Body: body})
+	return pagerduty.Normalizer{}.Normalize(delivery.Delivery{Source: incident.SourcePagerDuty, Body: body})
 }
 
 // Every real payload parses, in both the 2021 and the 2026 shapes.
@@ -111,7 +111,7 @@ func TestNormalizeMalformed(t *testing.T) {
 			evs, err := normalize([]byte(tc.body))
 			require.Error(t, err)
 			require.Empty(t, evs)
-			require.Equal(t, tc.ignored, inbox.IsIgnored(err), err.Error())
+			require.Equal(t, tc.ignored, delivery.IsIgnored(err), err.Error())
 		})
 	}
 }

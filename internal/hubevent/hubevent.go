@@ -17,7 +17,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/delivery"
 	"github.com/incidenthub/incidenthub/internal/incident"
 )
 
@@ -56,12 +56,12 @@ func (r Report) Event() incident.Event {
 // inbox's writer in a running hub (which wakes the processor), the store
 // itself for the CLI.
 type Appender interface {
-	Append(ctx context.Context, d inbox.Delivery) (bool, error)
+	Append(ctx context.Context, d delivery.Delivery) (bool, error)
 }
 
 // Lookup finds a stored delivery; found is false when there is none.
 type Lookup interface {
-	HubDelivery(ctx context.Context, id string) (d inbox.Delivery, found bool, err error)
+	HubDelivery(ctx context.Context, id string) (d delivery.Delivery, found bool, err error)
 }
 
 // Reporter reports what jobs made.
@@ -84,7 +84,7 @@ func (rp *Reporter) Report(ctx context.Context, r Report) error {
 	if err != nil {
 		return fmt.Errorf("report %s: %w", r.Key, err)
 	}
-	_, err = rp.appender.Append(ctx, inbox.Delivery{
+	_, err = rp.appender.Append(ctx, delivery.Delivery{
 		Source: incident.SourceHub, ID: r.Key, Event: string(r.Type), ReceivedAt: time.Now().UTC(), Body: body,
 	})
 	if err != nil {
@@ -111,7 +111,7 @@ type Normalizer struct{}
 func (Normalizer) Source() incident.Source { return incident.SourceHub }
 
 // Normalize implements pipeline.Normalizer.
-func (Normalizer) Normalize(d inbox.Delivery) ([]incident.Event, error) {
+func (Normalizer) Normalize(d delivery.Delivery) ([]incident.Event, error) {
 	r, err := decode(d.Body)
 	if err != nil {
 		return nil, err

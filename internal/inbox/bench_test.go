@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/internal/delivery"
 	"github.com/incidenthub/incidenthub/internal/inbox"
 	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/internal/store"
@@ -27,8 +28,8 @@ func BenchmarkAppend(b *testing.B) {
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					d := inbox.Delivery{Source: incident.SourcePagerDuty, ID: fmt.Sprint(n.Add(1)), ReceivedAt: time.Now(), Body: body}
-					if _, err := s.AppendDeliveries(context.Background(), []inbox.Delivery{d}); err != nil {
+					d := delivery.Delivery{Source: incident.SourcePagerDuty, ID: fmt.Sprint(n.Add(1)), ReceivedAt: time.Now(), Body: body}
+					if _, err := s.AppendDeliveries(context.Background(), []delivery.Delivery{d}); err != nil {
 						b.Error(err)
 					}
 				}
@@ -44,7 +45,7 @@ func BenchmarkAppend(b *testing.B) {
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					d := inbox.Delivery{Source: incident.SourcePagerDuty, ID: fmt.Sprint(n.Add(1)), ReceivedAt: time.Now(), Body: body}
+					d := delivery.Delivery{Source: incident.SourcePagerDuty, ID: fmt.Sprint(n.Add(1)), ReceivedAt: time.Now(), Body: body}
 					if _, err := w.Append(context.Background(), d); err != nil {
 						b.Error(err)
 					}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"github.com/incidenthub/incidenthub/internal/delivery"
 	"io"
 	"log/slog"
 	"net/http"
@@ -31,7 +32,7 @@ type Verifier interface {
 
 // Storer stores a delivery durably and says whether it was new.
 type Storer interface {
-	Append(ctx context.Context, d Delivery) (fresh bool, err error)
+	Append(ctx context.Context, d delivery.Delivery) (fresh bool, err error)
 }
 
 // Handler is the webhook endpoint of one source: bounded read, signature
@@ -109,7 +110,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sum := sha256.Sum256(body)
 		id = "sha256:" + hex.EncodeToString(sum[:])
 	}
-	fresh, err := h.store.Append(r.Context(), Delivery{
+	fresh, err := h.store.Append(r.Context(), delivery.Delivery{
 		Source: source, ID: id, Event: event, ReceivedAt: h.now(), Body: body,
 	})
 	if err != nil {

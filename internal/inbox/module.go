@@ -4,10 +4,18 @@ import (
 	"context"
 
 	"go.uber.org/fx"
+
+	"github.com/incidenthub/incidenthub/internal/store"
 )
 
 // Module provides the *Writer, running for the life of the app.
-var Module = fx.Module("inbox", fx.Provide(newForApp))
+var Module = fx.Module("inbox",
+	fx.Provide(newForApp),
+	// The writer appends through the store.
+	fx.Provide(fx.Private, func(s *store.Store) Appender { return s }),
+)
+
+var _ Appender = (*store.Store)(nil)
 
 func newForApp(lc fx.Lifecycle, a Appender) *Writer {
 	w := NewWriter(a)

@@ -3,13 +3,14 @@ package inbox
 import (
 	"context"
 	"errors"
+	"github.com/incidenthub/incidenthub/internal/delivery"
 	"sync"
 )
 
 // Appender stores a batch of deliveries in one transaction and reports,
 // for each, whether it was new (false: its (source, id) was already stored).
 type Appender interface {
-	AppendDeliveries(ctx context.Context, ds []Delivery) ([]bool, error)
+	AppendDeliveries(ctx context.Context, ds []delivery.Delivery) ([]bool, error)
 }
 
 // ErrClosed is returned for deliveries submitted after the writer stopped.
@@ -36,7 +37,7 @@ type Writer struct {
 }
 
 type request struct {
-	delivery Delivery
+	delivery delivery.Delivery
 	result   chan result
 }
 
@@ -61,7 +62,7 @@ func (w *Writer) Stored() <-chan struct{} { return w.stored }
 
 // Append stores d durably and reports whether it was new. A duplicate
 // (same source and id) is not an error: it returns false.
-func (w *Writer) Append(ctx context.Context, d Delivery) (fresh bool, err error) {
+func (w *Writer) Append(ctx context.Context, d delivery.Delivery) (fresh bool, err error) {
 	req := &request{delivery: d, result: make(chan result, 1)}
 	select {
 	case w.requests <- req:
@@ -101,7 +102,7 @@ func (w *Writer) Run(ctx context.Context) {
 }
 
 func (w *Writer) commit(ctx context.Context, batch []*request) {
-	ds := make([]Delivery, len(batch))
+	ds := make([]delivery.Delivery, len(batch))
 	for i, r := range batch {
 		ds[i] = r.delivery
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/incidenthub/incidenthub/internal/delivery"
 	"github.com/incidenthub/incidenthub/internal/inbox"
 )
 
@@ -30,7 +31,7 @@ func newGatedAppender() *gatedAppender {
 	return &gatedAppender{seen: map[string]bool{}, entered: make(chan struct{}, 100), release: make(chan struct{}, 100)}
 }
 
-func (a *gatedAppender) AppendDeliveries(_ context.Context, ds []inbox.Delivery) ([]bool, error) {
+func (a *gatedAppender) AppendDeliveries(_ context.Context, ds []delivery.Delivery) ([]bool, error) {
 	a.entered <- struct{}{}
 	<-a.release
 	a.mu.Lock()
@@ -63,7 +64,7 @@ func TestWriterGroupsConcurrentDeliveries(t *testing.T) {
 
 	first := make(chan bool)
 	go func() {
-		fresh, _ := w.Append(context.Background(), inbox.Delivery{ID: "first"})
+		fresh, _ := w.Append(context.Background(), delivery.Delivery{ID: "first"})
 		first <- fresh
 	}()
 	<-a.entered // the first commit is running and holds the writer
@@ -79,7 +80,7 @@ func TestWriterGroupsConcurrentDeliveries(t *testing.T) {
 			if i == n-1 {
 				id = "first" // a repeat of the first delivery
 			}
-			fresh, err := w.Append(context.Background(), inbox.Delivery{ID: id})
+			fresh, err := w.Append(context.Background(), delivery.Delivery{ID: id})
 			require.NoError(t, err)
 			results[i] = fresh
 		}()
@@ -119,7 +120,7 @@ func TestWriterReportsStoreErrorsToEveryCaller(t *testing.T) {
 	errs := make(chan error, 2)
 	for _, id := range []string{"x", "y"} {
 		go func() {
-			_, err := w.Append(context.Background(), inbox.Delivery{ID: id})
+			_, err := w.Append(context.Background(), delivery.Delivery{ID: id})
 			errs <- err
 		}()
 	}
@@ -136,7 +137,7 @@ func TestWriterClosed(t *testing.T) {
 	go w.Run(context.Background())
 	w.Close()
 	w.Close() // idempotent
-	_, err := w.Append(context.Background(), inbox.Delivery{ID: "late"})
+	_, err := w.Append(context.Background(), delivery.Delivery{ID: "late"})
 	require.ErrorIs(t, err, inbox.ErrClosed)
 }
 
@@ -144,6 +145,6 @@ func TestWriterHonoursCallerContextBeforeHandOver(t *testing.T) {
 	w := inbox.NewWriter(newGatedAppender()) // not running: nothing takes requests
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := w.Append(ctx, inbox.Delivery{ID: "x"})
+	_, err := w.Append(ctx, delivery.Delivery{ID: "x"})
 	require.ErrorIs(t, err, context.Canceled)
 }

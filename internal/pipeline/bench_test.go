@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/delivery"
 	"github.com/incidenthub/incidenthub/internal/incident"
 )
 
@@ -26,14 +26,14 @@ func BenchmarkProcess(b *testing.B) {
 	if err := json.Unmarshal(raw, &payload); err != nil {
 		b.Fatal(err)
 	}
-	ds := make([]inbox.Delivery, b.N)
+	ds := make([]delivery.Delivery, b.N)
 	for i := range ds {
 		// Storms of 20 pages each, so records grow as in real life.
 		payload["event"]["id"] = fmt.Sprint("ev", i)
 		payload["event"]["data"].(map[string]any)["id"] = fmt.Sprint("P", i)
 		payload["event"]["data"].(map[string]any)["created_at"] = time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i/20) * time.Hour).Format(time.RFC3339)
 		body, _ := json.Marshal(payload)
-		ds[i] = inbox.Delivery{Source: incident.SourcePagerDuty, ID: fmt.Sprint("d", i), ReceivedAt: time.Now(), Body: body}
+		ds[i] = delivery.Delivery{Source: incident.SourcePagerDuty, ID: fmt.Sprint("d", i), ReceivedAt: time.Now(), Body: body}
 	}
 	if _, err := bundle.store.AppendDeliveries(context.Background(), ds); err != nil {
 		b.Fatal(err)

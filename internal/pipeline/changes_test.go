@@ -12,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/incidenthub/incidenthub/internal/api"
-	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/delivery"
 	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/internal/pipeline"
 	"github.com/incidenthub/incidenthub/internal/store"
@@ -59,14 +59,14 @@ func (b *testBundle) send(t *testing.T, source incident.Source, id, event string
 	t.Helper()
 	body, err := json.Marshal(f)
 	require.NoError(t, err)
-	_, err = b.store.AppendDeliveries(context.Background(), []inbox.Delivery{{
+	_, err = b.store.AppendDeliveries(context.Background(), []delivery.Delivery{{
 		Source: source, ID: id, Event: event, ReceivedAt: time.Now(), Body: body,
 	}})
 	require.NoError(t, err)
 	b.drain(t)
 }
 
-func (b *testBundle) deliveryOf(t *testing.T, source incident.Source, id string) inbox.Delivery {
+func (b *testBundle) deliveryOf(t *testing.T, source incident.Source, id string) delivery.Delivery {
 	t.Helper()
 	d, err := b.store.Delivery(context.Background(), source, id)
 	require.NoError(t, err)
@@ -111,7 +111,7 @@ func TestChangesOnTheTimeline(t *testing.T) {
 		set("event.data.id", "PFQZPSY").set("event.data.number", 9).set("event.occurred_at", "2021-06-04T14:20:00Z"))
 	b.send(t, gh, "g9", "deployment_status", deploy(t, 6, "success", "2021-06-04T15:00:00Z"))
 
-	require.Equal(t, inbox.StatusProcessed, b.deliveryOf(t, gh, "g3").Status)
+	require.Equal(t, delivery.StatusProcessed, b.deliveryOf(t, gh, "g3").Status)
 	require.Contains(t, b.deliveryOf(t, gh, "g6").Reason, `deployment to "staging"`)
 	require.Contains(t, b.deliveryOf(t, gh, "g7").Reason, "acme/unrelated is not listed")
 
@@ -254,12 +254,12 @@ func TestEveryGitHubEvent(t *testing.T) {
 			changes, err := b.store.Changes(context.Background(), "", time.Time{}, 0)
 			require.NoError(t, err)
 			if tc.kind == "" {
-				require.Equal(t, inbox.StatusIgnored, d.Status)
+				require.Equal(t, delivery.StatusIgnored, d.Status)
 				require.Contains(t, d.Reason, tc.reason)
 				require.Empty(t, changes)
 				return
 			}
-			require.Equal(t, inbox.StatusProcessed, d.Status, d.Reason)
+			require.Equal(t, delivery.StatusProcessed, d.Status, d.Reason)
 			require.Len(t, changes, 1)
 			require.Equal(t, tc.kind, changes[0].Kind)
 			require.Equal(t, "payments", changes[0].Service)
@@ -308,7 +308,7 @@ func TestReviewIssueClosesTheRecord(t *testing.T) {
 	b.send(t, gh, "g4", "issues", review("closed").set("issue.labels", []any{map[string]any{"name": "bug"}}))
 	require.Contains(t, b.deliveryOf(t, gh, "g4").Reason, "not a review doc")
 	b.send(t, gh, "g5", "issues", load(t, "github", "issues.opened.json"))
-	require.Equal(t, inbox.StatusIgnored, b.deliveryOf(t, gh, "g5").Status)
+	require.Equal(t, delivery.StatusIgnored, b.deliveryOf(t, gh, "g5").Status)
 }
 
 // discardActions accepts the jobs decisions ask for, for tests about

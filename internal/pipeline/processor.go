@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/incidenthub/incidenthub/config"
-	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/delivery"
 	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/internal/metrics"
 	"github.com/incidenthub/incidenthub/internal/store"
@@ -25,13 +25,13 @@ import (
 // Normalizer turns a stored delivery of one source into events.
 type Normalizer interface {
 	Source() incident.Source
-	Normalize(d inbox.Delivery) ([]incident.Event, error)
+	Normalize(d delivery.Delivery) ([]incident.Event, error)
 }
 
 // Store is what the processor needs of the database.
 type Store interface {
-	NextPending(ctx context.Context) (inbox.Delivery, bool, error)
-	Process(ctx context.Context, seq int64, fn func(*store.Tx) (inbox.Outcome, error)) error
+	NextPending(ctx context.Context) (delivery.Delivery, bool, error)
+	Process(ctx context.Context, seq int64, fn func(*store.Tx) (delivery.Outcome, error)) error
 	RecordFailure(ctx context.Context, seq int64, reason string, maxAttempts int) (bool, error)
 	Update(ctx context.Context, fn func(*store.Tx) error) error
 	ExpireDeferred(ctx context.Context, receivedBefore time.Time) (int64, error)
@@ -178,7 +178,7 @@ const deferredFor = 72 * time.Hour
 func (p *Processor) expire(ctx context.Context) error {
 	n, err := p.store.ExpireDeferred(ctx, p.now().Add(-deferredFor))
 	if n > 0 {
-		p.metrics.Deliveries.WithLabelValues(string(incident.SourcePagerDuty), string(inbox.StatusIgnored)).Add(float64(n))
+		p.metrics.Deliveries.WithLabelValues(string(incident.SourcePagerDuty), string(delivery.StatusIgnored)).Add(float64(n))
 		p.log.Warn("deferred deliveries whose page never arrived are now ignored", "count", n)
 	}
 	return errors.Join(err, p.ExpireAwareness(ctx))
@@ -229,7 +229,7 @@ func (p *Processor) ProcessNext(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	var res result
-	err = p.store.Process(ctx, d.Seq, func(tx *store.Tx) (out inbox.Outcome, err error) {
+	err = p.store.Process(ctx, d.Seq, func(tx *store.Tx) (out delivery.Outcome, err error) {
 		res = result{}
 		defer func() {
 			if r := recover(); r != nil {
@@ -246,7 +246,7 @@ func (p *Processor) ProcessNext(ctx context.Context) (bool, error) {
 			return false, fmt.Errorf("%w (and recording it: %v)", err, ferr)
 		}
 		if failed {
-			p.count(d.Source, inbox.StatusFailed)
+			p.count(d.Source, delivery.StatusFailed)
 			p.log.Error("delivery failed; `deliveries replay` queues it again",
 				"source", d.Source, "delivery", d.ID, "err", err)
 			return true, nil
@@ -265,7 +265,7 @@ func (p *Processor) ProcessNext(ctx context.Context) (bool, error) {
 	for _, n := range res.notices {
 		p.log.Warn(n, "source", d.Source, "delivery", d.ID)
 	}
-	if res.outcome.Status != inbox.StatusProcessed {
+	if res.outcome.Status != delivery.StatusProcessed {
 		p.log.Info("delivery "+string(res.outcome.Status), "source", d.Source, "delivery", d.ID, "reason", res.outcome.Reason)
 	}
 	return true, nil
@@ -280,37 +280,37 @@ type panicError struct {
 
 func (e *panicError) Error() string { return fmt.Sprintf("processing panicked: %v", e.value) }
 
-func (p *Processor) count(source incident.Source, status inbox.Status) {
+func (p *Processor) count(source incident.Source, status delivery.Status) {
 	p.metrics.Deliveries.WithLabelValues(string(source), string(status)).Inc()
 }
 
 // result is what a committed delivery reports after the transaction.
 type result struct {
-	outcome inbox.Outcome
+	outcome delivery.Outcome
 	opened  []incident.Record
 	notices []string
 }
 
-func (p *Processor) apply(ctx context.Context, tx *store.Tx, d inbox.Delivery, res *result) (inbox.Outcome, error) {
+func (p *Processor) apply(ctx context.Context, tx *store.Tx, d delivery.Delivery, res *result) (delivery.Outcome, error) {
 	n, ok := p.normalizers[d.Source]
 	if !ok {
-		return res.set(inbox.StatusIgnored, "no connector handles source "+string(d.Source)), nil
+		return res.set(delivery.StatusIgnored, "no connector handles source "+string(d.Source)), nil
 	}
 	events, err := n.Normalize(d)
 	switch {
-	case inbox.IsIgnored(err):
-		return res.set(inbox.StatusIgnored, err.Error()), nil
+	case delivery.IsIgnored(err):
+		return res.set(delivery.StatusIgnored, err.Error()), nil
 	case err != nil:
-		return res.set(inbox.StatusUnprocessable, err.Error()), nil
+		return res.set(delivery.StatusUnprocessable, err.Error()), nil
 	case len(events) == 0:
-		return res.set(inbox.StatusIgnored, "the delivery carries no event"), nil
+		return res.set(delivery.StatusIgnored, "the delivery carries no event"), nil
 	}
 	var ignored []string
 	applied := 0
 	for _, ev := range events {
 		fresh, err := tx.MarkEventSeen(ctx, ev.Source, ev.ID)
 		if err != nil {
-			return inbox.Outcome{}, err
+			return delivery.Outcome{}, err
 		}
 		if !fresh {
 			ignored = append(ignored, "event "+ev.ID+" was applied before")
@@ -318,7 +318,7 @@ func (p *Processor) apply(ctx context.Context, tx *store.Tx, d inbox.Delivery, r
 		}
 		dec, err := p.decide(ctx, tx, ev)
 		if err != nil {
-			return inbox.Outcome{}, err
+			return delivery.Outcome{}, err
 		}
 		res.notices = append(res.notices, dec.Notices...)
 		switch {
@@ -326,15 +326,15 @@ func (p *Processor) apply(ctx context.Context, tx *store.Tx, d inbox.Delivery, r
 			// Not applied after all: forget the event so that it applies
 			// when the delivery is woken again.
 			if err := tx.ForgetEvent(ctx, ev.Source, ev.ID); err != nil {
-				return inbox.Outcome{}, err
+				return delivery.Outcome{}, err
 			}
-			res.outcome = inbox.Outcome{Status: inbox.StatusDeferred, Reason: dec.Defer, Subject: ev.PageID}
+			res.outcome = delivery.Outcome{Status: delivery.StatusDeferred, Reason: dec.Defer, Subject: ev.PageID}
 			return res.outcome, nil
 		case dec.Ignore != "":
 			ignored = append(ignored, dec.Ignore)
 		default:
 			if err := p.write(ctx, tx, dec); err != nil {
-				return inbox.Outcome{}, err
+				return delivery.Outcome{}, err
 			}
 			if dec.Opened {
 				res.opened = append(res.opened, *dec.Record)
@@ -343,13 +343,13 @@ func (p *Processor) apply(ctx context.Context, tx *store.Tx, d inbox.Delivery, r
 		}
 	}
 	if applied == 0 {
-		return res.set(inbox.StatusIgnored, strings.Join(ignored, "; ")), nil
+		return res.set(delivery.StatusIgnored, strings.Join(ignored, "; ")), nil
 	}
-	return res.set(inbox.StatusProcessed, ""), nil
+	return res.set(delivery.StatusProcessed, ""), nil
 }
 
-func (res *result) set(status inbox.Status, reason string) inbox.Outcome {
-	res.outcome = inbox.Outcome{Status: status, Reason: reason}
+func (res *result) set(status delivery.Status, reason string) delivery.Outcome {
+	res.outcome = delivery.Outcome{Status: status, Reason: reason}
 	return res.outcome
 }
 

@@ -16,7 +16,7 @@ import (
 	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/connectors/github"
 	"github.com/incidenthub/incidenthub/connectors/pagerduty"
-	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/delivery"
 	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/internal/metrics"
 	"github.com/incidenthub/incidenthub/internal/pipeline"
@@ -64,7 +64,7 @@ func (b *testBundle) deliver(t testing.TB, id, file string) {
 	t.Helper()
 	body, err := os.ReadFile(filepath.Join("..", "..", "testdata", "pagerduty", file))
 	require.NoError(t, err)
-	_, err = b.store.AppendDeliveries(context.Background(), []inbox.Delivery{{
+	_, err = b.store.AppendDeliveries(context.Background(), []delivery.Delivery{{
 		Source: incident.SourcePagerDuty, ID: id, ReceivedAt: time.Now(), Body: body,
 	}})
 	require.NoError(t, err)
@@ -81,7 +81,7 @@ func (b *testBundle) drain(t *testing.T) {
 	}
 }
 
-func (b *testBundle) status(t *testing.T, id string) inbox.Status {
+func (b *testBundle) status(t *testing.T, id string) delivery.Status {
 	t.Helper()
 	d, err := b.store.Delivery(context.Background(), incident.SourcePagerDuty, id)
 	require.NoError(t, err)
@@ -94,12 +94,12 @@ func TestProcessorDefersUntilPageIsKnown(t *testing.T) {
 	b := setup(t, nil)
 	b.deliver(t, "note", "incident.annotated.json")
 	b.drain(t)
-	require.Equal(t, inbox.StatusDeferred, b.status(t, "note"))
+	require.Equal(t, delivery.StatusDeferred, b.status(t, "note"))
 
 	b.deliver(t, "page", "incident.escalated.json")
 	b.drain(t)
-	require.Equal(t, inbox.StatusProcessed, b.status(t, "page"))
-	require.Equal(t, inbox.StatusProcessed, b.status(t, "note"))
+	require.Equal(t, delivery.StatusProcessed, b.status(t, "page"))
+	require.Equal(t, delivery.StatusProcessed, b.status(t, "note"))
 
 	rec, err := b.store.Incident(context.Background(), 1)
 	require.NoError(t, err)
@@ -116,7 +116,7 @@ type failingStore struct {
 	calls int
 }
 
-func (f *failingStore) Process(context.Context, int64, func(*store.Tx) (inbox.Outcome, error)) error {
+func (f *failingStore) Process(context.Context, int64, func(*store.Tx) (delivery.Outcome, error)) error {
 	f.calls++
 	return errors.New("disk full")
 }
@@ -134,7 +134,7 @@ func TestProcessorRetriesStoreErrorsWithoutGivingUp(t *testing.T) {
 	}
 	d, err := b.store.Delivery(context.Background(), incident.SourcePagerDuty, "d")
 	require.NoError(t, err)
-	require.Equal(t, inbox.StatusPending, d.Status)
+	require.Equal(t, delivery.StatusPending, d.Status)
 	require.Zero(t, d.Attempts)
 }
 
@@ -142,7 +142,7 @@ func TestProcessorRetriesStoreErrorsWithoutGivingUp(t *testing.T) {
 type panicky struct{}
 
 func (panicky) Source() incident.Source { return "panicky" }
-func (panicky) Normalize(inbox.Delivery) ([]incident.Event, error) {
+func (panicky) Normalize(delivery.Delivery) ([]incident.Event, error) {
 	var ev *incident.Event
 	return []incident.Event{*ev}, nil
 }
@@ -152,7 +152,7 @@ func (panicky) Normalize(inbox.Delivery) ([]incident.Event, error) {
 func TestProcessorGivesUpOnAPoisonousDelivery(t *testing.T) {
 	b := setup(t, nil)
 	proc := pipeline.NewProcessor(b.store, []pipeline.Normalizer{panicky{}, pagerduty.Normalizer{}}, b.rules, slog.New(slog.DiscardHandler), b.metrics)
-	_, err := b.store.AppendDeliveries(context.Background(), []inbox.Delivery{{Source: "panicky", ID: "poison", ReceivedAt: time.Now(), Body: []byte("{}")}})
+	_, err := b.store.AppendDeliveries(context.Background(), []delivery.Delivery{{Source: "panicky", ID: "poison", ReceivedAt: time.Now(), Body: []byte("{}")}})
 	require.NoError(t, err)
 	b.deliver(t, "after", "incident.triggered.json")
 
@@ -166,13 +166,13 @@ func TestProcessorGivesUpOnAPoisonousDelivery(t *testing.T) {
 	require.True(t, more)
 	poison, err := b.store.Delivery(context.Background(), "panicky", "poison")
 	require.NoError(t, err)
-	require.Equal(t, inbox.StatusFailed, poison.Status)
+	require.Equal(t, delivery.StatusFailed, poison.Status)
 	require.Contains(t, poison.Reason, "nil pointer")
 
 	more, err = proc.ProcessNext(context.Background())
 	require.NoError(t, err)
 	require.True(t, more)
-	require.Equal(t, inbox.StatusProcessed, b.status(t, "after"), "the next delivery goes on")
+	require.Equal(t, delivery.StatusProcessed, b.status(t, "after"), "the next delivery goes on")
 }
 
 // A delivery that waits for a page that never arrives stops waiting.
@@ -180,7 +180,7 @@ func TestProcessorExpiresDeferredDeliveries(t *testing.T) {
 	b := setup(t, nil)
 	b.deliver(t, "note", "incident.annotated.json")
 	b.drain(t)
-	require.Equal(t, inbox.StatusDeferred, b.status(t, "note"))
+	require.Equal(t, delivery.StatusDeferred, b.status(t, "note"))
 
 	n, err := b.store.ExpireDeferred(context.Background(), time.Now().Add(-time.Hour))
 	require.NoError(t, err)
@@ -190,7 +190,7 @@ func TestProcessorExpiresDeferredDeliveries(t *testing.T) {
 	require.Equal(t, int64(1), n)
 	d, err := b.store.Delivery(context.Background(), incident.SourcePagerDuty, "note")
 	require.NoError(t, err)
-	require.Equal(t, inbox.StatusIgnored, d.Status)
+	require.Equal(t, delivery.StatusIgnored, d.Status)
 	require.Equal(t, "its PagerDuty incident Q3B15VLMF3ASBD never arrived", d.Reason)
 }
 
@@ -206,7 +206,7 @@ func TestProcessorRun(t *testing.T) {
 	}()
 	b.deliver(t, "page", "incident.escalated.json")
 	wake <- struct{}{}
-	require.Eventually(t, func() bool { return b.status(t, "page") == inbox.StatusProcessed }, 5*time.Second, 5*time.Millisecond)
+	require.Eventually(t, func() bool { return b.status(t, "page") == delivery.StatusProcessed }, 5*time.Second, 5*time.Millisecond)
 	cancel()
 	<-done
 }

@@ -8,15 +8,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/delivery"
 	"github.com/incidenthub/incidenthub/internal/incident"
 )
 
-var _ inbox.Appender = (*Store)(nil)
-
 // AppendDeliveries stores ds in one transaction. fresh[i] is false when
 // ds[i] had been stored before (same source and delivery id).
-func (s *Store) AppendDeliveries(ctx context.Context, ds []inbox.Delivery) (fresh []bool, err error) {
+func (s *Store) AppendDeliveries(ctx context.Context, ds []delivery.Delivery) (fresh []bool, err error) {
 	tx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("append deliveries: %w", err)
@@ -50,9 +48,9 @@ func (s *Store) AppendDeliveries(ctx context.Context, ds []inbox.Delivery) (fres
 
 const deliveryColumns = `seq, source, delivery_id, event, received_at, status, reason, subject, attempts, processed_at`
 
-func scanDelivery(row interface{ Scan(...any) error }, withBody bool) (inbox.Delivery, error) {
+func scanDelivery(row interface{ Scan(...any) error }, withBody bool) (delivery.Delivery, error) {
 	var (
-		d              inbox.Delivery
+		d              delivery.Delivery
 		source, status string
 		received       int64
 		processed      sql.NullInt64
@@ -62,25 +60,25 @@ func scanDelivery(row interface{ Scan(...any) error }, withBody bool) (inbox.Del
 		dest = append(dest, &d.Body)
 	}
 	if err := row.Scan(dest...); err != nil {
-		return inbox.Delivery{}, err
+		return delivery.Delivery{}, err
 	}
 	d.Source = incident.Source(source)
-	d.Status = inbox.Status(status)
+	d.Status = delivery.Status(status)
 	d.ReceivedAt = fromMillis(sql.NullInt64{Int64: received, Valid: true})
 	d.ProcessedAt = fromMillis(processed)
 	return d, nil
 }
 
 // NextPending returns the oldest pending delivery, with its body.
-func (s *Store) NextPending(ctx context.Context) (inbox.Delivery, bool, error) {
+func (s *Store) NextPending(ctx context.Context) (delivery.Delivery, bool, error) {
 	row := s.read.QueryRowContext(ctx, `SELECT `+deliveryColumns+`, body FROM deliveries
 		WHERE status = 'pending' ORDER BY seq LIMIT 1`)
 	d, err := scanDelivery(row, true)
 	if errors.Is(err, sql.ErrNoRows) {
-		return inbox.Delivery{}, false, nil
+		return delivery.Delivery{}, false, nil
 	}
 	if err != nil {
-		return inbox.Delivery{}, false, fmt.Errorf("next pending delivery: %w", err)
+		return delivery.Delivery{}, false, fmt.Errorf("next pending delivery: %w", err)
 	}
 	return d, true, nil
 }
@@ -88,12 +86,12 @@ func (s *Store) NextPending(ctx context.Context) (inbox.Delivery, bool, error) {
 // DeliveryFilter narrows Deliveries.
 type DeliveryFilter struct {
 	Source incident.Source
-	Status inbox.Status
+	Status delivery.Status
 	Limit  int
 }
 
 // Deliveries lists deliveries newest first, without their bodies.
-func (s *Store) Deliveries(ctx context.Context, f DeliveryFilter) ([]inbox.Delivery, error) {
+func (s *Store) Deliveries(ctx context.Context, f DeliveryFilter) ([]delivery.Delivery, error) {
 	var c conditions
 	if f.Source != "" {
 		c.add("source = $%d", string(f.Source))
@@ -107,7 +105,7 @@ func (s *Store) Deliveries(ctx context.Context, f DeliveryFilter) ([]inbox.Deliv
 		return nil, fmt.Errorf("list deliveries: %w", err)
 	}
 	defer rows.Close()
-	var out []inbox.Delivery
+	var out []delivery.Delivery
 	for rows.Next() {
 		d, err := scanDelivery(rows, false)
 		if err != nil {
@@ -119,12 +117,12 @@ func (s *Store) Deliveries(ctx context.Context, f DeliveryFilter) ([]inbox.Deliv
 }
 
 // Delivery returns one delivery with its body.
-func (s *Store) Delivery(ctx context.Context, source incident.Source, id string) (inbox.Delivery, error) {
+func (s *Store) Delivery(ctx context.Context, source incident.Source, id string) (delivery.Delivery, error) {
 	row := s.read.QueryRowContext(ctx, `SELECT `+deliveryColumns+`, body FROM deliveries
 		WHERE source = $1 AND delivery_id = $2`, string(source), id)
 	d, err := scanDelivery(row, true)
 	if errors.Is(err, sql.ErrNoRows) {
-		return inbox.Delivery{}, fmt.Errorf("delivery %s/%s: %w", source, id, ErrNotFound)
+		return delivery.Delivery{}, fmt.Errorf("delivery %s/%s: %w", source, id, ErrNotFound)
 	}
 	return d, err
 }
@@ -156,7 +154,7 @@ func (s *Store) RecordFailure(ctx context.Context, seq int64, reason string, max
 	if err := row.Scan(&status); err != nil {
 		return false, fmt.Errorf("record failure of delivery %d: %w", seq, err)
 	}
-	return status == string(inbox.StatusFailed), nil
+	return status == string(delivery.StatusFailed), nil
 }
 
 // ExpireDeferred marks deliveries that have waited for their page since
@@ -205,8 +203,8 @@ func rollback(tx *sql.Tx, err *error) {
 
 // Append stores one delivery, for callers without the inbox's
 // writer (the CLI); fresh is false when it was stored before.
-func (s *Store) Append(ctx context.Context, d inbox.Delivery) (fresh bool, err error) {
-	f, err := s.AppendDeliveries(ctx, []inbox.Delivery{d})
+func (s *Store) Append(ctx context.Context, d delivery.Delivery) (fresh bool, err error) {
+	f, err := s.AppendDeliveries(ctx, []delivery.Delivery{d})
 	if err != nil {
 		return false, err
 	}
@@ -214,10 +212,10 @@ func (s *Store) Append(ctx context.Context, d inbox.Delivery) (fresh bool, err e
 }
 
 // HubDelivery returns the hub event stored under id, with its body.
-func (s *Store) HubDelivery(ctx context.Context, id string) (inbox.Delivery, bool, error) {
+func (s *Store) HubDelivery(ctx context.Context, id string) (delivery.Delivery, bool, error) {
 	d, err := s.Delivery(ctx, incident.SourceHub, id)
 	if errors.Is(err, ErrNotFound) {
-		return inbox.Delivery{}, false, nil
+		return delivery.Delivery{}, false, nil
 	}
 	return d, err == nil, err
 }

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/delivery"
 	"github.com/incidenthub/incidenthub/internal/incident"
 )
 
@@ -24,7 +24,7 @@ type Tx struct {
 
 // Process runs fn in a write transaction and records its outcome on the
 // delivery in the same transaction.
-func (s *Store) Process(ctx context.Context, seq int64, fn func(*Tx) (inbox.Outcome, error)) (err error) {
+func (s *Store) Process(ctx context.Context, seq int64, fn func(*Tx) (delivery.Outcome, error)) (err error) {
 	sqlTx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("process delivery %d: %w", seq, err)

@@ -14,7 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/incidenthub/incidenthub/config"
-	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/delivery"
 	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/internal/store"
 )
@@ -37,8 +37,8 @@ type Opener func(t *testing.T) *store.Store
 
 var t0 = time.Date(2026, 4, 1, 2, 7, 30, 0, time.UTC)
 
-func delivery(id string) inbox.Delivery {
-	return inbox.Delivery{Source: incident.SourcePagerDuty, ID: id, ReceivedAt: t0, Body: []byte(`{"id":"` + id + `"}`)}
+func sample(id string) delivery.Delivery {
+	return delivery.Delivery{Source: incident.SourcePagerDuty, ID: id, ReceivedAt: t0, Body: []byte(`{"id":"` + id + `"}`)}
 }
 
 func record(key string, pages ...string) *incident.Record {
@@ -61,12 +61,12 @@ func process(t *testing.T, s *store.Store, fn func(*store.Tx) error) {
 	t.Helper()
 	ctx := context.Background()
 	id := fmt.Sprintf("tx-%d", time.Now().UnixNano())
-	_, err := s.AppendDeliveries(ctx, []inbox.Delivery{delivery(id)})
+	_, err := s.AppendDeliveries(ctx, []delivery.Delivery{sample(id)})
 	require.NoError(t, err)
 	d, err := s.Delivery(ctx, incident.SourcePagerDuty, id)
 	require.NoError(t, err)
-	require.NoError(t, s.Process(ctx, d.Seq, func(tx *store.Tx) (inbox.Outcome, error) {
-		return inbox.Outcome{Status: inbox.StatusProcessed}, fn(tx)
+	require.NoError(t, s.Process(ctx, d.Seq, func(tx *store.Tx) (delivery.Outcome, error) {
+		return delivery.Outcome{Status: delivery.StatusProcessed}, fn(tx)
 	}))
 }
 
@@ -77,16 +77,16 @@ func Run(t *testing.T, open Opener) {
 	t.Run("AppendDeliveriesDeduplicates", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
-		fresh, err := s.AppendDeliveries(ctx, []inbox.Delivery{delivery("a"), delivery("b"), delivery("a")})
+		fresh, err := s.AppendDeliveries(ctx, []delivery.Delivery{sample("a"), sample("b"), sample("a")})
 		require.NoError(t, err)
 		require.Equal(t, []bool{true, true, false}, fresh, "a repeat within one batch is a duplicate")
-		fresh, err = s.AppendDeliveries(ctx, []inbox.Delivery{delivery("b"), delivery("c")})
+		fresh, err = s.AppendDeliveries(ctx, []delivery.Delivery{sample("b"), sample("c")})
 		require.NoError(t, err)
 		require.Equal(t, []bool{false, true}, fresh)
 
-		other := delivery("a")
+		other := sample("a")
 		other.Source = incident.SourceGitHub
-		fresh, err = s.AppendDeliveries(ctx, []inbox.Delivery{other})
+		fresh, err = s.AppendDeliveries(ctx, []delivery.Delivery{other})
 		require.NoError(t, err)
 		require.Equal(t, []bool{true}, fresh, "ids are per source")
 	})
@@ -94,7 +94,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("NextPendingInArrivalOrder", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
-		_, err := s.AppendDeliveries(ctx, []inbox.Delivery{delivery("first"), delivery("second")})
+		_, err := s.AppendDeliveries(ctx, []delivery.Delivery{sample("first"), sample("second")})
 		require.NoError(t, err)
 		d, ok, err := s.NextPending(ctx)
 		require.NoError(t, err)
@@ -103,8 +103,8 @@ func Run(t *testing.T, open Opener) {
 		require.Equal(t, []byte(`{"id":"first"}`), d.Body)
 		require.Equal(t, t0, d.ReceivedAt)
 
-		require.NoError(t, s.Process(ctx, d.Seq, func(*store.Tx) (inbox.Outcome, error) {
-			return inbox.Outcome{Status: inbox.StatusIgnored, Reason: "because"}, nil
+		require.NoError(t, s.Process(ctx, d.Seq, func(*store.Tx) (delivery.Outcome, error) {
+			return delivery.Outcome{Status: delivery.StatusIgnored, Reason: "because"}, nil
 		}))
 		d, ok, err = s.NextPending(ctx)
 		require.NoError(t, err)
@@ -113,7 +113,7 @@ func Run(t *testing.T, open Opener) {
 
 		got, err := s.Delivery(ctx, incident.SourcePagerDuty, "first")
 		require.NoError(t, err)
-		require.Equal(t, inbox.StatusIgnored, got.Status)
+		require.Equal(t, delivery.StatusIgnored, got.Status)
 		require.Equal(t, "because", got.Reason)
 		require.False(t, got.ProcessedAt.IsZero())
 	})
@@ -121,14 +121,14 @@ func Run(t *testing.T, open Opener) {
 	t.Run("ProcessRollsBackOnError", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
-		_, err := s.AppendDeliveries(ctx, []inbox.Delivery{delivery("d")})
+		_, err := s.AppendDeliveries(ctx, []delivery.Delivery{sample("d")})
 		require.NoError(t, err)
 		d, _, err := s.NextPending(ctx)
 		require.NoError(t, err)
 		boom := errors.New("boom")
-		err = s.Process(ctx, d.Seq, func(tx *store.Tx) (inbox.Outcome, error) {
+		err = s.Process(ctx, d.Seq, func(tx *store.Tx) (delivery.Outcome, error) {
 			require.NoError(t, tx.SaveRecord(context.Background(), record("payments", "P1"), nil))
-			return inbox.Outcome{}, boom
+			return delivery.Outcome{}, boom
 		})
 		require.ErrorIs(t, err, boom)
 		recs, err := s.Incidents(ctx, store.IncidentFilter{})
@@ -143,7 +143,7 @@ func Run(t *testing.T, open Opener) {
 	t.Run("RecordFailureGivesUpAfterMaxAttempts", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
-		_, err := s.AppendDeliveries(ctx, []inbox.Delivery{delivery("poison")})
+		_, err := s.AppendDeliveries(ctx, []delivery.Delivery{sample("poison")})
 		require.NoError(t, err)
 		d, _, err := s.NextPending(ctx)
 		require.NoError(t, err)
@@ -154,13 +154,13 @@ func Run(t *testing.T, open Opener) {
 		}
 		got, err := s.Delivery(ctx, incident.SourcePagerDuty, "poison")
 		require.NoError(t, err)
-		require.Equal(t, inbox.StatusFailed, got.Status)
+		require.Equal(t, delivery.StatusFailed, got.Status)
 		require.Equal(t, "disk full", got.Reason)
 
 		require.NoError(t, s.Replay(ctx, incident.SourcePagerDuty, "poison"))
 		got, err = s.Delivery(ctx, incident.SourcePagerDuty, "poison")
 		require.NoError(t, err)
-		require.Equal(t, inbox.StatusPending, got.Status)
+		require.Equal(t, delivery.StatusPending, got.Status)
 		require.Zero(t, got.Attempts)
 		require.ErrorIs(t, s.Replay(ctx, incident.SourcePagerDuty, "nope"), store.ErrNotFound)
 	})
@@ -244,12 +244,12 @@ func Run(t *testing.T, open Opener) {
 	t.Run("DeferredDeliveryWakesWhenItsPageIsKnown", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
-		_, err := s.AppendDeliveries(ctx, []inbox.Delivery{delivery("note")})
+		_, err := s.AppendDeliveries(ctx, []delivery.Delivery{sample("note")})
 		require.NoError(t, err)
 		d, _, err := s.NextPending(ctx)
 		require.NoError(t, err)
-		require.NoError(t, s.Process(ctx, d.Seq, func(*store.Tx) (inbox.Outcome, error) {
-			return inbox.Outcome{Status: inbox.StatusDeferred, Reason: "waiting", Subject: "PAGE"}, nil
+		require.NoError(t, s.Process(ctx, d.Seq, func(*store.Tx) (delivery.Outcome, error) {
+			return delivery.Outcome{Status: delivery.StatusDeferred, Reason: "waiting", Subject: "PAGE"}, nil
 		}))
 		_, ok, err := s.NextPending(ctx)
 		require.NoError(t, err)

@@ -1,6 +1,9 @@
-// Package inbox is the durable log of webhook deliveries: what arrived,
-// stored before it is answered, and what processing made of it.
-package inbox
+// Package delivery is the vocabulary of the inbox: a delivery as it
+// arrived (a vendor's webhook, or one of the hub's own events), and what
+// processing made of it. Plain data, shared by the inbox that stores
+// deliveries, the store that keeps them and the pipeline that processes
+// them, so that none of those imports another for it.
+package delivery
 
 import (
 	"time"
