@@ -62,14 +62,6 @@ type People []Person
 
 // JiraAccount returns the Jira account of the person with the GitHub
 // login, or "".
-func (c *Config) JiraAccount(githubLogin string) string { return c.People.JiraAccount(githubLogin) }
-
-// GitHubLogin returns the login of the person with the PagerDuty name or
-// email, or "".
-func (c *Config) GitHubLogin(nameOrEmail string) string { return c.People.GitHubLogin(nameOrEmail) }
-
-// JiraAccount returns the Jira account of the person with the GitHub
-// login, or "".
 func (ps People) JiraAccount(githubLogin string) string {
 	for _, p := range ps {
 		if githubLogin != "" && strings.EqualFold(p.GitHub, githubLogin) {

@@ -1118,8 +1118,8 @@ func TestPeople(t *testing.T) {
 
 	cfg, err := config.Parse("people.yaml", []byte("people: [{name: Ana Ortiz, pagerduty_email: ana@example.com, github: ana-o}]\n"+oneSeverity), lookup(nil))
 	require.NoError(t, err)
-	require.Equal(t, "ana-o", cfg.GitHubLogin("Ana Ortiz"))
-	require.Equal(t, "ana-o", cfg.GitHubLogin("ANA@example.com"))
-	require.Empty(t, cfg.GitHubLogin(""))
-	require.Empty(t, cfg.GitHubLogin("Bea"))
+	require.Equal(t, "ana-o", cfg.People.GitHubLogin("Ana Ortiz"))
+	require.Equal(t, "ana-o", cfg.People.GitHubLogin("ANA@example.com"))
+	require.Empty(t, cfg.People.GitHubLogin(""))
+	require.Empty(t, cfg.People.GitHubLogin("Bea"))
 }

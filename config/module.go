@@ -19,6 +19,7 @@ type Sections struct {
 	Jira        Jira
 	Correlation Correlation
 	Review      Review
+	Awareness   Awareness
 	Jobs        Jobs
 	Severities  []Severity
 	Services    []Service
@@ -36,6 +37,7 @@ func split(c *Config) Sections {
 		Jira:        c.Jira,
 		Correlation: c.Correlation,
 		Review:      c.Review,
+		Awareness:   c.Awareness,
 		Jobs:        c.Jobs,
 		Severities:  c.Severities,
 		Services:    c.Services,

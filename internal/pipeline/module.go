@@ -29,8 +29,14 @@ var Module = fx.Module("pipeline",
 type Params struct {
 	fx.In
 
-	Lifecycle   fx.Lifecycle
-	Config      *config.Config
+	Lifecycle fx.Lifecycle
+	// The sections the router's rules come from.
+	Severities  []config.Severity
+	Services    []config.Service
+	Correlation config.Correlation
+	Review      config.Review
+	Awareness   config.Awareness
+	GitHub      config.GitHub
 	Store       Store
 	Normalizers []Normalizer `group:"normalizers"`
 	Writer      *inbox.Writer
@@ -40,7 +46,9 @@ type Params struct {
 }
 
 func newForApp(p Params) *Processor {
-	proc := NewProcessor(p.Store, p.Normalizers, RulesFrom(p.Config), p.Log, p.Metrics, WithActions(p.Actions))
+	rules := RulesFrom(&config.Config{Severities: p.Severities, Services: p.Services, Correlation: p.Correlation,
+		Review: p.Review, Awareness: p.Awareness, GitHub: p.GitHub})
+	proc := NewProcessor(p.Store, p.Normalizers, rules, p.Log, p.Metrics, WithActions(p.Actions))
 	// Stop takes no new delivery; the one in hand finishes first.
 	lifecycle.Go(p.Lifecycle, func(ctx context.Context) { proc.Run(ctx, p.Writer.Stored()) })
 	return proc
