@@ -17,6 +17,8 @@ import (
 	"github.com/incidenthub/incidenthub/internal/incident"
 )
 
+//lint:file-ignore ST1005 Jira is a proper noun: its errors begin with it as the other connectors' begin with PagerDuty and GitHub.
+
 // NewClient returns a go-jira client for the site at base_url,
 // authenticated with the account's email and API token, sending through
 // hc (the hub's retrying client).
