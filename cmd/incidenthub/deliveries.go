@@ -39,7 +39,7 @@ func newDeliveriesListCommand(g *globals) *cobra.Command {
 				})
 		},
 	}
-	cmd.Flags().StringVar(&source, "source", "", "only this source: pagerduty, github or jira")
+	cmd.Flags().StringVar(&source, "source", "", "only this source: pagerduty, github, jira, or incidenthub (what the hub's jobs made)")
 	cmd.Flags().StringVar(&status, "status", "", "only this status: pending, processed, ignored, unprocessable, deferred, failed")
 	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many")
 	return cmd
