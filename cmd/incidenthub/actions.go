@@ -10,7 +10,6 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/spf13/cobra"
-	"go.uber.org/fx"
 
 	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/internal/actions"
@@ -26,11 +25,7 @@ func newActionsCommand(g *globals) *cobra.Command {
 		Short: "List jobs: waiting, held, running, and the dead letters (discarded, cancelled)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withQueue(cmd.Context(), g, func(q *actions.Queue, _ *store.Store, cfg *config.Config) error {
-				held, err := heldReasons(cfg)
-				if err != nil {
-					return err
-				}
+			return withQueue(cmd.Context(), g, func(q *actions.Queue, _ *store.Store, _ *config.Config) error {
 				params := river.NewJobListParams().First(200)
 				if !all {
 					params = params.States(rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
@@ -44,7 +39,7 @@ func newActionsCommand(g *globals) *cobra.Command {
 				return writeTable(out, "no jobs", []string{"ID", "KIND", "INCIDENT", "STATE", "ATTEMPT", "SCHEDULED", "WHY"}, res.Jobs,
 					func(j *rivertype.JobRow) []string {
 						return []string{strconv.FormatInt(j.ID, 10), j.Kind, jobIncident(j), string(j.State),
-							strconv.Itoa(j.Attempt), stamp(j.ScheduledAt), clip(why(j, held), 80)}
+							strconv.Itoa(j.Attempt), stamp(j.ScheduledAt), clip(why(j), 80)}
 					})
 			})
 		},
@@ -109,28 +104,17 @@ func jobIncident(j *rivertype.JobRow) string {
 	return incident.FormatRef(args.IncidentID)
 }
 
-// heldReasons says, by River kind, why the connectors hold their jobs
-// with this configuration. It builds the app's graph, without starting
-// it, so that it asks each connector's own jobs (the "jobs" group) rather
-// than a list kept here.
-func heldReasons(cfg *config.Config) (map[string]string, error) {
-	held := map[string]string{}
-	app := fx.New(appOptions(cfg, slog.New(slog.DiscardHandler)), fx.Invoke(func(p struct {
-		fx.In
-		Jobs []actions.Job `group:"jobs"`
-	}) {
-		for _, j := range p.Jobs {
-			held[j.Kind] = j.Held
+// why explains a job's state: why it waits, as the job recorded it (a
+// connector that holds it, a vendor's rate limit), or its last error (a
+// dead letter keeps the vendor's words).
+func why(j *rivertype.JobRow) string {
+	if j.State == rivertype.JobStateScheduled {
+		switch w := actions.WaitingOf(j); {
+		case w.Held != "":
+			return "held: " + w.Held
+		case w.RateLimited != "":
+			return "rate limited by " + w.RateLimited
 		}
-	}))
-	return held, app.Err()
-}
-
-// why explains a job's state: the reason a connector holds it, or its
-// last error (a dead letter keeps the vendor's words).
-func why(j *rivertype.JobRow, held map[string]string) string {
-	if j.State == rivertype.JobStateScheduled && held[j.Kind] != "" {
-		return "held: " + held[j.Kind]
 	}
 	if n := len(j.Errors); n > 0 {
 		return j.Errors[n-1].Error

@@ -22,7 +22,8 @@ import (
 type ChangeNoteWorker struct {
 	river.WorkerDefaults[ChangeNoteArgs]
 
-	client *gh.Client // nil: held
+	client *gh.Client // nil: held, for the reason in held
+	held   string
 	gate   *WriteGate
 	store  ReviewStore
 	report Reporter
@@ -32,13 +33,13 @@ type ChangeNoteWorker struct {
 
 // NewChangeNoteWorker returns the worker; a nil client holds its jobs.
 func NewChangeNoteWorker(client *gh.Client, gate *WriteGate, s ReviewStore, r Reporter, log *slog.Logger) *ChangeNoteWorker {
-	return &ChangeNoteWorker{client: client, gate: gate, store: s, report: r, log: log.With("component", "change-note"), now: time.Now}
+	return &ChangeNoteWorker{client: client, held: heldWithout, gate: gate, store: s, report: r, log: log.With("component", "change-note"), now: time.Now}
 }
 
 // Work comments on the pull request unless the hub already did.
 func (w *ChangeNoteWorker) Work(ctx context.Context, job *river.Job[ChangeNoteArgs]) error {
 	if w.client == nil {
-		return river.JobSnooze(actions.HeldRecheck)
+		return actions.Hold(ctx, w.held)
 	}
 	rec, err := w.store.Incident(ctx, job.Args.IncidentID)
 	if err != nil {

@@ -81,6 +81,9 @@ type Reporter interface {
 	Reported(ctx context.Context, key string) (hubevent.Report, bool, error)
 }
 
+// heldWithout is why a GitHub job built without a client waits.
+const heldWithout = "github.token or github.review_repo is not set"
+
 // ReviewHeld says why GitHub jobs cannot run with this configuration, or
 // "" when they can.
 func ReviewHeld(cfg config.GitHub) string {
@@ -129,16 +132,21 @@ func Jobs(p JobsParams) ([]actions.Job, error) {
 	}
 	docs := Docs{Repo: p.GitHub.ReviewRepo, Lookback: p.Correlation.ChangeLookback, DueWithin: p.Review.DueWithin, Severities: p.Severities,
 		Services: p.Services, People: p.People}
+	review := NewReviewWorker(docs, issues, p.Store, p.Reporter, p.Log)
+	reminder := NewReminderWorker(issues, p.Store, p.Reporter, p.Log)
+	changeNote := NewChangeNoteWorker(client, p.Gate, p.Store, p.Reporter, p.Log)
+	reply := NewReplyWorker(issues, p.Store, p.Reporter, p.Log)
+	if held != "" {
+		review.held, reminder.held, changeNote.held, reply.held = held, held, held, held
+	}
 	return []actions.Job{
-		actions.NewJob(incident.ActionReviewDoc, NewReviewWorker(docs, issues, p.Store, p.Reporter, p.Log), held, 1,
+		actions.NewJob(incident.ActionReviewDoc, review, 1,
 			func(id int64, _ incident.Action) ReviewDocArgs { return ReviewDocArgs{IncidentID: id} }),
-		actions.NewJob(incident.ActionReviewReminder, NewReminderWorker(issues, p.Store, p.Reporter, p.Log), held, 1,
+		actions.NewJob(incident.ActionReviewReminder, reminder, 1,
 			func(id int64, _ incident.Action) ReviewReminderArgs { return ReviewReminderArgs{IncidentID: id} }),
-		actions.NewJob(incident.ActionChangeNote, NewChangeNoteWorker(client, p.Gate, p.Store, p.Reporter, p.Log), held, 1,
-			func(id int64, a incident.Action) ChangeNoteArgs {
-				return ChangeNoteArgs{IncidentID: id, ChangeKey: a.Target}
-			}),
-		actions.NewJob(incident.ActionFollowUpReply, NewReplyWorker(issues, p.Store, p.Reporter, p.Log), held, 1,
+		actions.NewJob(incident.ActionChangeNote, changeNote, 1,
+			func(id int64, a incident.Action) ChangeNoteArgs { return ChangeNoteArgs{IncidentID: id, ChangeKey: a.Target} }),
+		actions.NewJob(incident.ActionFollowUpReply, reply, 1,
 			func(id int64, a incident.Action) FollowUpReplyArgs {
 				return FollowUpReplyArgs{IncidentID: id, FollowUpKey: a.Target}
 			}),
@@ -152,7 +160,7 @@ func Jobs(p JobsParams) ([]actions.Job, error) {
 func classify(ctx context.Context, err error) error {
 	var rl *gh.RateLimitError
 	if errors.As(err, &rl) {
-		return actions.RateLimitSnooze(time.Until(rl.Rate.Reset.Time))
+		return actions.RateLimitSnooze(ctx, "GitHub", time.Until(rl.Rate.Reset.Time))
 	}
 	var abuse *gh.AbuseRateLimitError
 	if errors.As(err, &abuse) {
@@ -160,7 +168,7 @@ func classify(ctx context.Context, err error) error {
 		if wait == 0 {
 			wait = time.Minute
 		}
-		return actions.RateLimitSnooze(wait)
+		return actions.RateLimitSnooze(ctx, "GitHub", wait)
 	}
 	var resp *gh.ErrorResponse
 	if errors.As(err, &resp) {

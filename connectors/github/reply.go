@@ -22,7 +22,8 @@ import (
 type ReplyWorker struct {
 	river.WorkerDefaults[FollowUpReplyArgs]
 
-	issues ReviewIssues // nil: held
+	issues ReviewIssues // nil: held, for the reason in held
+	held   string
 	store  ReviewStore
 	report Reporter
 	log    *slog.Logger
@@ -32,13 +33,13 @@ type ReplyWorker struct {
 // NewReplyWorker returns the worker; it holds its jobs as the review
 // worker does.
 func NewReplyWorker(issues ReviewIssues, s ReviewStore, r Reporter, log *slog.Logger) *ReplyWorker {
-	return &ReplyWorker{issues: issues, store: s, report: r, log: log.With("component", "followup-reply"), now: time.Now}
+	return &ReplyWorker{issues: issues, held: heldWithout, store: s, report: r, log: log.With("component", "followup-reply"), now: time.Now}
 }
 
 // Work posts the reply unless an earlier attempt did.
 func (w *ReplyWorker) Work(ctx context.Context, job *river.Job[FollowUpReplyArgs]) error {
 	if w.issues == nil {
-		return river.JobSnooze(actions.HeldRecheck)
+		return actions.Hold(ctx, w.held)
 	}
 	f, err := w.store.FollowUp(ctx, job.Args.FollowUpKey)
 	if errors.Is(err, store.ErrNotFound) {

@@ -201,7 +201,7 @@ type ReviewWorker struct {
 // NewReviewWorker returns the worker; a nil issues holds its jobs (they
 // wait, snoozed, and run once configured).
 func NewReviewWorker(docs Docs, issues ReviewIssues, s ReviewStore, r Reporter, log *slog.Logger) *ReviewWorker {
-	return &ReviewWorker{issues: issues, held: "github.token or github.review_repo is not set", docs: docs, store: s, report: r, log: log.With("component", "review-doc"), now: time.Now}
+	return &ReviewWorker{issues: issues, held: heldWithout, docs: docs, store: s, report: r, log: log.With("component", "review-doc"), now: time.Now}
 }
 
 // LabelOf is the label that finds an incident's review issue again.
@@ -214,7 +214,7 @@ func openedKey(rec *incident.Record) string { return "review.opened:" + rec.Ref(
 func (w *ReviewWorker) Work(ctx context.Context, job *river.Job[ReviewDocArgs]) error {
 	if w.issues == nil {
 		w.log.Warn("review doc held", "incident", incident.FormatRef(job.Args.IncidentID), "reason", w.held)
-		return river.JobSnooze(actions.HeldRecheck)
+		return actions.Hold(ctx, w.held)
 	}
 	rec, err := w.store.Incident(ctx, job.Args.IncidentID)
 	if err != nil {
@@ -396,7 +396,8 @@ func (w *ReviewWorker) render(rec *incident.Record, earlier []incident.Record) (
 type ReminderWorker struct {
 	river.WorkerDefaults[ReviewReminderArgs]
 
-	issues ReviewIssues // nil: held
+	issues ReviewIssues // nil: held, for the reason in held
+	held   string
 	store  ReviewStore
 	report Reporter
 	log    *slog.Logger
@@ -406,13 +407,13 @@ type ReminderWorker struct {
 // NewReminderWorker returns the worker; it holds its jobs as the review
 // worker does.
 func NewReminderWorker(issues ReviewIssues, s ReviewStore, r Reporter, log *slog.Logger) *ReminderWorker {
-	return &ReminderWorker{issues: issues, store: s, report: r, log: log.With("component", "review-reminder"), now: time.Now}
+	return &ReminderWorker{issues: issues, held: heldWithout, store: s, report: r, log: log.With("component", "review-reminder"), now: time.Now}
 }
 
 // Work posts the reminder unless the review is done or was reminded of.
 func (w *ReminderWorker) Work(ctx context.Context, job *river.Job[ReviewReminderArgs]) error {
 	if w.issues == nil {
-		return river.JobSnooze(actions.HeldRecheck)
+		return actions.Hold(ctx, w.held)
 	}
 	rec, err := w.store.Incident(ctx, job.Args.IncidentID)
 	if err != nil {

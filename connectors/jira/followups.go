@@ -84,7 +84,7 @@ func NewFileWorker(cfg Filing, tracker Tracker, s FollowUpStore, r Reporter, log
 func (w *FileWorker) Work(ctx context.Context, job *river.Job[FileFollowUpArgs]) error {
 	if w.tracker == nil {
 		w.log.Warn("follow-up held", "followup", job.Args.FollowUpKey, "reason", w.held)
-		return river.JobSnooze(actions.HeldRecheck)
+		return actions.Hold(ctx, w.held)
 	}
 	f, err := w.store.FollowUp(ctx, job.Args.FollowUpKey)
 	if errors.Is(err, store.ErrNotFound) {
@@ -101,9 +101,9 @@ func (w *FileWorker) Work(ctx context.Context, job *river.Job[FileFollowUpArgs])
 	if !f.Filed() {
 		svc := w.service(rec.Service)
 		if svc == nil || svc.JiraProject == "" {
-			w.log.Warn("follow-up held", "followup", f.Key, "incident", rec.Ref(),
-				"reason", fmt.Sprintf("service %q has no jira_project", rec.Service))
-			return river.JobSnooze(actions.HeldRecheck)
+			reason := fmt.Sprintf("service %q has no jira_project", rec.Service)
+			w.log.Warn("follow-up held", "followup", f.Key, "incident", rec.Ref(), "reason", reason)
+			return actions.Hold(ctx, reason)
 		}
 		t, err := w.file(ctx, job, &f, &rec, svc)
 		if err != nil {

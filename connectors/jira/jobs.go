@@ -82,7 +82,7 @@ func Jobs(p JobsParams) ([]actions.Job, error) {
 	}
 	w := NewFileWorker(Filing{Jira: p.Jira, Services: p.Services, People: p.People}, tracker, p.Store, p.Reporter, p.Log)
 	return []actions.Job{
-		actions.NewJob(incident.ActionFileFollowUp, w, held, 2, func(id int64, a incident.Action) FileFollowUpArgs {
+		actions.NewJob(incident.ActionFileFollowUp, w, 2, func(id int64, a incident.Action) FileFollowUpArgs {
 			return FileFollowUpArgs{IncidentID: id, FollowUpKey: a.Target}
 		}),
 	}, nil

@@ -68,7 +68,7 @@ func Jobs(p JobsParams) []actions.Job {
 		p.Log.Warn("PagerDuty notes are held until configured", "reason", w.held)
 	}
 	return []actions.Job{
-		actions.NewJob(incident.ActionPageNote, w, w.held, 2, func(id int64, a incident.Action) PageNoteArgs {
+		actions.NewJob(incident.ActionPageNote, w, 2, func(id int64, a incident.Action) PageNoteArgs {
 			return PageNoteArgs{IncidentID: id, PageID: a.Target, FollowUpKey: a.FollowUp}
 		}),
 	}

@@ -95,7 +95,7 @@ func (w *NoteWorker) Work(ctx context.Context, job *river.Job[PageNoteArgs]) err
 	}
 	if w.client == nil {
 		w.log.Warn("PagerDuty note held", "incident", incident.FormatRef(job.Args.IncidentID), "reason", w.held)
-		return river.JobSnooze(actions.HeldRecheck)
+		return actions.Hold(ctx, w.held)
 	}
 	rec, err := w.store.Incident(ctx, job.Args.IncidentID)
 	if err != nil {

@@ -11,6 +11,7 @@ package actions
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -28,9 +29,9 @@ import (
 )
 
 // Job is one kind of job a connector runs for the router's actions: how
-// an action becomes the job's arguments, the worker that runs it, and why
-// the connector holds it with its configuration. Connectors provide their
-// jobs to the "jobs" group; nothing lists them all by hand.
+// an action becomes the job's arguments, and the worker that runs it.
+// Connectors provide their jobs to the "jobs" group; nothing lists them
+// all by hand.
 type Job struct {
 	// Action is the router's action kind the job carries out.
 	Action string
@@ -38,9 +39,6 @@ type Job struct {
 	Kind string
 	// Args makes the job's arguments for an action on a record.
 	Args func(incidentID int64, a incident.Action) river.JobArgs
-	// Held says why the connector holds these jobs with its configuration
-	// (they wait, and run once it is configured); "" when it runs them.
-	Held string
 	// Register adds the job's worker.
 	Register func(*river.Workers)
 	// Queue is the River queue the job's InsertOpts name, and MaxWorkers
@@ -50,11 +48,10 @@ type Job struct {
 }
 
 // NewJob describes the jobs of worker w for the router's action kind.
-func NewJob[T insertable](action string, w river.Worker[T], held string, maxWorkers int,
-	args func(incidentID int64, a incident.Action) T) Job {
+func NewJob[T insertable](action string, w river.Worker[T], maxWorkers int, args func(incidentID int64, a incident.Action) T) Job {
 	var zero T
 	return Job{
-		Action: action, Kind: zero.Kind(), Held: held, Queue: zero.InsertOpts().Queue, MaxWorkers: maxWorkers,
+		Action: action, Kind: zero.Kind(), Queue: zero.InsertOpts().Queue, MaxWorkers: maxWorkers,
 		Args:     func(id int64, a incident.Action) river.JobArgs { return args(id, a) },
 		Register: func(ws *river.Workers) { river.AddWorker(ws, w) },
 	}
@@ -92,10 +89,40 @@ const (
 	MaxSnooze = 15 * time.Minute
 )
 
+// Waiting is what a job that waits keeps on itself (River's recorded
+// output), so that `actions list` says why from what the running hub saw,
+// not from the configuration of whoever runs the command.
+type Waiting struct {
+	// Held is why the connector cannot run the job with its configuration.
+	Held string `json:"held,omitempty"`
+	// RateLimited names the vendor whose rate limit the job waits out.
+	RateLimited string `json:"rate_limited,omitempty"`
+}
+
+// Hold parks a job its connector cannot run with this configuration: it
+// waits without spending an attempt, keeps the reason, and looks again
+// after HeldRecheck (nothing is dropped, nothing pretends to succeed).
+func Hold(ctx context.Context, reason string) error {
+	waitFor(ctx, Waiting{Held: reason})
+	return river.JobSnooze(HeldRecheck)
+}
+
 // RateLimitSnooze waits out a vendor's rate limit without spending an
 // attempt, within MinSnooze and MaxSnooze.
-func RateLimitSnooze(wait time.Duration) error {
+func RateLimitSnooze(ctx context.Context, vendor string, wait time.Duration) error {
+	waitFor(ctx, Waiting{RateLimited: vendor})
 	return river.JobSnooze(min(max(wait, MinSnooze), MaxSnooze))
+}
+
+// waitFor records why the job waits. Outside River (a worker called
+// directly) there is no job to record it on, and nothing is lost.
+func waitFor(ctx context.Context, w Waiting) { _ = river.RecordOutput(ctx, w) }
+
+// WaitingOf is why a job last waited, as it recorded it.
+func WaitingOf(j *rivertype.JobRow) Waiting {
+	var w Waiting
+	_ = json.Unmarshal(j.Output(), &w) // no output, or another shape: no reason
+	return w
 }
 
 // Queue is the River client over the hub's SQLite database.
@@ -188,16 +215,6 @@ func (q *Queue) Enqueue(ctx context.Context, tx *sql.Tx, incidentID int64, a inc
 	return nil
 }
 
-// Held says why the jobs of a River kind are held, or "".
-func (q *Queue) Held(kind string) string {
-	for _, j := range q.jobs {
-		if j.Kind == kind {
-			return j.Held
-		}
-	}
-	return ""
-}
-
 // Client is the River client, for starting, stopping and the CLI.
 func (q *Queue) Client() *river.Client[*sql.Tx] { return q.client }
 
@@ -241,7 +258,7 @@ func Outcome(ctx context.Context, vendor string, err error, resp *http.Response)
 		return err
 	}
 	if wait, limited := httpclient.RateLimited(resp, time.Now()); limited {
-		return RateLimitSnooze(wait)
+		return RateLimitSnooze(ctx, vendor, wait)
 	}
 	if code := resp.StatusCode; code >= 400 && code < 500 && code != http.StatusRequestTimeout {
 		return river.JobCancel(fmt.Errorf("%s refused (%d): %w", vendor, code, err))

@@ -1,0 +1,134 @@
+package actions_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/stretchr/testify/require"
+
+	"github.com/incidenthub/incidenthub/internal/actions"
+	"github.com/incidenthub/incidenthub/internal/incident"
+	"github.com/incidenthub/incidenthub/internal/store/storetest"
+)
+
+// The one retry contract every connector follows.
+func TestOutcome(t *testing.T) {
+	t.Parallel()
+	answer := func(status int, headers ...string) *http.Response {
+		h := http.Header{}
+		for i := 0; i+1 < len(headers); i += 2 {
+			h.Set(headers[i], headers[i+1])
+		}
+		return &http.Response{StatusCode: status, Header: h}
+	}
+	failed := errors.New("vendor said no")
+	for _, tc := range []struct {
+		name   string
+		err    error
+		resp   *http.Response
+		snooze time.Duration // > 0: a snooze this long
+		cancel bool
+		retry  bool
+	}{
+		{name: "done", err: nil},
+		{name: "transport failure: retry", err: failed, retry: true},
+		{name: "5xx: retry", err: failed, resp: answer(502), retry: true},
+		{name: "408: retry", err: failed, resp: answer(408), retry: true},
+		{name: "400: final", err: failed, resp: answer(400), cancel: true},
+		{name: "404: final", err: failed, resp: answer(404), cancel: true},
+		{name: "429 with Retry-After", err: failed, resp: answer(429, "Retry-After", "120"), snooze: 2 * time.Minute},
+		{name: "429 with PagerDuty's ratelimit-reset", err: failed, resp: answer(429, "ratelimit-reset", "300"), snooze: 5 * time.Minute},
+		{name: "429 naming no time: at least a while", err: failed, resp: answer(429), snooze: actions.MinSnooze},
+		{name: "429 naming an hour: capped", err: failed, resp: answer(429, "Retry-After", "3600"), snooze: actions.MaxSnooze},
+		{name: "503 with Retry-After", err: failed, resp: answer(503, "Retry-After", "60"), snooze: time.Minute},
+		{name: "403 with the rate limit spent", err: failed,
+			resp:   answer(403, "X-RateLimit-Remaining", "0", "X-RateLimit-Reset", fmt.Sprint(time.Now().Add(10*time.Minute).Unix())),
+			snooze: 10 * time.Minute},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got := actions.Outcome(context.Background(), "Vendor", tc.err, tc.resp)
+			var (
+				snooze *river.JobSnoozeError
+				cancel *river.JobCancelError
+			)
+			switch {
+			case tc.err == nil:
+				require.NoError(t, got)
+			case tc.snooze > 0:
+				require.ErrorAs(t, got, &snooze)
+				require.InDelta(t, tc.snooze.Seconds(), snooze.Duration.Seconds(), 2)
+			case tc.cancel:
+				require.ErrorAs(t, got, &cancel)
+				require.ErrorContains(t, got, fmt.Sprintf("Vendor refused (%d)", tc.resp.StatusCode))
+			case tc.retry:
+				require.ErrorIs(t, got, failed)
+				require.False(t, errors.As(got, &snooze) || errors.As(got, &cancel))
+			}
+		})
+	}
+}
+
+// A cancelled job is not mistaken for a vendor's failure.
+func TestOutcomeCancelledContext(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	got := actions.Outcome(ctx, "Vendor", errors.New("Post: dial: %v"), nil)
+	require.ErrorIs(t, got, context.Canceled)
+}
+
+type heldArgs struct {
+	IncidentID int64 `json:"incident_id"`
+}
+
+func (heldArgs) Kind() string                 { return "test.held" }
+func (heldArgs) InsertOpts() river.InsertOpts { return actions.OnePending("test") }
+
+type heldWorker struct {
+	river.WorkerDefaults[heldArgs]
+}
+
+func (heldWorker) Work(ctx context.Context, _ *river.Job[heldArgs]) error {
+	return actions.Hold(ctx, "vendor.token is not set")
+}
+
+// A held job keeps its reason on itself, where `actions list` reads it,
+// and waits without spending an attempt.
+func TestHeldJobKeepsItsReason(t *testing.T) {
+	t.Parallel()
+	s := storetest.SQLite(t)
+	q, err := actions.NewQueue(s.WriteDB(), actions.Config{
+		Logger: slog.New(slog.DiscardHandler),
+		Jobs: []actions.Job{actions.NewJob("held", heldWorker{}, 1,
+			func(id int64, _ incident.Action) heldArgs { return heldArgs{IncidentID: id} })},
+	})
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, q.Migrate(ctx))
+	tx, err := s.WriteDB().BeginTx(ctx, nil)
+	require.NoError(t, err)
+	require.NoError(t, q.Enqueue(ctx, tx, 1, incident.Action{Kind: "held"}))
+	require.NoError(t, tx.Commit())
+	require.ErrorContains(t, q.Enqueue(ctx, nil, 1, incident.Action{Kind: "unknown"}), `no job for action "unknown"`)
+
+	require.NoError(t, q.Client().Start(ctx))
+	t.Cleanup(func() { require.NoError(t, q.Client().Stop(context.Background())) })
+	var job *rivertype.JobRow
+	require.Eventually(t, func() bool {
+		res, err := q.Client().JobList(ctx, river.NewJobListParams())
+		require.NoError(t, err)
+		job = res.Jobs[0]
+		return job.State == rivertype.JobStateScheduled
+	}, 10*time.Second, 20*time.Millisecond)
+	require.Equal(t, actions.Waiting{Held: "vendor.token is not set"}, actions.WaitingOf(job))
+	require.Zero(t, job.Attempt, "held is not an attempt")
+	require.WithinDuration(t, time.Now().Add(actions.HeldRecheck), job.ScheduledAt, time.Minute)
+}
