@@ -145,7 +145,9 @@ func Jobs(p JobsParams) ([]actions.Job, error) {
 		actions.NewJob(incident.ActionReviewReminder, reminder, 1,
 			func(id int64, _ incident.Action) ReviewReminderArgs { return ReviewReminderArgs{IncidentID: id} }),
 		actions.NewJob(incident.ActionChangeNote, changeNote, 1,
-			func(id int64, a incident.Action) ChangeNoteArgs { return ChangeNoteArgs{IncidentID: id, ChangeKey: a.Target} }),
+			func(id int64, a incident.Action) ChangeNoteArgs {
+				return ChangeNoteArgs{IncidentID: id, ChangeKey: a.Target}
+			}),
 		actions.NewJob(incident.ActionFollowUpReply, reply, 1,
 			func(id int64, a incident.Action) FollowUpReplyArgs {
 				return FollowUpReplyArgs{IncidentID: id, FollowUpKey: a.Target}
