@@ -143,6 +143,10 @@ type Decision struct {
 
 // QueryFor says which state Decide needs for ev.
 func QueryFor(ev incident.Event, r Rules) Query {
+	if ev.Source == incident.SourceHub {
+		// The hub's own events name their record and follow-up.
+		return Query{RecordID: ev.RecordID, FollowUpKey: ev.FollowUpKey, Changes: ev.Type == incident.EventReviewOpened}
+	}
 	q := Query{PageID: ev.PageID}
 	if ev.Change != nil {
 		q.ChangeKey = ev.Change.Key
@@ -163,10 +167,6 @@ func QueryFor(ev incident.Event, r Rules) Query {
 				break
 			}
 		}
-	}
-	if ev.Source == incident.SourceHub {
-		q.RecordID, q.FollowUpKey = ev.RecordID, ev.FollowUpKey
-		q.Changes = ev.Type == incident.EventReviewOpened
 	}
 	if ev.Snapshot != nil {
 		_, q.CorrelationKey, _ = r.service(ev.Snapshot.ServiceID)
