@@ -1,6 +1,7 @@
 // Package store keeps incident records, their timelines and the inbox of
 // deliveries in SQL. The queries are written once, with $N placeholders,
-// for SQLite (embedded, the default) and PostgreSQL.
+// for SQLite (embedded, the default) and PostgreSQL (through pgx), and one
+// conformance suite (storetest) runs on both.
 package store
 
 import (
@@ -16,7 +17,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
 
 	"github.com/incidenthub/incidenthub/config"
@@ -38,7 +42,9 @@ type Store struct {
 	dialect goose.Dialect
 	// migrations names the folder under migrations/ for this database.
 	migrations string
-	now        func() time.Time
+	// pool is PostgreSQL's connection pool, under both write and read.
+	pool *pgxpool.Pool
+	now  func() time.Time
 }
 
 // Open opens the database that cfg names. Migrate must run before use.
@@ -46,6 +52,8 @@ func Open(cfg config.Storage) (*Store, error) {
 	switch cfg.Driver {
 	case config.DriverSQLite:
 		return openSQLite(cfg)
+	case config.DriverPostgres:
+		return openPostgres(cfg)
 	default:
 		return nil, fmt.Errorf("store: driver %q is not available in this build", cfg.Driver)
 	}
@@ -111,6 +119,35 @@ func sqlitePath(dsn string) (string, url.Values, error) {
 	return path, q, nil
 }
 
+// openPostgres opens a pgx pool. The store's queries and River's go
+// through database/sql over that pool (pgx's stdlib), so that River
+// inserts jobs in the store's own *sql.Tx, on either database. Unlike
+// SQLite, PostgreSQL takes concurrent writers: write and read are one
+// pool, sized by the DSN's pool_max_conns (pgx's default: the larger of 4
+// and the number of CPUs).
+func openPostgres(cfg config.Storage) (*Store, error) {
+	pc, err := pgxpool.ParseConfig(cfg.DSN)
+	if err != nil {
+		return nil, fmt.Errorf("store: storage.dsn: %w", err)
+	}
+	// The pool connects lazily: a database that is down at start-up makes
+	// the hub unready (503), not unable to start.
+	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	return &Store{write: db, read: db, pool: pool, dialect: goose.DialectPostgres, migrations: "postgres", now: time.Now}, nil
+}
+
+// Driver names the database: sqlite or postgres.
+func (s *Store) Driver() string {
+	if s.pool != nil {
+		return config.DriverPostgres
+	}
+	return config.DriverSQLite
+}
+
 // ErrSchemaBehind is returned by CheckSchema when migrations are pending.
 var ErrSchemaBehind = errors.New("the database schema is not current: run `incidenthub migrate` or start the hub")
 
@@ -119,7 +156,17 @@ func (s *Store) migrator() (*goose.Provider, error) {
 	if err != nil {
 		return nil, err
 	}
-	return goose.NewProvider(s.dialect, s.write, dir)
+	var opts []goose.ProviderOption
+	if s.pool != nil {
+		// Replicas starting together migrate one at a time: the others
+		// wait on PostgreSQL's advisory lock, then find nothing to do.
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	return goose.NewProvider(s.dialect, s.write, dir, opts...)
 }
 
 // Migrate applies the embedded migrations that are not yet applied.
@@ -161,8 +208,13 @@ func (s *Store) Ping(ctx context.Context) error {
 	return s.read.QueryRowContext(ctx, "SELECT 1").Scan(&one)
 }
 
-// Close closes both pools.
+// Close closes the connections.
 func (s *Store) Close() error {
+	if s.pool != nil {
+		err := s.write.Close()
+		s.pool.Close()
+		return err
+	}
 	return errors.Join(s.write.Close(), s.read.Close())
 }
 

@@ -11,16 +11,26 @@ import (
 	"github.com/incidenthub/incidenthub/internal/store/storetest"
 )
 
-func TestSQLite(t *testing.T) {
+func TestConformance(t *testing.T) {
 	t.Parallel()
-	storetest.Run(t, func(t *testing.T) *store.Store { return storetest.SQLite(t) })
+	for _, driver := range storetest.Drivers() {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			storetest.Run(t, func(t *testing.T) *store.Store { return storetest.Open(t, driver) })
+		})
+	}
 }
 
 func TestMigrateIsIdempotent(t *testing.T) {
 	t.Parallel()
-	s := storetest.SQLite(t)
-	require.NoError(t, s.Migrate(context.Background()))
-	require.NoError(t, s.Ping(context.Background()))
+	for _, driver := range storetest.Drivers() {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			s := storetest.Open(t, driver)
+			require.NoError(t, s.Migrate(context.Background()))
+			require.NoError(t, s.Ping(context.Background()))
+		})
+	}
 }
 
 func TestSQLiteRefusesMemory(t *testing.T) {

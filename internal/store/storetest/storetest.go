@@ -1,15 +1,24 @@
 // Package storetest is the conformance suite every store driver passes,
-// run against SQLite now and PostgreSQL when it lands, like River's
+// run against SQLite always and PostgreSQL when
+// INCIDENTHUB_TEST_POSTGRES_DSN names a server, like River's
 // riverdrivertest.
 package storetest
 
 import (
 	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/url"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 
 	"github.com/stretchr/testify/require"
 
@@ -19,17 +28,74 @@ import (
 	"github.com/incidenthub/incidenthub/internal/store"
 )
 
-// SQLite returns a fresh, migrated SQLite store in a temporary file,
-// closed when the test ends.
-func SQLite(t testing.TB) *store.Store {
+// PostgresDSNVar names the PostgreSQL server tests also run on.
+const PostgresDSNVar = "INCIDENTHUB_TEST_POSTGRES_DSN"
+
+// Drivers are the stores every suite runs on: SQLite, and PostgreSQL when
+// PostgresDSNVar is set.
+func Drivers() []string {
+	if os.Getenv(PostgresDSNVar) == "" {
+		return []string{config.DriverSQLite}
+	}
+	return []string{config.DriverSQLite, config.DriverPostgres}
+}
+
+// Storage returns the settings of a fresh, empty database of the driver
+// for one test: a file for SQLite, a schema of its own for PostgreSQL,
+// dropped when the test ends.
+func Storage(t testing.TB, driver string) config.Storage {
 	t.Helper()
-	s, err := store.Open(config.Storage{
-		Driver: config.DriverSQLite, DSN: "file:" + filepath.Join(t.TempDir(), "hub.db"), Synchronous: "normal",
+	if driver == config.DriverSQLite {
+		return config.Storage{Driver: config.DriverSQLite, DSN: "file:" + filepath.Join(t.TempDir(), "hub.db"), Synchronous: "normal"}
+	}
+	dsn := os.Getenv(PostgresDSNVar)
+	if dsn == "" {
+		t.Skip(PostgresDSNVar + " is not set")
+	}
+	db, err := sql.Open("pgx", dsn)
+	require.NoError(t, err)
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "test_" + hex.EncodeToString(b)
+	_, err = db.Exec("CREATE SCHEMA " + schema)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, err := db.Exec("DROP SCHEMA " + schema + " CASCADE")
+		require.NoError(t, err)
+		require.NoError(t, db.Close())
 	})
+	return config.Storage{Driver: config.DriverPostgres, DSN: withSearchPath(t, dsn, schema)}
+}
+
+// withSearchPath points a DSN's connections at one schema.
+func withSearchPath(t testing.TB, dsn, schema string) string {
+	if strings.Contains(dsn, "://") {
+		u, err := url.Parse(dsn)
+		require.NoError(t, err)
+		q := u.Query()
+		q.Set("search_path", schema)
+		u.RawQuery = q.Encode()
+		return u.String()
+	}
+	return dsn + " search_path=" + schema
+}
+
+// Open returns a fresh, migrated store of the driver, closed when the
+// test ends.
+func Open(t testing.TB, driver string) *store.Store {
+	t.Helper()
+	s, err := store.Open(Storage(t, driver))
 	require.NoError(t, err)
 	require.NoError(t, s.Migrate(context.Background()))
 	t.Cleanup(func() { require.NoError(t, s.Close()) })
 	return s
+}
+
+// SQLite returns a fresh, migrated SQLite store in a temporary file,
+// closed when the test ends.
+func SQLite(t testing.TB) *store.Store {
+	t.Helper()
+	return Open(t, config.DriverSQLite)
 }
 
 // Opener returns a fresh, migrated, empty store for one test.
@@ -59,15 +125,23 @@ func entry(key string, at time.Time) incident.TimelineEntry {
 // process runs fn in a processing transaction of a throwaway delivery.
 func process(t *testing.T, s *store.Store, fn func(*store.Tx) error) {
 	t.Helper()
+	require.NoError(t, tryProcess(t, s, fn))
+}
+
+// tryProcess is process for a transaction expected to fail: its error, as
+// the pipeline would see it. (PostgreSQL refuses every statement after a
+// failed one in the same transaction; SQLite goes on.)
+func tryProcess(t *testing.T, s *store.Store, fn func(*store.Tx) error) error {
+	t.Helper()
 	ctx := context.Background()
 	id := fmt.Sprintf("tx-%d", time.Now().UnixNano())
 	_, err := s.AppendDeliveries(ctx, []delivery.Delivery{sample(id)})
 	require.NoError(t, err)
 	d, err := s.Delivery(ctx, incident.SourcePagerDuty, id)
 	require.NoError(t, err)
-	require.NoError(t, s.Process(ctx, d.Seq, func(tx *store.Tx) (delivery.Outcome, error) {
+	return s.Process(ctx, d.Seq, func(tx *store.Tx) (delivery.Outcome, error) {
 		return delivery.Outcome{Status: delivery.StatusProcessed}, fn(tx)
-	}))
+	})
 }
 
 // Run runs the suite.
@@ -316,12 +390,14 @@ func Run(t *testing.T, open Opener) {
 			none, err := tx.FollowUpByTicket(context.Background(), "nope")
 			require.NoError(t, err)
 			require.Nil(t, none)
+			return nil
+		})
+		require.Error(t, tryProcess(t, s, func(tx *store.Tx) error {
 			other, err := tx.FollowUpByKey(context.Background(), "c")
 			require.NoError(t, err)
 			other.JiraID = "10001"
-			require.Error(t, tx.SaveFollowUp(context.Background(), other), "one follow-up per ticket")
-			return nil
-		})
+			return tx.SaveFollowUp(context.Background(), other)
+		}), "one follow-up per ticket")
 		process(t, s, func(tx *store.Tx) error {
 			require.NoError(t, tx.SaveFollowUp(context.Background(), followUp(pay, "withdrawn", incident.FollowUpOpen, 0)))
 			require.NoError(t, tx.WithdrawFollowUp(context.Background(), "withdrawn"))
