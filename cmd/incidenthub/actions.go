@@ -87,7 +87,7 @@ func withQueue(ctx context.Context, g *globals, fn func(*actions.Queue, *store.S
 		return err
 	}
 	defer s.Close()
-	q, err := actions.NewQueue(s.WriteDB(), actions.Config{InsertOnly: true, Logger: slog.New(slog.DiscardHandler)})
+	q, err := actions.NewQueue(s, actions.Config{InsertOnly: true, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
 	}

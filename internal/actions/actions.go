@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
 	"github.com/riverqueue/river/rivertype"
@@ -125,10 +127,10 @@ func WaitingOf(j *rivertype.JobRow) Waiting {
 	return w
 }
 
-// Queue is the River client over the hub's SQLite database.
+// Queue is the River client over the hub's database.
 type Queue struct {
 	client *river.Client[*sql.Tx]
-	db     *sql.DB
+	driver riverdriver.Driver[*sql.Tx]
 	jobs   map[string]Job // by action kind
 }
 
@@ -144,9 +146,25 @@ type Config struct {
 	JobTimeout, RescueAfter time.Duration
 }
 
-// NewQueue returns a queue on db, the store's single writer connection:
-// River's jobs are inserted in the store's transactions.
-func NewQueue(db *sql.DB, cfg Config) (*Queue, error) {
+// Database is the store's database, which the queue shares: River's jobs
+// are inserted in the store's own transactions.
+type Database interface {
+	// WriteDB is where the store writes: SQLite's single writer
+	// connection, or PostgreSQL's pool.
+	WriteDB() *sql.DB
+	// Driver names the database: sqlite or postgres.
+	Driver() string
+}
+
+// NewQueue returns a queue on the store's database. On PostgreSQL River
+// runs on its database/sql driver rather than its pgx one, so that a job
+// is inserted in the very *sql.Tx of the change that asks for it, the
+// same type on both databases (docs/decisions.md §12).
+func NewQueue(db Database, cfg Config) (*Queue, error) {
+	var driver riverdriver.Driver[*sql.Tx] = riversqlite.New(db.WriteDB())
+	if db.Driver() == "postgres" {
+		driver = riverdatabasesql.New(db.WriteDB())
+	}
 	if cfg.JobTimeout == 0 {
 		cfg.JobTimeout = 2 * time.Minute
 	}
@@ -178,16 +196,16 @@ func NewQueue(db *sql.DB, cfg Config) (*Queue, error) {
 			rc.Queues[j.Queue] = river.QueueConfig{MaxWorkers: max(rc.Queues[j.Queue].MaxWorkers, j.MaxWorkers, 1)}
 		}
 	}
-	client, err := river.NewClient(riversqlite.New(db), rc)
+	client, err := river.NewClient(driver, rc)
 	if err != nil {
 		return nil, fmt.Errorf("job queue: %w", err)
 	}
-	return &Queue{client: client, db: db, jobs: jobs}, nil
+	return &Queue{client: client, driver: driver, jobs: jobs}, nil
 }
 
 // Migrate applies River's own migrations.
 func (q *Queue) Migrate(ctx context.Context) error {
-	m, err := rivermigrate.New(riversqlite.New(q.db), nil)
+	m, err := rivermigrate.New(q.driver, nil)
 	if err != nil {
 		return fmt.Errorf("job queue migrations: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/incidenthub/incidenthub/internal/actions"
 	"github.com/incidenthub/incidenthub/internal/incident"
+	"github.com/incidenthub/incidenthub/internal/store"
 	"github.com/incidenthub/incidenthub/internal/store/storetest"
 )
 
@@ -104,8 +105,16 @@ func (heldWorker) Work(ctx context.Context, _ *river.Job[heldArgs]) error {
 // and waits without spending an attempt.
 func TestHeldJobKeepsItsReason(t *testing.T) {
 	t.Parallel()
-	s := storetest.SQLite(t)
-	q, err := actions.NewQueue(s.WriteDB(), actions.Config{
+	for _, driver := range storetest.Drivers() {
+		t.Run(driver, func(t *testing.T) {
+			t.Parallel()
+			testHeldJobKeepsItsReason(t, storetest.Open(t, driver))
+		})
+	}
+}
+
+func testHeldJobKeepsItsReason(t *testing.T, s *store.Store) {
+	q, err := actions.NewQueue(s, actions.Config{
 		Logger: slog.New(slog.DiscardHandler),
 		Jobs: []actions.Job{actions.NewJob("held", heldWorker{}, 1,
 			func(id int64, _ incident.Action) heldArgs { return heldArgs{IncidentID: id} })},

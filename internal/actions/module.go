@@ -2,7 +2,6 @@ package actions
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"log/slog"
 
@@ -18,11 +17,6 @@ var Module = fx.Module("actions",
 	fx.Provide(fx.Private, func(s *store.Store) Database { return s }),
 )
 
-// Database is the store's writer, which the queue shares.
-type Database interface {
-	WriteDB() *sql.DB
-}
-
 // Params are the queue's dependencies in an app. Each connector provides
 // its jobs to the "jobs" group.
 type Params struct {
@@ -36,7 +30,7 @@ type Params struct {
 }
 
 func newForApp(p Params) (*Queue, error) {
-	q, err := NewQueue(p.DB.WriteDB(), Config{
+	q, err := NewQueue(p.DB, Config{
 		Jobs: p.Jobs, Logger: p.Log.With("component", "river"),
 		JobTimeout: p.Config.Timeout, RescueAfter: p.Config.RescueAfter,
 	})
