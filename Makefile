@@ -17,13 +17,24 @@ export GITHUB_WEBHOOK_SECRET    ?= dev-github-secret
 export JIRA_WEBHOOK_SECRET      ?= dev-jira-secret
 export INCIDENTHUB_API_TOKEN    ?= dev-api-token
 
-.PHONY: run test bench build lint sample clean
+.PHONY: run test test-postgres bench build lint sample clean
 
 run: build
 	./bin/incidenthub serve --config $(CONFIG)
 
+# With INCIDENTHUB_TEST_POSTGRES_DSN set (.ci/postgres starts a throwaway
+# server and prints one), the store, queue and pipeline suites also run on
+# PostgreSQL, and the end-to-end tests run the hub a second time on it.
 test:
 	$(GO) test -race -count=1 ./...
+	@if [ -n "$$INCIDENTHUB_TEST_POSTGRES_DSN" ]; then \
+		echo "end-to-end tests again, the hub on PostgreSQL"; \
+		INCIDENTHUB_TEST_E2E_STORE=postgres $(GO) test -race -count=1 ./cmd/...; \
+	fi
+
+# The whole suite on both stores, PostgreSQL from Debian's packages.
+test-postgres:
+	INCIDENTHUB_TEST_POSTGRES_DSN="$$(.ci/postgres)" $(MAKE) test
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...

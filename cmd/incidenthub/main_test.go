@@ -17,6 +17,7 @@ import (
 
 	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/internal/api"
+	"github.com/incidenthub/incidenthub/internal/store/storetest"
 )
 
 // TestMain lets tests run this test binary as the incidenthub command, so
@@ -38,8 +39,12 @@ func testConfig(t *testing.T, listen string) (string, *config.Config) {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "incidenthub.yaml")
+	storage := fmt.Sprintf(`{driver: sqlite, dsn: "file:%s/hub.db", synchronous: full}`, dir)
+	if e2eStore() == config.DriverPostgres {
+		storage = fmt.Sprintf(`{driver: postgres, dsn: %q}`, storetest.Storage(t, config.DriverPostgres).DSN)
+	}
 	yaml := fmt.Sprintf(`listen: %q
-storage: {driver: sqlite, dsn: "file:%s/hub.db", synchronous: full}
+storage: %s
 api: {tokens: [%q]}
 pagerduty: {webhook_secrets: [%q]}
 severities:
@@ -48,11 +53,23 @@ severities:
   - {name: SEV4, pagerduty_priorities: [P4], urgency: low, review: none}
 services:
   - {name: payments, pagerduty_service_ids: [PA2P440]}
-`, listen, dir, testToken, testSecret)
+`, listen, storage, testToken, testSecret)
 	require.NoError(t, os.WriteFile(path, []byte(yaml), 0o600))
 	cfg, err := config.LoadFile(path)
 	require.NoError(t, err)
 	return path, cfg
+}
+
+// e2eStoreVar chooses the store the end-to-end tests run the hub on:
+// sqlite (the default) or postgres, whose server storetest.PostgresDSNVar
+// names. `make test` runs them once on each.
+const e2eStoreVar = "INCIDENTHUB_TEST_E2E_STORE"
+
+func e2eStore() string {
+	if os.Getenv(e2eStoreVar) == config.DriverPostgres {
+		return config.DriverPostgres
+	}
+	return config.DriverSQLite
 }
 
 func freeAddr(t *testing.T) string {

@@ -42,7 +42,7 @@ func TestReadCommandsNeedOnlyStorage(t *testing.T) {
 	// The hub's database, every other value a variable that is not set.
 	readPath := filepath.Join(t.TempDir(), "incidenthub.yaml")
 	require.NoError(t, os.WriteFile(readPath, fmt.Appendf(nil, `listen: "${%[1]s}"
-storage: {driver: sqlite, dsn: %[2]q}
+storage: {driver: %[3]s, dsn: %[2]q}
 api: {tokens: ["${%[1]s}"]}
 pagerduty: {webhook_secrets: ["${%[1]s}"], api_token: "${%[1]s}"}
 github: {webhook_secrets: ["pre-${%[1]s}"], token: "${%[1]s}"}
@@ -52,7 +52,7 @@ severities:
   - {name: SEV2, pagerduty_priorities: [P2], urgency: high, review: required}
 services:
   - {name: payments, pagerduty_service_ids: [PA2P440]}
-`, unsetVar, cfg.Storage.DSN), 0o600))
+`, unsetVar, cfg.Storage.DSN, cfg.Storage.Driver), 0o600))
 
 	require.Regexp(t, `(?m)^INC-1\s+resolved\s+SEV2\s+payments\s+`, cli(t, "incidents", "list", "--config", readPath))
 	require.Contains(t, cli(t, "incidents", "show", "INC-1", "--config", readPath), "page.resolved   #6 resolved by PIG 208")

@@ -11,13 +11,21 @@ import (
 
 	"github.com/incidenthub/incidenthub/internal/delivery"
 	"github.com/incidenthub/incidenthub/internal/incident"
+	"github.com/incidenthub/incidenthub/internal/store/storetest"
 )
 
-// BenchmarkProcess measures processing throughput: deliveries stored
-// ahead, then processed one transaction each (synchronous=normal here;
-// the per-delivery cost at full is dominated by the same fsync as intake).
+// BenchmarkProcess measures processing throughput on each store:
+// deliveries stored ahead, then processed one transaction each
+// (synchronous=normal on SQLite; the per-delivery cost at full is
+// dominated by the same fsync as intake).
 func BenchmarkProcess(b *testing.B) {
-	bundle := setup(b, nil)
+	for _, driver := range storetest.Drivers() {
+		b.Run(driver, func(b *testing.B) { benchmarkProcess(b, driver) })
+	}
+}
+
+func benchmarkProcess(b *testing.B, driver string) {
+	bundle := setup(b, driver, nil)
 	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", "pagerduty", "incident.escalated.json"))
 	if err != nil {
 		b.Fatal(err)

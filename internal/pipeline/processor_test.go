@@ -34,9 +34,18 @@ type testBundle struct {
 	rules   router.Rules
 }
 
-func setup(t testing.TB, wrap func(*store.Store) pipeline.Store, opts ...pipeline.Option) *testBundle {
+// forEachDriver runs a test on every store: SQLite, and PostgreSQL when
+// its DSN is set.
+func forEachDriver(t *testing.T, test func(t *testing.T, driver string)) {
+	t.Parallel()
+	for _, driver := range storetest.Drivers() {
+		t.Run(driver, func(t *testing.T) { test(t, driver) })
+	}
+}
+
+func setup(t testing.TB, driver string, wrap func(*store.Store) pipeline.Store, opts ...pipeline.Option) *testBundle {
 	t.Helper()
-	s := storetest.SQLite(t)
+	s := storetest.Open(t, driver)
 	m := metrics.New()
 	var ps pipeline.Store = s
 	if wrap != nil {
@@ -91,23 +100,25 @@ func (b *testBundle) status(t *testing.T, id string) delivery.Status {
 // A note about a page the hub has not seen waits, and lands on the record
 // once the page arrives, in the order things happened.
 func TestProcessorDefersUntilPageIsKnown(t *testing.T) {
-	b := setup(t, nil)
-	b.deliver(t, "note", "incident.annotated.json")
-	b.drain(t)
-	require.Equal(t, delivery.StatusDeferred, b.status(t, "note"))
+	forEachDriver(t, func(t *testing.T, driver string) {
+		b := setup(t, driver, nil)
+		b.deliver(t, "note", "incident.annotated.json")
+		b.drain(t)
+		require.Equal(t, delivery.StatusDeferred, b.status(t, "note"))
 
-	b.deliver(t, "page", "incident.escalated.json")
-	b.drain(t)
-	require.Equal(t, delivery.StatusProcessed, b.status(t, "page"))
-	require.Equal(t, delivery.StatusProcessed, b.status(t, "note"))
+		b.deliver(t, "page", "incident.escalated.json")
+		b.drain(t)
+		require.Equal(t, delivery.StatusProcessed, b.status(t, "page"))
+		require.Equal(t, delivery.StatusProcessed, b.status(t, "note"))
 
-	rec, err := b.store.Incident(context.Background(), 1)
-	require.NoError(t, err)
-	require.Equal(t, "SEV1", rec.Severity)
-	require.Equal(t, []string{incident.EntryPageEscalated, incident.EntryNote}, []string{rec.Timeline[0].Kind, rec.Timeline[1].Kind})
-	require.Equal(t, 1.0, testutil.ToFloat64(b.metrics.Deliveries.WithLabelValues("pagerduty", "deferred")))
-	require.Equal(t, 2.0, testutil.ToFloat64(b.metrics.Deliveries.WithLabelValues("pagerduty", "processed")))
-	require.Equal(t, 1.0, testutil.ToFloat64(b.metrics.IncidentsOpened.WithLabelValues("checkout", "SEV1")))
+		rec, err := b.store.Incident(context.Background(), 1)
+		require.NoError(t, err)
+		require.Equal(t, "SEV1", rec.Severity)
+		require.Equal(t, []string{incident.EntryPageEscalated, incident.EntryNote}, []string{rec.Timeline[0].Kind, rec.Timeline[1].Kind})
+		require.Equal(t, 1.0, testutil.ToFloat64(b.metrics.Deliveries.WithLabelValues("pagerduty", "deferred")))
+		require.Equal(t, 2.0, testutil.ToFloat64(b.metrics.Deliveries.WithLabelValues("pagerduty", "processed")))
+		require.Equal(t, 1.0, testutil.ToFloat64(b.metrics.IncidentsOpened.WithLabelValues("checkout", "SEV1")))
+	})
 }
 
 // failingStore fails every processing transaction, as a full disk would.
@@ -124,18 +135,20 @@ func (f *failingStore) Process(context.Context, int64, func(*store.Tx) (delivery
 // While the store fails, the delivery stays pending and keeps its place:
 // skipping it would apply its incident's later events first.
 func TestProcessorRetriesStoreErrorsWithoutGivingUp(t *testing.T) {
-	fs := &failingStore{}
-	b := setup(t, func(s *store.Store) pipeline.Store { fs.Store = s; return fs })
-	b.deliver(t, "d", "incident.triggered.json")
-	for range 10 {
-		more, err := b.proc.ProcessNext(context.Background())
-		require.ErrorContains(t, err, "disk full")
-		require.False(t, more)
-	}
-	d, err := b.store.Delivery(context.Background(), incident.SourcePagerDuty, "d")
-	require.NoError(t, err)
-	require.Equal(t, delivery.StatusPending, d.Status)
-	require.Zero(t, d.Attempts)
+	forEachDriver(t, func(t *testing.T, driver string) {
+		fs := &failingStore{}
+		b := setup(t, driver, func(s *store.Store) pipeline.Store { fs.Store = s; return fs })
+		b.deliver(t, "d", "incident.triggered.json")
+		for range 10 {
+			more, err := b.proc.ProcessNext(context.Background())
+			require.ErrorContains(t, err, "disk full")
+			require.False(t, more)
+		}
+		d, err := b.store.Delivery(context.Background(), incident.SourcePagerDuty, "d")
+		require.NoError(t, err)
+		require.Equal(t, delivery.StatusPending, d.Status)
+		require.Zero(t, d.Attempts)
+	})
 }
 
 // panicky panics on one delivery, as a bug would.
@@ -150,63 +163,69 @@ func (panicky) Normalize(delivery.Delivery) ([]incident.Event, error) {
 // A delivery whose processing panics is retried a bounded number of
 // times, then marked failed so that those behind it go on.
 func TestProcessorGivesUpOnAPoisonousDelivery(t *testing.T) {
-	b := setup(t, nil)
-	proc := pipeline.NewProcessor(b.store, []pipeline.Normalizer{panicky{}, pagerduty.Normalizer{}}, b.rules, slog.New(slog.DiscardHandler), b.metrics)
-	_, err := b.store.AppendDeliveries(context.Background(), []delivery.Delivery{{Source: "panicky", ID: "poison", ReceivedAt: time.Now(), Body: []byte("{}")}})
-	require.NoError(t, err)
-	b.deliver(t, "after", "incident.triggered.json")
+	forEachDriver(t, func(t *testing.T, driver string) {
+		b := setup(t, driver, nil)
+		proc := pipeline.NewProcessor(b.store, []pipeline.Normalizer{panicky{}, pagerduty.Normalizer{}}, b.rules, slog.New(slog.DiscardHandler), b.metrics)
+		_, err := b.store.AppendDeliveries(context.Background(), []delivery.Delivery{{Source: "panicky", ID: "poison", ReceivedAt: time.Now(), Body: []byte("{}")}})
+		require.NoError(t, err)
+		b.deliver(t, "after", "incident.triggered.json")
 
-	for range 4 {
+		for range 4 {
+			more, err := proc.ProcessNext(context.Background())
+			require.ErrorContains(t, err, "panicked")
+			require.False(t, more)
+		}
 		more, err := proc.ProcessNext(context.Background())
-		require.ErrorContains(t, err, "panicked")
-		require.False(t, more)
-	}
-	more, err := proc.ProcessNext(context.Background())
-	require.NoError(t, err)
-	require.True(t, more)
-	poison, err := b.store.Delivery(context.Background(), "panicky", "poison")
-	require.NoError(t, err)
-	require.Equal(t, delivery.StatusFailed, poison.Status)
-	require.Contains(t, poison.Reason, "nil pointer")
+		require.NoError(t, err)
+		require.True(t, more)
+		poison, err := b.store.Delivery(context.Background(), "panicky", "poison")
+		require.NoError(t, err)
+		require.Equal(t, delivery.StatusFailed, poison.Status)
+		require.Contains(t, poison.Reason, "nil pointer")
 
-	more, err = proc.ProcessNext(context.Background())
-	require.NoError(t, err)
-	require.True(t, more)
-	require.Equal(t, delivery.StatusProcessed, b.status(t, "after"), "the next delivery goes on")
+		more, err = proc.ProcessNext(context.Background())
+		require.NoError(t, err)
+		require.True(t, more)
+		require.Equal(t, delivery.StatusProcessed, b.status(t, "after"), "the next delivery goes on")
+	})
 }
 
 // A delivery that waits for a page that never arrives stops waiting.
 func TestProcessorExpiresDeferredDeliveries(t *testing.T) {
-	b := setup(t, nil)
-	b.deliver(t, "note", "incident.annotated.json")
-	b.drain(t)
-	require.Equal(t, delivery.StatusDeferred, b.status(t, "note"))
+	forEachDriver(t, func(t *testing.T, driver string) {
+		b := setup(t, driver, nil)
+		b.deliver(t, "note", "incident.annotated.json")
+		b.drain(t)
+		require.Equal(t, delivery.StatusDeferred, b.status(t, "note"))
 
-	n, err := b.store.ExpireDeferred(context.Background(), time.Now().Add(-time.Hour))
-	require.NoError(t, err)
-	require.Zero(t, n, "received just now: still waiting")
-	n, err = b.store.ExpireDeferred(context.Background(), time.Now().Add(time.Minute))
-	require.NoError(t, err)
-	require.Equal(t, int64(1), n)
-	d, err := b.store.Delivery(context.Background(), incident.SourcePagerDuty, "note")
-	require.NoError(t, err)
-	require.Equal(t, delivery.StatusIgnored, d.Status)
-	require.Equal(t, "its PagerDuty incident Q3B15VLMF3ASBD never arrived", d.Reason)
+		n, err := b.store.ExpireDeferred(context.Background(), time.Now().Add(-time.Hour))
+		require.NoError(t, err)
+		require.Zero(t, n, "received just now: still waiting")
+		n, err = b.store.ExpireDeferred(context.Background(), time.Now().Add(time.Minute))
+		require.NoError(t, err)
+		require.Equal(t, int64(1), n)
+		d, err := b.store.Delivery(context.Background(), incident.SourcePagerDuty, "note")
+		require.NoError(t, err)
+		require.Equal(t, delivery.StatusIgnored, d.Status)
+		require.Equal(t, "its PagerDuty incident Q3B15VLMF3ASBD never arrived", d.Reason)
+	})
 }
 
 // Run processes what is stored and returns when its context ends.
 func TestProcessorRun(t *testing.T) {
-	b := setup(t, nil)
-	ctx, cancel := context.WithCancel(context.Background())
-	wake := make(chan struct{}, 1)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		b.proc.Run(ctx, wake)
-	}()
-	b.deliver(t, "page", "incident.escalated.json")
-	wake <- struct{}{}
-	require.Eventually(t, func() bool { return b.status(t, "page") == delivery.StatusProcessed }, 5*time.Second, 5*time.Millisecond)
-	cancel()
-	<-done
+	forEachDriver(t, func(t *testing.T, driver string) {
+		b := setup(t, driver, nil)
+		ctx, cancel := context.WithCancel(context.Background())
+		wake := make(chan struct{}, 1)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			b.proc.Run(ctx, wake)
+		}()
+		b.deliver(t, "page", "incident.escalated.json")
+		wake <- struct{}{}
+		require.Eventually(t, func() bool { return b.status(t, "page") == delivery.StatusProcessed }, 5*time.Second, 5*time.Millisecond)
+		cancel()
+		<-done
+	})
 }
