@@ -34,6 +34,15 @@ type Config struct {
 	Awareness   Awareness   `yaml:"awareness"`
 	People      People      `yaml:"people"`
 	Jobs        Jobs        `yaml:"jobs"`
+	Processing  Processing  `yaml:"processing"`
+}
+
+// Processing tunes how replicas share the processing of deliveries.
+type Processing struct {
+	// Lease is how long a replica that vanished (killed, its machine or
+	// network gone) may keep the processing of deliveries before another
+	// takes over. Only PostgreSQL has several replicas to hand over to.
+	Lease time.Duration `yaml:"lease"`
 }
 
 // Jobs tunes the durable job queue that writes to vendors.
@@ -214,6 +223,7 @@ func Default() Config {
 		Review:      Review{OpenAfter: 12 * time.Hour, DueWithin: 48 * time.Hour},
 		Awareness:   Awareness{Labels: []string{"risky-migration"}, AutoResolveAfter: 2 * time.Hour},
 		Jobs:        Jobs{Timeout: 2 * time.Minute, RescueAfter: 5 * time.Minute},
+		Processing:  Processing{Lease: 30 * time.Second},
 		Jira:        Jira{SearchLag: 30 * time.Second},
 	}
 }

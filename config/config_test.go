@@ -146,8 +146,9 @@ func TestParseExample(t *testing.T) {
 				Labels:           []string{"risky-migration"},
 				AutoResolveAfter: 2 * time.Hour, // default
 			},
-			People: []config.Person{{Name: "PIG 208", GitHub: "pig208", JiraAccountID: "5b10ac8d82e05b22cc7d4ef5"}},
-			Jobs:   config.Jobs{Timeout: 2 * time.Minute, RescueAfter: 5 * time.Minute}, // defaults
+			People:     []config.Person{{Name: "PIG 208", GitHub: "pig208", JiraAccountID: "5b10ac8d82e05b22cc7d4ef5"}},
+			Jobs:       config.Jobs{Timeout: 2 * time.Minute, RescueAfter: 5 * time.Minute}, // defaults
+			Processing: config.Processing{Lease: 30 * time.Second},
 		}, cfg)
 	})
 
@@ -353,6 +354,11 @@ func TestParseProblems(t *testing.T) {
 			file: "conf.negative-duration.yaml",
 			path: "review.due_within",
 			msg:  "want a positive duration",
+		},
+		{
+			file: "conf.short-lease.yaml",
+			path: "processing.lease",
+			msg:  "want at least 3s",
 		},
 	} {
 		t.Run(tc.file, func(t *testing.T) {

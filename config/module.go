@@ -21,6 +21,7 @@ type Sections struct {
 	Review      Review
 	Awareness   Awareness
 	Jobs        Jobs
+	Processing  Processing
 	Severities  []Severity
 	Services    []Service
 	People      People
@@ -39,6 +40,7 @@ func split(c *Config) Sections {
 		Review:      c.Review,
 		Awareness:   c.Awareness,
 		Jobs:        c.Jobs,
+		Processing:  c.Processing,
 		Severities:  c.Severities,
 		Services:    c.Services,
 		People:      c.People,

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 type validator struct {
@@ -120,6 +121,9 @@ func (c *Config) validate(unset map[string]string) []Problem {
 	}
 	if c.Jira.SearchLag < 0 {
 		v.add("jira.search_lag", "want a duration of zero or more")
+	}
+	if c.Processing.Lease < 3*time.Second {
+		v.add("processing.lease", "want at least 3s: a shorter lease takes over from a replica that is only slow")
 	}
 	if c.Jobs.RescueAfter < c.Jobs.Timeout {
 		v.add("jobs.rescue_after", "want at least jobs.timeout (%s)", c.Jobs.Timeout)

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"log/slog"
+
 	"github.com/spf13/cobra"
+
+	"github.com/incidenthub/incidenthub/internal/actions"
 )
 
 func newMigrateCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "migrate",
-		Short: "Apply database migrations (serve applies them too)",
+		Short: "Apply database migrations, the hub's and its job queue's (serve applies them too, unless --no-migrate)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, _, err := g.migrateStore(cmd.Context())
@@ -15,6 +19,15 @@ func newMigrateCommand(g *globals) *cobra.Command {
 				return err
 			}
 			defer s.Close()
+			// The job queue's tables too, so that `serve --no-migrate`
+			// finds everything in place.
+			q, err := actions.NewQueue(s, actions.Config{InsertOnly: true, Logger: slog.New(slog.DiscardHandler)})
+			if err != nil {
+				return err
+			}
+			if err := q.Migrate(cmd.Context()); err != nil {
+				return err
+			}
 			cmd.Println("migrations applied")
 			return nil
 		},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"os"
@@ -24,9 +25,9 @@ type hubProcess struct {
 	logs *logBuffer
 }
 
-func startHub(t *testing.T, configPath, base string) *hubProcess {
+func startHub(t *testing.T, configPath, base string, flags ...string) *hubProcess {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "serve", "--config", configPath)
+	cmd := exec.Command(os.Args[0], append([]string{"serve", "--config", configPath}, flags...)...)
 	cmd.Env = append(os.Environ(), "INCIDENTHUB_TEST_AS_MAIN=1")
 	logs := &logBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
@@ -125,4 +126,26 @@ func TestGracefulStop(t *testing.T) {
 	require.NoError(t, hub.cmd.Wait(), hub.logs.String())
 	require.Contains(t, hub.logs.String(), "stopping")
 	require.NotContains(t, hub.logs.String(), testSecret)
+}
+
+// With --no-migrate the hub refuses a database whose schema is behind,
+// and starts once `incidenthub migrate` has brought it (and the job
+// queue's tables) up to date: migrations as an explicit upgrade step.
+func TestServeNoMigrate(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	path, _ := testConfig(t, addr)
+
+	out := &bytes.Buffer{}
+	cmd := exec.Command(os.Args[0], "serve", "--no-migrate", "--config", path)
+	cmd.Env = append(os.Environ(), "INCIDENTHUB_TEST_AS_MAIN=1")
+	cmd.Stdout, cmd.Stderr = out, out
+	require.Error(t, cmd.Run(), "a fresh database is behind")
+	require.Contains(t, out.String(), "schema is not current")
+
+	require.Contains(t, cli(t, "migrate", "--config", path), "migrations applied")
+	base := "http://" + addr
+	startHub(t, path, base, "--no-migrate")
+	sendResolvedPage(t, path, base)
+	waitIncident(t, base, "INC-1", 3)
 }

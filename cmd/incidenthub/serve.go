@@ -24,7 +24,8 @@ import (
 )
 
 func newServeCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var noMigrate bool
+	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Receive webhooks, process them and serve the API",
 		Args:  cobra.NoArgs,
@@ -33,15 +34,18 @@ func newServeCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return serve(cmd.Context(), cfg, g.logger())
+			return serve(cmd.Context(), cfg, g.logger(), fx.Supply(store.SkipMigrations(noMigrate)))
 		},
 	}
+	cmd.Flags().BoolVar(&noMigrate, "no-migrate", false,
+		"do not migrate the database at start; refuse to start when it is behind (run `incidenthub migrate` first)")
+	return cmd
 }
 
 // serve runs the app until SIGINT or SIGTERM, then stops it: in-flight
 // requests drain and the delivery being processed finishes.
-func serve(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	app := fx.New(appOptions(cfg, log))
+func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...fx.Option) error {
+	app := fx.New(appOptions(cfg, log), fx.Options(opts...))
 	if err := app.Err(); err != nil {
 		return err
 	}

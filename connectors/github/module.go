@@ -75,7 +75,7 @@ func NewClient(cfg config.GitHub, hc *http.Client) (*gh.Client, error) {
 	return c, nil
 }
 
-func runSweeper(lc fx.Lifecycle, cfg config.GitHub, stored DeliveryLookup, gate *WriteGate, log *slog.Logger) error {
+func runSweeper(lc fx.Lifecycle, cfg config.GitHub, stored DeliveryLookup, db *store.Store, gate *WriteGate, log *slog.Logger) error {
 	switch {
 	case len(cfg.Hooks) == 0:
 		return nil
@@ -88,19 +88,33 @@ func runSweeper(lc fx.Lifecycle, cfg config.GitHub, stored DeliveryLookup, gate 
 		return err
 	}
 	s := NewSweeper(client, cfg.Hooks, stored, gate, log)
-	lifecycle.Go(lc, func(ctx context.Context) { s.Run(ctx, sweepInterval) })
+	// One replica sweeps: GitHub's redeliveries are not free, and each
+	// replica would ask for the same ones.
+	lease := db.Lease("github-sweeper", sweepInterval)
+	lc.Append(fx.StopHook(lease.Release))
+	lifecycle.Go(lc, func(ctx context.Context) { s.Run(ctx, sweepInterval, lease) })
 	return nil
 }
 
-// Run sweeps at once and then every interval until ctx ends.
-func (s *Sweeper) Run(ctx context.Context, interval time.Duration) {
+// Leader is the lease on a work one replica does at a time.
+type Leader interface {
+	Held(ctx context.Context) (bool, error)
+}
+
+// Run sweeps at once and then every interval until ctx ends, while this
+// replica holds the lease on sweeping.
+func (s *Sweeper) Run(ctx context.Context, interval time.Duration, lease Leader) {
 	for {
-		res, err := s.Sweep(ctx)
-		if err != nil && ctx.Err() == nil {
-			s.log.Error("sweep incomplete; the next one retries", "err", err)
-		}
-		if res.Redelivered > 0 || res.GivenUp > 0 {
-			s.log.Info("sweep done", "redelivered", res.Redelivered, "given_up", res.GivenUp)
+		if held, err := lease.Held(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("cannot take the sweeper's lease; the next round retries", "err", err)
+		} else if held {
+			res, err := s.Sweep(ctx)
+			if err != nil && ctx.Err() == nil {
+				s.log.Error("sweep incomplete; the next one retries", "err", err)
+			}
+			if res.Redelivered > 0 || res.GivenUp > 0 {
+				s.log.Info("sweep done", "redelivered", res.Redelivered, "given_up", res.GivenUp)
+			}
 		}
 		select {
 		case <-ctx.Done():

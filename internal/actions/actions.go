@@ -131,6 +131,7 @@ func WaitingOf(j *rivertype.JobRow) Waiting {
 type Queue struct {
 	client *river.Client[*sql.Tx]
 	driver riverdriver.Driver[*sql.Tx]
+	db     Database
 	jobs   map[string]Job // by action kind
 }
 
@@ -154,6 +155,8 @@ type Database interface {
 	WriteDB() *sql.DB
 	// Driver names the database: sqlite or postgres.
 	Driver() string
+	// Exclusively runs fn while no other replica runs the same work.
+	Exclusively(ctx context.Context, name string, fn func(context.Context) error) error
 }
 
 // NewQueue returns a queue on the store's database. On PostgreSQL River
@@ -200,19 +203,22 @@ func NewQueue(db Database, cfg Config) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("job queue: %w", err)
 	}
-	return &Queue{client: client, driver: driver, jobs: jobs}, nil
+	return &Queue{client: client, driver: driver, db: db, jobs: jobs}, nil
 }
 
-// Migrate applies River's own migrations.
+// Migrate applies River's own migrations, one replica at a time: River
+// takes no lock of its own, and replicas start together.
 func (q *Queue) Migrate(ctx context.Context) error {
 	m, err := rivermigrate.New(q.driver, nil)
 	if err != nil {
 		return fmt.Errorf("job queue migrations: %w", err)
 	}
-	if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return fmt.Errorf("job queue migrations: %w", err)
-	}
-	return nil
+	return q.db.Exclusively(ctx, "river-migrate", func(ctx context.Context) error {
+		if _, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+			return fmt.Errorf("job queue migrations: %w", err)
+		}
+		return nil
+	})
 }
 
 // Enqueue inserts the job for an action in the caller's transaction, so

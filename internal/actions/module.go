@@ -27,6 +27,8 @@ type Params struct {
 	Jobs      []Job `group:"jobs"`
 	Config    config.Jobs
 	Log       *slog.Logger
+	// Skip leaves River's migrations to `incidenthub migrate`.
+	Skip store.SkipMigrations `optional:"true"`
 }
 
 func newForApp(p Params) (*Queue, error) {
@@ -39,8 +41,10 @@ func newForApp(p Params) (*Queue, error) {
 	}
 	p.Lifecycle.Append(fx.Hook{
 		OnStart: func(ctx context.Context) error {
-			if err := q.Migrate(ctx); err != nil {
-				return err
+			if !p.Skip {
+				if err := q.Migrate(ctx); err != nil {
+					return err
+				}
 			}
 			// River runs jobs under the context it starts with; fx's start
 			// context ends with start-up (NOTES-dependencies), so it gets

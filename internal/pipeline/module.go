@@ -37,6 +37,8 @@ type Params struct {
 	Review      config.Review
 	Awareness   config.Awareness
 	GitHub      config.GitHub
+	Processing  config.Processing
+	Database    *store.Store
 	Store       Store
 	Normalizers []Normalizer `group:"normalizers"`
 	Writer      *inbox.Writer
@@ -48,8 +50,12 @@ type Params struct {
 func newForApp(p Params) *Processor {
 	rules := RulesFrom(&config.Config{Severities: p.Severities, Services: p.Services, Correlation: p.Correlation,
 		Review: p.Review, Awareness: p.Awareness, GitHub: p.GitHub})
-	proc := NewProcessor(p.Store, p.Normalizers, rules, p.Log, p.Metrics, WithActions(p.Actions))
-	// Stop takes no new delivery; the one in hand finishes first.
+	lease := p.Database.Lease("processing", p.Processing.Lease)
+	proc := NewProcessor(p.Store, p.Normalizers, rules, p.Log, p.Metrics, WithActions(p.Actions), WithLease(lease))
+	// Hooks stop in reverse: the processor stops first (the delivery in
+	// hand finishes), then the lease goes, so another replica takes over
+	// at once.
+	p.Lifecycle.Append(fx.StopHook(lease.Release))
 	lifecycle.Go(p.Lifecycle, func(ctx context.Context) { proc.Run(ctx, p.Writer.Stored()) })
 	return proc
 }

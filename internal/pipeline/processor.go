@@ -65,7 +65,20 @@ type Processor struct {
 	now         func() time.Time
 	retryDelay  time.Duration
 	actions     Enqueuer
+	lease       Lease
+	// leading and leaseErr are what the log last said of the lease.
+	leading, leaseErr bool
 }
+
+// Lease is the processing lease replicas take turns on (store.Lease).
+type Lease interface {
+	Held(ctx context.Context) (bool, error)
+	Release()
+}
+
+// WithLease makes the processor process only while it holds the lease.
+// Without one it always processes: one process owns the database.
+func WithLease(l Lease) Option { return func(p *Processor) { p.lease = l } }
 
 // Enqueuer inserts the job of an action in a processing transaction.
 type Enqueuer interface {
@@ -136,19 +149,22 @@ func RulesFrom(c *config.Config) router.Rules {
 
 // Run processes deliveries until ctx is done. A delivery being processed
 // when ctx ends is finished first; wake signals newly stored deliveries.
+// Among replicas, only the one that holds the processing lease processes
+// (and runs the timers), so that every delivery is decided in arrival
+// order; the others take over when it goes.
 func (p *Processor) Run(ctx context.Context, wake <-chan struct{}) {
 	ticker := time.NewTicker(pollInterval)
 	defer ticker.Stop()
 	var lastExpiry time.Time
 	delay := p.retryDelay
 	for {
-		if p.now().Sub(lastExpiry) >= expireInterval {
+		if p.holdsLease(ctx) && p.now().Sub(lastExpiry) >= expireInterval {
 			if err := p.expire(context.WithoutCancel(ctx)); err != nil {
 				p.log.Error("expiring awareness records and deferred deliveries", "err", err)
 			}
 			lastExpiry = p.now()
 		}
-		for ctx.Err() == nil {
+		for ctx.Err() == nil && p.holdsLease(ctx) {
 			more, err := p.ProcessNext(context.WithoutCancel(ctx))
 			if err != nil {
 				p.log.Error("processing failed; the delivery stays pending and is retried", "err", err, "retry_in", delay)
@@ -168,6 +184,30 @@ func (p *Processor) Run(ctx context.Context, wake <-chan struct{}) {
 		case <-ticker.C:
 		}
 	}
+}
+
+// holdsLease reports whether this replica may process now, saying so in
+// the log when that changes. An error (the database unreachable) counts
+// as not holding it: the claim on each delivery keeps a replica that lost
+// its lease unknowingly from processing anything twice.
+func (p *Processor) holdsLease(ctx context.Context) bool {
+	if p.lease == nil {
+		return true
+	}
+	held, err := p.lease.Held(ctx)
+	if err != nil && ctx.Err() == nil && !p.leaseErr {
+		p.log.Warn("cannot take the processing lease; retrying", "err", err)
+	}
+	p.leaseErr = err != nil
+	if held != p.leading {
+		p.leading = held
+		if held {
+			p.log.Info("this replica holds the processing lease: it processes deliveries")
+		} else {
+			p.log.Info("another replica holds the processing lease: this one waits to take over")
+		}
+	}
+	return held
 }
 
 // deferredFor is how long a delivery may wait for its page. PagerDuty
@@ -252,6 +292,10 @@ func (p *Processor) ProcessNext(ctx context.Context) (bool, error) {
 			return true, nil
 		}
 		return false, err
+	}
+	if errors.Is(err, store.ErrNotPending) {
+		// Another replica processed it first; on to the next.
+		return true, nil
 	}
 	if err != nil {
 		return false, err

@@ -12,36 +12,49 @@ import (
 	"github.com/incidenthub/incidenthub/internal/incident"
 )
 
-// AppendDeliveries stores ds in one transaction. fresh[i] is false when
-// ds[i] had been stored before (same source and delivery id).
+// AppendDeliveries stores ds in one statement, one round trip to the
+// database however many deliveries the inbox's writer batched. fresh[i]
+// is false when ds[i] had been stored before (same source and delivery
+// id), or comes again later in the same batch.
 func (s *Store) AppendDeliveries(ctx context.Context, ds []delivery.Delivery) (fresh []bool, err error) {
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, fmt.Errorf("append deliveries: %w", err)
+	if len(ds) == 0 {
+		return nil, nil
 	}
-	defer rollback(tx, &err)
-	stmt, err := tx.PrepareContext(ctx, `
-		INSERT INTO deliveries (source, delivery_id, event, received_at, body, status)
-		VALUES ($1, $2, $3, $4, $5, 'pending')
-		ON CONFLICT (source, delivery_id) DO NOTHING`)
-	if err != nil {
-		return nil, fmt.Errorf("append deliveries: %w", err)
+	var (
+		q    strings.Builder
+		args = make([]any, 0, 5*len(ds))
+	)
+	q.WriteString(`INSERT INTO deliveries (source, delivery_id, event, received_at, body, status) VALUES `)
+	for i, d := range ds {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		n := len(args)
+		fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, 'pending')", n+1, n+2, n+3, n+4, n+5)
+		args = append(args, string(d.Source), d.ID, d.Event, d.ReceivedAt.UnixMilli(), d.Body)
 	}
-	defer stmt.Close()
+	q.WriteString(` ON CONFLICT (source, delivery_id) DO NOTHING RETURNING source, delivery_id`)
+	rows, err := s.write.QueryContext(ctx, q.String(), args...)
+	if err != nil {
+		return nil, fmt.Errorf("append %d deliveries: %w", len(ds), err)
+	}
+	defer rows.Close()
+	inserted := make(map[[2]string]bool, len(ds))
+	for rows.Next() {
+		var source, id string
+		if err := rows.Scan(&source, &id); err != nil {
+			return nil, fmt.Errorf("append %d deliveries: %w", len(ds), err)
+		}
+		inserted[[2]string{source, id}] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("append %d deliveries: %w", len(ds), err)
+	}
 	fresh = make([]bool, len(ds))
 	for i, d := range ds {
-		res, err := stmt.ExecContext(ctx, string(d.Source), d.ID, d.Event, d.ReceivedAt.UnixMilli(), d.Body)
-		if err != nil {
-			return nil, fmt.Errorf("append delivery %s/%s: %w", d.Source, d.ID, err)
-		}
-		n, err := res.RowsAffected()
-		if err != nil {
-			return nil, fmt.Errorf("append delivery %s/%s: %w", d.Source, d.ID, err)
-		}
-		fresh[i] = n == 1
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, fmt.Errorf("append deliveries: %w", err)
+		key := [2]string{string(d.Source), d.ID}
+		fresh[i] = inserted[key]
+		delete(inserted, key) // a repeat later in the batch is a duplicate
 	}
 	return fresh, nil
 }

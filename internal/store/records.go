@@ -22,14 +22,30 @@ type Tx struct {
 	now time.Time
 }
 
+// ErrNotPending is returned by Process when the delivery is no longer
+// pending: another processor (a replica that held the processing lease
+// before this one) processed it first.
+var ErrNotPending = errors.New("the delivery is no longer pending")
+
 // Process runs fn in a write transaction and records its outcome on the
-// delivery in the same transaction.
+// delivery in the same transaction. It first claims the delivery: the row
+// stays locked until the commit, and a delivery another processor has
+// processed meanwhile is refused with ErrNotPending, so that a delivery is
+// processed once even while two replicas briefly both believe they hold
+// the processing lease.
 func (s *Store) Process(ctx context.Context, seq int64, fn func(*Tx) (delivery.Outcome, error)) (err error) {
 	sqlTx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("process delivery %d: %w", seq, err)
 	}
 	defer rollback(sqlTx, &err)
+	claimed, err := sqlTx.ExecContext(ctx, `UPDATE deliveries SET status = status WHERE seq = $1 AND status = 'pending'`, seq)
+	if err != nil {
+		return fmt.Errorf("claim delivery %d: %w", seq, err)
+	}
+	if n, err := claimed.RowsAffected(); err != nil || n == 0 {
+		return errors.Join(fmt.Errorf("delivery %d: %w", seq, ErrNotPending), err)
+	}
 	tx := &Tx{tx: sqlTx, now: s.now()}
 	out, err := fn(tx)
 	if err != nil {

@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -212,6 +214,63 @@ func Run(t *testing.T, open Opener) {
 		require.NoError(t, err)
 		require.True(t, ok)
 		require.Equal(t, d.Seq, again.Seq, "the delivery stays pending")
+	})
+
+	t.Run("ProcessClaimsTheDeliveryOnce", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		_, err := s.AppendDeliveries(ctx, []delivery.Delivery{sample("claimed")})
+		require.NoError(t, err)
+		d, _, err := s.NextPending(ctx)
+		require.NoError(t, err)
+		// Two processors took the same pending delivery: one applies it,
+		// the other finds it processed and applies nothing.
+		var applied atomic.Int32
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i := range errs {
+			wg.Go(func() {
+				errs[i] = s.Process(ctx, d.Seq, func(tx *store.Tx) (delivery.Outcome, error) {
+					applied.Add(1)
+					return delivery.Outcome{Status: delivery.StatusProcessed}, tx.SaveRecord(ctx, record("payments", fmt.Sprint("P", i)), nil)
+				})
+			})
+		}
+		wg.Wait()
+		require.Equal(t, int32(1), applied.Load(), "applied once")
+		require.ElementsMatch(t, []bool{true, false}, []bool{errs[0] == nil, errs[1] == nil}, "%v", errs)
+		for _, err := range errs {
+			if err != nil {
+				require.ErrorIs(t, err, store.ErrNotPending)
+			}
+		}
+		recs, err := s.Incidents(ctx, store.IncidentFilter{})
+		require.NoError(t, err)
+		require.Len(t, recs, 1)
+	})
+
+	t.Run("LeaseIsHeldByOneAtATime", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		a, b := s.Lease("processing", 30*time.Second), s.Lease("processing", 30*time.Second)
+		other := s.Lease("sweeper", 30*time.Second)
+		t.Cleanup(func() { a.Release(); b.Release(); other.Release() })
+		held := func(l *store.Lease) bool {
+			ok, err := l.Held(ctx)
+			require.NoError(t, err)
+			return ok
+		}
+		require.True(t, held(a))
+		require.True(t, held(a), "held again")
+		require.True(t, held(other), "another work's lease is its own")
+		if s.Driver() == config.DriverSQLite {
+			require.True(t, held(b), "SQLite's database is one process's: always held")
+			return
+		}
+		require.False(t, held(b), "one holder at a time")
+		a.Release()
+		require.True(t, held(b), "taken over once released")
+		require.False(t, held(a))
 	})
 
 	t.Run("RecordFailureGivesUpAfterMaxAttempts", func(t *testing.T) {
