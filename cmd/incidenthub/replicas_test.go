@@ -1,0 +1,220 @@
+package main
+
+import (
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/connectors/github/githubtest"
+	"github.com/incidenthub/incidenthub/connectors/pagerduty/pagerdutytest"
+	"github.com/incidenthub/incidenthub/internal/api"
+)
+
+// replicas is several hub processes on one PostgreSQL database, each on
+// its own address, like replicas behind a load balancer.
+type replicas struct {
+	bases []string
+	hubs  []*hubProcess
+	cfg   *config.Config
+}
+
+// startReplicas starts n hubs sharing the configuration at path (its
+// listen address aside).
+func startReplicas(t *testing.T, path string, n int) *replicas {
+	t.Helper()
+	text, err := os.ReadFile(path)
+	require.NoError(t, err)
+	cfg, err := config.LoadFile(path)
+	require.NoError(t, err)
+	r := &replicas{cfg: cfg}
+	for i := range n {
+		addr := freeAddr(t)
+		p := fmt.Sprintf("%s.%d", path, i)
+		require.NoError(t, os.WriteFile(p, []byte(strings.Replace(string(text), fmt.Sprintf("listen: %q", cfg.Listen),
+			fmt.Sprintf("listen: %q", addr), 1)), 0o600))
+		r.bases = append(r.bases, "http://"+addr)
+		r.hubs = append(r.hubs, startHub(t, p, "http://"+addr))
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			for i, h := range r.hubs {
+				t.Logf("replica %d:\n%s", i, h.logs.String())
+			}
+		}
+	})
+	return r
+}
+
+// leader waits for the replica that holds the processing lease, other
+// than not, and returns its index.
+func (r *replicas) leader(t *testing.T, not int) int {
+	t.Helper()
+	holder := -1
+	require.Eventually(t, func() bool {
+		for i, h := range r.hubs {
+			if i != not && strings.Contains(h.logs.String(), "this replica holds the processing lease") {
+				holder = i
+				return true
+			}
+		}
+		return false
+	}, 30*time.Second, 20*time.Millisecond, "a replica takes the processing lease")
+	return holder
+}
+
+// deliver sends a signed PagerDuty delivery to replica first, and, as a
+// load balancer and PagerDuty's retries would, to the next replica while
+// one does not answer 2xx. It returns the status that acknowledged it.
+func (r *replicas) deliver(t *testing.T, first int, id string, body []byte) int {
+	for attempt := range 3 * len(r.bases) {
+		base := r.bases[(first+attempt)%len(r.bases)]
+		req, err := signedRequest(r.cfg, "pagerduty", "", base, id, body)
+		require.NoError(t, err)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			continue // a replica that is gone
+		}
+		resp.Body.Close()
+		if resp.StatusCode/100 == 2 {
+			return resp.StatusCode
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Errorf("delivery %s acknowledged by no replica", id)
+	return 0
+}
+
+// storm is a page storm on one service: n PagerDuty incidents triggered
+// within the merge window, each a real PagerDuty payload with its own id.
+func storm(t *testing.T, n int, eventType string, offset time.Duration) [][]byte {
+	t.Helper()
+	start := time.Date(2021, 6, 4, 13, 35, 29, 0, time.UTC)
+	bodies := make([][]byte, n)
+	for i := range n {
+		edits := map[string]any{
+			"event.id":            fmt.Sprintf("%s-%03d", strings.ReplaceAll(eventType, ".", "-"), i),
+			"event.occurred_at":   start.Add(time.Duration(i)*time.Second + offset).Format(time.RFC3339),
+			"event.data.id":       fmt.Sprintf("PSTORM%03d", i),
+			"event.data.number":   1000 + i,
+			"event.data.html_url": fmt.Sprintf("https://pig208.pagerduty.com/incidents/PSTORM%03d", i),
+		}
+		name := "incident.triggered.json"
+		if eventType == "incident.resolved" {
+			name = "incident.resolved.json"
+		}
+		raw, err := os.ReadFile(payloadFile(t, "pagerduty", name, edits))
+		require.NoError(t, err)
+		bodies[i] = raw
+	}
+	return bodies
+}
+
+// Three replicas on one PostgreSQL take a storm of 200 pages for one
+// service, spread across them concurrently with 50 duplicate deliveries,
+// while one replica is killed mid-storm; then every page resolves. The
+// storm is one incident with every page once and one trigger entry each,
+// one review issue, and one PagerDuty note on every page.
+func TestReplicasShareOneStorm(t *testing.T) {
+	t.Parallel()
+	if e2eStore() != config.DriverPostgres {
+		t.Skip("replicas share a PostgreSQL database: run with " + e2eStoreVar + "=postgres")
+	}
+	const pages, duplicates = 200, 50
+	fake := githubtest.New(t)
+	pd := pagerdutytest.New(t)
+	path, _ := testConfig(t, freeAddr(t))
+	text, err := os.ReadFile(path)
+	require.NoError(t, err)
+	text = []byte(strings.Replace(string(text), "pagerduty: {webhook_secrets:",
+		fmt.Sprintf("pagerduty: {api_token: pd-token, from_email: oncall@example.com, base_url: %q, webhook_secrets:", pd.URL), 1))
+	text = append(text, fmt.Sprintf("github: {token: \"gh-token\", base_url: %q, review_repo: acme/incidents}\n"+
+		"review: {open_after: 0s}\njobs: {timeout: 10s, rescue_after: 10s}\nprocessing: {lease: 6s}\n", fake.URL)...)
+	require.NoError(t, os.WriteFile(path, text, 0o600))
+	r := startReplicas(t, path, 3)
+	leader := r.leader(t, -1)
+
+	triggers := storm(t, pages, "incident.triggered", 0)
+	var (
+		wg     sync.WaitGroup
+		sent   atomic.Int32
+		dups   atomic.Int32
+		killed = make(chan time.Time, 1)
+	)
+	for i, body := range triggers {
+		wg.Go(func() {
+			id := fmt.Sprintf("trigger-%03d", i)
+			r.deliver(t, i%3, id, body)
+			if sent.Add(1) == pages/2 {
+				// The replica that processes, mid-storm, whatever it was
+				// doing: another takes over its lease and its work.
+				r.hubs[leader].kill()
+				killed <- time.Now()
+			}
+			if i < duplicates {
+				// PagerDuty's retry of an acknowledged delivery, elsewhere.
+				if r.deliver(t, (i+2)%3, id, body) == http.StatusOK {
+					dups.Add(1)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	require.Equal(t, int32(duplicates), dups.Load(), "every redelivery is answered as a duplicate")
+	at := <-killed
+	successor := r.leader(t, leader)
+	t.Logf("replica %d took over the processing lease %s after replica %d was killed", successor, time.Since(at).Round(time.Millisecond), leader)
+
+	var live []string
+	for i, b := range r.bases {
+		if i != leader {
+			live = append(live, b)
+		}
+	}
+	var inc api.Incident
+	require.Eventually(t, func() bool {
+		inc = api.Incident{}
+		return getJSON(t, live[0]+"/api/v1/incidents/INC-1", &inc) == http.StatusOK && len(inc.Links.PagerDuty) == pages
+	}, 60*time.Second, 100*time.Millisecond, "every page on the one incident")
+
+	for i, body := range storm(t, pages, "incident.resolved", 45*time.Minute) {
+		wg.Go(func() { r.deliver(t, i%3, fmt.Sprintf("resolve-%03d", i), body) })
+	}
+	wg.Wait()
+	require.Eventually(t, func() bool {
+		inc = api.Incident{}
+		return getJSON(t, live[1]+"/api/v1/incidents/INC-1", &inc) == http.StatusOK && inc.Links.ReviewDoc != ""
+	}, 60*time.Second, 100*time.Millisecond, "the incident resolves and its review doc opens")
+
+	var list api.List
+	require.Equal(t, http.StatusOK, getJSON(t, live[0]+"/api/v1/incidents", &list))
+	require.Len(t, list.Incidents, 1, "one incident")
+	triggered := 0
+	for _, e := range inc.Timeline {
+		if e.Kind == "page.triggered" {
+			triggered++
+		}
+	}
+	require.Equal(t, pages, triggered, "one trigger entry per page")
+	require.Len(t, fake.Issues(), 1, "one review issue")
+	require.Eventually(t, func() bool {
+		for i := range pages {
+			if len(pd.Notes(fmt.Sprintf("PSTORM%03d", i))) != 1 {
+				return false
+			}
+		}
+		return true
+	}, 60*time.Second, 200*time.Millisecond, "one note on every page")
+	time.Sleep(2 * time.Second) // anything left over would run now
+	for i := range pages {
+		require.Len(t, pd.Notes(fmt.Sprintf("PSTORM%03d", i)), 1, "still one note on page %d", i)
+	}
+	require.Len(t, fake.Issues(), 1, "still one review issue")
+}
