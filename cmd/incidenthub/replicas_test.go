@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -218,3 +221,123 @@ func TestReplicasShareOneStorm(t *testing.T) {
 	}
 	require.Len(t, fake.Issues(), 1, "still one review issue")
 }
+
+// PostgreSQL goes away during intake and comes back: the hub answers 503
+// while it is down (PagerDuty and Jira retry), 2xx again by itself once it
+// is back, and every delivery it acknowledged, before or after, is
+// processed. The test runs a PostgreSQL of its own, to restart it.
+func TestPostgresRestartDuringIntake(t *testing.T) {
+	t.Parallel()
+	if e2eStore() != config.DriverPostgres {
+		t.Skip("run with " + e2eStoreVar + "=postgres")
+	}
+	server := privatePostgres(t)
+	addr := freeAddr(t)
+	path, _ := testConfig(t, addr)
+	text, err := os.ReadFile(path)
+	require.NoError(t, err)
+	cfg, err := config.LoadFile(path)
+	require.NoError(t, err)
+	text = []byte(strings.Replace(string(text), fmt.Sprintf("dsn: %q", cfg.Storage.DSN), fmt.Sprintf("dsn: %q", server.dsn), 1))
+	require.NoError(t, os.WriteFile(path, text, 0o600))
+	r := &replicas{bases: []string{"http://" + addr}, cfg: cfg}
+	hub := startHub(t, path, r.bases[0])
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(hub.logs.String())
+		}
+	})
+
+	const pages = 60
+	bodies := storm(t, pages, "incident.triggered", 0)
+	var unavailable, other atomic.Int32
+	send := func(i int) {
+		for {
+			req, err := signedRequest(r.cfg, "pagerduty", "", r.bases[0], fmt.Sprintf("restart-%03d", i), bodies[i])
+			require.NoError(t, err)
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err, "the hub itself stays up")
+			resp.Body.Close()
+			switch {
+			case resp.StatusCode/100 == 2:
+				return
+			case resp.StatusCode == http.StatusServiceUnavailable:
+				unavailable.Add(1) // as PagerDuty does: retry
+				time.Sleep(100 * time.Millisecond)
+			default:
+				other.Add(1)
+				t.Errorf("delivery %d: %d", i, resp.StatusCode)
+				return
+			}
+		}
+	}
+	for i := range pages / 3 {
+		send(i)
+	}
+	server.stop(t)
+	var wg sync.WaitGroup
+	for i := pages / 3; i < 2*pages/3; i++ {
+		wg.Go(func() { send(i) })
+	}
+	require.Eventually(t, func() bool { return unavailable.Load() > 0 }, 10*time.Second, 20*time.Millisecond,
+		"503 while the database is down")
+	require.Eventually(t, func() bool {
+		resp, err := http.Get(r.bases[0] + "/readyz")
+		require.NoError(t, err)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusServiceUnavailable
+	}, 10*time.Second, 20*time.Millisecond, "not ready while the database is down")
+	server.start(t)
+	wg.Wait()
+	for i := 2 * pages / 3; i < pages; i++ {
+		send(i)
+	}
+	waitHealthy(t, r.bases[0])
+	require.Zero(t, other.Load())
+
+	var inc api.Incident
+	require.Eventually(t, func() bool {
+		inc = api.Incident{}
+		return getJSON(t, r.bases[0]+"/api/v1/incidents/INC-1", &inc) == http.StatusOK && len(inc.Links.PagerDuty) == pages
+	}, 60*time.Second, 100*time.Millisecond, "every acknowledged page processed")
+	var list api.List
+	require.Equal(t, http.StatusOK, getJSON(t, r.bases[0]+"/api/v1/incidents", &list))
+	require.Len(t, list.Incidents, 1)
+	t.Logf("%d answers were 503 while PostgreSQL was down", unavailable.Load())
+}
+
+// postgresServer is a PostgreSQL of a test's own (.ci/postgres), for tests
+// that stop and start their server.
+type postgresServer struct {
+	dsn string
+	env []string
+}
+
+func privatePostgres(t *testing.T) *postgresServer {
+	t.Helper()
+	port := strings.TrimPrefix(freeAddr(t), "127.0.0.1:")
+	s := &postgresServer{env: append(os.Environ(), "PGPORT_FOR_TESTS="+port,
+		"PGDATA_FOR_TESTS="+filepath.Join(os.TempDir(), "incidenthub-test-postgres-"+port))}
+	t.Cleanup(func() {
+		s.stop(t)
+		require.NoError(t, os.RemoveAll(filepath.Join(os.TempDir(), "incidenthub-test-postgres-"+port)))
+	})
+	s.dsn = s.run(t, "start")
+	return s
+}
+
+func (s *postgresServer) run(t *testing.T, verb string) string {
+	t.Helper()
+	cmd := exec.Command(filepath.Join("..", "..", ".ci", "postgres"), verb)
+	cmd.Env = s.env
+	out, err := cmd.Output()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) {
+		t.Logf("%s", exit.Stderr)
+	}
+	require.NoError(t, err)
+	return strings.TrimSpace(string(out))
+}
+
+func (s *postgresServer) stop(t *testing.T)  { s.run(t, "stop") }
+func (s *postgresServer) start(t *testing.T) { require.Equal(t, s.dsn, s.run(t, "start")) }
