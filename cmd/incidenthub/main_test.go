@@ -92,7 +92,7 @@ func sendResolvedPage(t *testing.T, path, base string) {
 	}))
 }
 
-func sample(t *testing.T, name string) string {
+func sample(t testing.TB, name string) string {
 	t.Helper()
 	return filepath.Join("..", "..", "testdata", "pagerduty", name)
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,6 +18,36 @@ import (
 // is false when ds[i] had been stored before (same source and delivery
 // id), or comes again later in the same batch.
 func (s *Store) AppendDeliveries(ctx context.Context, ds []delivery.Delivery) (fresh []bool, err error) {
+	if len(ds) <= maxRowsPerInsert {
+		return appendDeliveries(ctx, s.write, ds)
+	}
+	// More than one statement holds (SQLite takes 32,766 values in one):
+	// one transaction, a statement per chunk.
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("append %d deliveries: %w", len(ds), err)
+	}
+	defer rollback(tx, &err)
+	for chunk := range slices.Chunk(ds, maxRowsPerInsert) {
+		f, err := appendDeliveries(ctx, tx, chunk)
+		if err != nil {
+			return nil, err
+		}
+		fresh = append(fresh, f...)
+	}
+	// A repeat in a later chunk of one in an earlier one is a duplicate
+	// too: its insert did nothing.
+	if err := tx.Commit(); err != nil {
+		return nil, fmt.Errorf("append %d deliveries: %w", len(ds), err)
+	}
+	return fresh, nil
+}
+
+// maxRowsPerInsert keeps one insert within both databases' limits on
+// values in a statement (5 a row).
+const maxRowsPerInsert = 1000
+
+func appendDeliveries(ctx context.Context, db querier, ds []delivery.Delivery) (fresh []bool, err error) {
 	if len(ds) == 0 {
 		return nil, nil
 	}
@@ -34,7 +65,7 @@ func (s *Store) AppendDeliveries(ctx context.Context, ds []delivery.Delivery) (f
 		args = append(args, string(d.Source), d.ID, d.Event, d.ReceivedAt.UnixMilli(), d.Body)
 	}
 	q.WriteString(` ON CONFLICT (source, delivery_id) DO NOTHING RETURNING source, delivery_id`)
-	rows, err := s.write.QueryContext(ctx, q.String(), args...)
+	rows, err := db.QueryContext(ctx, q.String(), args...)
 	if err != nil {
 		return nil, fmt.Errorf("append %d deliveries: %w", len(ds), err)
 	}

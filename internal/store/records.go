@@ -39,6 +39,17 @@ func (s *Store) Process(ctx context.Context, seq int64, fn func(*Tx) (delivery.O
 		return fmt.Errorf("process delivery %d: %w", seq, err)
 	}
 	defer rollback(sqlTx, &err)
+	if s.pool != nil {
+		// Processing need not wait for its commit to reach the disk: a
+		// commit lost to a crash of the database loses the delivery's
+		// outcome with it, so the delivery is still pending and is
+		// processed again, and the jobs lost with it are inserted again
+		// (every job is idempotent). Intake, which answers PagerDuty,
+		// keeps waiting.
+		if _, err := sqlTx.ExecContext(ctx, `SET LOCAL synchronous_commit TO OFF`); err != nil {
+			return fmt.Errorf("process delivery %d: %w", seq, err)
+		}
+	}
 	claimed, err := sqlTx.ExecContext(ctx, `UPDATE deliveries SET status = status WHERE seq = $1 AND status = 'pending'`, seq)
 	if err != nil {
 		return fmt.Errorf("claim delivery %d: %w", seq, err)

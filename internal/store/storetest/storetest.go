@@ -167,6 +167,26 @@ func Run(t *testing.T, open Opener) {
 		require.Equal(t, []bool{true}, fresh, "ids are per source")
 	})
 
+	t.Run("AppendDeliveriesBeyondOneStatement", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		// More than one insert statement holds, with a repeat across them.
+		ds := make([]delivery.Delivery, 2500)
+		for i := range ds {
+			ds[i] = sample(fmt.Sprint("bulk-", i))
+		}
+		ds[2400] = sample("bulk-7")
+		fresh, err := s.AppendDeliveries(ctx, ds)
+		require.NoError(t, err)
+		require.Len(t, fresh, len(ds))
+		for i, f := range fresh {
+			require.Equal(t, i != 2400, f, "delivery %d", i)
+		}
+		got, err := s.Deliveries(ctx, store.DeliveryFilter{Limit: 5000})
+		require.NoError(t, err)
+		require.Len(t, got, 2499)
+	})
+
 	t.Run("NextPendingInArrivalOrder", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
