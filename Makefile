@@ -17,7 +17,7 @@ export GITHUB_WEBHOOK_SECRET    ?= dev-github-secret
 export JIRA_WEBHOOK_SECRET      ?= dev-jira-secret
 export INCIDENTHUB_API_TOKEN    ?= dev-api-token
 
-.PHONY: run test test-postgres bench build lint sample clean
+.PHONY: run test test-postgres bench bench-postgres build lint sample clean
 
 run: build
 	./bin/incidenthub serve --config $(CONFIG)
@@ -38,6 +38,11 @@ test-postgres:
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+# The benchmarks on both stores, PostgreSQL with fsync on as in production.
+bench-postgres:
+	INCIDENTHUB_TEST_POSTGRES_DSN="$$(PGPORT_FOR_TESTS=55436 PGDATA_FOR_TESTS=/tmp/incidenthub-postgres-bench \
+		PGFSYNC_FOR_TESTS=on .ci/postgres)" $(MAKE) bench
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/incidenthub ./cmd/incidenthub
