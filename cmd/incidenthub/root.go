@@ -41,6 +41,7 @@ func newRootCommand() *cobra.Command {
 		newFollowUpsCommand(g),
 		newActionsCommand(g),
 		newWebhookCommand(g),
+		newHealthcheckCommand(g),
 		newVersionCommand(),
 	)
 	return root

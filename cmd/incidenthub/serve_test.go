@@ -193,3 +193,23 @@ func TestOptionalReviewOnRequest(t *testing.T) {
 	inc := waitIncident(t, base, "INC-1", 4)
 	require.Equal(t, "review.requested", inc.Timeline[len(inc.Timeline)-1].Kind)
 }
+
+// The probe for images without a shell: 0 while the hub answers, an
+// error (exit 1) when it does not.
+func TestHealthcheck(t *testing.T) {
+	t.Parallel()
+	_, cfg := testConfig(t, "127.0.0.1:0")
+	var srv *httpserver.Server
+	app := fxtest.New(t, appOptions(cfg, slog.New(slog.DiscardHandler)), fx.Populate(&srv))
+	app.RequireStart()
+	base := "http://" + srv.Addr().String()
+	require.Contains(t, cli(t, "healthcheck", "--url", base), "/healthz ok")
+	require.Contains(t, cli(t, "healthcheck", "--ready", "--url", base), "/readyz ok")
+	app.RequireStop()
+
+	cmd := newRootCommand()
+	cmd.SetArgs([]string{"healthcheck", "--url", base, "--timeout", "500ms"})
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	require.Error(t, cmd.Execute(), "the hub is gone")
+}
