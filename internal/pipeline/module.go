@@ -50,8 +50,14 @@ type Params struct {
 func newForApp(p Params) *Processor {
 	rules := RulesFrom(&config.Config{Severities: p.Severities, Services: p.Services, Correlation: p.Correlation,
 		Review: p.Review, Awareness: p.Awareness, GitHub: p.GitHub})
+	opts := []Option{WithActions(p.Actions)}
 	lease := p.Database.Lease("processing", p.Processing.Lease)
-	proc := NewProcessor(p.Store, p.Normalizers, rules, p.Log, p.Metrics, WithActions(p.Actions), WithLease(lease))
+	if p.Database.Driver() == config.DriverPostgres {
+		// Replicas share the database and take turns; a SQLite file is
+		// one process's, which always processes.
+		opts = append(opts, WithLease(lease))
+	}
+	proc := NewProcessor(p.Store, p.Normalizers, rules, p.Log, p.Metrics, opts...)
 	// Hooks stop in reverse: the processor stops first (the delivery in
 	// hand finishes), then the lease goes, so another replica takes over
 	// at once.
