@@ -51,6 +51,9 @@ lint:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 	$(STATICCHECK) ./...
+	# The deployment files (deploy/, Dockerfile) against the binary and
+	# the configuration: no Docker or Kubernetes needed.
+	$(GO) test -count=1 -run '^TestDeploy' ./cmd/incidenthub
 
 # Send PagerDuty's sample page to a hub started with `make run`.
 sample: build

@@ -104,7 +104,8 @@ func (w *world) apply(t *testing.T, ev incident.Event) router.Decision {
 	}
 	if st.Owner == nil && q.CorrelationKey != "" {
 		for _, id := range slices.Sorted(maps.Keys(w.records)) {
-			if r := w.records[id]; r.CorrelationKey == q.CorrelationKey && r.Status.Active() &&
+			if r := w.records[id]; r.CorrelationKey == q.CorrelationKey &&
+				(r.Status.Active() || (r.Status == incident.StatusResolved || r.Status == incident.StatusReviewing) && q.PageStart.Before(r.ResolvedAt)) &&
 				!r.OpenedAt.Before(q.OpenedFrom) && !r.OpenedAt.After(q.OpenedTo) {
 				st.Active = append(st.Active, r)
 			}

@@ -112,6 +112,17 @@ func decidePage(s State, ev incident.Event, r Rules) Decision {
 
 // recordFor returns the active record a new page joins (a page storm), or
 // a new record. Times compared are when the page began, never arrival.
+// activeAt reports whether a record was active when a page started: it
+// is, or it resolved only after. A page delivered late thus joins the
+// storm it was part of, as it would have live, even when another page's
+// resolve was decided first; the record is active again with it.
+func activeAt(rec *incident.Record, at time.Time) bool {
+	if rec.Status.Active() {
+		return true
+	}
+	return (rec.Status == incident.StatusResolved || rec.Status == incident.StatusReviewing) && at.Before(rec.ResolvedAt)
+}
+
 func (r Rules) recordFor(active []incident.Record, ev incident.Event) (incident.Record, bool) {
 	service, key, _ := r.service(ev.Snapshot.ServiceID)
 	at := pageStart(ev)
@@ -121,7 +132,7 @@ func (r Rules) recordFor(active []incident.Record, ev incident.Event) (incident.
 	)
 	for i := range active {
 		c := &active[i]
-		if c.CorrelationKey != key || !c.Status.Active() {
+		if c.CorrelationKey != key || !activeAt(c, at) {
 			continue
 		}
 		// Symmetric, so that a storm delivered out of order still merges

@@ -77,6 +77,9 @@ type Query struct {
 	// start). Empty when the event cannot open a record.
 	CorrelationKey       string
 	OpenedFrom, OpenedTo time.Time
+	// PageStart is when the page started: records resolved after it were
+	// still active then, and are candidates too.
+	PageStart time.Time
 	// ChangeKey: load the stored change with this key.
 	ChangeKey string
 	// RecordID: load this record.
@@ -171,7 +174,7 @@ func QueryFor(ev incident.Event, r Rules) Query {
 	if ev.Snapshot != nil {
 		_, q.CorrelationKey, _ = r.service(ev.Snapshot.ServiceID)
 		start := pageStart(ev)
-		q.OpenedFrom, q.OpenedTo = start.Add(-r.MergeWindow), start.Add(r.MergeWindow)
+		q.OpenedFrom, q.OpenedTo, q.PageStart = start.Add(-r.MergeWindow), start.Add(r.MergeWindow), start
 	}
 	return q
 }

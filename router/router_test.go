@@ -402,3 +402,27 @@ func TestLatePageGetsItsNote(t *testing.T) {
 	require.Contains(t, d.Actions, incident.Action{Kind: incident.ActionPageNote, Target: "PLATE"})
 	require.Contains(t, d.Actions, incident.Action{Kind: incident.ActionReviewDoc})
 }
+
+// A page delivered after another page's resolve was decided still joins
+// the storm it was part of: the record was active when the page started,
+// as a live delivery would have found it.
+func TestDecideLatePageJoinsTheStormItStarted(t *testing.T) {
+	t.Parallel()
+	w := newWorld()
+	trigger := loadPayload(t, "incident.triggered.json")
+	w.apply(t, trigger.with(map[string]any{"id": "ev1", "occurred_at": "2021-06-04T13:35:00Z", "data.id": "PAGE1"}).normalize(t))
+	w.apply(t, loadPayload(t, "incident.resolved.json").with(map[string]any{"id": "ev2", "occurred_at": "2021-06-04T14:20:00Z",
+		"data.id": "PAGE1"}).normalize(t))
+	require.Equal(t, incident.StatusResolved, w.records[1].Status)
+
+	d := w.apply(t, trigger.with(map[string]any{"id": "ev3", "occurred_at": "2021-06-04T13:40:00Z", "data.id": "PAGE2"}).normalize(t))
+	require.False(t, d.Opened, "PAGE2 started while the record was still open")
+	require.Len(t, w.records, 1)
+	require.Len(t, w.records[1].Pages, 2)
+	require.Equal(t, incident.StatusOpen, w.records[1].Status, "active again with its triggered page")
+
+	w.apply(t, loadPayload(t, "incident.resolved.json").with(map[string]any{"id": "ev4", "occurred_at": "2021-06-04T14:25:00Z",
+		"data.id": "PAGE2"}).normalize(t))
+	d = w.apply(t, trigger.with(map[string]any{"id": "ev5", "occurred_at": "2021-06-04T14:30:00Z", "data.id": "PAGE3"}).normalize(t))
+	require.True(t, d.Opened, "a page after the record resolved starts a new one")
+}

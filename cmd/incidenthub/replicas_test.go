@@ -121,8 +121,9 @@ func storm(t *testing.T, n int, eventType string, offset time.Duration) [][]byte
 }
 
 // Three replicas on one PostgreSQL take a storm of 200 pages for one
-// service, spread across them concurrently with 50 duplicate deliveries,
-// while one replica is killed mid-storm; then every page resolves. The
+// service, spread across them concurrently with 50 duplicate deliveries
+// and a resolve racing the triggers, while the replica that processes is
+// killed mid-storm; then every page resolves. The
 // storm is one incident with every page once and one trigger entry each,
 // one review issue, and one PagerDuty note on every page.
 func TestReplicasShareOneStorm(t *testing.T) {
@@ -145,12 +146,18 @@ func TestReplicasShareOneStorm(t *testing.T) {
 	leader := r.leader(t, -1)
 
 	triggers := storm(t, pages, "incident.triggered", 0)
+	resolves := storm(t, pages, "incident.resolved", 45*time.Minute)
 	var (
 		wg     sync.WaitGroup
 		sent   atomic.Int32
 		dups   atomic.Int32
 		killed = make(chan time.Time, 1)
 	)
+	// One page's resolve, two minutes after it began, races the triggers:
+	// decided before or after its own trigger and the others, it lands on
+	// the one incident.
+	race := storm(t, pages, "incident.resolved", 2*time.Minute)[7]
+	wg.Go(func() { r.deliver(t, 1, "race-resolve-007", race) })
 	for i, body := range triggers {
 		wg.Go(func() {
 			id := fmt.Sprintf("trigger-%03d", i)
@@ -187,7 +194,7 @@ func TestReplicasShareOneStorm(t *testing.T) {
 		return getJSON(t, live[0]+"/api/v1/incidents/INC-1", &inc) == http.StatusOK && len(inc.Links.PagerDuty) == pages
 	}, 60*time.Second, 100*time.Millisecond, "every page on the one incident")
 
-	for i, body := range storm(t, pages, "incident.resolved", 45*time.Minute) {
+	for i, body := range resolves {
 		wg.Go(func() { r.deliver(t, i%3, fmt.Sprintf("resolve-%03d", i), body) })
 	}
 	wg.Wait()

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/incidenthub/incidenthub/internal/delivery"
@@ -147,15 +149,18 @@ func (t *Tx) RecordByPage(ctx context.Context, pageID string) (*incident.Record,
 	return &rec, nil
 }
 
-// ActiveRecords returns the open and acknowledged records with the key
-// that opened between from and to (inclusive), and active awareness
+// ActiveRecords returns the records with the key that were active when a
+// page started (at): open or acknowledged now, or resolved (under review
+// or not) only after at, as a page delivered late finds them. Of those,
+// the ones that opened between from and to (inclusive), and awareness
 // records that opened before to: an announced change is watched for as
 // long as it is active.
-func (t *Tx) ActiveRecords(ctx context.Context, correlationKey string, from, to time.Time) ([]incident.Record, error) {
+func (t *Tx) ActiveRecords(ctx context.Context, correlationKey string, from, to, at time.Time) ([]incident.Record, error) {
 	rows, err := t.tx.QueryContext(ctx, `SELECT `+recordColumns+` FROM incidents
-		WHERE correlation_key = $1 AND status IN ('open', 'acknowledged')
+		WHERE correlation_key = $1
+		  AND (status IN ('open', 'acknowledged') OR (status IN ('resolved', 'reviewing') AND resolved_at > $4))
 		  AND (opened_at BETWEEN $2 AND $3 OR (kind = 'awareness' AND opened_at <= $3))
-		ORDER BY id`, correlationKey, from.UnixMilli(), to.UnixMilli())
+		ORDER BY id`, correlationKey, from.UnixMilli(), to.UnixMilli(), at.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("active records of %s: %w", correlationKey, err)
 	}
@@ -197,21 +202,59 @@ func (t *Tx) SaveRecord(ctx context.Context, rec *incident.Record, entries []inc
 	if err != nil {
 		return fmt.Errorf("save %s: %w", rec.Ref(), err)
 	}
-	for _, p := range rec.Pages {
-		res, err := t.tx.ExecContext(ctx, `INSERT INTO incident_pages (page_id, incident_id) VALUES ($1, $2)
-			ON CONFLICT (page_id) DO NOTHING`, p.ID, rec.ID)
-		if err != nil {
-			return fmt.Errorf("save %s page %s: %w", rec.Ref(), p.ID, err)
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			continue
-		}
-		if _, err := t.tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', reason = ''
-			WHERE status = 'deferred' AND subject = $1`, p.ID); err != nil {
-			return fmt.Errorf("wake deliveries for page %s: %w", p.ID, err)
+	for pages := range slices.Chunk(rec.Pages, maxRowsPerInsert) {
+		if err := t.indexPages(ctx, rec, pages); err != nil {
+			return err
 		}
 	}
 	return t.AddEntries(ctx, rec.ID, entries)
+}
+
+// indexPages records which record holds each page, in one statement
+// however many pages a storm has, and wakes the deliveries that were
+// deferred until a newly indexed page was known.
+func (t *Tx) indexPages(ctx context.Context, rec *incident.Record, pages []incident.Page) error {
+	var (
+		q    strings.Builder
+		args = make([]any, 0, 2*len(pages))
+	)
+	q.WriteString(`INSERT INTO incident_pages (page_id, incident_id) VALUES `)
+	for i, p := range pages {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		fmt.Fprintf(&q, "($%d, $%d)", len(args)+1, len(args)+2)
+		args = append(args, p.ID, rec.ID)
+	}
+	q.WriteString(` ON CONFLICT (page_id) DO NOTHING RETURNING page_id`)
+	rows, err := t.tx.QueryContext(ctx, q.String(), args...)
+	if err != nil {
+		return fmt.Errorf("save %s pages: %w", rec.Ref(), err)
+	}
+	var fresh []any
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("save %s pages: %w", rec.Ref(), err)
+		}
+		fresh = append(fresh, id)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("save %s pages: %w", rec.Ref(), err)
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	marks := make([]string, len(fresh))
+	for i := range fresh {
+		marks[i] = fmt.Sprintf("$%d", i+1)
+	}
+	if _, err := t.tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', reason = ''
+		WHERE status = 'deferred' AND subject IN (`+strings.Join(marks, ", ")+`)`, fresh...); err != nil {
+		return fmt.Errorf("wake deliveries for %s's pages: %w", rec.Ref(), err)
+	}
+	return nil
 }
 
 // AddEntries puts entries on a record's timeline without saving the
