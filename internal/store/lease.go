@@ -25,6 +25,7 @@ type Lease struct {
 
 	mu      sync.Mutex
 	conn    *pgx.Conn
+	held    bool
 	checked time.Time
 }
 
@@ -46,8 +47,10 @@ func (s *Store) Lease(name string, period time.Duration) *Lease {
 }
 
 // Held reports whether this process holds the lease, taking it when it is
-// free. A held lease's connection is checked at most every period/6, so
-// that asking before every delivery costs nothing.
+// free. A held lease is checked again at most every period/6, and a free
+// one tried at most every retryFree, on the lease's one connection: asking
+// before every delivery costs nothing, and a waiting replica never opens
+// connections in a storm.
 func (l *Lease) Held(ctx context.Context) (bool, error) {
 	if l.config == nil {
 		return true, nil
@@ -55,33 +58,42 @@ func (l *Lease) Held(ctx context.Context) (bool, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := time.Now()
-	if l.conn != nil {
-		if now.Sub(l.checked) < l.period/6 {
-			return true, nil
-		}
+	fresh := l.period / 6
+	if !l.held {
+		fresh = min(fresh, retryFree)
+	}
+	if !l.checked.IsZero() && now.Sub(l.checked) < fresh {
+		return l.held, nil
+	}
+	l.checked = now
+	if l.conn != nil && l.held {
 		if err := l.conn.Ping(ctx); err == nil {
-			l.checked = now
 			return true, nil
 		}
 		// Lost: another replica may hold it by now.
 		l.closeLocked()
 	}
-	conn, err := pgx.ConnectConfig(ctx, l.config)
-	if err != nil {
-		return false, fmt.Errorf("lease %s: %w", l.name, err)
-	}
-	var got bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended(current_schema() || ':incidenthub.' || $1, 0))`,
-		l.name).Scan(&got); err != nil || !got {
-		_ = conn.Close(ctx)
+	if l.conn == nil {
+		conn, err := pgx.ConnectConfig(ctx, l.config)
 		if err != nil {
 			return false, fmt.Errorf("lease %s: %w", l.name, err)
 		}
-		return false, nil
+		l.conn = conn
 	}
-	l.conn, l.checked = conn, now
-	return true, nil
+	if err := l.conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(`+lockKey+`)`, l.name).Scan(&l.held); err != nil {
+		l.closeLocked()
+		return false, fmt.Errorf("lease %s: %w", l.name, err)
+	}
+	return l.held, nil
 }
+
+// retryFree is how often a replica that waits tries to take the lease: a
+// released lease (its holder stopped or was killed) is taken this soon.
+const retryFree = 200 * time.Millisecond
+
+// lockKey names an advisory lock for work $1 in the current schema, so
+// that hubs sharing a server in separate schemas never wait on each other.
+const lockKey = `hashtextextended(current_schema() || ':incidenthub.' || $1, 0)`
 
 // Release gives the lease up, so that another replica takes over at once.
 func (l *Lease) Release() {
@@ -91,6 +103,7 @@ func (l *Lease) Release() {
 }
 
 func (l *Lease) closeLocked() {
+	l.held = false
 	if l.conn != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -111,7 +124,7 @@ func (s *Store) Exclusively(ctx context.Context, name string, fn func(context.Co
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx)) //nolint:errcheck // the lock ends with the session
-	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(hashtextextended(current_schema() || ':incidenthub.' || $1, 0))`, name); err != nil {
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_lock(`+lockKey+`)`, name); err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	return fn(ctx)

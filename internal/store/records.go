@@ -41,16 +41,8 @@ func (s *Store) Process(ctx context.Context, seq int64, fn func(*Tx) (delivery.O
 		return fmt.Errorf("process delivery %d: %w", seq, err)
 	}
 	defer rollback(sqlTx, &err)
-	if s.pool != nil {
-		// Processing need not wait for its commit to reach the disk: a
-		// commit lost to a crash of the database loses the delivery's
-		// outcome with it, so the delivery is still pending and is
-		// processed again, and the jobs lost with it are inserted again
-		// (every job is idempotent). Intake, which answers PagerDuty,
-		// keeps waiting.
-		if _, err := sqlTx.ExecContext(ctx, `SET LOCAL synchronous_commit TO OFF`); err != nil {
-			return fmt.Errorf("process delivery %d: %w", seq, err)
-		}
+	if err := s.decideAlone(ctx, sqlTx); err != nil {
+		return fmt.Errorf("process delivery %d: %w", seq, err)
 	}
 	claimed, err := sqlTx.ExecContext(ctx, `UPDATE deliveries SET status = status WHERE seq = $1 AND status = 'pending'`, seq)
 	if err != nil {
@@ -75,17 +67,42 @@ func (s *Store) Process(ctx context.Context, seq int64, fn func(*Tx) (delivery.O
 	return nil
 }
 
+// decideAlone makes a transaction that writes decisions the only one doing
+// so across replicas, until it ends. The processing lease already leaves
+// one replica processing; this fences a replica that lost its lease
+// without knowing it yet (its lease connection cut, the database failed
+// over), so two decisions never read and write records at once. SQLite
+// has one writer, which is the same guarantee.
+//
+// It also lets processing commit without waiting for the disk: a commit
+// lost to a crash of the database loses the delivery's outcome with it,
+// so the delivery is still pending and is processed again, and the jobs
+// lost with it are inserted again (every job is idempotent). Intake,
+// which answers PagerDuty, keeps waiting.
+func (s *Store) decideAlone(ctx context.Context, tx *sql.Tx) error {
+	if s.pool == nil {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `SELECT set_config('synchronous_commit', 'off', true), pg_advisory_xact_lock(`+lockKey+`)`,
+		"decisions")
+	return err
+}
+
 // SQL is the transaction itself, for the job queue to insert jobs in it
 // (River's InsertTx), so that a job exists if and only if its change does.
 func (t *Tx) SQL() *sql.Tx { return t.tx }
 
-// Update runs fn in a write transaction that no delivery owns (timers).
+// Update runs fn in a write transaction that no delivery owns (timers),
+// decided alone as a delivery's is.
 func (s *Store) Update(ctx context.Context, fn func(*Tx) error) (err error) {
 	sqlTx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	defer rollback(sqlTx, &err)
+	if err := s.decideAlone(ctx, sqlTx); err != nil {
+		return err
+	}
 	if err = fn(&Tx{tx: sqlTx, now: s.now()}); err != nil {
 		return err
 	}

@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -243,27 +242,28 @@ func Run(t *testing.T, open Opener) {
 		require.NoError(t, err)
 		d, _, err := s.NextPending(ctx)
 		require.NoError(t, err)
-		// Two processors took the same pending delivery: one applies it,
-		// the other finds it processed and applies nothing.
+		// Two processors took the same pending delivery. The second starts
+		// while the first is inside its transaction: it waits, then finds
+		// the delivery processed and applies nothing.
 		var applied atomic.Int32
-		var wg sync.WaitGroup
-		errs := make([]error, 2)
-		for i := range errs {
-			wg.Go(func() {
-				errs[i] = s.Process(ctx, d.Seq, func(tx *store.Tx) (delivery.Outcome, error) {
-					applied.Add(1)
-					return delivery.Outcome{Status: delivery.StatusProcessed}, tx.SaveRecord(ctx, record("payments", fmt.Sprint("P", i)), nil)
-				})
+		entered := make(chan struct{})
+		first := make(chan error, 1)
+		go func() {
+			first <- s.Process(ctx, d.Seq, func(tx *store.Tx) (delivery.Outcome, error) {
+				applied.Add(1)
+				close(entered)
+				time.Sleep(100 * time.Millisecond)
+				return delivery.Outcome{Status: delivery.StatusProcessed}, tx.SaveRecord(ctx, record("payments", "P1"), nil)
 			})
-		}
-		wg.Wait()
+		}()
+		<-entered
+		second := s.Process(ctx, d.Seq, func(tx *store.Tx) (delivery.Outcome, error) {
+			applied.Add(1)
+			return delivery.Outcome{Status: delivery.StatusProcessed}, tx.SaveRecord(ctx, record("payments", "P2"), nil)
+		})
+		require.NoError(t, <-first)
+		require.ErrorIs(t, second, store.ErrNotPending)
 		require.Equal(t, int32(1), applied.Load(), "applied once")
-		require.ElementsMatch(t, []bool{true, false}, []bool{errs[0] == nil, errs[1] == nil}, "%v", errs)
-		for _, err := range errs {
-			if err != nil {
-				require.ErrorIs(t, err, store.ErrNotPending)
-			}
-		}
 		recs, err := s.Incidents(ctx, store.IncidentFilter{})
 		require.NoError(t, err)
 		require.Len(t, recs, 1)
@@ -289,8 +289,9 @@ func Run(t *testing.T, open Opener) {
 		}
 		require.False(t, held(b), "one holder at a time")
 		a.Release()
-		require.True(t, held(b), "taken over once released")
-		require.False(t, held(a))
+		require.Eventually(t, func() bool { return held(b) }, 2*time.Second, 20*time.Millisecond, "taken over once released")
+		time.Sleep(300 * time.Millisecond)
+		require.False(t, held(a), "b holds it now")
 	})
 
 	t.Run("RecordFailureGivesUpAfterMaxAttempts", func(t *testing.T) {
