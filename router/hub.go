@@ -21,10 +21,12 @@ func decideHub(s State, ev incident.Event, r Rules) Decision {
 		return decideReviewSummarised(rec, ev)
 	case incident.EventFollowUpFiling, incident.EventFollowUpFiled, incident.EventFollowUpLinked:
 		return decideFiling(rec, s.FollowUp, ev)
-	case incident.EventReviewReminded, incident.EventNoteAdded, incident.EventChangeNoted, incident.EventFollowUpReplied:
-		// A comment or a note the hub posted, found again by its hidden
-		// marker: nothing on the record changes. The stored event is the
-		// record of what the hub wrote, and when.
+	case incident.EventReviewReminded, incident.EventNoteAdded, incident.EventChangeNoted, incident.EventFollowUpReplied,
+		incident.EventFollowUpCreating:
+		// A comment or a note the hub posted (found again by its hidden
+		// marker), or a create it is about to ask for: nothing on the
+		// record changes. The stored event is the record of what the hub
+		// did, and when.
 		return Decision{}
 	default:
 		return Decision{Ignore: "no rules for hub event " + string(ev.Type)}

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os/user"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -48,7 +49,7 @@ func newIncidentsReviewCommand(g *globals) *cobra.Command {
 			// order with everything else that happens to the record.
 			now := time.Now().UTC()
 			err = hubevent.NewReporter(s, s).Report(cmd.Context(), hubevent.Report{
-				Key: fmt.Sprintf("review.requested:%s:%d", rec.Ref(), now.UnixNano()), Type: incident.EventReviewRequested,
+				Key: hubevent.RecordKey(incident.EventReviewRequested, rec.ID, strconv.FormatInt(now.UnixNano(), 10)), Type: incident.EventReviewRequested,
 				At: now, IncidentID: rec.ID, Actor: requester(),
 			})
 			if err != nil {

@@ -54,7 +54,7 @@ func (w *ChangeNoteWorker) Work(ctx context.Context, job *river.Job[ChangeNoteAr
 	marker := "<!-- incidenthub:change-note " + rec.Ref() + " -->"
 	_, err = commentOnce(ctx, pr, c.PRNumber, marker, ChangeNote(&rec, c))
 	if err == nil {
-		err = w.report.Report(ctx, hubevent.Report{Key: "change.noted:" + rec.Ref() + ":" + c.Key, Type: incident.EventChangeNoted,
+		err = w.report.Report(ctx, hubevent.Report{Key: hubevent.RecordKey(incident.EventChangeNoted, rec.ID, c.Key), Type: incident.EventChangeNoted,
 			At: w.now().UTC(), IncidentID: rec.ID, Target: c.Key, URL: c.URL})
 	}
 	return classify(ctx, err)

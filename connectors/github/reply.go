@@ -58,7 +58,7 @@ func (w *ReplyWorker) Work(ctx context.Context, job *river.Job[FollowUpReplyArgs
 	marker := fmt.Sprintf("<!-- incidenthub:followup %s -->", f.Key)
 	_, err = commentOnce(ctx, w.issues, rec.ReviewDocNumber, marker, Reply(&f))
 	if err == nil {
-		err = w.report.Report(ctx, hubevent.Report{Key: "followup.replied:" + f.Key, Type: incident.EventFollowUpReplied,
+		err = w.report.Report(ctx, hubevent.Report{Key: hubevent.FollowUpKey(incident.EventFollowUpReplied, &f), Type: incident.EventFollowUpReplied,
 			At: w.now().UTC(), IncidentID: rec.ID, FollowUpKey: f.Key})
 	}
 	return classify(ctx, err)

@@ -118,18 +118,15 @@ func (w *FileWorker) Work(ctx context.Context, job *river.Job[FileFollowUpArgs])
 		escape.JiraSummary(rec.Ref()+" incident review: "+rec.Title)); err != nil {
 		return classify(ctx, err)
 	}
-	return w.report.Report(ctx, hubevent.Report{Key: "followup.linked:" + f.Key, Type: incident.EventFollowUpLinked,
+	return w.report.Report(ctx, hubevent.Report{Key: hubevent.FollowUpKey(incident.EventFollowUpLinked, &f), Type: incident.EventFollowUpLinked,
 		At: w.now().UTC(), IncidentID: rec.ID, FollowUpKey: f.Key})
 }
-
-// filedKey is the report of a follow-up's ticket.
-func filedKey(f *incident.FollowUp) string { return "followup.filed:" + f.Key }
 
 // file finds the ticket an earlier attempt may have created, or creates
 // it, and reports it.
 func (w *FileWorker) file(ctx context.Context, job *river.Job[FileFollowUpArgs], f *incident.FollowUp,
 	rec *incident.Record, svc *config.Service) (*incident.Ticket, error) {
-	if r, ok, err := w.report.Reported(ctx, filedKey(f)); err != nil {
+	if r, ok, err := w.report.Reported(ctx, hubevent.FollowUpKey(incident.EventFollowUpFiled, f)); err != nil {
 		return nil, err
 	} else if ok && r.Ticket != nil {
 		return r.Ticket, nil // filed and reported; the router records it
@@ -138,16 +135,21 @@ func (w *FileWorker) file(ctx context.Context, job *river.Job[FileFollowUpArgs],
 		// Say that filing begins, and wait for the router to record it:
 		// an edit of the review doc delivered before that still withdraws
 		// a task-list item; one delivered after no longer does.
-		if err := w.report.Report(ctx, hubevent.Report{Key: "followup.filing:" + f.Key, Type: incident.EventFollowUpFiling,
+		if err := w.report.Report(ctx, hubevent.Report{Key: hubevent.FollowUpKey(incident.EventFollowUpFiling, f), Type: incident.EventFollowUpFiling,
 			At: w.now().UTC(), IncidentID: rec.ID, FollowUpKey: f.Key}); err != nil {
 			return nil, err
 		}
 		return nil, river.JobSnooze(filingRecheck)
 	}
-	if since, again := earlierAttempt(job); again {
-		// An earlier attempt may have created the ticket and lost the
-		// answer: look for it once Jira's search has caught up.
-		if wait := latest(since, f.FilingSince).Add(w.searchLag).Sub(w.now()); wait > 0 {
+	creating := hubevent.FollowUpKey(incident.EventFollowUpCreating, f)
+	if before, again, err := w.report.Reported(ctx, creating); err != nil {
+		return nil, err
+	} else if again {
+		// An earlier attempt asked Jira to create the ticket and may have
+		// lost the answer (a timeout, a 5xx, a rate limit answered after
+		// the effect, a crash): look for it once Jira's search has caught
+		// up with that attempt, or with the job's last failure if later.
+		if wait := latest(before.At, lastFailure(job)).Add(w.searchLag).Sub(w.now()); wait > 0 {
 			w.log.Info("waiting for Jira's search to catch up before looking for the ticket",
 				"followup", f.Key, "wait", wait.Round(time.Second))
 			return nil, river.JobSnooze(wait)
@@ -160,6 +162,10 @@ func (w *FileWorker) file(ctx context.Context, job *river.Job[FileFollowUpArgs],
 			w.log.Info("adopting the ticket an earlier attempt filed", "followup", f.Key, "ticket", found.Key)
 			return found, w.filed(ctx, f, found)
 		}
+	} else if err := w.report.Report(ctx, hubevent.Report{Key: creating, Type: incident.EventFollowUpCreating,
+		At: w.now().UTC(), IncidentID: rec.ID, FollowUpKey: f.Key}); err != nil {
+		// Written down before Jira can act on it, durably, on any replica.
+		return nil, err
 	}
 	ticket, err := w.tracker.Create(ctx, w.ticket(f, rec, svc, ""))
 	var refused *Error
@@ -178,15 +184,13 @@ func (w *FileWorker) file(ctx context.Context, job *river.Job[FileFollowUpArgs],
 	return ticket, w.filed(ctx, f, ticket)
 }
 
-// earlierAttempt reports whether an earlier attempt of the job ran (it
-// failed, or its process died while it ran), and when it last failed.
-// Snoozes are not attempts.
-func earlierAttempt(job *river.Job[FileFollowUpArgs]) (time.Time, bool) {
-	var last time.Time
+// lastFailure is when the job last failed (a rescued job counts): after
+// any create an attempt made.
+func lastFailure(job *river.Job[FileFollowUpArgs]) time.Time {
 	if n := len(job.Errors); n > 0 {
-		last = job.Errors[n-1].At
+		return job.Errors[n-1].At
 	}
-	return last, job.Attempt > 1 || len(job.Errors) > 0
+	return time.Time{}
 }
 
 func latest(a, b time.Time) time.Time {
@@ -199,7 +203,7 @@ func latest(a, b time.Time) time.Time {
 // filed reports the ticket; the router records it, unless its webhook got
 // there first, and asks for the doc's refresh and the confirming reply.
 func (w *FileWorker) filed(ctx context.Context, f *incident.FollowUp, t *incident.Ticket) error {
-	return w.report.Report(ctx, hubevent.Report{Key: filedKey(f), Type: incident.EventFollowUpFiled, At: w.now().UTC(),
+	return w.report.Report(ctx, hubevent.Report{Key: hubevent.FollowUpKey(incident.EventFollowUpFiled, f), Type: incident.EventFollowUpFiled, At: w.now().UTC(),
 		IncidentID: f.IncidentID, FollowUpKey: f.Key, URL: t.URL, Ticket: t})
 }
 

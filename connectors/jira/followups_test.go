@@ -214,6 +214,10 @@ func TestFileFollowUpExactlyOnceUnderFaults(t *testing.T) {
 		{"timeout after creating", []jiratest.Fault{{Op: "create", Stall: 700 * time.Millisecond, Effect: true}}},
 		{"429 with Retry-After", []jiratest.Fault{{Op: "create", Status: 429, Headers: map[string]string{"Retry-After": "120"}}, {Op: "create", Status: 429, Headers: map[string]string{"Retry-After": "120"}}}},
 		{"remote link lost after linking", []jiratest.Fault{{Op: "remotelink", Status: 502, Effect: true}}},
+		// A rate limit answered after the ticket was made spends no attempt
+		// and records no error: the report made before creating is what
+		// sends the next attempt to look first.
+		{"503 with Retry-After after creating", []jiratest.Fault{{Op: "create", Status: 503, Effect: true, Headers: map[string]string{"Retry-After": "1"}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

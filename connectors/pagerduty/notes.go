@@ -108,7 +108,7 @@ func (w *NoteWorker) Work(ctx context.Context, job *river.Job[PageNoteArgs]) err
 	ctx, last := httpclient.WithLastResponse(ctx)
 	err = w.add(ctx, job.Args.PageID, content, marker)
 	if err == nil {
-		key := "note.added:" + rec.Ref() + ":" + job.Args.PageID
+		key := hubevent.RecordKey(incident.EventNoteAdded, rec.ID, job.Args.PageID)
 		if job.Args.FollowUpKey != "" {
 			key += ":" + job.Args.FollowUpKey
 		}

@@ -121,6 +121,12 @@ func (o *Options) checkRetry(ctx context.Context, resp *http.Response, err error
 		return idempotent(ctx) && transient(err), nil
 	}
 	if wait, limited := RateLimited(resp, time.Now()); limited {
+		// A 429 or a 403 rate limit refused the request before doing it;
+		// a 503 may come after the effect, so a create is not re-sent
+		// (the job looks for what it may have made first).
+		if resp.StatusCode == http.StatusServiceUnavailable && !idempotent(ctx) {
+			return false, nil
+		}
 		return wait <= o.MaxHeaderWait, nil
 	}
 	if resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented {

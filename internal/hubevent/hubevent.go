@@ -15,6 +15,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/incidenthub/incidenthub/internal/delivery"
@@ -131,4 +133,19 @@ func decode(body []byte) (Report, error) {
 		return r, errors.New("hub event: key, type and incident are required")
 	}
 	return r, nil
+}
+
+// RecordKey is the key of a report about a record: what was made, for
+// which record, and what else it concerns (a page, a change, the
+// resolution a summary is for). The job that made it reports the same key
+// again however often it runs.
+func RecordKey(t incident.EventType, recordID int64, about ...string) string {
+	return strings.Join(append([]string{string(t), incident.FormatRef(recordID)}, about...), ":")
+}
+
+// FollowUpKey is the key of a report about a follow-up. It carries the
+// time the follow-up was asked for: a task-list item withdrawn and asked
+// for again has the same follow-up key, and must get reports of its own.
+func FollowUpKey(t incident.EventType, f *incident.FollowUp) string {
+	return strings.Join([]string{string(t), f.Key, strconv.FormatInt(f.RequestedAt.UnixNano(), 10)}, ":")
 }

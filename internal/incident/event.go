@@ -84,6 +84,9 @@ const (
 	// EventFollowUpFiling: the job is about to file FollowUpKey's ticket;
 	// from then on the task-list item no longer settles.
 	EventFollowUpFiling EventType = "followup.filing"
+	// EventFollowUpCreating: the job is about to ask Jira to create
+	// FollowUpKey's ticket; a later attempt looks for it before creating.
+	EventFollowUpCreating EventType = "followup.creating"
 	// EventFollowUpFiled: FollowUpKey's ticket exists; Ticket is it.
 	EventFollowUpFiled EventType = "followup.filed"
 	// EventFollowUpLinked: the ticket links back to the review issue.
