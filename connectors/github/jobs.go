@@ -16,6 +16,7 @@ import (
 	"github.com/incidenthub/incidenthub/internal/httpclient"
 	"github.com/incidenthub/incidenthub/internal/hubevent"
 	"github.com/incidenthub/incidenthub/internal/incident"
+	"github.com/incidenthub/incidenthub/internal/pipeline"
 )
 
 // Queue is GitHub's job queue. It has one worker: GitHub asks
@@ -107,6 +108,7 @@ type JobsParams struct {
 	Services    []config.Service
 	People      config.People
 	Store       ReviewStore
+	Locks       Exclusive
 	Reporter    Reporter
 	Gate        *WriteGate
 	Log         *slog.Logger
@@ -131,8 +133,10 @@ func Jobs(p JobsParams) ([]actions.Job, error) {
 		p.Log.Warn("GitHub review docs are held until configured", "reason", held)
 	}
 	docs := Docs{Repo: p.GitHub.ReviewRepo, Lookback: p.Correlation.ChangeLookback, DueWithin: p.Review.DueWithin, Severities: p.Severities,
-		Services: p.Services, People: p.People}
+		Services: p.Services, People: p.People,
+		Rules: pipeline.RulesFrom(&config.Config{Severities: p.Severities, Review: p.Review})}
 	review := NewReviewWorker(docs, issues, p.Store, p.Reporter, p.Log)
+	review.locks = p.Locks
 	reminder := NewReminderWorker(issues, p.Store, p.Reporter, p.Log)
 	changeNote := NewChangeNoteWorker(client, p.Gate, p.Store, p.Reporter, p.Log)
 	reply := NewReplyWorker(issues, p.Store, p.Reporter, p.Log)

@@ -38,6 +38,7 @@ var Module = fx.Module("github",
 		// comments and redeliveries alike.
 		NewWriteGate,
 		func(s *store.Store) ReviewStore { return s },
+		func(s *store.Store) Exclusive { return s },
 		func(s *store.Store) DeliveryLookup { return s },
 		func(r *hubevent.Reporter) Reporter { return r },
 	),

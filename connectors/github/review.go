@@ -20,6 +20,7 @@ import (
 	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/internal/reviewdoc"
 	"github.com/incidenthub/incidenthub/internal/store"
+	"github.com/incidenthub/incidenthub/router"
 )
 
 // Issue is what the hub needs of a GitHub issue.
@@ -180,6 +181,9 @@ type Docs struct {
 	Severities []config.Severity
 	Services   []config.Service
 	People     config.People
+	// Rules are the router's, for records resolved before the router
+	// recorded when their doc opens.
+	Rules router.Rules
 }
 
 // ReviewWorker creates each incident's review doc once, and keeps its hub
@@ -192,6 +196,9 @@ type ReviewWorker struct {
 	issues ReviewIssues // nil: held, for the reason in held
 	held   string
 	docs   Docs
+	// locks keeps one replica at a time writing an incident's doc; nil
+	// when one process owns the database.
+	locks  Exclusive
 	store  ReviewStore
 	report Reporter
 	log    *slog.Logger
@@ -208,14 +215,32 @@ func NewReviewWorker(docs Docs, issues ReviewIssues, s ReviewStore, r Reporter, 
 func LabelOf(r *incident.Record) string { return "incidenthub:" + r.Ref() }
 
 // openedKey is the report of a record's review doc.
-func openedKey(rec *incident.Record) string { return "review.opened:" + rec.Ref() }
+func openedKey(rec *incident.Record) string {
+	return hubevent.RecordKey(incident.EventReviewOpened, rec.ID)
+}
 
-// Work creates or updates the review doc.
+// Exclusive runs work that must not run on two replicas at once.
+type Exclusive interface {
+	Exclusively(ctx context.Context, name string, fn func(context.Context) error) error
+}
+
+// Work creates or updates the review doc. Review doc jobs are not unique
+// (see ReviewDocArgs), and every replica runs jobs: two could open or
+// rewrite one incident's doc at once, so each takes the incident's lock.
 func (w *ReviewWorker) Work(ctx context.Context, job *river.Job[ReviewDocArgs]) error {
 	if w.issues == nil {
 		w.log.Warn("review doc held", "incident", incident.FormatRef(job.Args.IncidentID), "reason", w.held)
 		return actions.Hold(ctx, w.held)
 	}
+	if w.locks == nil {
+		return w.work(ctx, job)
+	}
+	return w.locks.Exclusively(ctx, "review-doc:"+incident.FormatRef(job.Args.IncidentID), func(ctx context.Context) error {
+		return w.work(ctx, job)
+	})
+}
+
+func (w *ReviewWorker) work(ctx context.Context, job *river.Job[ReviewDocArgs]) error {
 	rec, err := w.store.Incident(ctx, job.Args.IncidentID)
 	if err != nil {
 		return err
@@ -227,10 +252,18 @@ func (w *ReviewWorker) Work(ctx context.Context, job *river.Job[ReviewDocArgs]) 
 		}
 		// The job was scheduled when the record resolved; the record may
 		// have reopened since, or its review may no longer be asked for.
-		if rec.Status != incident.StatusResolved || rec.ReviewOpensAt.IsZero() {
+		opens := rec.ReviewOpensAt
+		if opens.IsZero() && rec.Status == incident.StatusResolved {
+			// Resolved before the router recorded when docs open (an
+			// upgrade with review jobs queued): its rule, applied now.
+			legacy := rec.Clone()
+			w.docs.Rules.ReviewActions(nil, &legacy)
+			opens = legacy.ReviewOpensAt
+		}
+		if rec.Status != incident.StatusResolved || opens.IsZero() {
 			return nil
 		}
-		if wait := rec.ReviewOpensAt.Sub(w.now()); wait > 0 {
+		if wait := opens.Sub(w.now()); wait > 0 {
 			return river.JobSnooze(wait)
 		}
 	}
@@ -337,7 +370,7 @@ func (w *ReviewWorker) summarise(ctx context.Context, rec *incident.Record) erro
 	if _, err := commentOnce(ctx, w.issues, rec.ReviewDocNumber, marker, reviewdoc.Summary(rec)); err != nil {
 		return err
 	}
-	return w.report.Report(ctx, hubevent.Report{Key: "review.summarised:" + rec.Ref() + ":" + resolved,
+	return w.report.Report(ctx, hubevent.Report{Key: hubevent.RecordKey(incident.EventReviewSummarised, rec.ID, resolved),
 		Type: incident.EventReviewSummarised, At: w.now().UTC(), IncidentID: rec.ID, For: rec.ResolvedAt})
 }
 
@@ -431,7 +464,7 @@ func (w *ReminderWorker) Work(ctx context.Context, job *river.Job[ReviewReminder
 			"a review need not end in action items. This is the only reminder.",
 		rec.ReviewDue.UTC().Format("2006-01-02 15:04 UTC"), rec.Ref()))
 	if err == nil {
-		err = w.report.Report(ctx, hubevent.Report{Key: "review.reminded:" + rec.Ref(), Type: incident.EventReviewReminded,
+		err = w.report.Report(ctx, hubevent.Report{Key: hubevent.RecordKey(incident.EventReviewReminded, rec.ID), Type: incident.EventReviewReminded,
 			At: w.now().UTC(), IncidentID: rec.ID})
 	}
 	return classify(ctx, err)

@@ -36,7 +36,7 @@ type reviewBundle struct {
 // docs is what the review worker writes from, for cfg.
 func docs(cfg *config.Config) github.Docs {
 	return github.Docs{Repo: cfg.GitHub.ReviewRepo, Lookback: cfg.Correlation.ChangeLookback, DueWithin: cfg.Review.DueWithin,
-		Severities: cfg.Severities, Services: cfg.Services, People: cfg.People}
+		Severities: cfg.Severities, Services: cfg.Services, People: cfg.People, Rules: pipeline.RulesFrom(cfg)}
 }
 
 func reviewConfig(fakeURL string) *config.Config {
@@ -389,4 +389,19 @@ func TestReviewDocDueAtRunTime(t *testing.T) {
 			require.Equal(t, tc.opens, len(b.fake.Issues()) == 1)
 		})
 	}
+}
+
+// A record resolved before the router recorded when its doc opens (jobs
+// queued across an upgrade) still gets its doc, by the router's rule.
+func TestReviewDocForARecordResolvedBeforeTheUpgrade(t *testing.T) {
+	t.Parallel()
+	b := setupReview(t)
+	require.NoError(t, b.store.Update(context.Background(), func(tx *store.Tx) error {
+		rec, err := tx.RecordByID(context.Background(), b.id)
+		require.NoError(t, err)
+		rec.ReviewOpensAt = time.Time{}
+		return tx.SaveRecord(context.Background(), rec, nil)
+	}))
+	require.NoError(t, b.work(t))
+	require.Len(t, b.fake.Issues(), 1)
 }

@@ -294,6 +294,31 @@ func Run(t *testing.T, open Opener) {
 		require.False(t, held(a), "b holds it now")
 	})
 
+	t.Run("ExclusivelyRunsOneAtATime", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		var inside, most atomic.Int32
+		done := make(chan error, 4)
+		for range 4 {
+			go func() {
+				done <- s.Exclusively(ctx, "review-doc:INC-1", func(context.Context) error {
+					n := inside.Add(1)
+					for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+					}
+					time.Sleep(20 * time.Millisecond)
+					inside.Add(-1)
+					return nil
+				})
+			}()
+		}
+		for range 4 {
+			require.NoError(t, <-done)
+		}
+		if s.Driver() == config.DriverPostgres {
+			require.Equal(t, int32(1), most.Load(), "never two at once")
+		}
+	})
+
 	t.Run("RecordFailureGivesUpAfterMaxAttempts", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
@@ -475,12 +500,14 @@ func Run(t *testing.T, open Opener) {
 			require.Nil(t, none)
 			return nil
 		})
-		require.Error(t, tryProcess(t, s, func(tx *store.Tx) error {
+		err := tryProcess(t, s, func(tx *store.Tx) error {
 			other, err := tx.FollowUpByKey(context.Background(), "c")
 			require.NoError(t, err)
 			other.JiraID = "10001"
 			return tx.SaveFollowUp(context.Background(), other)
-		}), "one follow-up per ticket")
+		})
+		require.Error(t, err, "one follow-up per ticket")
+		require.True(t, store.Permanent(err), "a broken constraint is not cured by retrying: %v", err)
 		process(t, s, func(tx *store.Tx) error {
 			require.NoError(t, tx.SaveFollowUp(context.Background(), followUp(pay, "withdrawn", incident.FollowUpOpen, 0)))
 			require.NoError(t, tx.WithdrawFollowUp(context.Background(), "withdrawn"))
