@@ -55,8 +55,20 @@ func NewJob[T insertable](action string, w river.Worker[T], maxWorkers int, args
 	return Job{
 		Action: action, Kind: zero.Kind(), Queue: zero.InsertOpts().Queue, MaxWorkers: maxWorkers,
 		Args:     func(id int64, a incident.Action) river.JobArgs { return args(id, a) },
-		Register: func(ws *river.Workers) { river.AddWorker(ws, w) },
+		Register: func(ws *river.Workers) { river.AddWorker[T](ws, freshWaiting[T]{w}) },
 	}
+}
+
+// freshWaiting forgets why a job last waited when it runs again, so that
+// `actions list` never shows a reason that no longer holds (a job once
+// held, now waiting for its review's decompression time).
+type freshWaiting[T river.JobArgs] struct{ river.Worker[T] }
+
+func (f freshWaiting[T]) Work(ctx context.Context, job *river.Job[T]) error {
+	if len(job.Output()) > 0 {
+		waitFor(ctx, Waiting{})
+	}
+	return f.Worker.Work(ctx, job)
 }
 
 // insertable are job arguments that name their queue.
