@@ -6,12 +6,13 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"github.com/incidenthub/incidenthub/internal/delivery"
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
+	"github.com/incidenthub/incidenthub/internal/delivery"
 	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/internal/metrics"
 )
@@ -67,6 +68,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	source := h.verifier.Source()
 	count := func(outcome string) { h.metrics.Deliveries.WithLabelValues(string(source), outcome).Inc() }
 	id, event := h.verifier.Identify(r.Header)
+	// Headers are not signed: keep what is stored (and unique) to bounded,
+	// valid text, whatever a client sends.
+	id, event = headerText(id), headerText(event)
 	log := h.log.With("delivery", id, "remote", r.RemoteAddr)
 
 	// Refuse what can be refused without reading: an unsigned request
@@ -126,6 +130,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	count("stored")
 	reply(w, http.StatusAccepted, answer{Delivery: id})
+}
+
+// maxHeaderText bounds a delivery id or event name; vendors' are far
+// shorter (a UUID, an event name).
+const maxHeaderText = 200
+
+// headerText is a header value as the inbox stores it: valid UTF-8
+// without NULs, at most maxHeaderText bytes.
+func headerText(s string) string {
+	s = incident.CleanText(s)
+	if len(s) > maxHeaderText {
+		s = strings.ToValidUTF8(s[:maxHeaderText], "")
+	}
+	return s
 }
 
 func reply(w http.ResponseWriter, status int, a answer) {

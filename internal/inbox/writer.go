@@ -3,8 +3,9 @@ package inbox
 import (
 	"context"
 	"errors"
-	"github.com/incidenthub/incidenthub/internal/delivery"
 	"sync"
+
+	"github.com/incidenthub/incidenthub/internal/delivery"
 )
 
 // Appender stores a batch of deliveries in one transaction and reports,

@@ -38,8 +38,9 @@ type Store interface {
 }
 
 const (
-	// maxAttempts bounds retries of a delivery whose processing panics (a
-	// bug), so that one poisonous delivery cannot stall those behind it.
+	// maxAttempts bounds retries of a delivery whose processing panics, or
+	// writes what the database refuses as data (a bug either way), so that
+	// one poisonous delivery cannot stall those behind it.
 	// Other errors (the store unreachable, the disk full) are retried
 	// without limit: skipping a delivery would break the order of its
 	// incident's events.
@@ -279,8 +280,12 @@ func (p *Processor) ProcessNext(ctx context.Context) (bool, error) {
 		return p.apply(ctx, tx, d, &res)
 	})
 	var pe *panicError
-	if errors.As(err, &pe) {
-		p.log.Error("processing panicked", "source", d.Source, "delivery", d.ID, "panic", pe.value, "stack", string(pe.stack))
+	if errors.As(err, &pe) || store.Permanent(err) {
+		if pe != nil {
+			p.log.Error("processing panicked", "source", d.Source, "delivery", d.ID, "panic", pe.value, "stack", string(pe.stack))
+		} else {
+			p.log.Error("the database refused what processing wrote", "source", d.Source, "delivery", d.ID, "err", err)
+		}
 		failed, ferr := p.store.RecordFailure(ctx, d.Seq, err.Error(), maxAttempts)
 		if ferr != nil {
 			return false, fmt.Errorf("%w (and recording it: %v)", err, ferr)
@@ -348,6 +353,9 @@ func (p *Processor) apply(ctx context.Context, tx *store.Tx, d delivery.Delivery
 		return res.set(delivery.StatusUnprocessable, err.Error()), nil
 	case len(events) == 0:
 		return res.set(delivery.StatusIgnored, "the delivery carries no event"), nil
+	}
+	for i := range events {
+		events[i].Clean()
 	}
 	var ignored []string
 	applied := 0

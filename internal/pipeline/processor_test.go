@@ -1,6 +1,7 @@
 package pipeline_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -227,5 +228,27 @@ func TestProcessorRun(t *testing.T) {
 		require.Eventually(t, func() bool { return b.status(t, "page") == delivery.StatusProcessed }, 5*time.Second, 5*time.Millisecond)
 		cancel()
 		<-done
+	})
+}
+
+// A NUL (a JSON \u0000) or invalid UTF-8 in a vendor's text is stored as
+// U+FFFD on both databases: PostgreSQL refuses NUL in text, and one such
+// delivery must not stall the inbox.
+func TestProcessorStoresHostileText(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver string) {
+		b := setup(t, driver, nil)
+		body, err := os.ReadFile(filepath.Join("..", "..", "testdata", "pagerduty", "incident.triggered.json"))
+		require.NoError(t, err)
+		body = bytes.Replace(body, []byte(`"title": "Test Incident 3"`), []byte(`"title": "Test\u0000Incident \udfff3"`), 1)
+		require.Contains(t, string(body), `\u0000`)
+		_, err = b.store.AppendDeliveries(context.Background(), []delivery.Delivery{{
+			Source: incident.SourcePagerDuty, ID: "nul", ReceivedAt: time.Now(), Body: body,
+		}})
+		require.NoError(t, err)
+		b.drain(t)
+		require.Equal(t, delivery.StatusProcessed, b.status(t, "nul"))
+		rec, err := b.store.Incident(context.Background(), 1)
+		require.NoError(t, err)
+		require.Equal(t, "Test\uFFFDIncident \uFFFD3", rec.Title)
 	})
 }

@@ -17,11 +17,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
-	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver
+	"modernc.org/sqlite" // the pure-Go "sqlite" driver, and its errors
+	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/incidenthub/incidenthub/config"
 )
@@ -231,4 +233,24 @@ func fromMillis(n sql.NullInt64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(n.Int64).UTC()
+}
+
+// Permanent reports an error that doing the same again cannot cure: the
+// data broke a constraint or was refused as data (PostgreSQL's classes 22
+// and 23; SQLite's constraint, size and type errors). Processing retries
+// such a delivery a bounded number of times, as a bug, rather than
+// stalling every delivery behind it.
+func Permanent(err error) bool {
+	var pg *pgconn.PgError
+	if errors.As(err, &pg) {
+		return strings.HasPrefix(pg.Code, "22") || strings.HasPrefix(pg.Code, "23")
+	}
+	var lite *sqlite.Error
+	if errors.As(err, &lite) {
+		switch lite.Code() & 0xff {
+		case sqlite3.SQLITE_CONSTRAINT, sqlite3.SQLITE_TOOBIG, sqlite3.SQLITE_MISMATCH:
+			return true
+		}
+	}
+	return false
 }
