@@ -179,3 +179,34 @@ func TestDeployKubernetes(t *testing.T) {
 	require.Equal(t, "/readyz", main[0].Readiness.HTTPGet.Path, "ready while the store answers")
 	require.Equal(t, "/healthz", main[0].Liveness.HTTPGet.Path)
 }
+
+// The Kubernetes Secret ships empty: applied unedited, the hub refuses to
+// start rather than accept deliveries signed with a known secret.
+func TestDeployKubernetesSecretsStartEmpty(t *testing.T) {
+	t.Parallel()
+	raw := deployFile(t, "deploy/kubernetes/incidenthub.yaml")
+	require.NotContains(t, string(raw), "change-me")
+	var secrets map[string]string
+	var conf string
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	for {
+		var doc struct {
+			Kind       string            `yaml:"kind"`
+			StringData map[string]string `yaml:"stringData"`
+			Data       map[string]string `yaml:"data"`
+		}
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		require.NoError(t, err)
+		switch doc.Kind {
+		case "Secret":
+			secrets = doc.StringData
+		case "ConfigMap":
+			conf = doc.Data["incidenthub.yaml"]
+		}
+	}
+	_, err := config.Parse("configmap", []byte(conf), func(k string) (string, bool) { v, ok := secrets[k]; return v, ok })
+	require.ErrorContains(t, err, "webhook_secrets")
+}
