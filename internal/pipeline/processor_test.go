@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -251,4 +252,40 @@ func TestProcessorStoresHostileText(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, "Test\uFFFDIncident \uFFFD3", rec.Title)
 	})
+}
+
+// switchLease is a processing lease a test hands over and takes back.
+type switchLease struct{ held atomic.Bool }
+
+func (l *switchLease) Held(context.Context) (bool, error) { return l.held.Load(), nil }
+func (l *switchLease) Release()                           { l.held.Store(false) }
+
+// A replica without the processing lease leaves deliveries to the one
+// that holds it, and takes over when the lease comes to it.
+func TestProcessorProcessesOnlyUnderTheLease(t *testing.T) {
+	lease := &switchLease{}
+	b := setup(t, config.DriverSQLite, nil, pipeline.WithLease(lease))
+	ctx, cancel := context.WithCancel(context.Background())
+	wake := make(chan struct{}, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.proc.Run(ctx, wake)
+	}()
+	defer func() { cancel(); <-done }()
+
+	b.deliver(t, "page", "incident.escalated.json")
+	wake <- struct{}{}
+	time.Sleep(300 * time.Millisecond)
+	require.Equal(t, delivery.StatusPending, b.status(t, "page"), "another replica holds the lease")
+
+	lease.held.Store(true)
+	wake <- struct{}{}
+	require.Eventually(t, func() bool { return b.status(t, "page") == delivery.StatusProcessed }, 5*time.Second, 5*time.Millisecond)
+
+	lease.Release()
+	b.deliver(t, "note", "incident.annotated.json")
+	wake <- struct{}{}
+	time.Sleep(300 * time.Millisecond)
+	require.Equal(t, delivery.StatusPending, b.status(t, "note"), "lost: it stops")
 }
