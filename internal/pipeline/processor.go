@@ -32,6 +32,7 @@ type Normalizer interface {
 type Store interface {
 	NextPending(ctx context.Context) (delivery.Delivery, bool, error)
 	Process(ctx context.Context, seq int64, fn func(*store.Tx) (delivery.Outcome, error)) error
+	ProcessBatch(ctx context.Context, limit int, fn func(*store.Tx, delivery.Delivery) (delivery.Outcome, error)) (int, error)
 	RecordFailure(ctx context.Context, seq int64, reason string, maxAttempts int) (bool, error)
 	Update(ctx context.Context, fn func(*store.Tx) error) error
 	ExpireDeferred(ctx context.Context, receivedBefore time.Time) (int64, error)
@@ -166,7 +167,13 @@ func (p *Processor) Run(ctx context.Context, wake <-chan struct{}) {
 			lastExpiry = p.now()
 		}
 		for ctx.Err() == nil && p.holdsLease(ctx) {
-			more, err := p.ProcessNext(context.WithoutCancel(ctx))
+			more, err := p.ProcessBatch(context.WithoutCancel(ctx))
+			if err != nil {
+				// A delivery of the batch failed: one at a time, a
+				// poisonous delivery is isolated (bounded attempts) and a
+				// store error retried with backoff.
+				more, err = p.ProcessNext(context.WithoutCancel(ctx))
+			}
 			if err != nil {
 				p.log.Error("processing failed; the delivery stays pending and is retried", "err", err, "retry_in", delay)
 				sleep(ctx, delay)
@@ -305,6 +312,45 @@ func (p *Processor) ProcessNext(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	p.report(d, &res)
+	return true, nil
+}
+
+// batchSize bounds one processing transaction: large enough to pay its
+// fixed cost once for a storm, small enough that intake's commits never
+// wait long behind it.
+const batchSize = 32
+
+// ProcessBatch decides up to batchSize pending deliveries, oldest first,
+// in one transaction. It reports false when there was none. An error
+// leaves every delivery of the batch pending (ProcessNext then takes them
+// one at a time).
+func (p *Processor) ProcessBatch(ctx context.Context) (bool, error) {
+	type decided struct {
+		d   delivery.Delivery
+		res result
+	}
+	var batch []decided
+	n, err := p.store.ProcessBatch(ctx, batchSize, func(tx *store.Tx, d delivery.Delivery) (out delivery.Outcome, err error) {
+		defer func() {
+			if r := recover(); r != nil {
+				err = &panicError{value: r, stack: debug.Stack()}
+			}
+		}()
+		batch = append(batch, decided{d: d})
+		return p.apply(ctx, tx, d, &batch[len(batch)-1].res)
+	})
+	if err != nil {
+		return false, err
+	}
+	for i := range batch {
+		p.report(batch[i].d, &batch[i].res)
+	}
+	return n > 0, nil
+}
+
+// report counts and logs what a committed delivery came to.
+func (p *Processor) report(d delivery.Delivery, res *result) {
 	p.count(d.Source, res.outcome.Status)
 	p.metrics.ProcessingLag.WithLabelValues(string(d.Source)).Observe(p.now().Sub(d.ReceivedAt).Seconds())
 	for _, rec := range res.opened {
@@ -317,7 +363,6 @@ func (p *Processor) ProcessNext(ctx context.Context) (bool, error) {
 	if res.outcome.Status != delivery.StatusProcessed {
 		p.log.Info("delivery "+string(res.outcome.Status), "source", d.Source, "delivery", d.ID, "reason", res.outcome.Reason)
 	}
-	return true, nil
 }
 
 // panicError is a panic during processing: a bug, retried a bounded

@@ -289,3 +289,49 @@ func TestProcessorProcessesOnlyUnderTheLease(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	require.Equal(t, delivery.StatusPending, b.status(t, "note"), "lost: it stops")
 }
+
+// A batch decides pending deliveries together, in arrival order; one
+// that panics keeps the whole batch pending, and one at a time the others
+// go through and it alone fails, after its bounded attempts.
+func TestProcessorBatchFallsBackOneAtATime(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver string) {
+		b := setup(t, driver, nil)
+		proc := pipeline.NewProcessor(b.store, []pipeline.Normalizer{panicky{}, pagerduty.Normalizer{}}, b.rules, slog.New(slog.DiscardHandler), b.metrics)
+		b.deliver(t, "first", "incident.triggered.json")
+		_, err := b.store.AppendDeliveries(context.Background(), []delivery.Delivery{{Source: "panicky", ID: "poison", ReceivedAt: time.Now(), Body: []byte("{}")}})
+		require.NoError(t, err)
+		b.deliver(t, "after", "incident.acknowledged.json")
+
+		_, err = proc.ProcessBatch(context.Background())
+		require.ErrorContains(t, err, "panicked")
+		require.Equal(t, delivery.StatusPending, b.status(t, "first"), "nothing of a failed batch is kept")
+		more, err := proc.ProcessNext(context.Background())
+		require.NoError(t, err)
+		require.True(t, more)
+		require.Equal(t, delivery.StatusProcessed, b.status(t, "first"))
+
+		_, err = proc.ProcessBatch(context.Background())
+		require.Error(t, err)
+		for range 4 {
+			_, err := proc.ProcessNext(context.Background())
+			require.ErrorContains(t, err, "panicked")
+		}
+		more, err = proc.ProcessNext(context.Background())
+		require.NoError(t, err)
+		require.True(t, more)
+		poison, err := b.store.Delivery(context.Background(), "panicky", "poison")
+		require.NoError(t, err)
+		require.Equal(t, delivery.StatusFailed, poison.Status)
+
+		more, err = proc.ProcessBatch(context.Background())
+		require.NoError(t, err)
+		require.True(t, more)
+		require.Equal(t, delivery.StatusProcessed, b.status(t, "after"))
+		recs, err := b.store.Incidents(context.Background(), store.IncidentFilter{})
+		require.NoError(t, err)
+		require.Len(t, recs, 1, "the page's trigger and acknowledgement are one incident")
+		more, err = proc.ProcessBatch(context.Background())
+		require.NoError(t, err)
+		require.False(t, more)
+	})
+}

@@ -441,3 +441,56 @@ func (s *Store) Incident(ctx context.Context, id int64) (rec incident.Record, er
 	rec.FollowUps, err = followUpsOf(ctx, tx, id)
 	return rec, err
 }
+
+// ProcessBatch processes up to limit pending deliveries, oldest first, in
+// one transaction: fn decides each in turn, seeing what those before it
+// wrote, and every outcome commits together. The fixed cost of a
+// transaction (begin, the fence, commit) is paid once for the batch. If fn
+// fails for any delivery, nothing is kept and the error is returned: the
+// caller then processes one at a time, where a poisonous delivery is
+// isolated. It returns how many deliveries it processed.
+func (s *Store) ProcessBatch(ctx context.Context, limit int, fn func(*Tx, delivery.Delivery) (delivery.Outcome, error)) (n int, err error) {
+	sqlTx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("process deliveries: %w", err)
+	}
+	defer rollback(sqlTx, &err)
+	if err := s.decideAlone(ctx, sqlTx); err != nil {
+		return 0, fmt.Errorf("process deliveries: %w", err)
+	}
+	// Under the fence (or SQLite's one writer) no other processor is
+	// deciding: what is pending now is this batch's to claim.
+	rows, err := sqlTx.QueryContext(ctx, `SELECT `+deliveryColumns+`, body FROM deliveries
+		WHERE status = 'pending' ORDER BY seq LIMIT $1`, limit)
+	if err != nil {
+		return 0, fmt.Errorf("process deliveries: %w", err)
+	}
+	var batch []delivery.Delivery
+	for rows.Next() {
+		d, err := scanDelivery(rows, true)
+		if err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("process deliveries: %w", err)
+		}
+		batch = append(batch, d)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return 0, fmt.Errorf("process deliveries: %w", err)
+	}
+	tx := &Tx{tx: sqlTx, now: s.now()}
+	for _, d := range batch {
+		out, err := fn(tx, d)
+		if err != nil {
+			return 0, err
+		}
+		if _, err := sqlTx.ExecContext(ctx, `UPDATE deliveries
+			SET status = $2, reason = $3, subject = $4, processed_at = $5 WHERE seq = $1`,
+			d.Seq, string(out.Status), out.Reason, out.Subject, tx.now.UnixMilli()); err != nil {
+			return 0, fmt.Errorf("process delivery %d: %w", d.Seq, err)
+		}
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return 0, fmt.Errorf("process deliveries: %w", err)
+	}
+	return len(batch), nil
+}

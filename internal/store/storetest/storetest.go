@@ -319,6 +319,39 @@ func Run(t *testing.T, open Opener) {
 		}
 	})
 
+	t.Run("ProcessBatchInOrderAllOrNothing", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		_, err := s.AppendDeliveries(ctx, []delivery.Delivery{sample("b1"), sample("b2"), sample("b3")})
+		require.NoError(t, err)
+		boom := errors.New("boom")
+		_, err = s.ProcessBatch(ctx, 10, func(tx *store.Tx, d delivery.Delivery) (delivery.Outcome, error) {
+			require.NoError(t, tx.SaveRecord(ctx, record("payments", d.ID), nil))
+			if d.ID == "b2" {
+				return delivery.Outcome{}, boom
+			}
+			return delivery.Outcome{Status: delivery.StatusProcessed}, nil
+		})
+		require.ErrorIs(t, err, boom)
+		recs, err := s.Incidents(ctx, store.IncidentFilter{})
+		require.NoError(t, err)
+		require.Empty(t, recs, "nothing of a failed batch is kept")
+
+		var seen []string
+		n, err := s.ProcessBatch(ctx, 2, func(tx *store.Tx, d delivery.Delivery) (delivery.Outcome, error) {
+			seen = append(seen, d.ID)
+			require.NotEmpty(t, d.Body)
+			return delivery.Outcome{Status: delivery.StatusProcessed}, nil
+		})
+		require.NoError(t, err)
+		require.Equal(t, 2, n)
+		require.Equal(t, []string{"b1", "b2"}, seen, "oldest first, at most the limit")
+		next, ok, err := s.NextPending(ctx)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.Equal(t, "b3", next.ID)
+	})
+
 	t.Run("RecordFailureGivesUpAfterMaxAttempts", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
