@@ -1,6 +1,6 @@
 // Package pipeline is the imperative shell around the router: it takes
 // stored deliveries in arrival order, normalises them, loads the state the
-// router asks for, and writes the decision, one transaction per delivery.
+// router asks for, and writes the decisions, a batch per transaction.
 package pipeline
 
 import (
