@@ -81,6 +81,18 @@ func (b *testBundle) deliver(t testing.TB, id, file string) {
 	require.NoError(t, err)
 }
 
+// run runs the processor as the app does; stop ends it and waits.
+func (b *testBundle) run() (wake chan struct{}, stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	wake = make(chan struct{}, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		b.proc.Run(ctx, wake)
+	}()
+	return wake, func() { cancel(); <-done }
+}
+
 func (b *testBundle) drain(t *testing.T) {
 	t.Helper()
 	for {
@@ -217,18 +229,11 @@ func TestProcessorExpiresDeferredDeliveries(t *testing.T) {
 func TestProcessorRun(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, driver string) {
 		b := setup(t, driver, nil)
-		ctx, cancel := context.WithCancel(context.Background())
-		wake := make(chan struct{}, 1)
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
-			b.proc.Run(ctx, wake)
-		}()
+		wake, stop := b.run()
 		b.deliver(t, "page", "incident.escalated.json")
 		wake <- struct{}{}
 		require.Eventually(t, func() bool { return b.status(t, "page") == delivery.StatusProcessed }, 5*time.Second, 5*time.Millisecond)
-		cancel()
-		<-done
+		stop()
 	})
 }
 
@@ -265,14 +270,8 @@ func (l *switchLease) Release()                           { l.held.Store(false) 
 func TestProcessorProcessesOnlyUnderTheLease(t *testing.T) {
 	lease := &switchLease{}
 	b := setup(t, config.DriverSQLite, nil, pipeline.WithLease(lease))
-	ctx, cancel := context.WithCancel(context.Background())
-	wake := make(chan struct{}, 1)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		b.proc.Run(ctx, wake)
-	}()
-	defer func() { cancel(); <-done }()
+	wake, stop := b.run()
+	defer stop()
 
 	b.deliver(t, "page", "incident.escalated.json")
 	wake <- struct{}{}
