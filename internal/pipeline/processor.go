@@ -277,14 +277,9 @@ func (p *Processor) ProcessNext(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	var res result
-	err = p.store.Process(ctx, d.Seq, func(tx *store.Tx) (out delivery.Outcome, err error) {
+	err = p.store.Process(ctx, d.Seq, func(tx *store.Tx) (delivery.Outcome, error) {
 		res = result{}
-		defer func() {
-			if r := recover(); r != nil {
-				err = &panicError{value: r, stack: debug.Stack()}
-			}
-		}()
-		return p.apply(ctx, tx, d, &res)
+		return p.applyOrRecover(ctx, tx, d, &res)
 	})
 	var pe *panicError
 	if errors.As(err, &pe) || store.Permanent(err) {
@@ -331,14 +326,9 @@ func (p *Processor) ProcessBatch(ctx context.Context) (bool, error) {
 		res result
 	}
 	var batch []decided
-	n, err := p.store.ProcessBatch(ctx, batchSize, func(tx *store.Tx, d delivery.Delivery) (out delivery.Outcome, err error) {
-		defer func() {
-			if r := recover(); r != nil {
-				err = &panicError{value: r, stack: debug.Stack()}
-			}
-		}()
+	n, err := p.store.ProcessBatch(ctx, batchSize, func(tx *store.Tx, d delivery.Delivery) (delivery.Outcome, error) {
 		batch = append(batch, decided{d: d})
-		return p.apply(ctx, tx, d, &batch[len(batch)-1].res)
+		return p.applyOrRecover(ctx, tx, d, &batch[len(batch)-1].res)
 	})
 	if err != nil {
 		return false, err
@@ -363,6 +353,17 @@ func (p *Processor) report(d delivery.Delivery, res *result) {
 	if res.outcome.Status != delivery.StatusProcessed {
 		p.log.Info("delivery "+string(res.outcome.Status), "source", d.Source, "delivery", d.ID, "reason", res.outcome.Reason)
 	}
+}
+
+// applyOrRecover applies a delivery, turning a panic (a bug) into a
+// panicError, which fails the transaction and counts as an attempt.
+func (p *Processor) applyOrRecover(ctx context.Context, tx *store.Tx, d delivery.Delivery, res *result) (out delivery.Outcome, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = &panicError{value: r, stack: debug.Stack()}
+		}
+	}()
+	return p.apply(ctx, tx, d, res)
 }
 
 // panicError is a panic during processing: a bug, retried a bounded

@@ -56,12 +56,21 @@ func (s *Store) Process(ctx context.Context, seq int64, fn func(*Tx) (delivery.O
 	if err != nil {
 		return err
 	}
-	if _, err = sqlTx.ExecContext(ctx, `UPDATE deliveries
-		SET status = $2, reason = $3, subject = $4, processed_at = $5 WHERE seq = $1`,
-		seq, string(out.Status), out.Reason, out.Subject, tx.now.UnixMilli()); err != nil {
-		return fmt.Errorf("process delivery %d: %w", seq, err)
+	if err = tx.recordOutcome(ctx, seq, out); err != nil {
+		return err
 	}
 	if err = sqlTx.Commit(); err != nil {
+		return fmt.Errorf("process delivery %d: %w", seq, err)
+	}
+	return nil
+}
+
+// recordOutcome records what processing made of a delivery, in the
+// transaction that applied it.
+func (t *Tx) recordOutcome(ctx context.Context, seq int64, out delivery.Outcome) error {
+	if _, err := t.tx.ExecContext(ctx, `UPDATE deliveries
+		SET status = $2, reason = $3, subject = $4, processed_at = $5 WHERE seq = $1`,
+		seq, string(out.Status), out.Reason, out.Subject, t.now.UnixMilli()); err != nil {
 		return fmt.Errorf("process delivery %d: %w", seq, err)
 	}
 	return nil
@@ -483,10 +492,8 @@ func (s *Store) ProcessBatch(ctx context.Context, limit int, fn func(*Tx, delive
 		if err != nil {
 			return 0, err
 		}
-		if _, err := sqlTx.ExecContext(ctx, `UPDATE deliveries
-			SET status = $2, reason = $3, subject = $4, processed_at = $5 WHERE seq = $1`,
-			d.Seq, string(out.Status), out.Reason, out.Subject, tx.now.UnixMilli()); err != nil {
-			return 0, fmt.Errorf("process delivery %d: %w", d.Seq, err)
+		if err := tx.recordOutcome(ctx, d.Seq, out); err != nil {
+			return 0, err
 		}
 	}
 	if err := sqlTx.Commit(); err != nil {
