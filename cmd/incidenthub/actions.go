@@ -11,10 +11,8 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"github.com/spf13/cobra"
 
-	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/internal/actions"
 	"github.com/incidenthub/incidenthub/internal/incident"
-	"github.com/incidenthub/incidenthub/internal/store"
 )
 
 func newActionsCommand(g *globals) *cobra.Command {
@@ -25,7 +23,7 @@ func newActionsCommand(g *globals) *cobra.Command {
 		Short: "List jobs: waiting, held, running, and the dead letters (discarded, cancelled)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withQueue(cmd.Context(), g, func(q *actions.Queue, _ *store.Store, _ *config.Config) error {
+			return withQueue(cmd.Context(), g, func(q *actions.Queue) error {
 				params := river.NewJobListParams().First(200)
 				if !all {
 					params = params.States(rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
@@ -68,7 +66,7 @@ func jobCommand(g *globals, verb, short string, do func(context.Context, *action
 			if err != nil {
 				return fmt.Errorf("job id %q: want a number from `actions list`", args[0])
 			}
-			return withQueue(cmd.Context(), g, func(q *actions.Queue, _ *store.Store, _ *config.Config) error {
+			return withQueue(cmd.Context(), g, func(q *actions.Queue) error {
 				j, err := do(cmd.Context(), q, id)
 				if err != nil {
 					return err
@@ -81,8 +79,8 @@ func jobCommand(g *globals, verb, short string, do func(context.Context, *action
 }
 
 // withQueue opens the store and an insert-only queue client on it.
-func withQueue(ctx context.Context, g *globals, fn func(*actions.Queue, *store.Store, *config.Config) error) error {
-	s, cfg, err := g.openStore(ctx)
+func withQueue(ctx context.Context, g *globals, fn func(*actions.Queue) error) error {
+	s, _, err := g.openStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -91,7 +89,7 @@ func withQueue(ctx context.Context, g *globals, fn func(*actions.Queue, *store.S
 	if err != nil {
 		return err
 	}
-	return fn(q, s, cfg)
+	return fn(q)
 }
 
 func jobIncident(j *rivertype.JobRow) string {
