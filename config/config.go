@@ -104,8 +104,18 @@ type Storage struct {
 
 // Intake bounds what webhook endpoints accept.
 type Intake struct {
+	// MaxBodyBytes caps one delivery; each source lowers it further to
+	// the largest delivery its vendor sends.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxBytesInFlight caps the bodies held in memory at once across all
+	// endpoints; a request that finds no room within a moment gets 503
+	// with Retry-After, which every vendor retries.
+	MaxBytesInFlight int64 `yaml:"max_bytes_in_flight"`
 }
+
+// BodyLimit is the largest body accepted from a vendor that sends at
+// most vendorMax bytes.
+func (i Intake) BodyLimit(vendorMax int64) int64 { return min(i.MaxBodyBytes, vendorMax) }
 
 // API configures the read API.
 type API struct {
@@ -218,7 +228,7 @@ func Default() Config {
 	return Config{
 		Listen:      ":8080",
 		Storage:     Storage{Driver: DriverSQLite, Synchronous: "full"},
-		Intake:      Intake{MaxBodyBytes: 5 << 20},
+		Intake:      Intake{MaxBodyBytes: 5 << 20, MaxBytesInFlight: 64 << 20},
 		Correlation: Correlation{MergeWindow: 30 * time.Minute, ChangeLookback: 2 * time.Hour},
 		Review:      Review{OpenAfter: 12 * time.Hour, DueWithin: 48 * time.Hour},
 		Awareness:   Awareness{Labels: []string{"risky-migration"}, AutoResolveAfter: 2 * time.Hour},

@@ -83,7 +83,7 @@ func TestParseExample(t *testing.T) {
 				DSN:         "file:data/incidenthub.db",
 				Synchronous: "full",
 			},
-			Intake: config.Intake{MaxBodyBytes: 5 << 20},
+			Intake: config.Intake{MaxBodyBytes: 5 << 20, MaxBytesInFlight: 64 << 20},
 			API:    config.API{Tokens: []config.Secret{"api-token"}},
 			PagerDuty: config.PagerDuty{
 				WebhookSecrets: []config.Secret{"pd-secret"},
@@ -1094,6 +1094,21 @@ func TestParsePostgresNeedsDSN(t *testing.T) {
 
 	_, err := config.Parse("pg.yaml", []byte("storage: {driver: postgres}\n"+oneSeverity), lookup(nil))
 	require.Equal(t, "storage.dsn", requireOneProblem(t, err).Path)
+}
+
+// The bytes in flight must hold at least one body, or no delivery at the
+// limit could ever be read.
+func TestParseBytesInFlightHoldOneBody(t *testing.T) {
+	t.Parallel()
+
+	_, err := config.Parse("intake.yaml", []byte("intake: {max_body_bytes: 1000, max_bytes_in_flight: 999}\n"+oneSeverity), lookup(nil))
+	require.Equal(t, config.Problem{Path: "intake.max_bytes_in_flight", Msg: "want at least intake.max_body_bytes (1000), got 999"}, requireOneProblem(t, err))
+
+	cfg, err := config.Parse("intake.yaml", []byte("intake: {max_body_bytes: 1000}\n"+oneSeverity), lookup(nil))
+	require.NoError(t, err)
+	require.Equal(t, config.Intake{MaxBodyBytes: 1000, MaxBytesInFlight: 64 << 20}, cfg.Intake)
+	require.EqualValues(t, 512, cfg.Intake.BodyLimit(512))
+	require.EqualValues(t, 1000, cfg.Intake.BodyLimit(2000))
 }
 
 // Shape problems (an unknown key, a wrong type) and semantic ones (an

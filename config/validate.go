@@ -72,6 +72,9 @@ func (c *Config) validate(unset map[string]string) []Problem {
 	if c.Intake.MaxBodyBytes <= 0 {
 		v.add("intake.max_body_bytes", "want a positive number of bytes")
 	}
+	if c.Intake.MaxBytesInFlight < c.Intake.MaxBodyBytes {
+		v.add("intake.max_bytes_in_flight", "want at least intake.max_body_bytes (%d), got %d", c.Intake.MaxBodyBytes, c.Intake.MaxBytesInFlight)
+	}
 	v.secrets("api.tokens", c.API.Tokens)
 	v.secrets("pagerduty.webhook_secrets", c.PagerDuty.WebhookSecrets)
 	v.secrets("github.webhook_secrets", c.GitHub.WebhookSecrets)

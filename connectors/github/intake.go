@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
-	"strings"
 
 	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/internal/inbox"
@@ -43,19 +42,13 @@ func (*Verifier) Source() incident.Source { return incident.SourceGitHub }
 // later, by the normalizer, and a signed delivery is never refused for its
 // Content-Type.
 func (v *Verifier) Verify(h http.Header, body []byte) bool {
-	sig, ok := strings.CutPrefix(h.Get(SignatureHeader), "sha256=")
-	if !ok {
-		return false
-	}
-	sum, err := hex.DecodeString(sig)
-	if err != nil {
-		return false
-	}
-	return inbox.MatchHMAC(body, v.secrets, [][]byte{sum})
+	return inbox.MatchHMAC(body, v.secrets, inbox.Sums(h.Get(SignatureHeader), "sha256="))
 }
 
-// Signed implements inbox.Verifier.
-func (*Verifier) Signed(h http.Header) bool { return h.Get(SignatureHeader) != "" }
+// Signed implements inbox.Verifier: one well-formed sha256= signature.
+func (*Verifier) Signed(h http.Header) bool {
+	return len(inbox.Sums(h.Get(SignatureHeader), "sha256=")) > 0
+}
 
 // Identify implements inbox.Verifier.
 func (*Verifier) Identify(h http.Header) (id, event string) {

@@ -51,12 +51,21 @@ const Path = "/webhooks/github"
 // sweepInterval is how often failed deliveries are looked for.
 const sweepInterval = 5 * time.Minute
 
-func routes(cfg config.GitHub, intake config.Intake, w *inbox.Writer, log *slog.Logger, m *metrics.Metrics) []httpserver.Route {
+// MaxDeliveryBytes is the largest delivery of the events the hub
+// subscribes to, with room to spare: their largest fields are an issue,
+// pull request or comment body, which GitHub caps at 65,536 characters
+// (a few hundred KB escaped). GitHub caps payloads at 25 MB, which only
+// push events of huge commits approach; those are not events the hub
+// handles, and a 413 for one is redelivered at most a few times by the
+// sweeper (maxAttempts).
+const MaxDeliveryBytes = 2 << 20
+
+func routes(cfg config.GitHub, intake config.Intake, budget *inbox.Budget, w *inbox.Writer, log *slog.Logger, m *metrics.Metrics) []httpserver.Route {
 	if len(cfg.WebhookSecrets) == 0 {
 		log.Warn("GitHub webhooks are off: no github.webhook_secrets configured", "path", Path)
 		return nil
 	}
-	h := inbox.NewHandler(NewVerifier(cfg.WebhookSecrets), w, intake.MaxBodyBytes, log, m)
+	h := inbox.NewHandler(NewVerifier(cfg.WebhookSecrets), w, intake.BodyLimit(MaxDeliveryBytes), budget, log, m)
 	return []httpserver.Route{{Pattern: "POST " + Path, Handler: h}}
 }
 

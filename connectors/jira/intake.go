@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
-	"strings"
 
 	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/internal/inbox"
@@ -35,22 +34,16 @@ func NewVerifier(secrets []config.Secret) *Verifier { return &Verifier{secrets: 
 // Source implements inbox.Verifier.
 func (*Verifier) Source() incident.Source { return incident.SourceJira }
 
-// Signed implements inbox.Verifier.
-func (*Verifier) Signed(h http.Header) bool { return h.Get(SignatureHeader) != "" }
+// Signed implements inbox.Verifier: one well-formed sha256= signature.
+func (*Verifier) Signed(h http.Header) bool {
+	return len(inbox.Sums(h.Get(SignatureHeader), "sha256=")) > 0
+}
 
 // Verify reports whether the header carries sha256=<hex>, the HMAC-SHA256
 // of the raw body made with any configured secret, as inbox.MatchHMAC
 // checks it (an empty secret verifies nothing).
 func (v *Verifier) Verify(h http.Header, body []byte) bool {
-	sig, ok := strings.CutPrefix(h.Get(SignatureHeader), "sha256=")
-	if !ok {
-		return false
-	}
-	sum, err := hex.DecodeString(sig)
-	if err != nil {
-		return false
-	}
-	return inbox.MatchHMAC(body, v.secrets, [][]byte{sum})
+	return inbox.MatchHMAC(body, v.secrets, inbox.Sums(h.Get(SignatureHeader), "sha256="))
 }
 
 // Identify implements inbox.Verifier: the delivery id is Jira's webhook

@@ -33,11 +33,17 @@ var Module = fx.Module("jira",
 // Path is where Jira admin webhooks deliver.
 const Path = "/webhooks/jira"
 
-func routes(cfg config.Jira, intake config.Intake, w *inbox.Writer, log *slog.Logger, m *metrics.Metrics) []httpserver.Route {
+// MaxDeliveryBytes is the largest delivery Jira sends the hub, with room
+// to spare: an issue event carries the issue's fields, whose largest are
+// the description and a comment (32,767 characters each, a few hundred KB
+// escaped) and the changelog.
+const MaxDeliveryBytes = 2 << 20
+
+func routes(cfg config.Jira, intake config.Intake, budget *inbox.Budget, w *inbox.Writer, log *slog.Logger, m *metrics.Metrics) []httpserver.Route {
 	if len(cfg.WebhookSecrets) == 0 {
 		log.Warn("Jira webhooks are off: no jira.webhook_secrets configured", "path", Path)
 		return nil
 	}
-	h := inbox.NewHandler(NewVerifier(cfg.WebhookSecrets), w, intake.MaxBodyBytes, log, m)
+	h := inbox.NewHandler(NewVerifier(cfg.WebhookSecrets), w, intake.BodyLimit(MaxDeliveryBytes), budget, log, m)
 	return []httpserver.Route{{Pattern: "POST " + Path, Handler: h}}
 }

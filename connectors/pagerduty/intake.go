@@ -7,7 +7,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
-	"strings"
 
 	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/internal/inbox"
@@ -43,21 +42,13 @@ func (*Verifier) Source() incident.Source { return incident.SourcePagerDuty }
 // checks it (an empty secret verifies nothing). The header may hold several
 // comma-separated signatures; schemes other than v1 are ignored.
 func (v *Verifier) Verify(h http.Header, body []byte) bool {
-	var sums [][]byte
-	for part := range strings.SplitSeq(h.Get(SignatureHeader), ",") {
-		sig, ok := strings.CutPrefix(strings.TrimSpace(part), "v1=")
-		if !ok {
-			continue
-		}
-		if sum, err := hex.DecodeString(sig); err == nil {
-			sums = append(sums, sum)
-		}
-	}
-	return inbox.MatchHMAC(body, v.secrets, sums)
+	return inbox.MatchHMAC(body, v.secrets, inbox.Sums(h.Get(SignatureHeader), "v1="))
 }
 
-// Signed implements inbox.Verifier.
-func (*Verifier) Signed(h http.Header) bool { return h.Get(SignatureHeader) != "" }
+// Signed implements inbox.Verifier: at least one well-formed v1 signature.
+func (*Verifier) Signed(h http.Header) bool {
+	return len(inbox.Sums(h.Get(SignatureHeader), "v1=")) > 0
+}
 
 // Identify implements inbox.Verifier: the delivery id is X-Webhook-Id.
 // Without it the inbox falls back to a hash of the body, and processing

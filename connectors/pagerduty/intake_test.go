@@ -49,7 +49,7 @@ func setup(t *testing.T, maxBody int64, secrets ...config.Secret) *testBundle {
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	m := metrics.New()
-	h := inbox.NewHandler(pagerduty.NewVerifier(secrets), w, maxBody, log, m)
+	h := inbox.NewHandler(pagerduty.NewVerifier(secrets), w, maxBody, inbox.NewBudget(64<<20), log, m)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	proc := pipeline.NewProcessor(s, []pipeline.Normalizer{pagerduty.Normalizer{}}, router.Rules{}, log, m)

@@ -33,11 +33,17 @@ var Module = fx.Module("pagerduty",
 // Path is where PagerDuty v3 webhook subscriptions deliver.
 const Path = "/webhooks/pagerduty"
 
-func routes(cfg config.PagerDuty, intake config.Intake, w *inbox.Writer, log *slog.Logger, m *metrics.Metrics) []httpserver.Route {
+// MaxDeliveryBytes is the largest delivery PagerDuty sends, with room to
+// spare: a v3 webhook carries a reference to the incident, not its log,
+// and its largest field is a note (at most 25,000 characters, six bytes
+// each when JSON-escaped), so bodies stay under 200 KB.
+const MaxDeliveryBytes = 512 << 10
+
+func routes(cfg config.PagerDuty, intake config.Intake, budget *inbox.Budget, w *inbox.Writer, log *slog.Logger, m *metrics.Metrics) []httpserver.Route {
 	if len(cfg.WebhookSecrets) == 0 {
 		log.Warn("PagerDuty webhooks are off: no pagerduty.webhook_secrets configured", "path", Path)
 		return nil
 	}
-	h := inbox.NewHandler(NewVerifier(cfg.WebhookSecrets), w, intake.MaxBodyBytes, log, m)
+	h := inbox.NewHandler(NewVerifier(cfg.WebhookSecrets), w, intake.BodyLimit(MaxDeliveryBytes), budget, log, m)
 	return []httpserver.Route{{Pattern: "POST " + Path, Handler: h}}
 }

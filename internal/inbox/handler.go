@@ -1,12 +1,12 @@
 package inbox
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -21,8 +21,8 @@ import (
 // and where its delivery id lives. Nothing is parsed before verification.
 type Verifier interface {
 	Source() incident.Source
-	// Signed reports whether the headers carry a signature at all, so
-	// that an unsigned request is refused before its body is read.
+	// Signed reports whether the headers carry a well-formed signature,
+	// so that an unsigned request is refused before its body is read.
 	Signed(h http.Header) bool
 	// Verify reports whether the headers carry a valid signature of body.
 	Verify(h http.Header, body []byte) bool
@@ -45,15 +45,17 @@ type Handler struct {
 	verifier Verifier
 	store    Storer
 	maxBody  int64
+	budget   *Budget
 	log      *slog.Logger
 	metrics  *metrics.Metrics
 	now      func() time.Time
 }
 
-// NewHandler returns the endpoint for v's source.
-func NewHandler(v Verifier, s Storer, maxBody int64, log *slog.Logger, m *metrics.Metrics) *Handler {
+// NewHandler returns the endpoint for v's source: bodies up to maxBody
+// bytes, read within budget, the bytes all endpoints may hold at once.
+func NewHandler(v Verifier, s Storer, maxBody int64, budget *Budget, log *slog.Logger, m *metrics.Metrics) *Handler {
 	return &Handler{
-		verifier: v, store: s, maxBody: maxBody, metrics: m, now: time.Now,
+		verifier: v, store: s, maxBody: maxBody, budget: budget, metrics: m, now: time.Now,
 		log: log.With("source", string(v.Source())),
 	}
 }
@@ -88,7 +90,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusRequestEntityTooLarge, answer{Error: "body over intake.max_body_bytes"})
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody))
+	// Room for the body before it is read: what it announces, or the
+	// limit when it is chunked.
+	size := h.maxBody
+	if r.ContentLength >= 0 {
+		size = r.ContentLength
+	}
+	release, ok := h.budget.reserve(r.Context(), size)
+	if !ok {
+		count("busy")
+		log.Warn("delivery deferred: intake.max_bytes_in_flight reached; answering 503 so the sender retries")
+		w.Header().Set("Retry-After", "1")
+		reply(w, http.StatusServiceUnavailable, answer{Error: "busy, retry later"})
+		return
+	}
+	defer release()
+	body, err := readBody(w, r, size, h.maxBody)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -130,6 +147,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	count("stored")
 	reply(w, http.StatusAccepted, answer{Delivery: id})
+}
+
+// readBody reads at most limit bytes into one buffer sized for the body
+// announced, so that the bytes held are those reserved (io.ReadAll would
+// grow by doubling, holding up to twice the body).
+func readBody(w http.ResponseWriter, r *http.Request, size, limit int64) ([]byte, error) {
+	// bytes.MinRead spare: ReadFrom grows the buffer unless that much is
+	// free when it looks for the end of the body.
+	buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead))
+	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
+	return buf.Bytes(), err
 }
 
 // maxHeaderText bounds a delivery id or event name; vendors' are far

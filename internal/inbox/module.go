@@ -5,12 +5,15 @@ import (
 
 	"go.uber.org/fx"
 
+	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/internal/store"
 )
 
-// Module provides the *Writer, running for the life of the app.
+// Module provides the *Writer, running for the life of the app, and the
+// *Budget every endpoint reads bodies within.
 var Module = fx.Module("inbox",
 	fx.Provide(newForApp),
+	fx.Provide(func(c config.Intake) *Budget { return NewBudget(c.MaxBytesInFlight) }),
 	// The writer appends through the store.
 	fx.Provide(fx.Private, func(s *store.Store) Appender { return s }),
 )

@@ -3,6 +3,7 @@ package inbox
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/hex"
 	"strings"
 
 	"github.com/incidenthub/incidenthub/config"
@@ -35,4 +36,23 @@ func MatchHMAC(body []byte, secrets []config.Secret, sums [][]byte) bool {
 		}
 	}
 	return false
+}
+
+// Sums parses a signature header into the HMAC-SHA256 sums it carries:
+// comma-separated values of the form <scheme><64 hex digits>. Values of
+// another scheme, or that are not a whole SHA-256 sum, are skipped; so a
+// header without one well-formed sum (`v1=00`) is refused before its body
+// is read, and a forged one costs at most one bounded read.
+func Sums(header, scheme string) [][]byte {
+	var sums [][]byte
+	for part := range strings.SplitSeq(header, ",") {
+		sig, ok := strings.CutPrefix(strings.TrimSpace(part), scheme)
+		if !ok || len(sig) != 2*sha256.Size {
+			continue
+		}
+		if sum, err := hex.DecodeString(sig); err == nil {
+			sums = append(sums, sum)
+		}
+	}
+	return sums
 }

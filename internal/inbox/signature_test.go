@@ -47,3 +47,23 @@ func TestMatchHMAC(t *testing.T) {
 		})
 	}
 }
+
+func TestSums(t *testing.T) {
+	t.Parallel()
+	whole := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	for _, tc := range []struct {
+		header string
+		want   int
+	}{
+		{"v1=" + whole, 1},
+		{"v1=" + whole + ", v1=" + whole, 2},
+		{"v2=" + whole + ",v1=" + whole, 1},
+		{"v1=00", 0},                  // not a whole sum: refused unread
+		{"v1=" + whole[:63] + "z", 0}, // not hex
+		{"v1=" + whole + "00", 0},     // too long
+		{whole, 0},                    // no scheme
+		{"", 0},
+	} {
+		require.Len(t, inbox.Sums(tc.header, "v1="), tc.want, tc.header)
+	}
+}

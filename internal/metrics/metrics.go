@@ -15,7 +15,7 @@ var Module = fx.Module("metrics", fx.Provide(New))
 type Metrics struct {
 	Registry *prometheus.Registry
 	// Deliveries counts webhook deliveries by source and outcome: at
-	// intake (stored, duplicate, unauthorized, too_large, unavailable) and
+	// intake (stored, duplicate, unauthorized, too_large, busy, unavailable) and
 	// after processing (processed, ignored, unprocessable, deferred, failed).
 	Deliveries *prometheus.CounterVec
 	// ProcessingLag is the time from receipt to the end of processing.

@@ -1,0 +1,91 @@
+package inbox_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/incidenthub/incidenthub/internal/delivery"
+	"github.com/incidenthub/incidenthub/internal/inbox"
+	"github.com/incidenthub/incidenthub/internal/incident"
+	"github.com/incidenthub/incidenthub/internal/metrics"
+)
+
+// acceptAll verifies any signed request; what is under test is the read.
+type acceptAll struct{}
+
+func (acceptAll) Source() incident.Source                  { return incident.SourcePagerDuty }
+func (acceptAll) Signed(h http.Header) bool                { return h.Get("Sig") != "" }
+func (acceptAll) Verify(http.Header, []byte) bool          { return true }
+func (acceptAll) Identify(h http.Header) (string, string) { return h.Get("Id"), "" }
+
+type memStore struct{ got chan delivery.Delivery }
+
+func (m memStore) Append(_ context.Context, d delivery.Delivery) (bool, error) {
+	m.got <- d
+	return true, nil
+}
+
+func post(t *testing.T, url, id string, body io.Reader) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, body)
+	require.NoError(t, err)
+	req.Header.Set("Sig", "ok")
+	req.Header.Set("Id", id)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
+}
+
+// While the bytes in flight are taken, a request waits a moment and is
+// answered 503 with Retry-After; once they are free, it gets through.
+func TestBodiesInFlightAreBounded(t *testing.T) {
+	t.Parallel()
+	store := memStore{got: make(chan delivery.Delivery, 2)}
+	h := inbox.NewHandler(acceptAll{}, store, 1<<10, inbox.NewBudget(1<<10),
+		slog.New(slog.DiscardHandler), metrics.New())
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+
+	// A slow sender holds the whole budget: it announces 1 KiB and sends
+	// half of it.
+	slow, slowWriter := io.Pipe()
+	slowDone := make(chan *http.Response)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, slow)
+		req.ContentLength = 1 << 10
+		req.Header.Set("Sig", "ok")
+		req.Header.Set("Id", "slow")
+		resp, err := http.DefaultClient.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		slowDone <- resp
+	}()
+	_, err := slowWriter.Write(bytes.Repeat([]byte("a"), 512))
+	require.NoError(t, err)
+
+	began := time.Now()
+	resp := post(t, srv.URL, "second", bytes.NewReader([]byte(`{}`)))
+	require.Equal(t, http.StatusServiceUnavailable, resp.StatusCode)
+	require.Equal(t, "1", resp.Header.Get("Retry-After"))
+	require.GreaterOrEqual(t, time.Since(began), time.Second, "waited for room before refusing")
+
+	_, err = slowWriter.Write(bytes.Repeat([]byte("a"), 512))
+	require.NoError(t, err)
+	require.NoError(t, slowWriter.Close())
+	require.Equal(t, http.StatusAccepted, (<-slowDone).StatusCode)
+	require.Len(t, (<-store.got).Body, 1<<10)
+
+	resp = post(t, srv.URL, "second", bytes.NewReader([]byte(`{}`)))
+	require.Equal(t, http.StatusAccepted, resp.StatusCode)
+	require.Equal(t, "second", (<-store.got).ID)
+}
