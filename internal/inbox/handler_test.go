@@ -21,9 +21,9 @@ import (
 // acceptAll verifies any signed request; what is under test is the read.
 type acceptAll struct{}
 
-func (acceptAll) Source() incident.Source                  { return incident.SourcePagerDuty }
-func (acceptAll) Signed(h http.Header) bool                { return h.Get("Sig") != "" }
-func (acceptAll) Verify(http.Header, []byte) bool          { return true }
+func (acceptAll) Source() incident.Source                 { return incident.SourcePagerDuty }
+func (acceptAll) Signed(h http.Header) bool               { return h.Get("Sig") != "" }
+func (acceptAll) Verify(http.Header, []byte) bool         { return true }
 func (acceptAll) Identify(h http.Header) (string, string) { return h.Get("Id"), "" }
 
 type memStore struct{ got chan delivery.Delivery }
