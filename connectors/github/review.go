@@ -326,17 +326,18 @@ func (w *ReviewWorker) open(ctx context.Context, rec *incident.Record, body stri
 	return nil
 }
 
-// commentInstead posts the hub's current sections as a comment when
-// people removed the markers: their text is never overwritten. One
+// commentInstead posts the hub's current sections as a comment when it
+// may not rewrite the description (people removed the markers, or it
+// would grow past GitHub's limit): their text is never overwritten. One
 // comment per distinct content, found again by its hidden marker.
-func (w *ReviewWorker) commentInstead(ctx context.Context, rec *incident.Record, body string) error {
+func (w *ReviewWorker) commentInstead(ctx context.Context, rec *incident.Record, body, why string) error {
 	sections := reviewdoc.Sections(body, "overview", "timeline", "changes", "followups")
 	sum := sha256.Sum256([]byte(sections))
 	marker := fmt.Sprintf("<!-- incidenthub:update %s %x -->", rec.Ref(), sum[:8])
 	posted, err := commentOnce(ctx, w.issues, rec.ReviewDocNumber, marker,
-		"The hub's sections were removed from this issue, so it leaves the description as you wrote it. Here is what it would have shown:\n\n"+sections)
+		why+" Here is what it would have shown:\n\n"+sections)
 	if posted {
-		w.log.Info("review doc markers removed: commented instead of overwriting", "incident", rec.Ref())
+		w.log.Info("review doc left as people wrote it: commented instead of overwriting", "incident", rec.Ref(), "why", why)
 	}
 	return err
 }
@@ -383,7 +384,8 @@ func (w *ReviewWorker) refresh(ctx context.Context, rec *incident.Record, body s
 	}
 	spliced, err := reviewdoc.Splice(issue.Body, body)
 	if errors.Is(err, reviewdoc.ErrMarkersMissing) {
-		return w.commentInstead(ctx, rec, body)
+		return w.commentInstead(ctx, rec, body,
+			"The hub's sections were removed from this issue, so it leaves the description as you wrote it.")
 	}
 	if err != nil {
 		return err
@@ -397,6 +399,12 @@ func (w *ReviewWorker) refresh(ctx context.Context, rec *incident.Record, body s
 	}
 	if spliced = reviewdoc.RemoveTaskItems(spliced, titles); spliced == issue.Body {
 		return nil
+	}
+	if reviewdoc.TooLong(spliced) {
+		// What people wrote and the hub's sections no longer fit one
+		// description (GitHub answers 422): their text stays as it is.
+		return w.commentInstead(ctx, rec, body,
+			"The description is at GitHub's length limit with what you wrote, so the hub leaves it as it is.")
 	}
 	return w.issues.EditBody(ctx, rec.ReviewDocNumber, spliced)
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"unicode/utf8"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -263,6 +264,29 @@ func TestReviewDocCommentsWhenMarkersAreGone(t *testing.T) {
 	require.Contains(t, comments[1], "leaves the description as you wrote it")
 	require.Contains(t, comments[1], "| Severity | **SEV2**")
 	require.Equal(t, "People rewrote it all.", b.fake.Issues()[1].Body)
+}
+
+// When what people wrote and the hub's sections no longer fit GitHub's
+// limit, the update comes as a comment and their text stays.
+func TestReviewDocCommentsWhenTheDescriptionIsFull(t *testing.T) {
+	t.Parallel()
+	b := setupReview(t)
+	b.settle(t)
+	// People filled the description to just under GitHub's limit.
+	original := b.fake.Issues()[1].Body
+	written := strings.Repeat("w", 65536-utf8.RuneCountInString(original)-10)
+	edited := strings.Replace(original, "## What went well?\n", "## What went well?\n\n"+written+"\n", 1)
+	b.fake.SetBody(1, edited)
+	require.NoError(t, b.store.Update(context.Background(), func(tx *store.Tx) error {
+		rec, err := tx.RecordByID(context.Background(), b.id)
+		require.NoError(t, err)
+		return tx.SaveRecord(context.Background(), rec, []incident.TimelineEntry{{At: rec.OpenedAt.Add(time.Minute), Source: "pagerduty", Kind: incident.EntryNote, Key: "k2", Summary: "Note: pool size 50"}})
+	}))
+	b.settle(t)
+	require.True(t, edited == b.fake.Issues()[1].Body, "people's text is never cut")
+	comments := b.fake.Comments(1)
+	require.Contains(t, comments[len(comments)-1], "at GitHub's length limit")
+	require.Contains(t, comments[len(comments)-1], "pool size 50")
 }
 
 // One reminder when the review is overdue, never more; none once closed.

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"text/template"
 	"time"
+	"unicode/utf8"
 
 	"github.com/incidenthub/incidenthub/internal/escape"
 	"github.com/incidenthub/incidenthub/internal/incident"
@@ -38,6 +39,17 @@ func Title(r *incident.Record) string {
 	return fmt.Sprintf("%s: %s — incident review", r.Ref(), escape.Title(escape.Truncate(r.Title, 180)))
 }
 
+// MaxBody is GitHub's limit on an issue or comment body, in characters;
+// GitHub answers 422 to a longer one.
+const MaxBody = 65536
+
+// maxRendered bounds the doc the hub renders, leaving people room to
+// write their part of the review within MaxBody.
+const maxRendered = 48000
+
+// TooLong reports whether GitHub would refuse body.
+func TooLong(body string) bool { return utf8.RuneCountInString(body) > MaxBody }
+
 // view is what the template reads.
 type view struct {
 	*incident.Record
@@ -45,10 +57,54 @@ type view struct {
 	Earlier                       []incident.Record
 	Due                           time.Time
 	Lookback                      time.Duration
+	// The long lists, summarised to fit: a storm of pages makes a
+	// timeline of hundreds of entries.
+	ShownPages    shown[incident.Page]
+	ShownTimeline shown[incident.TimelineEntry]
+	ShownDiagram  shown[incident.TimelineEntry]
+	ShownChanges  shown[incident.Change]
 }
 
-// Render returns the whole doc.
+// shown is a list as a doc shows it: its first and last items, and how
+// many between them were left out.
+type shown[T any] struct {
+	Head, Tail []T
+	Omitted    int
+}
+
+// summarise keeps at most keep items of all: two thirds from the start
+// (how it began) and the rest from the end (how it ended).
+func summarise[T any](all []T, keep int) shown[T] {
+	if len(all) <= keep {
+		return shown[T]{Head: all}
+	}
+	head := keep * 2 / 3
+	tail := keep - head
+	return shown[T]{Head: all[:head], Tail: all[len(all)-tail:], Omitted: len(all) - keep}
+}
+
+// listSizes are the rows each long list keeps, tried in turn until the
+// doc fits maxRendered.
+var listSizes = []int{60, 30, 12, 4, 0}
+
+// diagramRows bounds the Mermaid timeline: beyond a few dozen periods it
+// is unreadable, and the table below it has the rest.
+const diagramRows = 24
+
+// Render returns the whole doc, within maxRendered characters: long lists
+// (pages, timeline, changes) are summarised as their first and last rows
+// and a count, as much as it takes.
 func Render(in Input) (string, error) {
+	for _, keep := range listSizes {
+		doc, err := render(in, keep)
+		if err != nil || utf8.RuneCountInString(doc) <= maxRendered {
+			return doc, err
+		}
+	}
+	return "", fmt.Errorf("review of %s: over %d characters with every list summarised", in.Record.Ref(), maxRendered)
+}
+
+func render(in Input, keep int) (string, error) {
 	rec := in.Record
 	if len(in.Earlier) > 5 {
 		in.Earlier = in.Earlier[:5]
@@ -57,13 +113,22 @@ func Render(in Input) (string, error) {
 	slices.SortStableFunc(timeline, func(a, b incident.TimelineEntry) int { return a.At.Compare(b.At) })
 	rec.Timeline = timeline
 	funcs := template.FuncMap{
-		"md":       func(s string) string { return escape.Markdown(escape.Truncate(s, 500)) },
-		"mermaid":  func(s string) string { return escape.Mermaid(escape.Truncate(s, 80)) },
+		"md": func(s string) string { return escape.Markdown(escape.Truncate(s, 500)) },
+		// mdrow is text in a table row, of which there may be many.
+		"mdrow": func(s string) string { return escape.Markdown(escape.Truncate(s, 200)) },
+		"mermaid": func(s string) string {
+			// Mermaid refuses a period with no text, which a summary made
+			// only of what the escaper strips would leave.
+			if m := strings.TrimSpace(escape.Mermaid(escape.Truncate(s, 80))); m != "" {
+				return m
+			}
+			return "(no text)"
+		},
 		"stamp":    stamp,
 		"day":      func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 		"human":    human,
-		"summary":  func(c incident.Change) string { return escape.Markdown(c.Summary()) },
-		"page":     func(p incident.Page) string { return escape.Markdown(pageLabel(p)) },
+		"summary":  func(c incident.Change) string { return escape.Markdown(escape.Truncate(c.Summary(), 200)) },
+		"page":     func(p incident.Page) string { return escape.Markdown(escape.Truncate(pageLabel(p), 120)) },
 		"link":     link,
 		"followup": func(f incident.FollowUp) string { return FollowUpRef(&f) },
 		"after": func(from, t time.Time) string {
@@ -96,6 +161,8 @@ func Render(in Input) (string, error) {
 	if err := tmpl.Execute(&b, view{
 		Record: &rec, SeverityDescription: in.SeverityDescription, Playbook: escape.URL(in.Playbook),
 		Earlier: in.Earlier, Due: in.Due, Lookback: in.Lookback,
+		ShownPages: summarise(rec.Pages, keep), ShownTimeline: summarise(rec.Timeline, keep),
+		ShownDiagram: summarise(rec.Timeline, min(keep, diagramRows)), ShownChanges: summarise(rec.Changes, keep),
 	}); err != nil {
 		return "", fmt.Errorf("render review of %s: %w", rec.Ref(), err)
 	}

@@ -196,3 +196,55 @@ func TestRenderHostileText(t *testing.T) {
 		require.NoError(t, err)
 	}
 }
+
+// A storm of 120 pages with long titles made a 117 KB doc, which GitHub
+// refuses (422 above 65,536 characters). Long lists are summarised as
+// their first and last rows and a count, and the doc fits with room left
+// for people's writing.
+func TestRenderStormFitsGitHub(t *testing.T) {
+	t.Parallel()
+	in := realistic()
+	rec := &in.Record
+	long := strings.Repeat("Checkout API latency above the SLO on every shard ", 20) // 1,000 characters
+	for i := range 120 {
+		id := "Q" + strings.Repeat("X", 12) + string(rune('A'+i%26))
+		at := at("13:35").Add(time.Duration(i) * 10 * time.Second)
+		rec.Pages = append(rec.Pages, incident.Page{ID: id, Number: 100 + i, Title: long, URL: "https://acme.pagerduty.com/incidents/" + id})
+		rec.Timeline = append(rec.Timeline,
+			incident.TimelineEntry{At: at, Source: "pagerduty", Kind: incident.EntryPageTriggered, Summary: "triggered: " + long, URL: "https://acme.pagerduty.com/incidents/" + id},
+			incident.TimelineEntry{At: at.Add(30 * time.Minute), Source: "pagerduty", Kind: incident.EntryPageResolved, Summary: "resolved: " + long})
+		rec.Changes = append(rec.Changes, incident.Change{Key: "github:pull:acme/payments:" + id, Service: "payments",
+			Kind: incident.ChangeMerge, Repo: "acme/payments", PRNumber: i, Title: long, At: at.Add(-time.Hour)})
+	}
+	doc, err := reviewdoc.Render(in)
+	require.NoError(t, err)
+	require.False(t, reviewdoc.TooLong(doc))
+	require.LessOrEqual(t, len([]rune(doc)), 48000, "room left for people's writing")
+	// How it began and how it ended are both shown, and what was left out
+	// is counted.
+	for _, want := range []string{"more entries: `incidenthub incidents show INC-12` lists them all",
+		"more in the table", "100 Checkout API", "219 Checkout API"} {
+		require.True(t, strings.Contains(doc, want), "the doc lacks %q", want)
+	}
+	require.True(t, regexp.MustCompile(`· … \d+ more ·`).MatchString(doc), "pages summarised")
+	require.Equal(t, 13, strings.Count(doc, "<!-- incidenthub:"), "every hub section is there")
+	_, err = reviewdoc.Splice(doc, doc)
+	require.NoError(t, err)
+
+	// A small incident is shown whole.
+	small, err := reviewdoc.Render(realistic())
+	require.NoError(t, err)
+	require.NotContains(t, small, "more entries")
+}
+
+// A summary made only of what the Mermaid escaper strips would leave a
+// period without text, which Mermaid 11 refuses (breaking the diagram).
+func TestRenderMermaidNeverEmpty(t *testing.T) {
+	t.Parallel()
+	in := realistic()
+	in.Record.Timeline[0].Summary = ":;#"
+	doc, err := reviewdoc.Render(in)
+	require.NoError(t, err)
+	require.NotRegexp(t, `(?m)^    \d\dh\d\d :\s*$`, doc)
+	require.Contains(t, doc, "(no text)")
+}

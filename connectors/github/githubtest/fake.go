@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	gh "github.com/google/go-github/v60/github"
 
@@ -366,6 +367,20 @@ func (f *Fake) listIssues(w http.ResponseWriter, r *http.Request) {
 	reply(w, http.StatusOK, out)
 }
 
+// maxBody is GitHub's limit on an issue or comment body, in characters.
+const maxBody = 65536
+
+// tooLong answers as GitHub does to a body over its limit.
+func tooLong(w http.ResponseWriter, resource, body string) bool {
+	if utf8.RuneCountInString(body) <= maxBody {
+		return false
+	}
+	reply(w, http.StatusUnprocessableEntity, map[string]any{"message": "Validation Failed",
+		"errors": []map[string]string{{"resource": resource, "field": "body", "code": "custom",
+			"message": "body is too long (maximum is 65536 characters)"}}})
+	return true
+}
+
 func (f *Fake) createIssue(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Title     string   `json:"title"`
@@ -375,6 +390,9 @@ func (f *Fake) createIssue(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if tooLong(w, "Issue", req.Body) {
 		return
 	}
 	f.mu.Lock()
@@ -421,6 +439,9 @@ func (f *Fake) editIssue(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
+	if req.Body != nil && tooLong(w, "Issue", *req.Body) {
+		return
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if ft, ok := f.fault("edit"); ok {
@@ -464,6 +485,9 @@ func (f *Fake) comment(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if tooLong(w, "IssueComment", req.Body) {
 		return
 	}
 	f.mu.Lock()
