@@ -1,6 +1,8 @@
 package router
 
 import (
+	"fmt"
+
 	"github.com/incidenthub/incidenthub/internal/incident"
 )
 
@@ -28,7 +30,20 @@ func decideHub(s State, ev incident.Event, r Rules) Decision {
 		// record changes. The stored event is the record of what the hub
 		// did, and when.
 		return Decision{}
+	case incident.EventActionFailed:
+		return decideActionFailed(rec, ev)
 	default:
 		return Decision{Ignore: "no rules for hub event " + string(ev.Type)}
 	}
+}
+
+// decideActionFailed puts a job that failed for good on the timeline, so
+// that whoever reads the record sees what the hub could not do, and how
+// to run it again once the cause is fixed.
+func decideActionFailed(rec incident.Record, ev incident.Event) Decision {
+	return Decision{Record: &rec, Entries: []incident.TimelineEntry{{
+		At: ev.OccurredAt, Source: string(incident.SourceHub), Kind: incident.EntryActionFailed, Key: ev.ID,
+		Summary: fmt.Sprintf("%s failed for good (%s); `incidenthub actions retry` runs it again once the cause is fixed",
+			ev.Target, ev.Text),
+	}}}
 }

@@ -17,7 +17,7 @@ import (
 
 func newActionsCommand(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "actions", Short: "The side effects on vendors: list, retry and cancel their jobs"}
-	var all bool
+	var all, failed bool
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List jobs: waiting, held, running, and the dead letters (discarded, cancelled)",
@@ -25,7 +25,12 @@ func newActionsCommand(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withQueue(cmd.Context(), g, func(q *actions.Queue) error {
 				params := river.NewJobListParams().First(200)
-				if !all {
+				switch {
+				case failed:
+					// The dead letters: refused for good, out of attempts,
+					// or cancelled by hand.
+					params = params.States(rivertype.JobStateDiscarded, rivertype.JobStateCancelled)
+				case !all:
 					params = params.States(rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRetryable,
 						rivertype.JobStateRunning, rivertype.JobStateScheduled, rivertype.JobStateDiscarded, rivertype.JobStateCancelled)
 				}
@@ -43,6 +48,8 @@ func newActionsCommand(g *globals) *cobra.Command {
 		},
 	}
 	list.Flags().BoolVar(&all, "all", false, "include completed jobs")
+	list.Flags().BoolVar(&failed, "failed", false, "only the jobs that failed for good (discarded or cancelled): fix the cause, then `actions retry`")
+	list.MarkFlagsMutuallyExclusive("all", "failed")
 	c.AddCommand(list,
 		jobCommand(g, "retry", "Run a job again now (a discarded or cancelled one too)",
 			func(ctx context.Context, q *actions.Queue, id int64) (*rivertype.JobRow, error) {

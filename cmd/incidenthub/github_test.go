@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -228,4 +229,54 @@ func TestKilledBetweenCreateAndRecord(t *testing.T) {
 	}, 90*time.Second, 100*time.Millisecond, "the rescued job adopts the issue")
 	require.Len(t, fake.Issues(), 1, "exactly one review issue")
 	require.Equal(t, "https://github.example/acme/incidents/issues/1", inc.Links.ReviewDoc)
+}
+
+// A job that fails for good is loud: an ERROR log line, the failure
+// counter, an entry on the record's timeline, and `actions list
+// --failed`. GitHub refusing the review issue (422) is such a failure.
+func TestJobFailedForGoodIsLoud(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	base := "http://" + addr
+	fake := githubtest.New(t)
+	fake.Faults = []githubtest.Fault{{Op: "create", Status: http.StatusUnprocessableEntity}}
+
+	path, _ := testConfig(t, addr)
+	cfgText, err := os.ReadFile(path)
+	require.NoError(t, err)
+	cfgText = append(cfgText, fmt.Sprintf("github: {token: \"gh-token\", base_url: %q, review_repo: acme/incidents}\nreview: {open_after: 0s}\n", fake.URL)...)
+	require.NoError(t, os.WriteFile(path, cfgText, 0o600))
+	hub := startHub(t, path, base)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(hub.logs.String())
+		}
+	})
+	sendResolvedPage(t, path, base)
+
+	var failed api.Entry
+	require.Eventually(t, func() bool {
+		inc := api.Incident{}
+		getJSON(t, base+"/api/v1/incidents/INC-1", &inc)
+		for _, e := range inc.Timeline {
+			if e.Kind == "action.failed" {
+				failed = e
+				return true
+			}
+		}
+		return false
+	}, 20*time.Second, 50*time.Millisecond, "the failure is on the timeline")
+	require.Equal(t, "incidenthub", failed.Source)
+	require.Contains(t, failed.Summary, "github.review_doc failed for good")
+	require.Contains(t, failed.Summary, "GitHub refused (422)")
+	require.Contains(t, hub.logs.String(), "job failed for good")
+	require.Regexp(t, `level=ERROR[^\n]*job failed for good|"level":"ERROR"[^\n]*job failed for good`, hub.logs.String())
+	require.Contains(t, httpGet(t, base+"/metrics"), `incidenthub_actions_failed_total{kind="github.review_doc"} 1`)
+
+	// River records the job's end a moment after it ran.
+	listed := regexp.MustCompile(`(?m)^\d+\s+github.review_doc\s+INC-1\s+cancelled\s+1\s+.*GitHub refused \(422\)`)
+	require.Eventually(t, func() bool {
+		return listed.MatchString(cli(t, "actions", "list", "--failed", "--config", path))
+	}, 10*time.Second, 100*time.Millisecond, "actions list --failed lists the job")
+	require.Empty(t, fake.Issues())
 }

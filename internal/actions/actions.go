@@ -157,6 +157,8 @@ type Config struct {
 	// JobTimeout bounds one run; RescueAfter re-runs a job whose process
 	// died while it ran. Defaults 2 and 5 minutes.
 	JobTimeout, RescueAfter time.Duration
+	// Alarm, when set, makes every job that fails for good loud.
+	Alarm *Alarm
 }
 
 // Database is the store's database, which the queue shares: River's jobs
@@ -193,6 +195,9 @@ func NewQueue(db Database, cfg Config) (*Queue, error) {
 		JobTimeout:           cfg.JobTimeout,
 		RescueStuckJobsAfter: cfg.RescueAfter,
 		RetryPolicy:          retryPolicy{},
+	}
+	if cfg.Alarm != nil {
+		rc.Middleware = []rivertype.Middleware{cfg.Alarm}
 	}
 	jobs := make(map[string]Job, len(cfg.Jobs))
 	for _, j := range cfg.Jobs {

@@ -8,6 +8,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/internal/metrics"
 	"github.com/incidenthub/incidenthub/internal/store"
 )
 
@@ -27,6 +28,9 @@ type Params struct {
 	Jobs      []Job `group:"jobs"`
 	Config    config.Jobs
 	Log       *slog.Logger
+	Metrics   *metrics.Metrics
+	// Failures puts jobs that fail for good on their record's timeline.
+	Failures FailureRecorder
 	// Skip leaves River's migrations to `incidenthub migrate`.
 	Skip store.SkipMigrations `optional:"true"`
 }
@@ -35,6 +39,7 @@ func newForApp(p Params) (*Queue, error) {
 	q, err := NewQueue(p.DB, Config{
 		Jobs: p.Jobs, Logger: p.Log.With("component", "river"),
 		JobTimeout: p.Config.Timeout, RescueAfter: p.Config.RescueAfter,
+		Alarm: NewAlarm(p.Log.With("component", "actions"), p.Metrics.ActionsFailed, p.Failures),
 	})
 	if err != nil {
 		return nil, err

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/incidenthub/incidenthub/internal/actions"
 	"github.com/incidenthub/incidenthub/internal/delivery"
 	"github.com/incidenthub/incidenthub/internal/incident"
 )
@@ -42,6 +43,7 @@ type Report struct {
 	Target      string           `json:"target,omitempty"`
 	For         time.Time        `json:"for,omitzero"`
 	Ticket      *incident.Ticket `json:"ticket,omitempty"`
+	Text        string           `json:"text,omitempty"`
 }
 
 // Event is the report as the router reads it.
@@ -50,7 +52,7 @@ func (r Report) Event() incident.Event {
 		Source: incident.SourceHub, ID: r.Key, Type: r.Type, OccurredAt: r.At.UTC(), Actor: r.Actor,
 		Subject: incident.FormatRef(r.IncidentID), RecordID: r.IncidentID, IssueNumber: r.IssueNumber,
 		URL: r.URL, PageID: r.PageID, FollowUpKey: r.FollowUpKey, Target: r.Target, For: r.For.UTC(),
-		Ticket: r.Ticket,
+		Ticket: r.Ticket, Text: r.Text,
 	}
 }
 
@@ -105,6 +107,19 @@ func (rp *Reporter) Reported(ctx context.Context, key string) (Report, bool, err
 	r, err := decode(d.Body)
 	return r, err == nil, err
 }
+
+// RecordFailure implements actions.FailureRecorder: a job that failed for
+// good goes on its record's timeline, once per job and attempt (a job
+// retried by hand that fails again is a new entry).
+func (rp *Reporter) RecordFailure(ctx context.Context, f actions.Failure) error {
+	return rp.Report(ctx, Report{
+		Key:  RecordKey(incident.EventActionFailed, f.IncidentID, strconv.FormatInt(f.JobID, 10), strconv.Itoa(f.Attempt)),
+		Type: incident.EventActionFailed, At: f.At, IncidentID: f.IncidentID, Target: f.Kind,
+		Text: fmt.Sprintf("job %d, attempt %d of %d: %s", f.JobID, f.Attempt, f.MaxAttempts, f.Err),
+	})
+}
+
+var _ actions.FailureRecorder = (*Reporter)(nil)
 
 // Normalizer reads hub events for the pipeline.
 type Normalizer struct{}

@@ -3,6 +3,7 @@ package hubevent
 import (
 	"go.uber.org/fx"
 
+	"github.com/incidenthub/incidenthub/internal/actions"
 	"github.com/incidenthub/incidenthub/internal/inbox"
 	"github.com/incidenthub/incidenthub/internal/pipeline"
 	"github.com/incidenthub/incidenthub/internal/store"
@@ -14,6 +15,7 @@ import (
 var Module = fx.Module("hubevent",
 	fx.Provide(
 		func(w *inbox.Writer, s *store.Store) *Reporter { return NewReporter(w, s) },
+		func(r *Reporter) actions.FailureRecorder { return r },
 		fx.Annotate(func() Normalizer { return Normalizer{} },
 			fx.As(new(pipeline.Normalizer)), fx.ResultTags(`group:"normalizers"`)),
 	),

@@ -93,6 +93,9 @@ const (
 	EventFollowUpLinked EventType = "followup.linked"
 	// EventFollowUpReplied: the review issue confirms the filed ticket.
 	EventFollowUpReplied EventType = "followup.replied"
+	// EventActionFailed: a job failed for good (Target is its kind, Text
+	// the job and the vendor's words).
+	EventActionFailed EventType = "action.failed"
 )
 
 // Event is what a connector makes of one vendor event: the facts the router

@@ -206,6 +206,7 @@ const (
 	EntryFollowUpUpdated    = "followup.updated"
 	EntryFollowUpComment    = "followup.comment"
 	EntryFollowUpWithdrawn  = "followup.withdrawn"
+	EntryActionFailed       = "action.failed"
 )
 
 // Action kinds: side effects on vendors, run as durable jobs.

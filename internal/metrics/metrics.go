@@ -18,6 +18,8 @@ type Metrics struct {
 	// intake (stored, duplicate, unauthorized, too_large, busy, unavailable) and
 	// after processing (processed, ignored, unprocessable, deferred, failed).
 	Deliveries *prometheus.CounterVec
+	// ActionsFailed counts jobs that failed for good, by job kind.
+	ActionsFailed *prometheus.CounterVec
 	// ProcessingLag is the time from receipt to the end of processing.
 	ProcessingLag *prometheus.HistogramVec
 	// IncidentsOpened counts new records by service and severity.
@@ -37,12 +39,16 @@ func New() *Metrics {
 			Help:    "Time from receiving a delivery to the end of its processing.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300},
 		}, []string{"source"}),
+		ActionsFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "incidenthub_actions_failed_total",
+			Help: "Jobs that failed for good (refused, or out of attempts), by kind; `incidenthub actions list --failed` lists them.",
+		}, []string{"kind"}),
 		IncidentsOpened: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "incidenthub_incidents_opened_total",
 			Help: "Incident records opened, by service and severity.",
 		}, []string{"service", "severity"}),
 	}
-	m.Registry.MustRegister(m.Deliveries, m.ProcessingLag, m.IncidentsOpened,
+	m.Registry.MustRegister(m.Deliveries, m.ProcessingLag, m.IncidentsOpened, m.ActionsFailed,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
