@@ -1144,3 +1144,20 @@ func TestPeople(t *testing.T) {
 	require.Empty(t, cfg.People.GitHubLogin(""))
 	require.Empty(t, cfg.People.GitHubLogin("Bea"))
 }
+
+// Passwords in URLs and DSNs never reach what the hub prints.
+func TestRedacted(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"postgres://hub:s3cret@db:5432/hub?sslmode=require": "postgres://hub:xxxxx@db:5432/hub?sslmode=require",
+		"https://ghp_token@github.example/api":              "https://xxxxx@github.example/api",
+		"host=db user=hub password=s3cret dbname=hub":       "host=db user=hub password=xxxxx dbname=hub",
+		"host=db password='s3 cret' dbname=hub":             "host=db password=xxxxx dbname=hub",
+		"file:data/incidenthub.db":                          "file:data/incidenthub.db",
+		"https://acme.atlassian.net":                        "https://acme.atlassian.net",
+	} {
+		require.Equal(t, want, config.Redacted(in), in)
+	}
+	_, err := config.Parse("u.yaml", []byte("jira: {base_url: \"ftp://bot:s3cret@jira.example\"}\n"+oneSeverity), lookup(nil))
+	require.NotContains(t, err.Error(), "s3cret")
+}

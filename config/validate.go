@@ -39,7 +39,7 @@ func (v *validator) baseURL(path, raw string) {
 	}
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		v.add(path, "want an http(s) URL, got %q", raw)
+		v.add(path, "want an http(s) URL, got %q", Redacted(raw))
 	}
 }
 
@@ -216,4 +216,23 @@ func (c *Config) validateServices(v *validator) {
 			v.baseURL(p+".playbook", s.Playbook)
 		}
 	}
+}
+
+// keyValuePassword finds the password of a key=value DSN
+// (host=db password='s3 cret' dbname=hub).
+var keyValuePassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
+
+// Redacted is raw (a URL or a DSN) fit to print: a password in it, in URL
+// form (postgres://hub:s3cret@db/hub, https://bot:token@jira) or key=value
+// form (password=s3cret), is replaced by "xxxxx".
+func Redacted(raw string) string {
+	if u, err := url.Parse(raw); err == nil && u.User != nil {
+		raw = u.Redacted()
+		// A username alone may be a token too (https://token@host).
+		if _, hasPassword := u.User.Password(); !hasPassword && u.User.Username() != "" {
+			u.User = url.User("xxxxx")
+			raw = u.String()
+		}
+	}
+	return keyValuePassword.ReplaceAllString(raw, "${1}xxxxx")
 }

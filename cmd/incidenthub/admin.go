@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/incidenthub/incidenthub/config"
 	"log/slog"
 
 	"github.com/spf13/cobra"
@@ -47,6 +48,7 @@ func newConfigCommand(g *globals) *cobra.Command {
 			}
 			out := cmd.OutOrStdout()
 			fprintf(out, "%s: ok\n", g.configPath)
+			fprintf(out, "  storage: %s %s\n", cfg.Storage.Driver, config.Redacted(cfg.Storage.DSN))
 			fprintf(out, "  %d severities, %d services\n", len(cfg.Severities), len(cfg.Services))
 			for _, src := range []struct {
 				name    string

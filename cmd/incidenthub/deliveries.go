@@ -22,13 +22,17 @@ func newDeliveriesListCommand(g *globals) *cobra.Command {
 		Short: "List deliveries, newest first, with what processing made of them",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			want, err := delivery.ParseStatus(status)
+			if err != nil {
+				return err
+			}
 			s, _, err := g.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer s.Close()
 			ds, err := s.Deliveries(cmd.Context(), store.DeliveryFilter{
-				Source: incident.Source(source), Status: delivery.Status(status), Limit: limit,
+				Source: incident.Source(source), Status: want, Limit: limit,
 			})
 			if err != nil {
 				return err

@@ -80,12 +80,15 @@ func newIncidentsListCommand(g *globals) *cobra.Command {
 		Short: "List incidents, newest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			var err error
+			if f.Status, err = incident.ParseStatus(status); err != nil {
+				return err
+			}
 			s, _, err := g.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			f.Status = incident.Status(status)
 			recs, err := s.Incidents(cmd.Context(), f)
 			if err != nil {
 				return err
@@ -156,13 +159,13 @@ func printIncident(cmd *cobra.Command, r *incident.Record) {
 	fprintf(out, "  acked      %s%s\n", stamp(r.AcknowledgedAt), since(r.OpenedAt, r.AcknowledgedAt))
 	fprintf(out, "  resolved   %s%s\n", stamp(r.ResolvedAt), since(r.OpenedAt, r.ResolvedAt))
 	for _, p := range r.Pages {
-		fprintf(out, "  page       #%d %s (%s) %s\n", p.Number, printable(p.Title), p.Status, p.URL)
+		fprintf(out, "  page       #%d %s (%s) %s\n", p.Number, printable(p.Title), printable(string(p.Status)), printable(p.URL))
 	}
 	if len(r.FollowUps) > 0 {
 		fprintf(out, "\nFollow-ups\n")
 		tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 		for _, f := range r.FollowUps {
-			fprintf(tw, "  %s\t%s\t%s\n", orDash(f.JiraKey), followUpStatus(&f), printable(f.Title))
+			fprintf(tw, "  %s\t%s\t%s\n", orDash(printable(f.JiraKey)), followUpStatus(&f), printable(f.Title))
 		}
 		_ = tw.Flush()
 	}

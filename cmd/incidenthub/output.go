@@ -16,10 +16,15 @@ func fprintf(w io.Writer, format string, args ...any) {
 
 // printable makes untrusted text safe for a terminal: control characters
 // (escape sequences among them) become spaces, so a payload cannot move
-// the cursor, recolour or rewrite what the reader sees.
+// the cursor, recolour or rewrite what the reader sees; bidirectional
+// controls are dropped, so a payload cannot make the text it shows read
+// in another order than it is (the "Trojan Source" trick).
 func printable(s string) string {
 	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
+		switch {
+		case unicode.Is(unicode.Bidi_Control, r):
+			return -1
+		case unicode.IsControl(r) || r == '\u2028' || r == '\u2029':
 			return ' '
 		}
 		return r

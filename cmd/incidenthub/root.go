@@ -103,7 +103,7 @@ func newVersionCommand() *cobra.Command {
 		Short: "Print the version",
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
-			cmd.Println("incidenthub", version)
+			fprintf(cmd.OutOrStdout(), "incidenthub %s\n", version)
 		},
 	}
 }

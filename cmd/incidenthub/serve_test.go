@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -97,6 +99,69 @@ func TestAPIRequiresToken(t *testing.T) {
 		resp.Body.Close()
 		require.Equal(t, http.StatusUnauthorized, resp.StatusCode, "Authorization: %q", header)
 	}
+	// The scheme's name is case-insensitive (RFC 9110 §11.1).
+	for _, scheme := range []string{"Bearer", "bearer", "BEARER"} {
+		req, err := http.NewRequest(http.MethodGet, base+"/api/v1/incidents", nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", scheme+" "+testToken)
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+		require.Equal(t, http.StatusOK, resp.StatusCode, "scheme %q", scheme)
+	}
+	// A filter that cannot match is a mistake, not an empty list.
+	req, err := http.NewRequest(http.MethodGet, base+"/api/v1/incidents?status=nope", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	require.Contains(t, string(raw), `unknown status \"nope\" (want one of open, acknowledged, resolved, reviewing, closed)`)
+}
+
+// Filters and output the CLI gets wrong are errors, and what it prints of
+// untrusted text or credentials is safe to print.
+func TestCLIStrictAndSafe(t *testing.T) {
+	t.Parallel()
+	path, _ := testConfig(t, "127.0.0.1:0")
+	for _, args := range [][]string{
+		{"incidents", "list", "--status", "bogus"},
+		{"deliveries", "list", "--status", "bogus"},
+	} {
+		cmd := newRootCommand()
+		cmd.SetArgs(append(args, "--config", path))
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		require.ErrorContains(t, cmd.Execute(), `unknown status "bogus"`, args)
+	}
+
+	// version goes to stdout, where scripts read it.
+	cmd := newRootCommand()
+	var stdout, stderr bytes.Buffer
+	cmd.SetArgs([]string{"version"})
+	cmd.SetOut(&stdout)
+	cmd.SetErr(&stderr)
+	require.NoError(t, cmd.Execute())
+	require.Regexp(t, `^incidenthub \S+\n$`, stdout.String())
+	require.Empty(t, stderr.String())
+
+	// A password in the storage DSN is not printed.
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	withDSN := regexp.MustCompile(`storage: .*`).ReplaceAllString(string(raw),
+		`storage: {driver: postgres, dsn: "postgres://hub:s3cret-pw@db.example:5432/hub?sslmode=require"}`)
+	require.NoError(t, os.WriteFile(path, []byte(withDSN), 0o600))
+	out := cli(t, "config", "check", "--config", path)
+	require.Contains(t, out, "storage: postgres postgres://hub:xxxxx@db.example:5432/hub?sslmode=require")
+	require.NotContains(t, out, "s3cret-pw")
+
+	// Bidirectional controls cannot reorder what a terminal shows.
+	require.Equal(t, "invoice fdp.exe", printable("invoice \u202Efdp.exe\u202C"))
+	require.Equal(t, "x isolated y", printable("x \u2066isolated\u2069 y"))
+	require.Equal(t, "a [2Jb", printable("a\x1b[2Jb"), "escape sequences lose their escape")
 }
 
 // Without tokens the API is off (404) and the log says so; without

@@ -3,7 +3,9 @@ package pagerduty_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -243,6 +245,49 @@ func TestIntakeDuplicate(t *testing.T) {
 	recs, err := b.store.Incidents(context.Background(), store.IncidentFilter{})
 	require.NoError(t, err)
 	require.Len(t, recs, 1)
+}
+
+// The same delivery id with another body keeps the first and says so,
+// naming both bodies by their hash; a true retry says nothing.
+func TestIntakeConflictingDuplicate(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 1<<20, secret)
+	trigger := readFile(t, "incident.triggered.json")
+	other := append(bytes.Clone(trigger[:len(trigger)-1]), ' ', '}')
+
+	status, _ := b.post(t, trigger, headers("d-1", pagerduty.Sign(secret, trigger)))
+	require.Equal(t, http.StatusAccepted, status)
+	status, a := b.post(t, trigger, headers("d-1", pagerduty.Sign(secret, trigger)))
+	require.Equal(t, http.StatusOK, status)
+	require.True(t, a.Duplicate)
+	require.NotContains(t, b.logs.String(), "another body", "a true retry")
+
+	status, a = b.post(t, other, headers("d-1", pagerduty.Sign(secret, other)))
+	require.Equal(t, http.StatusOK, status, "still a 2xx: PagerDuty must not retry it")
+	require.True(t, a.Duplicate)
+	logs := b.logs.String()
+	require.Contains(t, logs, "delivery id came again with another body")
+	require.Contains(t, logs, fmt.Sprintf("stored_sha256=%x", sha256.Sum256(trigger)))
+	require.Contains(t, logs, fmt.Sprintf("received_sha256=%x", sha256.Sum256(other)))
+	require.Equal(t, trigger, b.delivery(t, "d-1").Body, "the first is kept")
+}
+
+// Only a header with a well-formed v1 signature counts as signed; the
+// inbox refuses any other before reading the body.
+func TestVerifierSigned(t *testing.T) {
+	t.Parallel()
+	v := pagerduty.NewVerifier([]config.Secret{secret})
+	whole := strings.Repeat("ab", 32)
+	for header, signed := range map[string]bool{
+		"v1=" + whole:                   true,
+		"v0=" + whole + ", v1=" + whole: true,
+		"v1=00":                         false,
+		"v1=" + strings.Repeat("z", 64): false,
+		"v0=" + whole:                   false,
+		"":                              false,
+	} {
+		require.Equal(t, signed, v.Signed(headers("", header)), header)
+	}
 }
 
 // Without X-Webhook-Id the body's hash is the delivery id, so an identical

@@ -59,7 +59,7 @@ type authorizer struct {
 
 func (a *authorizer) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		presented, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		presented, ok := bearer(r.Header.Get("Authorization"))
 		sum := sha256.Sum256([]byte(presented))
 		match := 0
 		for _, t := range a.tokens {
@@ -74,6 +74,16 @@ func (a *authorizer) wrap(next http.Handler) http.Handler {
 	})
 }
 
+// bearer is the token of an Authorization header; the scheme's name is
+// case-insensitive (RFC 9110 §11.1), so "bearer" and "BEARER" do too.
+func bearer(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	return strings.TrimLeft(token, " "), true
+}
+
 type handlers struct {
 	reader Reader
 }
@@ -81,10 +91,14 @@ type handlers struct {
 func (h *handlers) list(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := store.IncidentFilter{
-		Status:   incident.Status(q.Get("status")),
 		Service:  q.Get("service"),
 		Severity: q.Get("severity"),
 		Limit:    pageSize + 1,
+	}
+	var err error
+	if f.Status, err = incident.ParseStatus(q.Get("status")); err != nil {
+		writeError(w, http.StatusBadRequest, "status: "+err.Error())
+		return
 	}
 	if c := q.Get("cursor"); c != "" {
 		before, err := incident.ParseRef(c)

@@ -6,6 +6,8 @@
 package delivery
 
 import (
+	"fmt"
+	"slices"
 	"time"
 
 	"github.com/incidenthub/incidenthub/internal/incident"
@@ -32,6 +34,17 @@ const (
 	// queues it again.
 	StatusFailed Status = "failed"
 )
+
+// Statuses are every delivery status.
+var Statuses = []Status{StatusPending, StatusProcessed, StatusIgnored, StatusUnprocessable, StatusDeferred, StatusFailed}
+
+// ParseStatus reads a status filter: "" (any), or one of Statuses.
+func ParseStatus(s string) (Status, error) {
+	if s == "" || slices.Contains(Statuses, Status(s)) {
+		return Status(s), nil
+	}
+	return "", fmt.Errorf("unknown status %q (want one of pending, processed, ignored, unprocessable, deferred, failed)", s)
+}
 
 // Delivery is one webhook request as it arrived.
 type Delivery struct {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"html"
 	"net/url"
+	"regexp"
 	"strings"
 	"unicode"
 )
@@ -15,18 +16,25 @@ import (
 // mention or an issue reference, while the text reads the same.
 const zwsp = "\u200B"
 
+// ghReference is GitHub's other form of an issue reference: GH-12.
+var ghReference = regexp.MustCompile(`(?i)\b(gh)-(\d)`)
+
+// unlinkGH puts a zero-width space inside "GH-12", as "#" gets one.
+func unlinkGH(s string) string { return ghReference.ReplaceAllString(s, "${1}"+zwsp+"-${2}") }
+
 // Markdown renders untrusted text as inline GitHub-flavoured markdown that
 // displays as the text and does nothing else:
 //   - HTML entities are decoded first, so "&#64;team" cannot slip through
 //     as a mention after GitHub decodes it;
-//   - "@" and "#" are followed by a zero-width space (no mentions, no
-//     issue or pull request references);
+//   - "@" and "#" are followed by a zero-width space, and "GH-12" gets
+//     one before its "-" (no mentions, no issue or pull request
+//     references);
 //   - markdown and HTML syntax is escaped (no links, no images and so no
 //     beacons, no raw HTML, no code spans, no emphasis);
 //   - line breaks become spaces and control and bidi characters are
 //     dropped, so the text stays on its line (inside a table cell too).
 func Markdown(s string) string {
-	s = oneLine(s)
+	s = unlinkGH(oneLine(s))
 	var b strings.Builder
 	b.Grow(len(s) + len(s)/8)
 	for _, r := range s {
@@ -58,7 +66,7 @@ func Markdown(s string) string {
 // that would show its backslash.
 func Title(s string) string {
 	var b strings.Builder
-	for _, r := range oneLine(s) {
+	for _, r := range unlinkGH(oneLine(s)) {
 		switch {
 		case r == '@' || r == '#':
 			b.WriteRune(r)

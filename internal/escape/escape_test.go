@@ -30,6 +30,8 @@ func TestMarkdown(t *testing.T) {
 		{"&amp;lt;", "&amp;lt;"},
 		{"javascript:alert(1)", "javascript\\:alert\\(1\\)"},
 		{"- not a list", "\\- not a list"},
+		{"see GH-12 and gh-7", "see GH\u200B\\-12 and gh\u200B\\-7"},
+		{"GHOST-12 NIGH-3", "GHOST\\-12 NIGH\\-3"},
 	} {
 		require.Equal(t, tc.want, escape.Markdown(tc.in), "in: %q", tc.in)
 	}
@@ -39,7 +41,10 @@ var (
 	// activeMention is an @ or # that GitHub could act on: one not
 	// followed by the zero-width space.
 	activeMention = regexp.MustCompile("[@#][^\u200B]|[@#]$")
-	unescaped     = regexp.MustCompile("(^|[^\\\\])[\\[\\]!|`*_()]")
+	// activeGHReference is GitHub's GH-12 reference, as rendered (the
+	// backslash before "-" is markdown's, gone once rendered).
+	activeGHReference = regexp.MustCompile(`(?i)\bgh\\?-\d`)
+	unescaped         = regexp.MustCompile("(^|[^\\\\])[\\[\\]!|`*_()]")
 )
 
 // hostile builds strings from the pieces attackers use.
@@ -47,7 +52,7 @@ func hostile(r *rand.Rand) string {
 	pieces := []string{
 		"@", "#", "a", "Z", "0", "9", "-", "_", "/", " ", "\n", "\r", "\t", "<", ">", "!", "[", "]", "(", ")",
 		"|", "`", "*", "~", "\\", "&", ";", "#x40;", "&#64;", "&#x40;", "&commat;", "&num;", "&lt;", "&amp;",
-		"img src=", "https://x.example/p.png", "\u202E", "\u200B", "\u0000", "é", "🚨", ":", "javascript",
+		"img src=", "https://x.example/p.png", "\u202E", "\u200B", "\u0000", "é", "🚨", ":", "javascript", "GH-", "gh", "1",
 	}
 	var b strings.Builder
 	for range r.IntN(24) {
@@ -61,6 +66,7 @@ func checkInert(t *testing.T, in, out string) {
 	t.Helper()
 	for _, view := range []string{out, html.UnescapeString(out)} {
 		require.False(t, activeMention.MatchString(view), "active mention or reference in %q (from %q)", view, in)
+		require.False(t, activeGHReference.MatchString(view), "active GH- reference in %q (from %q)", view, in)
 	}
 	require.NotContains(t, out, "<", "raw HTML from %q", in)
 	require.NotContains(t, out, "\n", "line break from %q", in)
@@ -81,7 +87,7 @@ func TestMarkdownNeverActive(t *testing.T) {
 }
 
 func FuzzMarkdown(f *testing.F) {
-	for _, seed := range []string{"@team", "&#64;x", "![a](b)", "a|b", "#1", "\\@x", "<b>", "&commat;&num;5"} {
+	for _, seed := range []string{"@team", "&#64;x", "![a](b)", "a|b", "#1", "\\@x", "<b>", "&commat;&num;5", "GH-12"} {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
@@ -98,6 +104,7 @@ func TestTruncate(t *testing.T) {
 func TestTitleMermaidURL(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, "@\u200Boncall: DB #\u200B5 down *now*", escape.Title("@oncall: DB #5\ndown *now*"))
+	require.Equal(t, "rolled back GH\u200B-12", escape.Title("rolled back GH-12"))
 	require.Equal(t, "Deploy of acme/payments@\u200Bf95f852 to production success", escape.Mermaid("Deploy of acme/payments@f95f852 to production: success"))
 	require.Equal(t, "x init  y", escape.Mermaid("x %%{init}%% ```\ny"), "no directive, no fence")
 	require.Equal(t, "https://acme.pagerduty.com/incidents/PX", escape.URL("https://acme.pagerduty.com/incidents/PX"))
@@ -109,6 +116,7 @@ func TestTitleMermaidURL(t *testing.T) {
 		in := hostile(r)
 		title := escape.Title(in)
 		require.False(t, activeMention.MatchString(title), "title %q from %q", title, in)
+		require.False(t, activeGHReference.MatchString(title), "title %q from %q", title, in)
 		require.NotContains(t, title, "\n")
 		m := escape.Mermaid(in)
 		require.False(t, strings.ContainsAny(m, ":`%\n"), "mermaid %q from %q", m, in)

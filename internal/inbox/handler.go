@@ -34,6 +34,8 @@ type Verifier interface {
 // Storer stores a delivery durably and says whether it was new.
 type Storer interface {
 	Append(ctx context.Context, d delivery.Delivery) (fresh bool, err error)
+	// Delivery returns the delivery stored under source and id.
+	Delivery(ctx context.Context, source incident.Source, id string) (delivery.Delivery, error)
 }
 
 // Handler is the webhook endpoint of one source: bounded read, signature
@@ -128,8 +130,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if id == "" {
-		sum := sha256.Sum256(body)
-		id = "sha256:" + hex.EncodeToString(sum[:])
+		id = "sha256:" + sum(body)
 	}
 	fresh, err := h.store.Append(r.Context(), delivery.Delivery{
 		Source: source, ID: id, Event: event, ReceivedAt: h.now(), Body: body,
@@ -141,12 +142,31 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !fresh {
+		h.compare(r.Context(), log, source, id, body)
 		count("duplicate")
 		reply(w, http.StatusOK, answer{Delivery: id, Duplicate: true})
 		return
 	}
 	count("stored")
 	reply(w, http.StatusAccepted, answer{Delivery: id})
+}
+
+// compare logs a delivery id that came again with another body: the first
+// body is kept (a vendor's retry carries the same one), so the second is
+// dropped, and someone should know. Both are named by their SHA-256 only.
+func (h *Handler) compare(ctx context.Context, log *slog.Logger, source incident.Source, id string, body []byte) {
+	stored, err := h.store.Delivery(ctx, source, id)
+	if err != nil || bytes.Equal(stored.Body, body) {
+		return
+	}
+	h.metrics.Deliveries.WithLabelValues(string(source), "conflict").Inc()
+	log.Warn("delivery id came again with another body; the first is kept, this one dropped",
+		"stored_sha256", sum(stored.Body), "received_sha256", sum(body))
+}
+
+func sum(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
 }
 
 // readBody reads at most limit bytes into one buffer sized for the body

@@ -3,6 +3,7 @@ package inbox_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -27,6 +28,10 @@ func (acceptAll) Verify(http.Header, []byte) bool         { return true }
 func (acceptAll) Identify(h http.Header) (string, string) { return h.Get("Id"), "" }
 
 type memStore struct{ got chan delivery.Delivery }
+
+func (m memStore) Delivery(context.Context, incident.Source, string) (delivery.Delivery, error) {
+	return delivery.Delivery{}, errors.New("not kept")
+}
 
 func (m memStore) Append(_ context.Context, d delivery.Delivery) (bool, error) {
 	m.got <- d

@@ -6,12 +6,15 @@ import (
 	"sync"
 
 	"github.com/incidenthub/incidenthub/internal/delivery"
+	"github.com/incidenthub/incidenthub/internal/incident"
 )
 
 // Appender stores a batch of deliveries in one transaction and reports,
 // for each, whether it was new (false: its (source, id) was already stored).
 type Appender interface {
 	AppendDeliveries(ctx context.Context, ds []delivery.Delivery) ([]bool, error)
+	// Delivery returns the delivery stored under source and id.
+	Delivery(ctx context.Context, source incident.Source, id string) (delivery.Delivery, error)
 }
 
 // ErrClosed is returned for deliveries submitted after the writer stopped.
@@ -76,6 +79,12 @@ func (w *Writer) Append(ctx context.Context, d delivery.Delivery) (fresh bool, e
 	// the delivery may be stored, and the answer must say so truthfully.
 	r := <-req.result
 	return r.fresh, r.err
+}
+
+// Delivery returns the delivery stored under source and id: what a
+// duplicate is compared with.
+func (w *Writer) Delivery(ctx context.Context, source incident.Source, id string) (delivery.Delivery, error) {
+	return w.appender.Delivery(ctx, source, id)
 }
 
 // Run commits batches until Close. It returns when the last batch is done.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/incidenthub/incidenthub/internal/incident"
 	"sync"
 	"testing"
 	"time"
@@ -29,6 +30,10 @@ type gatedAppender struct {
 
 func newGatedAppender() *gatedAppender {
 	return &gatedAppender{seen: map[string]bool{}, entered: make(chan struct{}, 100), release: make(chan struct{}, 100)}
+}
+
+func (a *gatedAppender) Delivery(context.Context, incident.Source, string) (delivery.Delivery, error) {
+	return delivery.Delivery{}, errors.New("not kept")
 }
 
 func (a *gatedAppender) AppendDeliveries(_ context.Context, ds []delivery.Delivery) ([]bool, error) {

@@ -5,6 +5,7 @@ package incident
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -21,6 +22,18 @@ const (
 	StatusReviewing    Status = "reviewing"
 	StatusClosed       Status = "closed"
 )
+
+// Statuses are every record status, in lifecycle order.
+var Statuses = []Status{StatusOpen, StatusAcknowledged, StatusResolved, StatusReviewing, StatusClosed}
+
+// ParseStatus reads a status filter: "" (any), or one of Statuses. A
+// mistyped status is an error, not an empty list.
+func ParseStatus(s string) (Status, error) {
+	if s == "" || slices.Contains(Statuses, Status(s)) {
+		return Status(s), nil
+	}
+	return "", fmt.Errorf("unknown status %q (want one of open, acknowledged, resolved, reviewing, closed)", s)
+}
 
 // Active reports whether the record still needs responders: open or acknowledged.
 func (s Status) Active() bool { return s == StatusOpen || s == StatusAcknowledged }
