@@ -35,7 +35,21 @@ type Config struct {
 	People      People      `yaml:"people"`
 	Jobs        Jobs        `yaml:"jobs"`
 	Processing  Processing  `yaml:"processing"`
+	Retention   Retention   `yaml:"retention"`
 }
+
+// Retention bounds how long the hub keeps what it no longer needs.
+type Retention struct {
+	// Deliveries is how long processed (and ignored) raw deliveries are
+	// kept for `deliveries replay`; zero keeps them forever. Unprocessable
+	// and failed ones are kept until replayed or `deliveries purge`d;
+	// records, timelines and changes are never pruned.
+	Deliveries time.Duration `yaml:"deliveries"`
+}
+
+// MinDeliveryRetention is GitHub's redelivery window: a delivery the
+// sweeper may still ask GitHub for must still be stored.
+const MinDeliveryRetention = 72 * time.Hour
 
 // Processing tunes how replicas share the processing of deliveries.
 type Processing struct {
@@ -234,6 +248,7 @@ func Default() Config {
 		Awareness:   Awareness{Labels: []string{"risky-migration"}, AutoResolveAfter: 2 * time.Hour},
 		Jobs:        Jobs{Timeout: 2 * time.Minute, RescueAfter: 5 * time.Minute},
 		Processing:  Processing{Lease: 30 * time.Second},
+		Retention:   Retention{Deliveries: 30 * 24 * time.Hour},
 		Jira:        Jira{SearchLag: 30 * time.Second},
 	}
 }

@@ -149,6 +149,7 @@ func TestParseExample(t *testing.T) {
 			People:     []config.Person{{Name: "PIG 208", GitHub: "pig208", JiraAccountID: "5b10ac8d82e05b22cc7d4ef5"}},
 			Jobs:       config.Jobs{Timeout: 2 * time.Minute, RescueAfter: 5 * time.Minute}, // defaults
 			Processing: config.Processing{Lease: 30 * time.Second},
+			Retention:  config.Retention{Deliveries: 30 * 24 * time.Hour}, // default
 		}, cfg)
 	})
 
@@ -1094,6 +1095,19 @@ func TestParsePostgresNeedsDSN(t *testing.T) {
 
 	_, err := config.Parse("pg.yaml", []byte("storage: {driver: postgres}\n"+oneSeverity), lookup(nil))
 	require.Equal(t, "storage.dsn", requireOneProblem(t, err).Path)
+}
+
+// Deliveries are kept at least as long as GitHub may be asked to redeliver
+// them; zero keeps them forever.
+func TestParseRetention(t *testing.T) {
+	t.Parallel()
+	_, err := config.Parse("r.yaml", []byte("retention: {deliveries: 24h}\n"+oneSeverity), lookup(nil))
+	require.Equal(t, "retention.deliveries", requireOneProblem(t, err).Path)
+	for doc, want := range map[string]time.Duration{"retention: {deliveries: 0s}\n": 0, "retention: {deliveries: 2160h}\n": 90 * 24 * time.Hour} {
+		cfg, err := config.Parse("r.yaml", []byte(doc+oneSeverity), lookup(nil))
+		require.NoError(t, err)
+		require.Equal(t, want, cfg.Retention.Deliveries)
+	}
 }
 
 // The bytes in flight must hold at least one body, or no delivery at the

@@ -22,6 +22,7 @@ type Sections struct {
 	Awareness   Awareness
 	Jobs        Jobs
 	Processing  Processing
+	Retention   Retention
 	Severities  []Severity
 	Services    []Service
 	People      People
@@ -41,6 +42,7 @@ func split(c *Config) Sections {
 		Awareness:   c.Awareness,
 		Jobs:        c.Jobs,
 		Processing:  c.Processing,
+		Retention:   c.Retention,
 		Severities:  c.Severities,
 		Services:    c.Services,
 		People:      c.People,

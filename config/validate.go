@@ -128,6 +128,9 @@ func (c *Config) validate(unset map[string]string) []Problem {
 	if c.Processing.Lease < 3*time.Second {
 		v.add("processing.lease", "want at least 3s: a shorter lease takes over from a replica that is only slow")
 	}
+	if r := c.Retention.Deliveries; r != 0 && r < MinDeliveryRetention {
+		v.add("retention.deliveries", "want 0 (keep forever) or at least %s, GitHub's redelivery window, got %s", MinDeliveryRetention, r)
+	}
 	if c.Jobs.RescueAfter < c.Jobs.Timeout {
 		v.add("jobs.rescue_after", "want at least jobs.timeout (%s)", c.Jobs.Timeout)
 	}

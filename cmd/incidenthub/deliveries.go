@@ -1,6 +1,11 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
 	"github.com/spf13/cobra"
 
 	"github.com/incidenthub/incidenthub/internal/delivery"
@@ -10,7 +15,7 @@ import (
 
 func newDeliveriesCommand(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "deliveries", Short: "Inspect and replay stored webhook deliveries"}
-	c.AddCommand(newDeliveriesListCommand(g), newDeliveriesReplayCommand(g))
+	c.AddCommand(newDeliveriesListCommand(g), newDeliveriesReplayCommand(g), newDeliveriesPurgeCommand(g))
 	return c
 }
 
@@ -67,4 +72,64 @@ func newDeliveriesReplayCommand(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// finished are the statuses a delivery ends in; purge deletes only these.
+var finished = []delivery.Status{delivery.StatusProcessed, delivery.StatusIgnored, delivery.StatusUnprocessable, delivery.StatusFailed}
+
+func newDeliveriesPurgeCommand(g *globals) *cobra.Command {
+	var (
+		olderThan age
+		status    string
+	)
+	cmd := &cobra.Command{
+		Use:   "purge --older-than AGE [--status STATUS]",
+		Short: "Delete stored deliveries that are done with (never pending or deferred ones, never what the hub's jobs made)",
+		Long: `Delete stored deliveries received longer ago than --older-than, in any
+finished status (processed, ignored, unprocessable, failed) or only in
+--status. Records, timelines and changes stay, and so do the ids of events
+already applied: a redelivery still changes nothing. The running hub prunes
+processed and ignored deliveries by itself after retention.deliveries;
+purge is for unprocessable and failed ones once you have looked at them.`,
+		Example: `  incidenthub deliveries purge --older-than 30d --status unprocessable`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if olderThan <= 0 {
+				return errors.New("--older-than is required, e.g. --older-than 30d")
+			}
+			statuses := finished
+			if status != "" {
+				st, err := delivery.ParseStatus(status)
+				if err != nil {
+					return err
+				}
+				if !slices.Contains(finished, st) {
+					return fmt.Errorf("--status %s: only finished deliveries can be purged (processed, ignored, unprocessable, failed)", st)
+				}
+				statuses = []delivery.Status{st}
+			}
+			s, _, err := g.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			f := store.PruneFilter{ReceivedBefore: time.Now().Add(-time.Duration(olderThan)), Statuses: statuses, Limit: 1000}
+			var total int64
+			for {
+				n, err := s.PruneDeliveries(cmd.Context(), f)
+				total += n
+				if err != nil {
+					return fmt.Errorf("deleted %d, then: %w", total, err)
+				}
+				if n < int64(f.Limit) {
+					break
+				}
+			}
+			fprintf(cmd.OutOrStdout(), "deleted %d deliveries\n", total)
+			return nil
+		},
+	}
+	cmd.Flags().Var(&olderThan, "older-than", "only deliveries received longer ago than this, e.g. 30d or 12h")
+	cmd.Flags().StringVar(&status, "status", "", "only this status: processed, ignored, unprocessable or failed")
+	return cmd
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/incidenthub/incidenthub/internal/inbox"
 	"github.com/incidenthub/incidenthub/internal/metrics"
 	"github.com/incidenthub/incidenthub/internal/pipeline"
+	"github.com/incidenthub/incidenthub/internal/retention"
 	"github.com/incidenthub/incidenthub/internal/store"
 )
 
@@ -79,6 +80,7 @@ func appOptions(cfg *config.Config, log *slog.Logger) fx.Option {
 		httpserver.Module,
 		api.Module,
 		hubevent.Module,
+		retention.Module,
 		connectors,
 	)
 }

@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"github.com/incidenthub/incidenthub/internal/delivery"
+	"github.com/incidenthub/incidenthub/internal/incident"
 	"io"
 	"log/slog"
 	"net/http"
@@ -277,4 +280,44 @@ func TestHealthcheck(t *testing.T) {
 	cmd.SetOut(io.Discard)
 	cmd.SetErr(io.Discard)
 	require.Error(t, cmd.Execute(), "the hub is gone")
+}
+
+// `deliveries purge` deletes finished deliveries past an age, and refuses
+// what would lose work.
+func TestDeliveriesPurge(t *testing.T) {
+	t.Parallel()
+	path, cfg := testConfig(t, "127.0.0.1:0")
+	s := openTestStore(t, cfg)
+	ctx := context.Background()
+	old := time.Now().Add(-40 * 24 * time.Hour)
+	for id, status := range map[string]delivery.Status{
+		"old-unprocessable": delivery.StatusUnprocessable, "old-processed": delivery.StatusProcessed, "old-pending": delivery.StatusPending,
+	} {
+		_, err := s.AppendDeliveries(ctx, []delivery.Delivery{{Source: incident.SourcePagerDuty, ID: id, ReceivedAt: old, Body: []byte(`{}`)}})
+		require.NoError(t, err)
+		if status == delivery.StatusPending {
+			continue
+		}
+		d, err := s.Delivery(ctx, incident.SourcePagerDuty, id)
+		require.NoError(t, err)
+		require.NoError(t, s.Process(ctx, d.Seq, func(*store.Tx) (delivery.Outcome, error) {
+			return delivery.Outcome{Status: status, Reason: "test"}, nil
+		}))
+	}
+	for args, refusal := range map[string]string{
+		"":                                  "--older-than is required",
+		"--older-than 30d --status pending": "only finished deliveries can be purged",
+	} {
+		cmd := newRootCommand()
+		cmd.SetArgs(append([]string{"deliveries", "purge", "--config", path}, strings.Fields(args)...))
+		cmd.SetOut(io.Discard)
+		cmd.SetErr(io.Discard)
+		require.ErrorContains(t, cmd.Execute(), refusal)
+	}
+	require.Equal(t, "deleted 0 deliveries\n", cli(t, "deliveries", "purge", "--config", path, "--older-than", "60d"))
+	require.Equal(t, "deleted 1 deliveries\n", cli(t, "deliveries", "purge", "--config", path, "--older-than", "30d", "--status", "unprocessable"))
+	require.Equal(t, "deleted 1 deliveries\n", cli(t, "deliveries", "purge", "--config", path, "--older-than", "30d"))
+	out := cli(t, "deliveries", "list", "--config", path)
+	require.Contains(t, out, "old-pending")
+	require.NotContains(t, out, "old-processed")
 }

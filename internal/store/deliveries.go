@@ -225,6 +225,16 @@ func (c *conditions) add(cond string, v any) {
 	c.where = append(c.where, fmt.Sprintf(cond, len(c.args)))
 }
 
+// in adds "column IN (…)" over values.
+func (c *conditions) in(column string, values []any) {
+	marks := make([]string, len(values))
+	for i, v := range values {
+		c.args = append(c.args, v)
+		marks[i] = fmt.Sprintf("$%d", len(c.args))
+	}
+	c.where = append(c.where, column+" IN ("+strings.Join(marks, ", ")+")")
+}
+
 // query completes a SELECT with the conditions, an order and a limit
 // (50 when not positive).
 func (c *conditions) query(selectFrom, orderBy string, limit int) (string, []any) {
@@ -262,4 +272,65 @@ func (s *Store) HubDelivery(ctx context.Context, id string) (delivery.Delivery, 
 		return delivery.Delivery{}, false, nil
 	}
 	return d, err == nil, err
+}
+
+// PruneFilter chooses stored deliveries to delete.
+type PruneFilter struct {
+	// ReceivedBefore: only deliveries received before this time.
+	ReceivedBefore time.Time
+	// Statuses: only deliveries in one of these statuses. Pending and
+	// deferred ones are never deleted: they are work still to do.
+	Statuses []delivery.Status
+	// Limit bounds one call: at most this many are deleted.
+	Limit int
+}
+
+// PruneDeliveries deletes at most f.Limit vendor deliveries, oldest first,
+// and returns how many. Hub events (what jobs made) are kept: they are
+// the jobs' record of what exists on the vendors. Records, timelines,
+// changes and the processed-event ids that deduplicate redeliveries stay.
+//
+// The deliveries are chosen on a reader, so that the scan never holds the
+// single writer that intake commits through; the delete then takes a
+// short write transaction on their sequence numbers, checking the status
+// again (a replayed delivery is pending once more).
+func (s *Store) PruneDeliveries(ctx context.Context, f PruneFilter) (int64, error) {
+	var statuses []any
+	for _, st := range f.Statuses {
+		if st != delivery.StatusPending && st != delivery.StatusDeferred {
+			statuses = append(statuses, string(st))
+		}
+	}
+	if len(statuses) == 0 || f.Limit <= 0 {
+		return 0, nil
+	}
+	var c conditions
+	c.add("source <> $%d", string(incident.SourceHub))
+	c.add("received_at < $%d", f.ReceivedBefore.UnixMilli())
+	c.in("status", statuses)
+	q, args := c.query(`SELECT seq FROM deliveries`, "seq", f.Limit)
+	rows, err := s.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return 0, fmt.Errorf("prune deliveries: %w", err)
+	}
+	var seqs []any
+	for rows.Next() {
+		var seq int64
+		if err := rows.Scan(&seq); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("prune deliveries: %w", err)
+		}
+		seqs = append(seqs, seq)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil || len(seqs) == 0 {
+		return 0, err
+	}
+	var del conditions
+	del.in("status", statuses)
+	del.in("seq", seqs)
+	res, err := s.write.ExecContext(ctx, `DELETE FROM deliveries WHERE `+strings.Join(del.where, " AND "), del.args...)
+	if err != nil {
+		return 0, fmt.Errorf("prune deliveries: %w", err)
+	}
+	return res.RowsAffected()
 }

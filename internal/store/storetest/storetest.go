@@ -186,6 +186,56 @@ func Run(t *testing.T, open Opener) {
 		require.Len(t, got, 2499)
 	})
 
+	t.Run("PruneDeliveries", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		old, young := t0, t0.Add(48*time.Hour)
+		settle := func(id string, source incident.Source, at time.Time, status delivery.Status) {
+			d := sample(id)
+			d.Source, d.ReceivedAt = source, at
+			_, err := s.AppendDeliveries(ctx, []delivery.Delivery{d})
+			require.NoError(t, err)
+			if status == delivery.StatusPending {
+				return
+			}
+			stored, err := s.Delivery(ctx, source, id)
+			require.NoError(t, err)
+			require.NoError(t, s.Process(ctx, stored.Seq, func(*store.Tx) (delivery.Outcome, error) {
+				return delivery.Outcome{Status: status, Reason: "test"}, nil
+			}))
+		}
+		for i := range 7 {
+			settle(fmt.Sprint("old-processed-", i), incident.SourcePagerDuty, old, delivery.StatusProcessed)
+		}
+		settle("old-ignored", incident.SourceGitHub, old, delivery.StatusIgnored)
+		settle("old-unprocessable", incident.SourcePagerDuty, old, delivery.StatusUnprocessable)
+		settle("old-pending", incident.SourcePagerDuty, old, delivery.StatusPending)
+		settle("old-hub-event", incident.SourceHub, old, delivery.StatusProcessed)
+		settle("young-processed", incident.SourcePagerDuty, young, delivery.StatusProcessed)
+
+		cutoff := t0.Add(24 * time.Hour)
+		prune := func(limit int, statuses ...delivery.Status) int64 {
+			n, err := s.PruneDeliveries(ctx, store.PruneFilter{ReceivedBefore: cutoff, Statuses: statuses, Limit: limit})
+			require.NoError(t, err)
+			return n
+		}
+		require.EqualValues(t, 5, prune(5, delivery.StatusProcessed, delivery.StatusIgnored), "a batch at most")
+		require.EqualValues(t, 3, prune(5, delivery.StatusProcessed, delivery.StatusIgnored), "the rest")
+		require.EqualValues(t, 0, prune(5, delivery.StatusProcessed, delivery.StatusIgnored))
+		require.EqualValues(t, 0, prune(5, delivery.StatusPending, delivery.StatusDeferred), "work to do is never pruned")
+		var left []string
+		all, err := s.Deliveries(ctx, store.DeliveryFilter{Limit: 100})
+		require.NoError(t, err)
+		for _, d := range all {
+			if !strings.HasPrefix(d.ID, "tx-") {
+				left = append(left, d.ID)
+			}
+		}
+		require.ElementsMatch(t, []string{"old-unprocessable", "old-pending", "old-hub-event", "young-processed"}, left,
+			"unprocessable ones wait for a person, hub events are the jobs' records, young ones stay")
+		require.EqualValues(t, 1, prune(5, delivery.StatusUnprocessable), "deliveries purge")
+	})
+
 	t.Run("NextPendingInArrivalOrder", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
