@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
@@ -270,6 +271,26 @@ func TestIntakeConflictingDuplicate(t *testing.T) {
 	require.Contains(t, logs, fmt.Sprintf("stored_sha256=%x", sha256.Sum256(trigger)))
 	require.Contains(t, logs, fmt.Sprintf("received_sha256=%x", sha256.Sum256(other)))
 	require.Equal(t, trigger, b.delivery(t, "d-1").Body, "the first is kept")
+}
+
+// Headers are not signed: a 100,000-character delivery id with invalid
+// UTF-8 adds one bounded line to the log and a bounded, valid id to the
+// store.
+func TestIntakeBoundsHeaderValues(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 1<<20, secret)
+	hostile := "id level=ERROR msg=forged \xff" + strings.Repeat("x", 100_000)
+	status, _ := b.post(t, []byte(`{}`), headers(hostile, ""))
+	require.Equal(t, http.StatusUnauthorized, status)
+	require.Less(t, b.logs.Len(), 1000, "one bounded log line")
+	require.Equal(t, 1, strings.Count(b.logs.String(), "\n"), "one line: %s", b.logs.String())
+
+	trigger := readFile(t, "incident.triggered.json")
+	status, a := b.post(t, trigger, headers(hostile, pagerduty.Sign(secret, trigger)))
+	require.Equal(t, http.StatusAccepted, status)
+	require.LessOrEqual(t, len(a.Delivery), 200)
+	require.True(t, utf8.ValidString(a.Delivery))
+	require.Equal(t, trigger, b.delivery(t, a.Delivery).Body)
 }
 
 // Only a header with a well-formed v1 signature counts as signed; the

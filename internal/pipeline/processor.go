@@ -288,7 +288,7 @@ func (p *Processor) ProcessNext(ctx context.Context) (bool, error) {
 		} else {
 			p.log.Error("the database refused what processing wrote", "source", d.Source, "delivery", d.ID, "err", err)
 		}
-		failed, ferr := p.store.RecordFailure(ctx, d.Seq, err.Error(), maxAttempts)
+		failed, ferr := p.store.RecordFailure(ctx, d.Seq, boundedText(err.Error()), maxAttempts)
 		if ferr != nil {
 			return false, fmt.Errorf("%w (and recording it: %v)", err, ferr)
 		}
@@ -418,7 +418,9 @@ func (p *Processor) apply(ctx context.Context, tx *store.Tx, d delivery.Delivery
 		if err != nil {
 			return delivery.Outcome{}, err
 		}
-		res.notices = append(res.notices, dec.Notices...)
+		for _, n := range dec.Notices {
+			res.notices = append(res.notices, boundedText(n))
+		}
 		switch {
 		case dec.Defer != "":
 			// Not applied after all: forget the event so that it applies
@@ -447,8 +449,28 @@ func (p *Processor) apply(ctx context.Context, tx *store.Tx, d delivery.Delivery
 }
 
 func (res *result) set(status delivery.Status, reason string) delivery.Outcome {
-	res.outcome = delivery.Outcome{Status: status, Reason: reason}
+	res.outcome = delivery.Outcome{Status: status, Reason: boundedText(reason)}
 	return res.outcome
+}
+
+// maxReasonText bounds a reason or notice, which may quote what a
+// delivery carried (an unknown event name, a field's value), in the log
+// and in the store.
+const maxReasonText = 500
+
+// boundedText is s as a log line or a stored reason may carry it: valid
+// UTF-8, one line, at most maxReasonText runes.
+func boundedText(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' {
+			return ' '
+		}
+		return r
+	}, incident.CleanText(s))
+	if r := []rune(s); len(r) > maxReasonText {
+		return string(r[:maxReasonText-1]) + "…"
+	}
+	return s
 }
 
 // decide loads the state the router asks for and returns its decision.

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -256,6 +257,31 @@ func TestProcessorStoresHostileText(t *testing.T) {
 		rec, err := b.store.Incident(context.Background(), 1)
 		require.NoError(t, err)
 		require.Equal(t, "Test\uFFFDIncident \uFFFD3", rec.Title)
+	})
+}
+
+// What a signed delivery carries can reach a reason (an unknown event
+// name, quoted): the stored reason and its log line stay bounded, on one
+// line.
+func TestProcessorBoundsReasons(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver string) {
+		b := setup(t, driver, nil)
+		body, err := os.ReadFile(filepath.Join("..", "..", "testdata", "pagerduty", "incident.triggered.json"))
+		require.NoError(t, err)
+		long := "incident.\\n" + strings.Repeat("x", 100_000)
+		body = bytes.Replace(body, []byte(`"event_type": "incident.triggered"`), []byte(`"event_type": "`+long+`"`), 1)
+		require.Contains(t, string(body), long)
+		_, err = b.store.AppendDeliveries(context.Background(), []delivery.Delivery{{
+			Source: incident.SourcePagerDuty, ID: "long", ReceivedAt: time.Now(), Body: body,
+		}})
+		require.NoError(t, err)
+		b.drain(t)
+		d, err := b.store.Delivery(context.Background(), incident.SourcePagerDuty, "long")
+		require.NoError(t, err)
+		require.Equal(t, delivery.StatusIgnored, d.Status)
+		require.Contains(t, d.Reason, "incident.")
+		require.LessOrEqual(t, len([]rune(d.Reason)), 500)
+		require.NotContains(t, d.Reason, "\n")
 	})
 }
 
