@@ -17,7 +17,7 @@ export GITHUB_WEBHOOK_SECRET    ?= dev-github-secret
 export JIRA_WEBHOOK_SECRET      ?= dev-jira-secret
 export INCIDENTHUB_API_TOKEN    ?= dev-api-token
 
-.PHONY: run test test-postgres bench bench-postgres build lint sample clean
+.PHONY: run test test-postgres bench bench-postgres fuzz build lint sample clean
 
 run: build
 	./bin/incidenthub serve --config $(CONFIG)
@@ -43,6 +43,17 @@ bench:
 bench-postgres:
 	INCIDENTHUB_TEST_POSTGRES_DSN="$$(PGPORT_FOR_TESTS=55436 PGDATA_FOR_TESTS=/tmp/incidenthub-postgres-bench \
 		PGFSYNC_FOR_TESTS=on .ci/postgres)" $(MAKE) bench
+
+# Every fuzz target for FUZZTIME each, one after another (go test fuzzes
+# one target at a time). `make test` runs their seed corpora.
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for target in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$target"; \
+			$(GO) test -run '^$$' -fuzz "^$$target$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/incidenthub ./cmd/incidenthub

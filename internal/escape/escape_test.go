@@ -122,3 +122,47 @@ func TestTitleMermaidURL(t *testing.T) {
 		require.False(t, strings.ContainsAny(m, ":`%\n"), "mermaid %q from %q", m, in)
 	}
 }
+
+// checkTitle asserts what a title must never contain.
+func checkTitle(t *testing.T, in, title string) {
+	t.Helper()
+	require.False(t, activeMention.MatchString(title), "title %q from %q", title, in)
+	require.False(t, activeGHReference.MatchString(title), "title %q from %q", title, in)
+	require.NotContains(t, title, "\n")
+}
+
+func FuzzTitle(f *testing.F) {
+	for _, seed := range []string{"@oncall: DB #5\ndown", "GH-12", "&#64;x", "a\u202Eb"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, in string) { checkTitle(t, in, escape.Title(in)) })
+}
+
+// A Mermaid label never holds what Mermaid reads as syntax, nor a fence.
+func FuzzMermaid(f *testing.F) {
+	for _, seed := range []string{"13:10 deploy", "x %%{init}%% ```\ny", "@a #1", "[a](b)"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		m := escape.Mermaid(in)
+		require.False(t, strings.ContainsAny(m, ":;%#`\"'<>{}[]()|&\\\n\r"), "mermaid %q from %q", m, in)
+		require.False(t, activeMention.MatchString(strings.ReplaceAll(m, "#", "")), "mention in %q", m)
+	})
+}
+
+// A URL the hub links to is an absolute http(s) URL that cannot end the
+// markdown link around it.
+func FuzzURL(f *testing.F) {
+	for _, seed := range []string{"https://acme.pagerduty.com/incidents/PX", "javascript:alert(1)", "https://x.example/a)(b", "http://h/p?q=1#f"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		u := escape.URL(in)
+		if u == "" {
+			return
+		}
+		require.Equal(t, in, u)
+		require.True(t, strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://"), u)
+		require.False(t, strings.ContainsAny(u, " <>()[]`\"'\\\n|"), u)
+	})
+}

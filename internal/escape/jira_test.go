@@ -34,6 +34,21 @@ func unquoteJQL(t *testing.T, s string) (value, rest string) {
 
 // A quoted value is read back as itself and nothing follows it: no value
 // can end the string and add a clause.
+func FuzzJQLString(f *testing.F) {
+	for _, seed := range []string{`inc-12`, `a" OR labels = "x`, `\\`, `\"`, "a\nb"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		quoted, err := escape.JQLString(in)
+		if err != nil {
+			return // a control character: refused, never quoted
+		}
+		value, rest := unquoteJQL(t, quoted)
+		require.Equal(t, in, value)
+		require.Empty(t, rest)
+	})
+}
+
 func TestJQLStringNeverEscapes(t *testing.T) {
 	t.Parallel()
 	pieces := []string{`"`, `\`, `'`, " OR ", "labels", "=", "inc-12", " AND project = OPS", `\"`, "(", ")", "~", "!", "ü", "*"}
@@ -68,17 +83,7 @@ func TestJiraWikiNeverActive(t *testing.T) {
 		for range 1 + r.IntN(10) {
 			b.WriteString(pieces[r.IntN(len(pieces))])
 		}
-		out := escape.JiraWiki(b.String())
-		require.NotContains(t, out, "\n")
-		// Every markup character is preceded by a backslash that is not
-		// itself escaped.
-		for i := 0; i < len(out); i++ {
-			if out[i] == '\\' {
-				i++
-				continue
-			}
-			require.NotContains(t, "*_?+^~|{}[]!-#():", string(out[i]), "unescaped %q in %q", out[i], out)
-		}
+		checkWiki(t, b.String())
 	}
 	require.Equal(t, `\[\~accountid\:x\] \{code\}`, escape.JiraWiki("[~accountid:x] {code}"))
 	// Jira's own constructs (confluence.atlassian.com "Text formatting
@@ -97,4 +102,27 @@ func TestJiraWikiNeverActive(t *testing.T) {
 	}
 	require.Equal(t, "one two", escape.JiraSummary("one\ntwo"))
 	require.Len(t, []rune(escape.JiraSummary(strings.Repeat("é", 400))), 255)
+}
+
+// checkWiki asserts that every markup character of escaped text is
+// preceded by a backslash that is not itself escaped, on one line.
+func checkWiki(t *testing.T, in string) {
+	t.Helper()
+	out := escape.JiraWiki(in)
+	require.NotContains(t, out, "\n")
+	require.NotContains(t, out, "\r")
+	for i := 0; i < len(out); i++ {
+		if out[i] == '\\' {
+			i++
+			continue
+		}
+		require.NotContains(t, "*_?+^~|{}[]!-#():", string(out[i]), "unescaped %q in %q", out[i], out)
+	}
+}
+
+func FuzzJiraWiki(f *testing.F) {
+	for _, seed := range []string{"[~accountid:5b10]", "{code}", "!img.png!", "(y) :)", "a\nh1. b", "\\[x]"} {
+		f.Add(seed)
+	}
+	f.Fuzz(checkWiki)
 }

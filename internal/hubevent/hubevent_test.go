@@ -55,3 +55,21 @@ func TestFollowUpKeyTellsIncarnationsApart(t *testing.T) {
 	require.Equal(t, hubevent.FollowUpKey(incident.EventFollowUpFiling, &first), hubevent.FollowUpKey(incident.EventFollowUpFiling, &first))
 	require.Equal(t, "note.added:INC-3:PAGE1", hubevent.RecordKey(incident.EventNoteAdded, 3, "PAGE1"))
 }
+
+// Hub events come only from the hub's own jobs, but a stored one is
+// normalised like any delivery: whatever it holds, never a panic, and an
+// event only under its own key.
+func FuzzNormalize(f *testing.F) {
+	f.Add("review.opened:INC-12", []byte(`{"key":"review.opened:INC-12","type":"review.opened","at":"2026-04-02T09:30:00Z","incident_id":12,"issue_number":7}`))
+	f.Add("x", []byte(`{"key":"x","type":"action.failed","incident_id":1,"text":"job 4"}`))
+	f.Add("x", []byte(`{"key":"x","incident_id":-1}`))
+	f.Fuzz(func(t *testing.T, id string, body []byte) {
+		evs, err := hubevent.Normalizer{}.Normalize(delivery.Delivery{Source: incident.SourceHub, ID: id, Body: body})
+		if err != nil {
+			return
+		}
+		require.Len(t, evs, 1)
+		require.Equal(t, id, evs[0].ID)
+		require.Positive(t, evs[0].RecordID)
+	})
+}

@@ -67,3 +67,18 @@ func TestSums(t *testing.T) {
 		require.Len(t, inbox.Sums(tc.header, "v1="), tc.want, tc.header)
 	}
 }
+
+// Whatever a header holds, every sum parsed is a whole SHA-256 sum, and a
+// true signature among other values is found.
+func FuzzSums(f *testing.F) {
+	whole := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	for _, seed := range []string{"v1=" + whole, "v1=00", "v2=" + whole + ",v1=" + whole, " , ,", "v1=" + whole + "00"} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, header string) {
+		for _, sum := range inbox.Sums(header, "v1=") {
+			require.Len(t, sum, sha256.Size)
+		}
+		require.Len(t, inbox.Sums(header+",v1="+whole, "v1="), len(inbox.Sums(header, "v1="))+1)
+	})
+}
