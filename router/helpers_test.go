@@ -104,9 +104,11 @@ func (w *world) apply(t *testing.T, ev incident.Event) router.Decision {
 	}
 	if st.Owner == nil && q.CorrelationKey != "" {
 		for _, id := range slices.Sorted(maps.Keys(w.records)) {
-			if r := w.records[id]; r.CorrelationKey == q.CorrelationKey &&
-				(r.Status.Active() || (r.Status == incident.StatusResolved || r.Status == incident.StatusReviewing) && q.PageStart.Before(r.ResolvedAt)) &&
-				!r.OpenedAt.Before(q.OpenedFrom) && !r.OpenedAt.After(q.OpenedTo) {
+			// As the store's ActiveRecords chooses them.
+			r := w.records[id]
+			inWindow := !r.OpenedAt.Before(q.OpenedFrom) && !r.OpenedAt.After(q.OpenedTo)
+			announced := r.Kind == incident.KindAwareness && r.Status.Active() && !r.OpenedAt.After(q.OpenedTo)
+			if r.CorrelationKey == q.CorrelationKey && r.Status != incident.StatusClosed && (inWindow || announced) {
 				st.Active = append(st.Active, r)
 			}
 		}

@@ -64,6 +64,9 @@ func decidePage(s State, ev incident.Event, r Rules) Decision {
 		}
 		rec.Pages = append(rec.Pages, r.newPage(ev))
 		page = &rec.Pages[len(rec.Pages)-1]
+		if !d.Opened {
+			retitle(&rec, &before, page)
+		}
 		if _, _, mapped := r.service(page.ServiceID); !mapped {
 			d.Notices = append(d.Notices, fmt.Sprintf("PagerDuty service %s (%s) is not in the configuration: its pages open records with service %q",
 				page.ServiceID, page.ServiceName, incident.UnmappedService))
@@ -110,37 +113,21 @@ func decidePage(s State, ev incident.Event, r Rules) Decision {
 	return d
 }
 
-// recordFor returns the active record a new page joins (a page storm), or
-// a new record. Times compared are when the page began, never arrival.
-// activeAt reports whether a record was active when a page started: it
-// is, or it resolved only after. A page delivered late thus joins the
-// storm it was part of, as it would have live, even when another page's
-// resolve was decided first; the record is active again with it.
-func activeAt(rec *incident.Record, at time.Time) bool {
-	if rec.Status.Active() {
-		return true
-	}
-	return (rec.Status == incident.StatusResolved || rec.Status == incident.StatusReviewing) && at.Before(rec.ResolvedAt)
-}
-
-func (r Rules) recordFor(active []incident.Record, ev incident.Event) (incident.Record, bool) {
+// recordFor returns the record a new page joins (a page storm), or a new
+// record. Only when things started is compared, never arrival, and never
+// whether another page had resolved: that depends on which of the storm's
+// deliveries were decided first. So any order of a storm's deliveries
+// makes the same record (docs/decisions.md §5).
+func (r Rules) recordFor(candidates []incident.Record, ev incident.Event) (incident.Record, bool) {
 	service, key, _ := r.service(ev.Snapshot.ServiceID)
 	at := pageStart(ev)
 	var (
 		best *incident.Record
 		gap  time.Duration
 	)
-	for i := range active {
-		c := &active[i]
-		if c.CorrelationKey != key || !activeAt(c, at) {
-			continue
-		}
-		// Symmetric, so that a storm delivered out of order still merges
-		// as it would have live. An announced risky change is watched for
-		// as long as it is active.
-		g := at.Sub(c.OpenedAt).Abs()
-		announced := c.Kind == incident.KindAwareness && !at.Before(c.OpenedAt)
-		if (g <= r.MergeWindow || announced) && (best == nil || g < gap) {
+	for i := range candidates {
+		c := &candidates[i]
+		if g, ok := joinable(c, key, at, r.MergeWindow); ok && (best == nil || g < gap) {
 			best, gap = c, g
 		}
 	}
@@ -155,6 +142,51 @@ func (r Rules) recordFor(active []incident.Record, ev incident.Event) (incident.
 		CorrelationKey: key,
 		OpenedAt:       at,
 	}, true
+}
+
+// joinable reports whether a page of correlation key that started at may
+// join rec, and how far apart their starts are. A record not closed joins
+// a page that started within window of its opening, before or after, even
+// if its pages had all resolved: the storm flapped, and it is one
+// incident. An announced risky change is watched for as long as it is
+// active.
+func joinable(rec *incident.Record, key string, at time.Time, window time.Duration) (time.Duration, bool) {
+	if rec.CorrelationKey != key || rec.Status == incident.StatusClosed {
+		return 0, false
+	}
+	gap := at.Sub(rec.OpenedAt).Abs()
+	announced := rec.Kind == incident.KindAwareness && rec.Status.Active() && !at.Before(rec.OpenedAt)
+	return gap, gap <= window || announced
+}
+
+// retitle names a record opened by a page after its earliest page, which
+// a storm delivered out of order may only bring later: the title does not
+// depend on which page was decided first. An announced change keeps its
+// announcement's title.
+func retitle(rec *incident.Record, before *incident.Record, joined *incident.Page) {
+	if rec.Kind != incident.KindIncident || len(before.Pages) == 0 {
+		return
+	}
+	first := earliest(before.Pages)
+	if rec.Title == first.Title && earlierPage(joined, first) {
+		rec.Title = joined.Title
+	}
+}
+
+// earliest is the page that started first (by id when two started at
+// once).
+func earliest(pages []incident.Page) *incident.Page {
+	first := &pages[0]
+	for i := range pages[1:] {
+		if earlierPage(&pages[i+1], first) {
+			first = &pages[i+1]
+		}
+	}
+	return first
+}
+
+func earlierPage(a, b *incident.Page) bool {
+	return a.TriggeredAt.Before(b.TriggeredAt) || a.TriggeredAt.Equal(b.TriggeredAt) && a.ID < b.ID
 }
 
 // pageStart is when the page began: its created_at when the snapshot has

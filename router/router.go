@@ -72,14 +72,12 @@ type Service struct {
 type Query struct {
 	// PageID: load the record that holds this PagerDuty incident.
 	PageID string
-	// CorrelationKey: load the active records with this key, opened
-	// between OpenedFrom and OpenedTo (the merge window around the page's
-	// start). Empty when the event cannot open a record.
+	// CorrelationKey: load the records with this key a new page may join:
+	// not closed, and opened between OpenedFrom and OpenedTo (the merge
+	// window around the page's start), or active awareness records opened
+	// before OpenedTo. Empty when the event cannot open a record.
 	CorrelationKey       string
 	OpenedFrom, OpenedTo time.Time
-	// PageStart is when the page started: records resolved after it were
-	// still active then, and are candidates too.
-	PageStart time.Time
 	// ChangeKey: load the stored change with this key.
 	ChangeKey string
 	// RecordID: load this record.
@@ -174,7 +172,7 @@ func QueryFor(ev incident.Event, r Rules) Query {
 	if ev.Snapshot != nil {
 		_, q.CorrelationKey, _ = r.service(ev.Snapshot.ServiceID)
 		start := pageStart(ev)
-		q.OpenedFrom, q.OpenedTo, q.PageStart = start.Add(-r.MergeWindow), start.Add(r.MergeWindow), start
+		q.OpenedFrom, q.OpenedTo = start.Add(-r.MergeWindow), start.Add(r.MergeWindow)
 	}
 	return q
 }

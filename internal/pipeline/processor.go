@@ -608,7 +608,7 @@ func (p *Processor) load(ctx context.Context, tx *store.Tx, q router.Query) (rou
 		}
 	}
 	if st.Owner == nil && q.CorrelationKey != "" {
-		if st.Active, err = tx.ActiveRecords(ctx, q.CorrelationKey, q.OpenedFrom, q.OpenedTo, q.PageStart); err != nil {
+		if st.Active, err = tx.ActiveRecords(ctx, q.CorrelationKey, q.OpenedFrom, q.OpenedTo); err != nil {
 			return st, err
 		}
 	}

@@ -175,18 +175,19 @@ func (t *Tx) RecordByPage(ctx context.Context, pageID string) (*incident.Record,
 	return &rec, nil
 }
 
-// ActiveRecords returns the records with the key that were active when a
-// page started (at): open or acknowledged now, or resolved (under review
-// or not) only after at, as a page delivered late finds them. Of those,
-// the ones that opened between from and to (inclusive), and awareness
-// records that opened before to: an announced change is watched for as
-// long as it is active.
-func (t *Tx) ActiveRecords(ctx context.Context, correlationKey string, from, to, at time.Time) ([]incident.Record, error) {
+// ActiveRecords returns the records with the key a page may join: not
+// closed, and opened between from and to (inclusive), or awareness
+// records, open or acknowledged, that opened before to (an announced
+// change is watched for as long as it is active). Resolved ones are among
+// them: whether a record had resolved when a page arrives depends on the
+// order its storm's deliveries were decided in.
+func (t *Tx) ActiveRecords(ctx context.Context, correlationKey string, from, to time.Time) ([]incident.Record, error) {
 	rows, err := t.tx.QueryContext(ctx, `SELECT `+recordColumns+` FROM incidents
 		WHERE correlation_key = $1
-		  AND (status IN ('open', 'acknowledged') OR (status IN ('resolved', 'reviewing') AND resolved_at > $4))
-		  AND (opened_at BETWEEN $2 AND $3 OR (kind = 'awareness' AND opened_at <= $3))
-		ORDER BY id`, correlationKey, from.UnixMilli(), to.UnixMilli(), at.UnixMilli())
+		  AND status IN ('open', 'acknowledged', 'resolved', 'reviewing')
+		  AND (opened_at BETWEEN $2 AND $3
+		       OR (kind = 'awareness' AND status IN ('open', 'acknowledged') AND opened_at <= $3))
+		ORDER BY id`, correlationKey, from.UnixMilli(), to.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("active records of %s: %w", correlationKey, err)
 	}

@@ -1,0 +1,143 @@
+package router_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/incidenthub/incidenthub/internal/incident"
+)
+
+// stormPage is one PagerDuty incident of a generated storm.
+type stormPage struct {
+	id, service string
+	start       time.Time
+	ackBy       string        // "" when nobody acknowledges
+	resolveIn   time.Duration // after start
+}
+
+// stormEvents are the webhooks of the pages, in the order they happened.
+func stormEvents(t *testing.T, pages []stormPage) []incident.Event {
+	t.Helper()
+	type timed struct {
+		at time.Time
+		ev incident.Event
+	}
+	var all []timed
+	stamp := func(at time.Time) string { return at.UTC().Format(time.RFC3339) }
+	for i, p := range pages {
+		snapshot := map[string]any{"data.id": p.id, "data.created_at": stamp(p.start), "data.number": 100 + i,
+			"data.title": "Storm page " + p.id}
+		edit := func(file, kind string, at time.Time) {
+			edits := map[string]any{"id": p.id + "-" + kind, "occurred_at": stamp(at)}
+			for k, v := range snapshot {
+				edits[k] = v
+			}
+			pl := loadPayload(t, file).with(edits)
+			pl.data()["service"].(map[string]any)["id"] = p.service
+			all = append(all, timed{at, pl.normalize(t)})
+		}
+		edit("incident.triggered.json", "trigger", p.start)
+		if p.ackBy != "" {
+			ack := loadPayload(t, "incident.acknowledged.json")
+			ack.event()["agent"].(map[string]any)["summary"] = p.ackBy
+			at := p.start.Add(time.Minute)
+			edits := map[string]any{"id": p.id + "-ack", "occurred_at": stamp(at), "agent": ack.event()["agent"]}
+			for k, v := range snapshot {
+				edits[k] = v
+			}
+			pl := ack.with(edits)
+			pl.data()["service"].(map[string]any)["id"] = p.service
+			all = append(all, timed{at, pl.normalize(t)})
+		}
+		edit("incident.resolved.json", "resolve", p.start.Add(p.resolveIn))
+	}
+	slices.SortStableFunc(all, func(a, b timed) int { return a.at.Compare(b.at) })
+	out := make([]incident.Event, len(all))
+	for i, x := range all {
+		out[i] = x.ev
+	}
+	return out
+}
+
+// shape is what a record must be whatever order its storm arrived in:
+// everything but its number, the order pages and responders were added,
+// and the status and severity changes the hub saw on the way.
+func shape(w *world) []string {
+	var out []string
+	for id, rec := range w.records {
+		var pages, entries []string
+		for _, p := range rec.Pages {
+			pages = append(pages, p.ID)
+		}
+		for _, e := range w.entries[id] {
+			if e.Kind != incident.EntryStatusChanged && e.Kind != incident.EntrySeverityChanged {
+				entries = append(entries, e.At.Format(time.TimeOnly)+" "+e.Key+" "+e.Summary)
+			}
+		}
+		slices.Sort(pages)
+		slices.Sort(entries)
+		responders := slices.Sorted(slices.Values(rec.Responders))
+		out = append(out, fmt.Sprintf("pages=%v title=%q status=%s severity=%s opened=%s acked=%s resolved=%s commander=%q responders=%q\n  %s",
+			pages, rec.Title, rec.Status, rec.Severity, rec.OpenedAt.Format(time.TimeOnly), rec.AcknowledgedAt.Format(time.TimeOnly),
+			rec.ResolvedAt.Format(time.TimeOnly), rec.Commander, responders, strings.Join(entries, "\n  ")))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Any order of a storm's deliveries yields the same records as the order
+// the pages happened in: correlation compares when things started, never
+// what was decided first. Storms are groups of pages on one service whose
+// starts span at most the merge window (30m), apart from each other by
+// more than it; pages resolve while others of their storm are still
+// starting, so that a resolve decided first once made later pages a
+// record of their own.
+func TestStormIsOrderIndependent(t *testing.T) {
+	t.Parallel()
+	base := at("2021-06-04T13:00:00Z")
+	pages := []stormPage{
+		// A storm on payments; P1 resolves before P3 and P4 start.
+		{id: "P1", service: "PA2P440", start: base, ackBy: "Ana Ortiz", resolveIn: 5 * time.Minute},
+		{id: "P2", service: "PA2P440", start: base.Add(2 * time.Minute), resolveIn: 40 * time.Minute},
+		{id: "P3", service: "PA2P440", start: base.Add(7 * time.Minute), ackBy: "Bo Li", resolveIn: 3 * time.Minute},
+		{id: "P4", service: "PA2P440", start: base.Add(26 * time.Minute), resolveIn: 10 * time.Minute},
+		// Checkout at the same time: a record of its own.
+		{id: "C1", service: "PLVTM9H", start: base.Add(3 * time.Minute), ackBy: "Cy Park", resolveIn: 20 * time.Minute},
+		// A second storm on payments, more than the window after the first.
+		{id: "Q1", service: "PA2P440", start: base.Add(70 * time.Minute), resolveIn: time.Minute},
+		{id: "Q2", service: "PA2P440", start: base.Add(75 * time.Minute), ackBy: "Ana Ortiz", resolveIn: 5 * time.Minute},
+	}
+	events := stormEvents(t, pages)
+
+	live := newWorld()
+	for _, ev := range events {
+		live.apply(t, ev)
+	}
+	want := shape(live)
+	require.Len(t, want, 3, "two storms on payments, one on checkout:\n%s", strings.Join(want, "\n"))
+	require.Contains(t, want[0]+want[1]+want[2], "pages=[P1 P2 P3 P4]")
+
+	r := rand.New(rand.NewPCG(11, 12))
+	for run := range 300 {
+		order := slices.Clone(events)
+		r.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		w := newWorld()
+		for _, ev := range order {
+			w.apply(t, ev)
+		}
+		got := shape(w)
+		if !slices.Equal(want, got) {
+			var ids []string
+			for _, ev := range order {
+				ids = append(ids, ev.ID)
+			}
+			t.Fatalf("run %d, order %v:\nwant\n%s\ngot\n%s", run, ids, strings.Join(want, "\n"), strings.Join(got, "\n"))
+		}
+	}
+}
