@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/fx"
@@ -50,13 +53,23 @@ func serve(ctx context.Context, cfg *config.Config, log *slog.Logger, opts ...fx
 	if err := app.Err(); err != nil {
 		return err
 	}
+	// Signals are caught from before the start: fx relays them only once
+	// every start hook has run, and the listener is up (readiness answers)
+	// before that, so a SIGTERM sent then would kill the process at once.
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(signals)
 	startCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), app.StartTimeout())
 	defer cancel()
 	if err := app.Start(startCtx); err != nil {
 		return fmt.Errorf("start: %w", err)
 	}
-	sig := <-app.Wait()
-	log.Info("stopping", "signal", sig.Signal.String())
+	select {
+	case sig := <-signals:
+		log.Info("stopping", "signal", sig.String())
+	case sig := <-app.Wait():
+		log.Info("stopping", "signal", sig.Signal.String())
+	}
 	stopCtx, cancelStop := context.WithTimeout(context.WithoutCancel(ctx), app.StopTimeout())
 	defer cancelStop()
 	return app.Stop(stopCtx)
