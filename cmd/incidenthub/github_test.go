@@ -24,6 +24,15 @@ const githubSecret = "gh-test-secret-77d1"
 // to a file that `webhook send` can read.
 func payloadFile(t *testing.T, vendor, name string, edits map[string]any) string {
 	t.Helper()
+	file := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(file, payload(t, vendor, name, edits), 0o600))
+	return file
+}
+
+// payload is a vendor's published payload from testdata with edits
+// applied at dotted paths.
+func payload(t *testing.T, vendor, name string, edits map[string]any) []byte {
+	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", vendor, name))
 	require.NoError(t, err)
 	var doc map[string]any
@@ -37,9 +46,7 @@ func payloadFile(t *testing.T, vendor, name string, edits map[string]any) string
 	}
 	out, err := json.Marshal(doc)
 	require.NoError(t, err)
-	file := filepath.Join(t.TempDir(), name)
-	require.NoError(t, os.WriteFile(file, out, 0o600))
-	return file
+	return out
 }
 
 func deployStatus(t *testing.T, id int, at string) string {
