@@ -106,30 +106,16 @@ func runSweeper(lc fx.Lifecycle, cfg config.GitHub, stored DeliveryLookup, db *s
 	return nil
 }
 
-// Leader is the lease on a work one replica does at a time.
-type Leader interface {
-	Held(ctx context.Context) (bool, error)
-}
-
 // Run sweeps at once and then every interval until ctx ends, while this
 // replica holds the lease on sweeping.
-func (s *Sweeper) Run(ctx context.Context, interval time.Duration, lease Leader) {
-	for {
-		if held, err := lease.Held(ctx); err != nil && ctx.Err() == nil {
-			s.log.Warn("cannot take the sweeper's lease; the next round retries", "err", err)
-		} else if held {
-			res, err := s.Sweep(ctx)
-			if err != nil && ctx.Err() == nil {
-				s.log.Error("sweep incomplete; the next one retries", "err", err)
-			}
-			if res.Redelivered > 0 || res.GivenUp > 0 {
-				s.log.Info("sweep done", "redelivered", res.Redelivered, "given_up", res.GivenUp)
-			}
+func (s *Sweeper) Run(ctx context.Context, interval time.Duration, lease lifecycle.Leader) {
+	lifecycle.Periodically(ctx, interval, lease, s.log, func(ctx context.Context) {
+		res, err := s.Sweep(ctx)
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("sweep incomplete; the next one retries", "err", err)
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(interval):
+		if res.Redelivered > 0 || res.GivenUp > 0 {
+			s.log.Info("sweep done", "redelivered", res.Redelivered, "given_up", res.GivenUp)
 		}
-	}
+	})
 }

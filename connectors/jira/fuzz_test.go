@@ -1,72 +1,18 @@
 package jira_test
 
 import (
-	"net/http"
-	"os"
-	"path/filepath"
-	"strings"
 	"testing"
 
-	"github.com/stretchr/testify/require"
-
 	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/connectors/connectortest"
 	"github.com/incidenthub/incidenthub/connectors/jira"
-	"github.com/incidenthub/incidenthub/internal/delivery"
-	"github.com/incidenthub/incidenthub/internal/incident"
 )
 
-// fixtures are the vendor's published payloads in testdata: the seeds.
-func fixtures(f *testing.F) map[string][]byte {
-	f.Helper()
-	paths, err := filepath.Glob(filepath.Join("..", "..", "testdata", "jira", "*.json"))
-	require.NoError(f, err)
-	require.NotEmpty(f, paths)
-	out := map[string][]byte{}
-	for _, p := range paths {
-		raw, err := os.ReadFile(p)
-		require.NoError(f, err)
-		out[filepath.Base(p)] = raw
-	}
-	return out
-}
-
-// Whatever the header holds, the verifier never panics, never verifies
-// what Signed refuses, and always verifies a body that also carries its
-// true signature.
 func FuzzVerifier(f *testing.F) {
-	for _, body := range fixtures(f) {
-		f.Add("", body)
-		f.Add(jira.Sign("fuzz-secret", body), body)
-		f.Add("sha256=00", body)
-	}
-	f.Add("sha256="+strings.Repeat("ab", 32)+",,sha256=", []byte("{}"))
-	v := jira.NewVerifier([]config.Secret{"fuzz-secret"})
-	f.Fuzz(func(t *testing.T, header string, body []byte) {
-		h := http.Header{}
-		h.Set(jira.SignatureHeader, header)
-		if v.Verify(h, body) {
-			require.True(t, v.Signed(h), "verified what Signed refuses: %q", header)
-		}
-		h.Set(jira.SignatureHeader, jira.Sign("fuzz-secret", body))
-		require.True(t, v.Verify(h, body))
-	})
+	connectortest.FuzzVerifier(f, jira.NewVerifier([]config.Secret{"fuzz-secret"}), jira.SignatureHeader,
+		"fuzz-secret", "sha256=00", jira.Sign, connectortest.Fixtures(f, "jira"))
 }
 
-// Whatever a signed delivery holds, normalising it never panics, and what
-// it yields is Jira's.
 func FuzzNormalize(f *testing.F) {
-	for _, body := range fixtures(f) {
-		f.Add(body)
-	}
-	f.Fuzz(func(t *testing.T, body []byte) {
-		events, err := jira.Normalizer{}.Normalize(delivery.Delivery{Source: incident.SourceJira, ID: "fuzz", Body: body})
-		if err != nil {
-			require.Empty(t, events)
-			return
-		}
-		for _, ev := range events {
-			require.Equal(t, incident.SourceJira, ev.Source)
-			require.NotEmpty(t, ev.Type)
-		}
-	})
+	connectortest.FuzzNormalize(f, jira.Normalizer{}, func(string) string { return "" }, connectortest.Fixtures(f, "jira"))
 }

@@ -1,72 +1,19 @@
 package pagerduty_test
 
 import (
-	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/stretchr/testify/require"
-
 	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/connectors/connectortest"
 	"github.com/incidenthub/incidenthub/connectors/pagerduty"
-	"github.com/incidenthub/incidenthub/internal/delivery"
-	"github.com/incidenthub/incidenthub/internal/incident"
 )
 
-// fixtures are the vendor's published payloads in testdata: the seeds.
-func fixtures(f *testing.F) map[string][]byte {
-	f.Helper()
-	paths, err := filepath.Glob(filepath.Join("..", "..", "testdata", "pagerduty", "*.json"))
-	require.NoError(f, err)
-	require.NotEmpty(f, paths)
-	out := map[string][]byte{}
-	for _, p := range paths {
-		raw, err := os.ReadFile(p)
-		require.NoError(f, err)
-		out[filepath.Base(p)] = raw
-	}
-	return out
-}
-
-// Whatever the header holds, the verifier never panics, never verifies
-// what Signed refuses, and always verifies a body that also carries its
-// true signature.
 func FuzzVerifier(f *testing.F) {
-	for _, body := range fixtures(f) {
-		f.Add("", body)
-		f.Add(pagerduty.Sign("fuzz-secret", body), body)
-		f.Add("v1=00", body)
-	}
-	f.Add("v1="+strings.Repeat("ab", 32)+",,v1=", []byte("{}"))
-	v := pagerduty.NewVerifier([]config.Secret{"fuzz-secret"})
-	f.Fuzz(func(t *testing.T, header string, body []byte) {
-		h := http.Header{}
-		h.Set(pagerduty.SignatureHeader, header)
-		if v.Verify(h, body) {
-			require.True(t, v.Signed(h), "verified what Signed refuses: %q", header)
-		}
-		h.Set(pagerduty.SignatureHeader, pagerduty.Sign("fuzz-secret", body))
-		require.True(t, v.Verify(h, body))
-	})
+	connectortest.FuzzVerifier(f, pagerduty.NewVerifier([]config.Secret{"fuzz-secret"}), pagerduty.SignatureHeader,
+		"fuzz-secret", "v1=00,v0="+strings.Repeat("ab", 32), pagerduty.Sign, connectortest.Fixtures(f, "pagerduty"))
 }
 
-// Whatever a signed delivery holds, normalising it never panics, and what
-// it yields is PagerDuty's.
 func FuzzNormalize(f *testing.F) {
-	for _, body := range fixtures(f) {
-		f.Add(body)
-	}
-	f.Fuzz(func(t *testing.T, body []byte) {
-		events, err := pagerduty.Normalizer{}.Normalize(delivery.Delivery{Source: incident.SourcePagerDuty, ID: "fuzz", Body: body})
-		if err != nil {
-			require.Empty(t, events)
-			return
-		}
-		for _, ev := range events {
-			require.Equal(t, incident.SourcePagerDuty, ev.Source)
-			require.NotEmpty(t, ev.Type)
-		}
-	})
+	connectortest.FuzzNormalize(f, pagerduty.Normalizer{}, func(string) string { return "" }, connectortest.Fixtures(f, "pagerduty"))
 }

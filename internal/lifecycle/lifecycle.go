@@ -3,6 +3,8 @@ package lifecycle
 
 import (
 	"context"
+	"log/slog"
+	"time"
 
 	"go.uber.org/fx"
 )
@@ -32,4 +34,28 @@ func Go(lc fx.Lifecycle, fn func(ctx context.Context)) {
 			}
 		},
 	})
+}
+
+// Leader is the lease on work one replica does at a time.
+type Leader interface {
+	Held(ctx context.Context) (bool, error)
+}
+
+// Periodically runs fn at once and then every interval until ctx ends,
+// each time this replica holds lease: periodic work that one replica
+// does at a time (the GitHub sweeper, pruning). A lease that cannot be
+// asked about is logged, and the next round asks again.
+func Periodically(ctx context.Context, interval time.Duration, lease Leader, log *slog.Logger, fn func(context.Context)) {
+	for {
+		if held, err := lease.Held(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("cannot take the lease; the next round retries", "err", err)
+		} else if held {
+			fn(ctx)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+	}
 }

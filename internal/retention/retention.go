@@ -36,11 +36,6 @@ type Deleter interface {
 	PruneDeliveries(ctx context.Context, f store.PruneFilter) (int64, error)
 }
 
-// Leader is the lease on work one replica does at a time.
-type Leader interface {
-	Held(ctx context.Context) (bool, error)
-}
-
 // Pruner deletes processed deliveries older than its retention.
 type Pruner struct {
 	store Deleter
@@ -77,24 +72,15 @@ func (p *Pruner) Prune(ctx context.Context) (int64, error) {
 
 // Run prunes at once and then every interval until ctx ends, while this
 // replica holds the lease on pruning.
-func (p *Pruner) Run(ctx context.Context, lease Leader) {
-	for {
-		if held, err := lease.Held(ctx); err != nil && ctx.Err() == nil {
-			p.log.Warn("cannot take the pruning lease; the next round retries", "err", err)
-		} else if held {
-			n, err := p.Prune(ctx)
-			if err != nil && ctx.Err() == nil {
-				p.log.Error("pruning deliveries stopped; the next round goes on", "err", err, "deleted", n)
-			} else if n > 0 {
-				p.log.Info("pruned processed deliveries", "deleted", n, "older_than", p.keep.String())
-			}
+func (p *Pruner) Run(ctx context.Context, lease lifecycle.Leader) {
+	lifecycle.Periodically(ctx, interval, lease, p.log, func(ctx context.Context) {
+		n, err := p.Prune(ctx)
+		if err != nil && ctx.Err() == nil {
+			p.log.Error("pruning deliveries stopped; the next round goes on", "err", err, "deleted", n)
+		} else if n > 0 {
+			p.log.Info("pruned processed deliveries", "deleted", n, "older_than", p.keep.String())
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(interval):
-		}
-	}
+	})
 }
 
 // Module prunes deliveries for the life of the app, on one replica at a
