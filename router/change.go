@@ -192,6 +192,22 @@ func ChangesFor(rec *incident.Record, changes []incident.Change, r Rules) []Atta
 	return out
 }
 
+// ChangesNoLongerFor returns the attached changes that do not belong on
+// rec now that it moved: attached while it looked open, they came after
+// the resolve decided since (a storm's resolves decided before a deploy
+// that followed them would have left the deploy off). So the changes a
+// record shows do not depend on the order its deliveries were decided
+// in. The change an awareness record announces always stays.
+func ChangesNoLongerFor(rec *incident.Record, attached []incident.Change, r Rules) []Attachment {
+	var out []Attachment
+	for _, c := range attached {
+		if c.Key != rec.Cause && !attachable(rec, c, r.ChangeLookback) {
+			out = append(out, Attachment{RecordID: rec.ID, ChangeKey: c.Key, Entry: ChangeEntry(c)})
+		}
+	}
+	return out
+}
+
 // ChangesQuery names the changes that may belong on rec.
 func ChangesQuery(rec *incident.Record, r Rules) (service string, from, to time.Time) {
 	return rec.Service, rec.OpenedAt.Add(-r.ChangeLookback), rec.ResolvedAt

@@ -132,6 +132,8 @@ type Decision struct {
 	// Attach puts changes on records' timelines; a zero RecordID means
 	// Record, once saved.
 	Attach []Attachment
+	// Detach takes changes off Record that no longer belong on it.
+	Detach []Attachment
 	// Actions are side effects on Record, run as durable jobs.
 	Actions []incident.Action
 	// FollowUps are follow-ups of Record to save: new ones (ID zero) and

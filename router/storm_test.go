@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/incidenthub/incidenthub/internal/incident"
+	"github.com/incidenthub/incidenthub/router"
 )
 
 // stormPage is one PagerDuty incident of a generated storm.
@@ -140,4 +141,32 @@ func TestStormIsOrderIndependent(t *testing.T) {
 			t.Fatalf("run %d, order %v:\nwant\n%s\ngot\n%s", run, ids, strings.Join(want, "\n"), strings.Join(got, "\n"))
 		}
 	}
+}
+
+// A change attached while a record looked open comes off once the record's
+// resolve, decided since, comes before it; changes in the lookback or
+// while it was open stay, and so does the change an awareness record
+// announces.
+func TestChangesNoLongerFor(t *testing.T) {
+	t.Parallel()
+	opened := at("2021-06-04T13:00:00Z")
+	rec := &incident.Record{ID: 3, Service: "payments", OpenedAt: opened, ResolvedAt: opened.Add(30 * time.Minute),
+		Status: incident.StatusResolved, Cause: "announced"}
+	change := func(key string, after time.Duration) incident.Change {
+		return incident.Change{Key: key, Service: "payments", Kind: incident.ChangeDeploy, At: opened.Add(after)}
+	}
+	attached := []incident.Change{change("lookback", -time.Hour), change("during", 10*time.Minute),
+		change("after", 45*time.Minute), change("announced", 45*time.Minute), change("long-before", -3*time.Hour)}
+	r := rules
+	r.ChangeLookback = 2 * time.Hour
+	var off []string
+	for _, a := range router.ChangesNoLongerFor(rec, attached, r) {
+		require.Equal(t, int64(3), a.RecordID)
+		require.Equal(t, "change:"+a.ChangeKey, a.Entry.Key)
+		off = append(off, a.ChangeKey)
+	}
+	require.Equal(t, []string{"after", "long-before"}, off)
+
+	rec.ResolvedAt, rec.Status = time.Time{}, incident.StatusOpen
+	require.Len(t, router.ChangesNoLongerFor(rec, attached, r), 1, "open again: only what is before the lookback")
 }

@@ -162,7 +162,9 @@ func FuzzURL(f *testing.F) {
 			return
 		}
 		require.Equal(t, in, u)
-		require.True(t, strings.HasPrefix(u, "https://") || strings.HasPrefix(u, "http://"), u)
+		// Schemes are case-insensitive (RFC 3986): hTtp:// is http://.
+		lower := strings.ToLower(u)
+		require.True(t, strings.HasPrefix(lower, "https://") || strings.HasPrefix(lower, "http://"), u)
 		require.False(t, strings.ContainsAny(u, " <>()[]`\"'\\\n|"), u)
 	})
 }

@@ -495,6 +495,13 @@ func (p *Processor) decide(ctx context.Context, tx *store.Tx, ev incident.Event)
 		return router.Decision{}, err
 	}
 	dec.Attach = append(dec.Attach, router.ChangesFor(dec.Record, changes, p.rules)...)
+	if dec.Record.ID != 0 {
+		attached, err := tx.AttachedChanges(ctx, dec.Record.ID)
+		if err != nil {
+			return router.Decision{}, err
+		}
+		dec.Detach = router.ChangesNoLongerFor(dec.Record, attached, p.rules)
+	}
 	return dec, nil
 }
 
@@ -545,6 +552,11 @@ func (p *Processor) write(ctx context.Context, tx *store.Tx, dec router.Decision
 			id = dec.Record.ID
 		}
 		if err := tx.AttachChange(ctx, id, a.ChangeKey, a.Entry); err != nil {
+			return err
+		}
+	}
+	for _, a := range dec.Detach {
+		if err := tx.DetachChange(ctx, a.RecordID, a.ChangeKey, a.Entry.Key); err != nil {
 			return err
 		}
 	}

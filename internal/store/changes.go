@@ -117,6 +117,21 @@ func endOrMax(t time.Time) int64 {
 }
 
 // AttachedChanges returns the changes attached to a record, oldest first.
+// DetachChange takes a change off a record and its timeline: it was
+// attached while the record looked open, and the record's resolve, decided
+// since, came before it.
+func (t *Tx) DetachChange(ctx context.Context, recordID int64, changeKey, entryKey string) error {
+	if _, err := t.tx.ExecContext(ctx, `DELETE FROM incident_changes WHERE incident_id = $1 AND change_key = $2`,
+		recordID, changeKey); err != nil {
+		return fmt.Errorf("detach %s from %s: %w", changeKey, incident.FormatRef(recordID), err)
+	}
+	if _, err := t.tx.ExecContext(ctx, `DELETE FROM timeline WHERE incident_id = $1 AND entry_key = $2`,
+		recordID, entryKey); err != nil {
+		return fmt.Errorf("detach %s from %s's timeline: %w", changeKey, incident.FormatRef(recordID), err)
+	}
+	return nil
+}
+
 func (t *Tx) AttachedChanges(ctx context.Context, recordID int64) ([]incident.Change, error) {
 	return attachedChanges(ctx, t.tx, recordID)
 }

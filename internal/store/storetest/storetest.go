@@ -506,6 +506,39 @@ func Run(t *testing.T, open Opener) {
 		})
 	})
 
+	t.Run("ChangesAttachAndDetach", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		rec := record("payments", "A")
+		deploy := &incident.Change{Key: "github:deployment:acme/payments:1", Service: "payments", Kind: incident.ChangeDeploy,
+			Repo: "acme/payments", At: t0.Add(time.Minute)}
+		e := incident.TimelineEntry{At: deploy.At, Source: "github", Kind: incident.EntryChange, Key: "change:" + deploy.Key, Summary: "Deploy"}
+		process(t, s, func(tx *store.Tx) error {
+			require.NoError(t, tx.SaveRecord(ctx, rec, []incident.TimelineEntry{entry("k1", t0)}))
+			require.NoError(t, tx.SaveChange(ctx, deploy))
+			require.NoError(t, tx.AttachChange(ctx, rec.ID, deploy.Key, e))
+			require.NoError(t, tx.AttachChange(ctx, rec.ID, deploy.Key, e), "attached once however often")
+			attached, err := tx.AttachedChanges(ctx, rec.ID)
+			require.NoError(t, err)
+			require.Len(t, attached, 1)
+			return nil
+		})
+		got, err := s.Incident(ctx, rec.ID)
+		require.NoError(t, err)
+		require.Len(t, got.Timeline, 2)
+		process(t, s, func(tx *store.Tx) error {
+			require.NoError(t, tx.DetachChange(ctx, rec.ID, deploy.Key, e.Key))
+			attached, err := tx.AttachedChanges(ctx, rec.ID)
+			require.NoError(t, err)
+			require.Empty(t, attached)
+			return nil
+		})
+		got, err = s.Incident(ctx, rec.ID)
+		require.NoError(t, err)
+		require.Len(t, got.Timeline, 1, "the change's entry goes with it, the rest stays")
+		require.Equal(t, "k1", got.Timeline[0].Key)
+	})
+
 	t.Run("DeferredDeliveryWakesWhenItsPageIsKnown", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
