@@ -145,6 +145,14 @@ type PagerDuty struct {
 	APIToken       Secret   `yaml:"api_token"`
 	FromEmail      string   `yaml:"from_email"`
 	BaseURL        string   `yaml:"base_url"`
+	Notes          Notes    `yaml:"notes"`
+}
+
+// Notes chooses the notes the hub adds to pages while they are open.
+type Notes struct {
+	// Triage adds to every page, once, the service's changes before it,
+	// an announced risky change, the playbook and the record.
+	Triage bool `yaml:"triage"`
 }
 
 // GitHub configures the GitHub connector.
@@ -250,6 +258,7 @@ func Default() Config {
 		Processing:  Processing{Lease: 30 * time.Second},
 		Retention:   Retention{Deliveries: 30 * 24 * time.Hour},
 		Jira:        Jira{SearchLag: 30 * time.Second},
+		PagerDuty:   PagerDuty{Notes: Notes{Triage: true}},
 	}
 }
 

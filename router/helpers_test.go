@@ -83,6 +83,7 @@ type world struct {
 	entries  map[int64][]incident.TimelineEntry
 	keys     map[string]bool
 	decision router.Decision
+	rules    router.Rules
 }
 
 func newWorld() *world {
@@ -91,12 +92,13 @@ func newWorld() *world {
 		pages:   map[string]int64{},
 		entries: map[int64][]incident.TimelineEntry{},
 		keys:    map[string]bool{},
+		rules:   rules,
 	}
 }
 
 func (w *world) apply(t *testing.T, ev incident.Event) router.Decision {
 	t.Helper()
-	q := router.QueryFor(ev, rules)
+	q := router.QueryFor(ev, w.rules)
 	var st router.State
 	if id, ok := w.pages[q.PageID]; ok {
 		rec := w.records[id]
@@ -113,7 +115,7 @@ func (w *world) apply(t *testing.T, ev incident.Event) router.Decision {
 			}
 		}
 	}
-	d := router.Decide(st, ev, rules, time.Time{})
+	d := router.Decide(st, ev, w.rules, time.Time{})
 	w.decision = d
 	if d.Record == nil {
 		return d

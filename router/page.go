@@ -110,6 +110,11 @@ func decidePage(s State, ev incident.Event, r Rules) Decision {
 		// A page that joins after the doc opened gets its note too.
 		d.Actions = append(d.Actions, incident.Action{Kind: incident.ActionPageNote, Target: ev.PageID})
 	}
+	if !known && r.TriageNotes {
+		// What the responder checks first, on the page they were paged
+		// by: once, since a page is new to the hub only once.
+		d.Actions = append(d.Actions, incident.Action{Kind: incident.ActionTriageNote, Target: ev.PageID})
+	}
 	return d
 }
 

@@ -41,6 +41,8 @@ type Rules struct {
 	// JiraProjects are the services' Jira projects: tickets elsewhere are
 	// not adopted as follow-ups.
 	JiraProjects []string
+	// TriageNotes adds a triage note to every new page.
+	TriageNotes bool
 	// TaskSettle is how long a task-list item of the review doc may still
 	// be retyped or removed before its ticket is filed.
 	TaskSettle time.Duration

@@ -170,3 +170,31 @@ func TestChangesNoLongerFor(t *testing.T) {
 	rec.ResolvedAt, rec.Status = time.Time{}, incident.StatusOpen
 	require.Len(t, router.ChangesNoLongerFor(rec, attached, r), 1, "open again: only what is before the lookback")
 }
+
+// Every page new to the hub asks for its triage note, once: a redelivery,
+// an acknowledgement or a resolve of a known page asks for none.
+func TestTriageNoteOncePerPage(t *testing.T) {
+	t.Parallel()
+	w := newWorld()
+	w.rules.TriageNotes = true
+	triage := func(d router.Decision) []incident.Action {
+		var out []incident.Action
+		for _, a := range d.Actions {
+			if a.Kind == incident.ActionTriageNote {
+				out = append(out, a)
+			}
+		}
+		return out
+	}
+	apply := func(ev incident.Event) router.Decision { return w.apply(t, ev) }
+	trigger := loadPayload(t, "incident.triggered.json")
+	first := trigger.with(map[string]any{"id": "t1", "data.id": "PAGE1"}).normalize(t)
+	require.Equal(t, []incident.Action{{Kind: incident.ActionTriageNote, Target: "PAGE1"}}, triage(apply(first)), "the page that opens the record")
+	require.Equal(t, []incident.Action{{Kind: incident.ActionTriageNote, Target: "PAGE2"}},
+		triage(apply(trigger.with(map[string]any{"id": "t2", "data.id": "PAGE2"}).normalize(t))), "a page that joins it")
+	require.Empty(t, triage(apply(loadPayload(t, "incident.acknowledged.json").with(map[string]any{"id": "a1", "data.id": "PAGE1"}).normalize(t))))
+	require.Empty(t, triage(apply(trigger.with(map[string]any{"id": "t1-again", "data.id": "PAGE1"}).normalize(t))), "a redelivery")
+
+	w = newWorld()
+	require.Empty(t, triage(w.apply(t, first)), "off unless notes can be written")
+}

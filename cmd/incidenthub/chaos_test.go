@@ -538,17 +538,18 @@ jobs: {timeout: 10s, rescue_after: 15s}
 		return true
 	}, 60*time.Second, 250*time.Millisecond, "a ticket for every follow-up")
 	t.Logf("follow-ups filed after %s", time.Since(began).Round(time.Millisecond))
-	// Each page gets one note per link: the review doc, then the ticket.
+	// Each page gets one note of each kind: its triage note, then one per
+	// link, the review doc's and the ticket's.
 	require.Eventually(t, func() bool {
 		for _, rec := range records {
 			for _, p := range rec.Pages {
-				if len(noteMarkers(pd.Notes(p.ID))) < 2 {
+				if len(noteMarkers(pd.Notes(p.ID))) < 3 {
 					return false
 				}
 			}
 		}
 		return true
-	}, 60*time.Second, 250*time.Millisecond, "a note for the ticket on every page")
+	}, 60*time.Second, 250*time.Millisecond, "a triage note and a note for the ticket on every page")
 	time.Sleep(2 * time.Second) // anything left to run runs
 
 	// Exactly once on every vendor.

@@ -102,7 +102,9 @@ func TestFollowUpEndToEnd(t *testing.T) {
 	require.Subset(t, ticket.Labels, []string{"incidenthub", "inc-1"})
 	require.Contains(t, ticket.Description, "https://github.example/acme/incidents/issues/1")
 	require.Len(t, ticket.RemoteLinks, 1)
-	require.Eventually(t, func() bool { return len(pd.Notes("PFQZPSY")) == 2 }, 20*time.Second, 50*time.Millisecond, "a note on the page links the ticket")
+	require.Eventually(t, func() bool { return noteMarkers(pd.Notes("PFQZPSY"))["[incidenthub INC-1 PAY-1]"] == 1 },
+		20*time.Second, 50*time.Millisecond, "a note on the page links the ticket")
+	require.Len(t, pd.Notes("PFQZPSY"), 3, "the triage note, the review doc's and the ticket's")
 	require.Eventually(t, func() bool {
 		return strings.Contains(gh.Issues()[1].Body, "- [ ] [PAY-1]("+jira.URL+"/browse/PAY-1): Alert on connection pool saturation")
 	}, 20*time.Second, 50*time.Millisecond, "the review doc lists the ticket")

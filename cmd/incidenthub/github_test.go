@@ -175,9 +175,11 @@ func TestResolvedIncidentGetsOneReviewDoc(t *testing.T) {
 	require.Contains(t, issues[1].Body, "| Severity | **SEV2** |")
 	require.Contains(t, issues[1].Body, "## Who knew what, when, and how did they know it?")
 	require.Equal(t, "review.opened", inc.Timeline[len(inc.Timeline)-1].Kind)
-	require.Eventually(t, func() bool { return len(pd.Notes("PFQZPSY")) == 1 && len(fake.Comments(1)) == 1 },
+	// The page's notes: its triage note when it came, and the review doc's.
+	require.Eventually(t, func() bool { return len(pd.Notes("PFQZPSY")) == 2 && len(fake.Comments(1)) == 1 },
 		20*time.Second, 50*time.Millisecond, "a note on the page and a summary on the issue")
-	require.Contains(t, pd.Notes("PFQZPSY")[0], "https://github.example/acme/incidents/issues/1")
+	require.Contains(t, strings.Join(pd.Notes("PFQZPSY"), "\n"), "[incidenthub INC-1 triage]")
+	require.Contains(t, strings.Join(pd.Notes("PFQZPSY"), "\n"), "Review doc for INC-1 (Test Incident 3): https://github.example/acme/incidents/issues/1")
 	require.Contains(t, fake.Comments(1)[0], "**INC-1 resolved.**")
 	require.Eventually(t, func() bool { return strings.Contains(fake.Issues()[1].Body, "Review doc opened") },
 		20*time.Second, 50*time.Millisecond, "the doc's timeline shows its own opening")
@@ -187,7 +189,7 @@ func TestResolvedIncidentGetsOneReviewDoc(t *testing.T) {
 	time.Sleep(3 * time.Second) // let the queue run anything left over
 	require.Len(t, fake.Issues(), 1, "still exactly one review issue after the restart")
 	require.Len(t, fake.Comments(1), 1, "one summary")
-	require.Len(t, pd.Notes("PFQZPSY"), 1, "one note")
+	require.Len(t, pd.Notes("PFQZPSY"), 2, "one triage note, one review doc note")
 	// A job whose completion River had not flushed when the process was
 	// killed stays "running" until River rescues it (RescueStuckJobsAfter);
 	// run again then, it finds everything done.

@@ -231,17 +231,22 @@ func TestReplicasShareOneStorm(t *testing.T) {
 	}
 	require.Equal(t, pages, triggered, "one trigger entry per page")
 	require.Len(t, fake.Issues(), 1, "one review issue")
+	// Every page: its triage note, and the review doc's.
 	require.Eventually(t, func() bool {
 		for i := range pages {
-			if len(pd.Notes(fmt.Sprintf("PSTORM%03d", i))) != 1 {
+			if len(pd.Notes(fmt.Sprintf("PSTORM%03d", i))) != 2 {
 				return false
 			}
 		}
 		return true
-	}, 60*time.Second, 200*time.Millisecond, "one note on every page")
+	}, 60*time.Second, 200*time.Millisecond, "two notes on every page")
 	time.Sleep(2 * time.Second) // anything left over would run now
 	for i := range pages {
-		require.Len(t, pd.Notes(fmt.Sprintf("PSTORM%03d", i)), 1, "still one note on page %d", i)
+		markers := noteMarkers(pd.Notes(fmt.Sprintf("PSTORM%03d", i)))
+		require.Len(t, markers, 2, "page %d", i)
+		for m, n := range markers {
+			require.Equal(t, 1, n, "still one %s note on page %d", m, i)
+		}
 	}
 	require.Len(t, fake.Issues(), 1, "still one review issue")
 }

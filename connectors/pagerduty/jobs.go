@@ -54,10 +54,12 @@ func NotesHeld(cfg config.PagerDuty) string {
 type JobsParams struct {
 	fx.In
 
-	PagerDuty config.PagerDuty
-	Store     NoteStore
-	Reporter  Reporter
-	Log       *slog.Logger
+	PagerDuty   config.PagerDuty
+	Correlation config.Correlation
+	Services    []config.Service
+	Store       NoteStore
+	Reporter    Reporter
+	Log         *slog.Logger
 }
 
 // Jobs are PagerDuty's jobs: notes on pages, held until credentials are
@@ -67,9 +69,13 @@ func Jobs(p JobsParams) []actions.Job {
 	if w.held != "" {
 		p.Log.Warn("PagerDuty notes are held until configured", "reason", w.held)
 	}
+	triage := NewTriageWorker(p.PagerDuty, p.Correlation.ChangeLookback, p.Services, p.Store, p.Reporter, p.Log)
 	return []actions.Job{
 		actions.NewJob(incident.ActionPageNote, w, 2, func(id int64, a incident.Action) PageNoteArgs {
 			return PageNoteArgs{IncidentID: id, PageID: a.Target, FollowUpKey: a.FollowUp}
+		}),
+		actions.NewJob(incident.ActionTriageNote, triage, 2, func(id int64, a incident.Action) TriageNoteArgs {
+			return TriageNoteArgs{IncidentID: id, PageID: a.Target}
 		}),
 	}
 }

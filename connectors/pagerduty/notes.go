@@ -106,7 +106,7 @@ func (w *NoteWorker) Work(ctx context.Context, job *river.Job[PageNoteArgs]) err
 		return err
 	}
 	ctx, last := httpclient.WithLastResponse(ctx)
-	err = w.add(ctx, job.Args.PageID, content, marker)
+	err = addNote(ctx, w.client, w.from, job.Args.PageID, content, marker)
 	if err == nil {
 		key := hubevent.RecordKey(incident.EventNoteAdded, rec.ID, job.Args.PageID)
 		if job.Args.FollowUpKey != "" {
@@ -118,10 +118,10 @@ func (w *NoteWorker) Work(ctx context.Context, job *river.Job[PageNoteArgs]) err
 	return classify(ctx, err, last)
 }
 
-// add adds the note unless a note on the page carries its marker: an
-// attempt whose answer was lost added it.
-func (w *NoteWorker) add(ctx context.Context, pageID, content, marker string) error {
-	notes, err := w.client.ListIncidentNotesWithContext(ctx, pageID)
+// addNote adds a note, from the user named from, unless a note on the
+// page carries its marker: an attempt whose answer was lost added it.
+func addNote(ctx context.Context, client *pd.Client, from, pageID, content, marker string) error {
+	notes, err := client.ListIncidentNotesWithContext(ctx, pageID)
 	if err != nil {
 		return err
 	}
@@ -130,10 +130,10 @@ func (w *NoteWorker) add(ctx context.Context, pageID, content, marker string) er
 			return nil
 		}
 	}
-	_, err = w.client.CreateIncidentNoteWithContext(ctx, pageID, pd.IncidentNote{
+	_, err = client.CreateIncidentNoteWithContext(ctx, pageID, pd.IncidentNote{
 		Content: content,
 		// go-pagerduty sends the note user's summary as the From header.
-		User: pd.APIObject{Summary: w.from},
+		User: pd.APIObject{Summary: from},
 	})
 	return err
 }

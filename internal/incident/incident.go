@@ -229,6 +229,10 @@ const (
 	ActionReviewDoc = "review_doc"
 	// ActionPageNote adds a note linking the review doc to a page.
 	ActionPageNote = "page_note"
+	// ActionTriageNote adds to a page, once, what a responder checks first:
+	// the service's recent changes, an announced risky change, the
+	// playbook, and the record; Target is the page id.
+	ActionTriageNote = "triage_note"
 	// ActionReviewReminder reminds, once, of an overdue review.
 	ActionReviewReminder = "review_reminder"
 	// ActionChangeNote comments, blamelessly, on a pull request among the

@@ -37,6 +37,7 @@ type Params struct {
 	Review      config.Review
 	Awareness   config.Awareness
 	GitHub      config.GitHub
+	PagerDuty   config.PagerDuty
 	Processing  config.Processing
 	Database    *store.Store
 	Store       Store
@@ -49,7 +50,7 @@ type Params struct {
 
 func newForApp(p Params) *Processor {
 	rules := RulesFrom(&config.Config{Severities: p.Severities, Services: p.Services, Correlation: p.Correlation,
-		Review: p.Review, Awareness: p.Awareness, GitHub: p.GitHub})
+		Review: p.Review, Awareness: p.Awareness, GitHub: p.GitHub, PagerDuty: p.PagerDuty})
 	opts := []Option{WithActions(p.Actions)}
 	lease := p.Database.Lease("processing", p.Processing.Lease)
 	if p.Database.Driver() == config.DriverPostgres {

@@ -124,6 +124,10 @@ func RulesFrom(c *config.Config) router.Rules {
 		ReviewDueWithin:      c.Review.DueWithin,
 		ReviewRepo:           c.GitHub.ReviewRepo,
 		CommentOnChanges:     c.GitHub.CommentOnChanges,
+		// Triage notes are for the responder paged now: asked for only
+		// when notes can be written, rather than held for every page
+		// until credentials come.
+		TriageNotes: c.PagerDuty.Notes.Triage && c.PagerDuty.APIToken.Value() != "" && c.PagerDuty.FromEmail != "",
 		// Long enough to fix a typo in a task-list item, short enough that
 		// the ticket follows the review.
 		TaskSettle: 2 * time.Minute,
