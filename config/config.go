@@ -123,7 +123,8 @@ type Intake struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// MaxBytesInFlight caps the bodies held in memory at once across all
 	// endpoints; a request that finds no room within a moment gets 503
-	// with Retry-After, which every vendor retries.
+	// with Retry-After (PagerDuty and Jira retry it; GitHub's failed
+	// deliveries come back through the sweeper).
 	MaxBytesInFlight int64 `yaml:"max_bytes_in_flight"`
 }
 
@@ -250,7 +251,7 @@ func Default() Config {
 	return Config{
 		Listen:      ":8080",
 		Storage:     Storage{Driver: DriverSQLite, Synchronous: "full"},
-		Intake:      Intake{MaxBodyBytes: 5 << 20, MaxBytesInFlight: 64 << 20},
+		Intake:      Intake{MaxBodyBytes: 5 << 20, MaxBytesInFlight: 32 << 20},
 		Correlation: Correlation{MergeWindow: 30 * time.Minute, ChangeLookback: 2 * time.Hour},
 		Review:      Review{OpenAfter: 12 * time.Hour, DueWithin: 48 * time.Hour},
 		Awareness:   Awareness{Labels: []string{"risky-migration"}, AutoResolveAfter: 2 * time.Hour},

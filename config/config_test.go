@@ -83,11 +83,12 @@ func TestParseExample(t *testing.T) {
 				DSN:         "file:data/incidenthub.db",
 				Synchronous: "full",
 			},
-			Intake: config.Intake{MaxBodyBytes: 5 << 20, MaxBytesInFlight: 64 << 20},
+			Intake: config.Intake{MaxBodyBytes: 5 << 20, MaxBytesInFlight: 32 << 20},
 			API:    config.API{Tokens: []config.Secret{"api-token"}},
 			PagerDuty: config.PagerDuty{
 				WebhookSecrets: []config.Secret{"pd-secret"},
 				FromEmail:      "oncall@example.com",
+				Notes:          config.Notes{Triage: true}, // default
 			},
 			GitHub: config.GitHub{WebhookSecrets: []config.Secret{"gh-secret"}, ReviewRepo: "acme/incidents"},
 			Jira:   config.Jira{WebhookSecrets: []config.Secret{"jira-secret"}, SearchLag: 30 * time.Second},
@@ -787,13 +788,13 @@ func TestSecretsNeverPrint(t *testing.T) {
 			want: 3 * inConfig,
 		},
 		{
-			// go vet rejects %s for Config, whose numbers are not strings.
+			// go vet rejects %s for a section with numbers or booleans.
 			name: "FmtSection",
 			render: func(t *testing.T, cfg *config.Config) string {
 				pd := cfg.PagerDuty
-				return fmt.Sprintf("%v %+v %#v %s", pd, pd, pd, pd)
+				return fmt.Sprintf("%v %+v %#v", pd, pd, pd)
 			},
-			want: 4 * inPagerDuty,
+			want: 3 * inPagerDuty,
 		},
 		{
 			name: "YAML",
@@ -1110,6 +1111,16 @@ func TestParseRetention(t *testing.T) {
 	}
 }
 
+// Triage notes are on unless switched off.
+func TestParseTriageNotes(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Parse("n.yaml", []byte("pagerduty: {notes: {triage: false}}\n"+oneSeverity), lookup(nil))
+	require.NoError(t, err)
+	require.False(t, cfg.PagerDuty.Notes.Triage)
+	_, err = config.Parse("n.yaml", []byte("pagerduty: {notes: {triage: maybe}}\n"+oneSeverity), lookup(nil))
+	require.Equal(t, "pagerduty.notes.triage", requireOneProblem(t, err).Path)
+}
+
 // The bytes in flight must hold at least one body, or no delivery at the
 // limit could ever be read.
 func TestParseBytesInFlightHoldOneBody(t *testing.T) {
@@ -1120,7 +1131,7 @@ func TestParseBytesInFlightHoldOneBody(t *testing.T) {
 
 	cfg, err := config.Parse("intake.yaml", []byte("intake: {max_body_bytes: 1000}\n"+oneSeverity), lookup(nil))
 	require.NoError(t, err)
-	require.Equal(t, config.Intake{MaxBodyBytes: 1000, MaxBytesInFlight: 64 << 20}, cfg.Intake)
+	require.Equal(t, config.Intake{MaxBodyBytes: 1000, MaxBytesInFlight: 32 << 20}, cfg.Intake)
 	require.EqualValues(t, 512, cfg.Intake.BodyLimit(512))
 	require.EqualValues(t, 1000, cfg.Intake.BodyLimit(2000))
 }

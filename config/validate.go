@@ -221,6 +221,10 @@ func (c *Config) validateServices(v *validator) {
 	}
 }
 
+// userInfo finds the credentials of a URL: after "//", up to the last @
+// before the path.
+var userInfo = regexp.MustCompile(`(//)[^/]*@`)
+
 // keyValuePassword finds the password of a key=value DSN
 // (host=db password='s3 cret' dbname=hub).
 var keyValuePassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)`)
@@ -229,7 +233,13 @@ var keyValuePassword = regexp.MustCompile(`(?i)(password\s*=\s*)('(?:[^'\\]|\\.)
 // form (postgres://hub:s3cret@db/hub, https://bot:token@jira) or key=value
 // form (password=s3cret), is replaced by "xxxxx".
 func Redacted(raw string) string {
-	if u, err := url.Parse(raw); err == nil && u.User != nil {
+	u, err := url.Parse(raw)
+	if err != nil {
+		// Not a URL Go reads (a space, a bad escape): whatever sits
+		// between the scheme and an @ may be a credential.
+		return userInfo.ReplaceAllString(keyValuePassword.ReplaceAllString(raw, "${1}xxxxx"), "${1}xxxxx@")
+	}
+	if u.User != nil {
 		raw = u.Redacted()
 		// A username alone may be a token too (https://token@host).
 		if _, hasPassword := u.User.Password(); !hasPassword && u.User.Username() != "" {

@@ -121,7 +121,7 @@ purge is for unprocessable and failed ones once you have looked at them.`,
 				if err != nil {
 					return fmt.Errorf("deleted %d, then: %w", total, err)
 				}
-				if n < int64(f.Limit) {
+				if n == 0 {
 					break
 				}
 			}

@@ -15,14 +15,16 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/incidenthub/incidenthub/connectors/github"
 	"github.com/incidenthub/incidenthub/connectors/pagerduty"
 )
 
 // Anyone can reach the webhook endpoints, and a signature is only checked
 // once the body is read. A flood of forged deliveries, as large as the
-// hub reads and as many at once as an attacker likes, must not take the
-// hub's memory with it, and signed deliveries must keep getting through
-// (a 503 is retried, as vendors do).
+// hub reads and as many at once as an attacker likes (500 senders), must
+// not take the hub's memory with it, and signed deliveries must keep
+// getting through (a 503 is retried, as PagerDuty does). Measured without
+// the race detector: 237 MiB with the budget, 819 MiB without it.
 func TestForgedFloodKeepsMemoryBounded(t *testing.T) {
 	if testing.Short() {
 		t.Skip("floods the hub with a gigabyte of forged bodies")
@@ -30,16 +32,20 @@ func TestForgedFloodKeepsMemoryBounded(t *testing.T) {
 	listen := freeAddr(t)
 	base := "http://" + listen
 	path, _ := testConfig(t, listen)
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	require.NoError(t, err)
+	_, err = fmt.Fprintf(f, "github: {webhook_secrets: [%q]}\n", githubSecret)
+	require.NoError(t, err)
+	require.NoError(t, f.Close())
 	hub := startHub(t, path, base)
 
 	const (
-		attackers  = 200
+		attackers  = 500
 		bodyBytes  = 5 << 20 // intake.max_body_bytes
-		maxRSSMiB  = 300
 		genuineLen = 5
 	)
 	forged := bytes.Repeat([]byte("x"), bodyBytes)
-	forgedSig := "v1=" + strings.Repeat("ab", 32) // well-formed, wrong
+	forgedSig := strings.Repeat("ab", 32) // well-formed, wrong
 
 	var (
 		stop     atomic.Bool
@@ -58,19 +64,25 @@ func TestForgedFloodKeepsMemoryBounded(t *testing.T) {
 			for !stop.Load() {
 				// Bodies over PagerDuty's limit, announced or streamed
 				// chunked so that no length check refuses them unread,
-				// and bodies just within it.
+				// and bodies just within GitHub's, which the hub reads
+				// whole before it can tell they are forged.
+				path, header, sig := pagerduty.Path, pagerduty.SignatureHeader, "v1="+forgedSig
 				var body io.Reader
-				switch i % 3 {
+				switch i % 4 {
 				case 0:
 					body = bytes.NewReader(forged)
 				case 1:
 					body = io.MultiReader(bytes.NewReader(forged))
-				case 2:
-					body = bytes.NewReader(forged[:pagerduty.MaxDeliveryBytes-1024])
+				default:
+					body = bytes.NewReader(forged[:github.MaxDeliveryBytes-1024])
+					path, header, sig = github.Path, github.SignatureHeader, "sha256="+forgedSig
 				}
-				req, err := http.NewRequest(http.MethodPost, base+pagerduty.Path, body)
-				require.NoError(t, err)
-				req.Header.Set(pagerduty.SignatureHeader, forgedSig)
+				req, err := http.NewRequest(http.MethodPost, base+path, body)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				req.Header.Set(header, sig)
 				resp, err := client.Do(req)
 				if err != nil {
 					count(0) // the hub may close a connection mid-body
@@ -121,6 +133,13 @@ func TestForgedFloodKeepsMemoryBounded(t *testing.T) {
 	})
 	t.Logf("flood answers %v; genuine accepted %d in %s (%d retries after 503); hub peak RSS %d MiB", summary, accepted, took.Round(time.Millisecond), retried, peak)
 	require.Equal(t, genuineLen, accepted)
+	// 300 MiB for the hub as built; the race detector's build holds
+	// several times more (measured: 493 MiB with the budget, 2,465 MiB
+	// without it).
+	maxRSSMiB := 300
+	if raceDetector {
+		maxRSSMiB = 800
+	}
 	require.LessOrEqual(t, peak, maxRSSMiB, "hub peak RSS under the flood")
 }
 

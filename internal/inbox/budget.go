@@ -2,6 +2,7 @@ package inbox
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"golang.org/x/sync/semaphore"
@@ -30,14 +31,17 @@ func NewBudget(max int64) *Budget {
 	return &Budget{sem: semaphore.NewWeighted(max), max: max}
 }
 
+// errBusy: the bytes in flight are at the budget, and stayed there.
+var errBusy = errors.New("intake.max_bytes_in_flight reached")
+
 // reserve waits for n bytes of room, at most budgetWait, and returns
-// their release, or false when there was none.
-func (b *Budget) reserve(ctx context.Context, n int64) (release func(), ok bool) {
+// their release.
+func (b *Budget) reserve(ctx context.Context, n int64) (release func(), err error) {
 	n = min(n, b.max)
 	ctx, cancel := context.WithTimeout(ctx, budgetWait)
 	defer cancel()
 	if err := b.sem.Acquire(ctx, n); err != nil {
-		return nil, false
+		return func() {}, errBusy
 	}
-	return func() { b.sem.Release(n) }, true
+	return func() { b.sem.Release(n) }, nil
 }

@@ -92,34 +92,28 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusRequestEntityTooLarge, answer{Error: "body over intake.max_body_bytes"})
 		return
 	}
-	// Room for the body before it is read: what it announces, or the
-	// limit when it is chunked.
-	size := h.maxBody
-	if r.ContentLength >= 0 {
-		size = r.ContentLength
-	}
-	release, ok := h.budget.reserve(r.Context(), size)
-	if !ok {
-		count("busy")
-		log.Warn("delivery deferred: intake.max_bytes_in_flight reached; answering 503 so the sender retries")
-		w.Header().Set("Retry-After", "1")
-		reply(w, http.StatusServiceUnavailable, answer{Error: "busy, retry later"})
-		return
-	}
+	body, release, err := h.read(w, r)
 	defer release()
-	body, err := readBody(w, r, size, h.maxBody)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
+		switch {
+		case errors.Is(err, errBusy):
+			count("busy")
+			log.Warn("delivery deferred: intake.max_bytes_in_flight reached; answering 503 so the sender retries")
+			w.Header().Set("Retry-After", "1")
+			reply(w, http.StatusServiceUnavailable, answer{Error: "busy, retry later"})
+		case errors.As(err, &tooLarge):
 			count("too_large")
 			log.Warn("delivery refused: body over the limit", "limit_bytes", h.maxBody)
 			reply(w, http.StatusRequestEntityTooLarge, answer{Error: "body over intake.max_body_bytes"})
-			return
+		default:
+			// The client went away mid-body, or sent too slowly; nothing
+			// was stored, and the vendor retries what it did not see
+			// answered.
+			count("unread")
+			log.Warn("delivery not read", "err", err)
+			reply(w, http.StatusBadRequest, answer{Error: "body could not be read"})
 		}
-		// The client went away mid-body; nothing was stored, and the vendor
-		// retries what it did not see answered.
-		log.Warn("delivery not read", "err", err)
-		reply(w, http.StatusBadRequest, answer{Error: "body could not be read"})
 		return
 	}
 	if !h.verifier.Verify(r.Header, body) {
@@ -169,15 +163,33 @@ func sum(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// readBody reads at most limit bytes into one buffer sized for the body
-// announced, so that the bytes held are those reserved (io.ReadAll would
-// grow by doubling, holding up to twice the body).
-func readBody(w http.ResponseWriter, r *http.Request, size, limit int64) ([]byte, error) {
+// Reading pace: a body must arrive within readBase plus the time its size
+// takes at minRate, so that a connection trickling bytes is cut off
+// rather than held for the server's whole read timeout. Vendors send a
+// webhook at once.
+const (
+	readBase = 5 * time.Second
+	minRate  = 64 << 10 // bytes a second
+)
+
+// read reads the body, at most maxBody bytes, within the budget and the
+// reading pace; release gives back the room it takes, once the body is no
+// longer held.
+func (h *Handler) read(w http.ResponseWriter, r *http.Request) (body []byte, release func(), err error) {
+	size := h.maxBody
+	if r.ContentLength >= 0 {
+		size = min(r.ContentLength, h.maxBody)
+	}
+	release, err = h.budget.reserve(r.Context(), size)
+	if err != nil {
+		return nil, release, err
+	}
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(readBase + time.Duration(size/minRate)*time.Second))
 	// bytes.MinRead spare: ReadFrom grows the buffer unless that much is
 	// free when it looks for the end of the body.
 	buf := bytes.NewBuffer(make([]byte, 0, size+bytes.MinRead))
-	_, err := buf.ReadFrom(http.MaxBytesReader(w, r.Body, limit))
-	return buf.Bytes(), err
+	_, err = buf.ReadFrom(http.MaxBytesReader(w, r.Body, h.maxBody))
+	return buf.Bytes(), release, err
 }
 
 // maxHeaderText bounds a delivery id or event name; vendors' are far

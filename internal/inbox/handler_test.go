@@ -60,13 +60,13 @@ func TestBodiesInFlightAreBounded(t *testing.T) {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 
-	// A slow sender holds the whole budget: it announces 1 KiB and sends
-	// half of it.
+	// A slow sender holds the whole budget: it announces 1,023 bytes and
+	// sends half of them.
 	slow, slowWriter := io.Pipe()
 	slowDone := make(chan *http.Response)
 	go func() {
 		req, _ := http.NewRequest(http.MethodPost, srv.URL, slow)
-		req.ContentLength = 1 << 10
+		req.ContentLength = 1<<10 - 1
 		req.Header.Set("Sig", "ok")
 		req.Header.Set("Id", "slow")
 		resp, err := http.DefaultClient.Do(req)
@@ -84,13 +84,44 @@ func TestBodiesInFlightAreBounded(t *testing.T) {
 	require.Equal(t, "1", resp.Header.Get("Retry-After"))
 	require.GreaterOrEqual(t, time.Since(began), time.Second, "waited for room before refusing")
 
-	_, err = slowWriter.Write(bytes.Repeat([]byte("a"), 512))
+	_, err = slowWriter.Write(bytes.Repeat([]byte("a"), 511))
 	require.NoError(t, err)
 	require.NoError(t, slowWriter.Close())
 	require.Equal(t, http.StatusAccepted, (<-slowDone).StatusCode)
-	require.Len(t, (<-store.got).Body, 1<<10)
+	require.Len(t, (<-store.got).Body, 1<<10-1)
 
 	resp = post(t, srv.URL, "second", bytes.NewReader([]byte(`{}`)))
 	require.Equal(t, http.StatusAccepted, resp.StatusCode)
 	require.Equal(t, "second", (<-store.got).ID)
+}
+
+// A sender that announces a body and stalls is cut off at the reading
+// pace (5 s and a second per 64 KiB announced), and its room goes back:
+// it does not hold the budget for the server's whole read timeout.
+func TestStalledSenderIsCutOff(t *testing.T) {
+	t.Parallel()
+	store := memStore{got: make(chan delivery.Delivery, 1)}
+	h := inbox.NewHandler(acceptAll{}, store, 1<<10, inbox.NewBudget(1<<10),
+		slog.New(slog.DiscardHandler), metrics.New())
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	stalled, stalledWriter := io.Pipe()
+	t.Cleanup(func() { stalledWriter.Close() })
+	began := time.Now()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		req, _ := http.NewRequest(http.MethodPost, srv.URL, stalled)
+		req.ContentLength = 1 << 10
+		req.Header.Set("Sig", "ok")
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	_, err := stalledWriter.Write([]byte("{"))
+	require.NoError(t, err)
+	<-done
+	require.Less(t, time.Since(began), 10*time.Second, "cut off at the reading pace")
+	resp := post(t, srv.URL, "other", bytes.NewReader([]byte(`{}`)))
+	require.Equal(t, http.StatusAccepted, resp.StatusCode, "its room went back")
 }

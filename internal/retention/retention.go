@@ -58,7 +58,9 @@ func (p *Pruner) Prune(ctx context.Context) (int64, error) {
 	for range maxBatchesPerRun {
 		n, err := p.store.PruneDeliveries(ctx, store.PruneFilter{ReceivedBefore: before, Statuses: pruned, Limit: batchSize})
 		total += n
-		if err != nil || n < batchSize {
+		// A batch may delete fewer than it chose (one replayed in
+		// between): only an empty one means there is nothing left.
+		if err != nil || n == 0 {
 			return total, err
 		}
 		select {

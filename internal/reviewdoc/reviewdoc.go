@@ -63,6 +63,9 @@ type view struct {
 	ShownTimeline shown[incident.TimelineEntry]
 	ShownDiagram  shown[incident.TimelineEntry]
 	ShownChanges  shown[incident.Change]
+	// ShownResponders keeps the first: a storm paging many people makes a
+	// long list.
+	ShownResponders shown[string]
 }
 
 // shown is a list as a doc shows it: its first and last items, and how
@@ -163,6 +166,8 @@ func render(in Input, keep int) (string, error) {
 		Earlier: in.Earlier, Due: in.Due, Lookback: in.Lookback,
 		ShownPages: summarise(rec.Pages, keep), ShownTimeline: summarise(rec.Timeline, keep),
 		ShownDiagram: summarise(rec.Timeline, min(keep, diagramRows)), ShownChanges: summarise(rec.Changes, keep),
+		ShownResponders: shown[string]{Head: rec.Responders[:min(len(rec.Responders), max(keep, 10))],
+			Omitted: max(len(rec.Responders)-max(keep, 10), 0)},
 	}); err != nil {
 		return "", fmt.Errorf("render review of %s: %w", rec.Ref(), err)
 	}

@@ -1,6 +1,7 @@
 package reviewdoc_test
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -247,4 +248,20 @@ func TestRenderMermaidNeverEmpty(t *testing.T) {
 	require.NoError(t, err)
 	require.NotRegexp(t, `(?m)^    \d\dh\d\d :\s*$`, doc)
 	require.Contains(t, doc, "(no text)")
+}
+
+// Many long follow-ups and responders are clipped too: the doc renders,
+// within the limit, whatever people asked for.
+func TestRenderManyFollowUpsFits(t *testing.T) {
+	t.Parallel()
+	in := realistic()
+	for i := range 80 {
+		in.Record.FollowUps = append(in.Record.FollowUps, incident.FollowUp{Title: strings.Repeat("Alert on pool saturation ", 40),
+			Status: incident.FollowUpOpen, JiraKey: fmt.Sprintf("PAY-%d", 100+i)})
+		in.Record.Responders = append(in.Record.Responders, fmt.Sprintf("Responder %d %s", i, strings.Repeat("x", 400)))
+	}
+	doc, err := reviewdoc.Render(in)
+	require.NoError(t, err)
+	require.False(t, reviewdoc.TooLong(doc))
+	require.Contains(t, doc, "more |", "responders summarised")
 }

@@ -116,7 +116,6 @@ func endOrMax(t time.Time) int64 {
 	return t.UnixMilli()
 }
 
-// AttachedChanges returns the changes attached to a record, oldest first.
 // DetachChange takes a change off a record and its timeline: it was
 // attached while the record looked open, and the record's resolve, decided
 // since, came before it.
@@ -132,6 +131,7 @@ func (t *Tx) DetachChange(ctx context.Context, recordID int64, changeKey, entryK
 	return nil
 }
 
+// AttachedChanges returns the changes attached to a record, oldest first.
 func (t *Tx) AttachedChanges(ctx context.Context, recordID int64) ([]incident.Change, error) {
 	return attachedChanges(ctx, t.tx, recordID)
 }
