@@ -15,7 +15,7 @@ var Module = fx.Module("metrics", fx.Provide(New))
 type Metrics struct {
 	Registry *prometheus.Registry
 	// Deliveries counts webhook deliveries by source and outcome: at
-	// intake (stored, duplicate, conflict, unauthorized, too_large, busy, unavailable) and
+	// intake (stored, duplicate, conflict, unauthorized, too_large, busy, unread, unavailable) and
 	// after processing (processed, ignored, unprocessable, deferred, failed).
 	Deliveries *prometheus.CounterVec
 	// ActionsFailed counts jobs that failed for good, by job kind.
