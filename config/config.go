@@ -154,6 +154,9 @@ type Notes struct {
 	// Triage adds to every page, once, the service's changes before it,
 	// an announced risky change, the playbook and the record.
 	Triage bool `yaml:"triage"`
+	// LiveChanges adds to an open incident's pages one note for each
+	// change that lands on the service meanwhile.
+	LiveChanges bool `yaml:"live_changes"`
 }
 
 // GitHub configures the GitHub connector.
@@ -259,7 +262,7 @@ func Default() Config {
 		Processing:  Processing{Lease: 30 * time.Second},
 		Retention:   Retention{Deliveries: 30 * 24 * time.Hour},
 		Jira:        Jira{SearchLag: 30 * time.Second},
-		PagerDuty:   PagerDuty{Notes: Notes{Triage: true}},
+		PagerDuty:   PagerDuty{Notes: Notes{Triage: true, LiveChanges: true}},
 	}
 }
 

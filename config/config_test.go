@@ -88,7 +88,7 @@ func TestParseExample(t *testing.T) {
 			PagerDuty: config.PagerDuty{
 				WebhookSecrets: []config.Secret{"pd-secret"},
 				FromEmail:      "oncall@example.com",
-				Notes:          config.Notes{Triage: true}, // default
+				Notes:          config.Notes{Triage: true, LiveChanges: true}, // defaults
 			},
 			GitHub: config.GitHub{WebhookSecrets: []config.Secret{"gh-secret"}, ReviewRepo: "acme/incidents"},
 			Jira:   config.Jira{WebhookSecrets: []config.Secret{"jira-secret"}, SearchLag: 30 * time.Second},

@@ -15,6 +15,9 @@ type Attachment struct {
 	RecordID  int64
 	ChangeKey string
 	Entry     incident.TimelineEntry
+	// Actions are side effects on the record the change is attached to
+	// (which is not the decision's Record).
+	Actions []incident.Action
 }
 
 // repoService returns the service whose github_repos list the repository
@@ -119,7 +122,7 @@ func attachable(rec *incident.Record, c incident.Change, lookback time.Duration)
 	return rec.ResolvedAt.IsZero() || !c.At.After(rec.ResolvedAt)
 }
 
-func decideChange(s State, ev incident.Event, r Rules) Decision {
+func decideChange(s State, ev incident.Event, r Rules, now time.Time) Decision {
 	if s.Change == nil {
 		return Decision{Ignore: "change not merged"}
 	}
@@ -132,7 +135,8 @@ func decideChange(s State, ev incident.Event, r Rules) Decision {
 			announced = true
 		}
 		if attachable(rec, c, r.ChangeLookback) {
-			d.Attach = append(d.Attach, Attachment{RecordID: rec.ID, ChangeKey: c.Key, Entry: ChangeEntry(c)})
+			d.Attach = append(d.Attach, Attachment{RecordID: rec.ID, ChangeKey: c.Key, Entry: ChangeEntry(c),
+				Actions: r.liveChangeNotes(rec, c, now)})
 		}
 	}
 	if !announced && r.isAwareness(c) {
@@ -145,6 +149,29 @@ func decideChange(s State, ev incident.Event, r Rules) Decision {
 		d.Attach = append(d.Attach, Attachment{ChangeKey: c.Key, Entry: ChangeEntry(c)})
 	}
 	return d
+}
+
+// liveChangeWindow is how recent a change must be, when it is decided,
+// to be news to the people paged: a change delivered late or replayed
+// (its incident may only look open because its resolves are still to be
+// decided) is on the timeline, not worth a note.
+const liveChangeWindow = 15 * time.Minute
+
+// liveChangeNotes tell the pages of an open incident of a change that
+// landed on its service while it is open: a rollback or a fix deploy is
+// news to the responders. Changes before it opened are in the pages'
+// triage notes. A change decided again (its deployment's next status)
+// asks again; the job finds its note and adds none.
+func (r Rules) liveChangeNotes(rec *incident.Record, c incident.Change, now time.Time) []incident.Action {
+	if !r.LiveChangeNotes || rec.Kind != incident.KindIncident || !rec.Status.Active() || c.At.Before(rec.OpenedAt) ||
+		c.At.Before(now.Add(-liveChangeWindow)) {
+		return nil
+	}
+	var out []incident.Action
+	for _, p := range rec.Pages {
+		out = append(out, incident.Action{Kind: incident.ActionLiveChangeNote, Target: p.ID, Change: c.Key})
+	}
+	return out
 }
 
 // isAwareness: a merged pull request or a deployment carrying one of the

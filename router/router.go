@@ -43,6 +43,9 @@ type Rules struct {
 	JiraProjects []string
 	// TriageNotes adds a triage note to every new page.
 	TriageNotes bool
+	// LiveChangeNotes tells an open incident's pages of the changes that
+	// land on its service meanwhile.
+	LiveChangeNotes bool
 	// TaskSettle is how long a task-list item of the review doc may still
 	// be retyped or removed before its ticket is filed.
 	TaskSettle time.Duration
@@ -183,7 +186,9 @@ func QueryFor(ev incident.Event, r Rules) Query {
 
 // Decide returns what ev means given the state. now is unused by page
 // events, whose windows compare the times things happened, so that a
-// replayed or late delivery correlates exactly as a live one.
+// replayed or late delivery correlates exactly as a live one; it only
+// tells whether a change is still news to the people paged (live-change
+// notes), which no record's state depends on.
 func Decide(s State, ev incident.Event, r Rules, now time.Time) Decision {
 	switch ev.Source {
 	case incident.SourcePagerDuty:
@@ -191,7 +196,7 @@ func Decide(s State, ev incident.Event, r Rules, now time.Time) Decision {
 	case incident.SourceGitHub:
 		switch {
 		case ev.Change != nil:
-			return decideChange(s, ev, r)
+			return decideChange(s, ev, r, now)
 		case ev.Type == incident.EventFollowUpRequested, ev.Type == incident.EventReviewEdited:
 			return decideFollowUpRequest(s, ev, r)
 		}

@@ -198,3 +198,36 @@ func TestTriageNoteOncePerPage(t *testing.T) {
 	w = newWorld()
 	require.Empty(t, triage(w.apply(t, first)), "off unless notes can be written")
 }
+
+// A change that lands while an incident is open is news to its pages:
+// one note each. Changes before it opened, on a resolved record, decided
+// long after they happened, or with the notes off, ask for none.
+func TestLiveChangeNotes(t *testing.T) {
+	t.Parallel()
+	opened := at("2021-06-04T13:00:00Z")
+	rec := incident.Record{ID: 4, Kind: incident.KindIncident, Service: "payments", Status: incident.StatusAcknowledged, OpenedAt: opened,
+		Pages: []incident.Page{{ID: "PAGE1"}, {ID: "PAGE2"}}}
+	r := rules
+	r.ChangeLookback, r.LiveChangeNotes = 2*time.Hour, true
+	now := opened.Add(12 * time.Minute)
+	decide := func(r router.Rules, rec incident.Record, after time.Duration) []incident.Action {
+		c := incident.Change{Key: "github:deployment:acme/payments:9", Service: "payments", Kind: incident.ChangeDeploy, At: opened.Add(after)}
+		d := router.Decide(router.State{Change: &c, Records: []incident.Record{rec}},
+			incident.Event{Source: incident.SourceGitHub, ID: "d", Type: incident.EventChange, Change: &c}, r, now)
+		require.Len(t, d.Attach, 1)
+		return d.Attach[0].Actions
+	}
+	require.Equal(t, []incident.Action{
+		{Kind: incident.ActionLiveChangeNote, Target: "PAGE1", Change: "github:deployment:acme/payments:9"},
+		{Kind: incident.ActionLiveChangeNote, Target: "PAGE2", Change: "github:deployment:acme/payments:9"},
+	}, decide(r, rec, 10*time.Minute), "a fix deploy while it is open")
+	require.Empty(t, decide(r, rec, -10*time.Minute), "before it opened: in the triage notes")
+	now = opened.Add(2 * time.Hour)
+	require.Empty(t, decide(r, rec, 10*time.Minute), "delivered late or replayed: on the timeline, no news")
+	now = opened.Add(12 * time.Minute)
+	resolved := rec
+	resolved.Status, resolved.ResolvedAt = incident.StatusResolved, opened.Add(time.Hour)
+	require.Empty(t, decide(r, resolved, 10*time.Minute), "resolved: nobody is paged any more")
+	r.LiveChangeNotes = false
+	require.Empty(t, decide(r, rec, 10*time.Minute), "switched off")
+}

@@ -77,6 +77,9 @@ func Jobs(p JobsParams) []actions.Job {
 		actions.NewJob(incident.ActionTriageNote, triage, 2, func(id int64, a incident.Action) TriageNoteArgs {
 			return TriageNoteArgs{IncidentID: id, PageID: a.Target}
 		}),
+		actions.NewJob(incident.ActionLiveChangeNote, NewLiveChangeWorker(triage), 2, func(id int64, a incident.Action) LiveChangeNoteArgs {
+			return LiveChangeNoteArgs{IncidentID: id, PageID: a.Target, ChangeKey: a.Change}
+		}),
 	}
 }
 

@@ -160,3 +160,72 @@ func human(d time.Duration) string {
 	}
 	return fmt.Sprintf("%dh%dm", int(d.Hours()), int(d.Minutes())%60)
 }
+
+// LiveChangeNoteArgs tells one page of one change.
+type LiveChangeNoteArgs struct {
+	IncidentID int64  `json:"incident_id"`
+	PageID     string `json:"page_id"`
+	ChangeKey  string `json:"change_key"`
+}
+
+// Kind implements river.JobArgs.
+func (LiveChangeNoteArgs) Kind() string { return "pagerduty.live_change_note" }
+
+// InsertOpts: one job per page and change at a time.
+func (LiveChangeNoteArgs) InsertOpts() river.InsertOpts { return actions.OnePending(Queue) }
+
+// LiveChangeWorker adds to a page, once, a short note of a change that
+// landed on its service while its incident is open.
+type LiveChangeWorker struct {
+	river.WorkerDefaults[LiveChangeNoteArgs]
+	notes *TriageWorker // the same client, store and reporter
+}
+
+// NewLiveChangeWorker returns the worker, sharing the triage worker's
+// client; without credentials it holds its jobs.
+func NewLiveChangeWorker(t *TriageWorker) *LiveChangeWorker { return &LiveChangeWorker{notes: t} }
+
+// Work adds the note unless the page already has it, and reports it. A
+// change taken off the record since (a resolve before it, decided later)
+// is no longer news: nothing is written.
+func (w *LiveChangeWorker) Work(ctx context.Context, job *river.Job[LiveChangeNoteArgs]) error {
+	t := w.notes
+	if !pagerDutyID.MatchString(job.Args.PageID) {
+		return river.JobCancel(fmt.Errorf("%q is not a PagerDuty incident id", job.Args.PageID))
+	}
+	if t.client == nil {
+		return actions.Hold(ctx, t.held)
+	}
+	rec, err := t.store.Incident(ctx, job.Args.IncidentID)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(rec.Changes, func(c incident.Change) bool { return c.Key == job.Args.ChangeKey })
+	if i < 0 {
+		t.log.Info("change no longer on the record: no note", "incident", rec.Ref(), "change", job.Args.ChangeKey)
+		return nil
+	}
+	content, marker := LiveChangeNote(&rec, &rec.Changes[i])
+	ctx, last := httpclient.WithLastResponse(ctx)
+	err = addNote(ctx, t.client, t.from, job.Args.PageID, content, marker)
+	if err == nil {
+		err = t.report.Report(ctx, hubevent.Report{
+			Key:  hubevent.RecordKey(incident.EventNoteAdded, rec.ID, job.Args.PageID, "change", job.Args.ChangeKey),
+			Type: incident.EventNoteAdded, At: t.now().UTC(), IncidentID: rec.ID, PageID: job.Args.PageID})
+	}
+	return classify(ctx, err, last)
+}
+
+// LiveChangeNote is a change's note and the marker that finds it again.
+func LiveChangeNote(rec *incident.Record, c *incident.Change) (content, marker string) {
+	marker = "[incidenthub " + rec.Ref() + " change " + c.Key + "]"
+	plain := func(s string) string { return escape.Title(escape.Truncate(s, triageLineChars)) }
+	var b strings.Builder
+	fmt.Fprintf(&b, "incidenthub %s: a change to %s while this incident is open, %s after it opened: %s",
+		rec.Ref(), plain(rec.Service), human(c.At.Sub(rec.OpenedAt)), plain(c.Summary()))
+	if u := escape.URL(c.URL); u != "" {
+		b.WriteString(" " + u)
+	}
+	b.WriteString(" " + marker)
+	return b.String(), marker
+}

@@ -66,3 +66,14 @@ func TestTriageNoteBounded(t *testing.T) {
 	require.NotContains(t, note, "javascript:")
 	require.NotRegexp(t, "@[^\u200b]", note)
 }
+
+// A live-change note is one line: what changed, how long after the
+// incident opened, a link, and its marker.
+func TestLiveChangeNote(t *testing.T) {
+	t.Parallel()
+	rec, _ := triageRecord()
+	fix := rec.Changes[3]
+	note, marker := pagerduty.LiveChangeNote(rec, &fix)
+	require.Equal(t, "[incidenthub INC-12 change fix]", marker)
+	require.Equal(t, "incidenthub INC-12: a change to payments while this incident is open, 10m after it opened: Merged acme/payments#\u200b90: The fix [incidenthub INC-12 change fix]", note)
+}

@@ -233,6 +233,10 @@ const (
 	// the service's recent changes, an announced risky change, the
 	// playbook, and the record; Target is the page id.
 	ActionTriageNote = "triage_note"
+	// ActionLiveChangeNote tells a page, once, of a change that landed on
+	// its service while its record is open (a rollback, a fix deploy);
+	// Target is the page id, Change the change's key.
+	ActionLiveChangeNote = "live_change_note"
 	// ActionReviewReminder reminds, once, of an overdue review.
 	ActionReviewReminder = "review_reminder"
 	// ActionChangeNote comments, blamelessly, on a pull request among the
@@ -270,6 +274,8 @@ type Action struct {
 	Target string
 	// FollowUp is the key of the follow-up a page note announces.
 	FollowUp string
+	// Change is the key of the change a live-change note announces.
+	Change string
 }
 
 // FiledEntry is the timeline entry of a follow-up's new ticket, the same

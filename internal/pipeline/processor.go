@@ -115,6 +115,7 @@ func NewProcessor(s Store, normalizers []Normalizer, rules router.Rules, log *sl
 
 // RulesFrom builds the router's rules from the configuration.
 func RulesFrom(c *config.Config) router.Rules {
+	notes := c.PagerDuty.APIToken.Value() != "" && c.PagerDuty.FromEmail != ""
 	r := router.Rules{
 		MergeWindow:          c.Correlation.MergeWindow,
 		ChangeLookback:       c.Correlation.ChangeLookback,
@@ -124,10 +125,11 @@ func RulesFrom(c *config.Config) router.Rules {
 		ReviewDueWithin:      c.Review.DueWithin,
 		ReviewRepo:           c.GitHub.ReviewRepo,
 		CommentOnChanges:     c.GitHub.CommentOnChanges,
-		// Triage notes are for the responder paged now: asked for only
-		// when notes can be written, rather than held for every page
-		// until credentials come.
-		TriageNotes: c.PagerDuty.Notes.Triage && c.PagerDuty.APIToken.Value() != "" && c.PagerDuty.FromEmail != "",
+		// Notes during an incident are for the responder paged now: asked
+		// for only when notes can be written, rather than held for every
+		// page until credentials come.
+		TriageNotes:     c.PagerDuty.Notes.Triage && notes,
+		LiveChangeNotes: c.PagerDuty.Notes.LiveChanges && notes,
 		// Long enough to fix a typo in a task-list item, short enough that
 		// the ticket follows the review.
 		TaskSettle: 2 * time.Minute,
@@ -557,6 +559,14 @@ func (p *Processor) write(ctx context.Context, tx *store.Tx, dec router.Decision
 		}
 		if err := tx.AttachChange(ctx, id, a.ChangeKey, a.Entry); err != nil {
 			return err
+		}
+		for _, action := range a.Actions {
+			if p.actions == nil {
+				return fmt.Errorf("%s asks for %s but no action queue is configured", incident.FormatRef(id), action.Kind)
+			}
+			if err := p.actions.Enqueue(ctx, tx.SQL(), id, action); err != nil {
+				return err
+			}
 		}
 	}
 	for _, a := range dec.Detach {
