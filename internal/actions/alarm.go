@@ -28,9 +28,10 @@ type Failure struct {
 }
 
 // FailureRecorder puts a failure on its record's timeline (as a hub
-// event, so the router decides the entry like any other).
+// event, so the router decides the entry like any other), once: fresh is
+// false when it was recorded before.
 type FailureRecorder interface {
-	RecordFailure(ctx context.Context, f Failure) error
+	RecordFailure(ctx context.Context, f Failure) (fresh bool, err error)
 }
 
 // Alarm makes a job that fails for good loud: an ERROR log line, the
@@ -97,9 +98,55 @@ func (a *Alarm) raise(ctx context.Context, job *rivertype.JobRow, err error) {
 	// The job's own context may be what ended it (its timeout).
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if rerr := a.recorder.RecordFailure(ctx, f); rerr != nil {
+	if _, rerr := a.recorder.RecordFailure(ctx, f); rerr != nil {
 		a.log.Error("job failure not put on the record's timeline", "job", job.ID, "err", rerr)
 	}
+}
+
+// JobLister lists River's jobs.
+type JobLister interface {
+	JobList(ctx context.Context, params *river.JobListParams) (*river.JobListResult, error)
+}
+
+// sweepSize is how many of the newest discarded jobs a sweep looks at.
+const sweepSize = 100
+
+// Sweep raises the alarm for jobs River discarded without the middleware
+// seeing them fail: River's rescuer discards a job stuck on its last
+// attempt (its process killed) without running it again. It looks at the
+// newest discarded jobs; those already on their record's timeline (the
+// middleware raised them, or an earlier sweep) are left alone. Jobs
+// about no record cannot be told apart from one sweep to the next, and
+// are the middleware's alone.
+func (a *Alarm) Sweep(ctx context.Context, jobs JobLister) error {
+	res, err := jobs.JobList(ctx, river.NewJobListParams().States(rivertype.JobStateDiscarded).
+		OrderBy(river.JobListOrderByFinalizedAt, river.SortOrderDesc).First(sweepSize))
+	if err != nil {
+		return fmt.Errorf("list discarded jobs: %w", err)
+	}
+	for _, job := range res.Jobs {
+		f := Failure{JobID: job.ID, Kind: job.Kind, IncidentID: jobIncident(job), Attempt: job.Attempt,
+			MaxAttempts: job.MaxAttempts, Err: "discarded by River (its last attempt never finished: the process died or stalled)", At: time.Now().UTC()}
+		if n := len(job.Errors); n > 0 {
+			f.Err = clip(job.Errors[n-1].Error, maxFailureText)
+		}
+		if job.FinalizedAt != nil {
+			f.At = job.FinalizedAt.UTC()
+		}
+		if f.IncidentID == 0 {
+			continue
+		}
+		fresh, err := a.recorder.RecordFailure(ctx, f)
+		if err != nil {
+			return fmt.Errorf("record job %d's failure: %w", job.ID, err)
+		}
+		if fresh {
+			a.failed.WithLabelValues(job.Kind).Inc()
+			a.log.Error("job failed for good; fix the cause, then `incidenthub actions retry`",
+				"job", job.ID, "kind", job.Kind, "incident", f.IncidentID, "attempt", job.Attempt, "max_attempts", job.MaxAttempts, "err", f.Err)
+		}
+	}
+	return nil
 }
 
 // jobIncident is the record a job is about: every job's arguments name it

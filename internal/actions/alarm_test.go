@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
 
 	"github.com/incidenthub/incidenthub/internal/actions"
@@ -50,9 +52,9 @@ func (alarmWorker) Work(ctx context.Context, job *river.Job[alarmArgs]) error {
 
 type failures chan actions.Failure
 
-func (f failures) RecordFailure(_ context.Context, x actions.Failure) error {
+func (f failures) RecordFailure(_ context.Context, x actions.Failure) (bool, error) {
 	f <- x
-	return nil
+	return true, nil
 }
 
 // A job that fails for good (refused, out of attempts, panicked on its
@@ -106,4 +108,46 @@ func TestAlarmOnJobsThatFailForGood(t *testing.T) {
 	}
 	require.InDelta(t, 3, testutil.ToFloat64(counter.WithLabelValues("test.alarm")), 0)
 	require.Equal(t, 3, bytes.Count(logs.Bytes(), []byte("level=ERROR msg=\"job failed for good")))
+}
+
+// discarded lists jobs River discarded by itself, and records failures once
+// by job and attempt.
+type discarded struct {
+	jobs     []*rivertype.JobRow
+	recorded map[string]actions.Failure
+}
+
+func (d *discarded) JobList(context.Context, *river.JobListParams) (*river.JobListResult, error) {
+	return &river.JobListResult{Jobs: d.jobs}, nil
+}
+
+func (d *discarded) RecordFailure(_ context.Context, f actions.Failure) (bool, error) {
+	key := fmt.Sprint(f.JobID, ":", f.Attempt)
+	_, seen := d.recorded[key]
+	d.recorded[key] = f
+	return !seen, nil
+}
+
+// A job River's rescuer discarded (its process died on the last attempt)
+// never reached the middleware: the sweep raises it, once.
+func TestSweepRaisesDiscardedJobsOnce(t *testing.T) {
+	t.Parallel()
+	finalized := time.Date(2026, 4, 1, 2, 0, 0, 0, time.UTC)
+	d := &discarded{recorded: map[string]actions.Failure{}, jobs: []*rivertype.JobRow{
+		{ID: 7, Kind: "github.review_doc", Attempt: 20, MaxAttempts: 20, EncodedArgs: []byte(`{"incident_id":3}`), FinalizedAt: &finalized},
+		{ID: 8, Kind: "test.other", Attempt: 1, MaxAttempts: 1, EncodedArgs: []byte(`{}`), FinalizedAt: &finalized,
+			Errors: []rivertype.AttemptError{{Error: "no record to put it on"}}},
+	}}
+	counter := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "failed_total"}, []string{"kind"})
+	logs := &bytes.Buffer{}
+	alarm := actions.NewAlarm(slog.New(slog.NewTextHandler(logs, nil)), counter, d)
+	require.NoError(t, alarm.Sweep(context.Background(), d))
+	require.NoError(t, alarm.Sweep(context.Background(), d), "a second sweep finds it recorded")
+	require.Len(t, d.recorded, 1, "only jobs about a record can be told apart between sweeps")
+	f := d.recorded["7:20"]
+	require.Equal(t, int64(3), f.IncidentID)
+	require.Equal(t, finalized, f.At)
+	require.Contains(t, f.Err, "discarded by River")
+	require.InDelta(t, 1, testutil.ToFloat64(counter.WithLabelValues("github.review_doc")), 0)
+	require.Equal(t, 1, bytes.Count(logs.Bytes(), []byte("level=ERROR")))
 }

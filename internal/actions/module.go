@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"time"
 
 	"go.uber.org/fx"
 
 	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/internal/lifecycle"
 	"github.com/incidenthub/incidenthub/internal/metrics"
 	"github.com/incidenthub/incidenthub/internal/store"
 )
@@ -31,15 +33,20 @@ type Params struct {
 	Metrics   *metrics.Metrics
 	// Failures puts jobs that fail for good on their record's timeline.
 	Failures FailureRecorder
+	// Store gives the lease under which one replica sweeps for jobs River
+	// discarded by itself.
+	Store *store.Store
 	// Skip leaves River's migrations to `incidenthub migrate`.
 	Skip store.SkipMigrations `optional:"true"`
 }
 
 func newForApp(p Params) (*Queue, error) {
+	log := p.Log.With("component", "actions")
+	alarm := NewAlarm(log, p.Metrics.ActionsFailed, p.Failures)
 	q, err := NewQueue(p.DB, Config{
 		Jobs: p.Jobs, Logger: p.Log.With("component", "river"),
 		JobTimeout: p.Config.Timeout, RescueAfter: p.Config.RescueAfter,
-		Alarm: NewAlarm(p.Log.With("component", "actions"), p.Metrics.ActionsFailed, p.Failures),
+		Alarm: alarm,
 	})
 	if err != nil {
 		return nil, err
@@ -65,6 +72,18 @@ func newForApp(p Params) (*Queue, error) {
 			}
 			return err
 		},
+	})
+	// Jobs River's rescuer discards never reach the alarm's middleware:
+	// one replica looks for them every minute, once River has started
+	// (and migrated its tables).
+	lease := p.Store.Lease("job-alarm", time.Minute)
+	p.Lifecycle.Append(fx.StopHook(lease.Release))
+	lifecycle.Go(p.Lifecycle, func(ctx context.Context) {
+		lifecycle.Periodically(ctx, time.Minute, lease, log, func(ctx context.Context) {
+			if err := alarm.Sweep(ctx, q.client); err != nil && ctx.Err() == nil {
+				log.Warn("sweep for discarded jobs incomplete; the next one goes on", "err", err)
+			}
+		})
 	})
 	return q, nil
 }

@@ -81,20 +81,26 @@ func NewReporter(a Appender, l Lookup) *Reporter { return &Reporter{appender: a,
 // Report stores r as a hub event. Reporting the same key again stores
 // nothing and is no error.
 func (rp *Reporter) Report(ctx context.Context, r Report) error {
+	_, err := rp.report(ctx, r)
+	return err
+}
+
+// report stores r and says whether it was new.
+func (rp *Reporter) report(ctx context.Context, r Report) (fresh bool, err error) {
 	if r.Key == "" || r.Type == "" || r.IncidentID <= 0 || r.At.IsZero() {
-		return fmt.Errorf("report %q: key, type, incident and time are required", r.Key)
+		return false, fmt.Errorf("report %q: key, type, incident and time are required", r.Key)
 	}
 	body, err := json.Marshal(r)
 	if err != nil {
-		return fmt.Errorf("report %s: %w", r.Key, err)
+		return false, fmt.Errorf("report %s: %w", r.Key, err)
 	}
-	_, err = rp.appender.Append(ctx, delivery.Delivery{
+	fresh, err = rp.appender.Append(ctx, delivery.Delivery{
 		Source: incident.SourceHub, ID: r.Key, Event: string(r.Type), ReceivedAt: time.Now().UTC(), Body: body,
 	})
 	if err != nil {
-		return fmt.Errorf("report %s: %w", r.Key, err)
+		return false, fmt.Errorf("report %s: %w", r.Key, err)
 	}
-	return nil
+	return fresh, nil
 }
 
 // Reported returns the report stored under key, processed or not: a job
@@ -111,8 +117,8 @@ func (rp *Reporter) Reported(ctx context.Context, key string) (Report, bool, err
 // RecordFailure implements actions.FailureRecorder: a job that failed for
 // good goes on its record's timeline, once per job and attempt (a job
 // retried by hand that fails again is a new entry).
-func (rp *Reporter) RecordFailure(ctx context.Context, f actions.Failure) error {
-	return rp.Report(ctx, Report{
+func (rp *Reporter) RecordFailure(ctx context.Context, f actions.Failure) (bool, error) {
+	return rp.report(ctx, Report{
 		Key:  RecordKey(incident.EventActionFailed, f.IncidentID, strconv.FormatInt(f.JobID, 10), strconv.Itoa(f.Attempt)),
 		Type: incident.EventActionFailed, At: f.At, IncidentID: f.IncidentID, Target: f.Kind,
 		Text: fmt.Sprintf("job %d, attempt %d of %d: %s", f.JobID, f.Attempt, f.MaxAttempts, f.Err),
