@@ -65,19 +65,19 @@ type JobsParams struct {
 // Jobs are PagerDuty's jobs: notes on pages, held until credentials are
 // set.
 func Jobs(p JobsParams) []actions.Job {
-	w := NewNoteWorker(p.PagerDuty, p.Store, p.Reporter, p.Log)
-	if w.held != "" {
-		p.Log.Warn("PagerDuty notes are held until configured", "reason", w.held)
+	notes := newPageNotes(p.PagerDuty, p.Store, p.Reporter, p.Log)
+	if notes.held != "" {
+		p.Log.Warn("PagerDuty notes are held until configured", "reason", notes.held)
 	}
-	triage := NewTriageWorker(p.PagerDuty, p.Correlation.ChangeLookback, p.Services, p.Store, p.Reporter, p.Log)
+	triage := &TriageWorker{notes: notes, lookback: p.Correlation.ChangeLookback, services: p.Services}
 	return []actions.Job{
-		actions.NewJob(incident.ActionPageNote, w, 2, func(id int64, a incident.Action) PageNoteArgs {
+		actions.NewJob(incident.ActionPageNote, &NoteWorker{notes: notes}, 2, func(id int64, a incident.Action) PageNoteArgs {
 			return PageNoteArgs{IncidentID: id, PageID: a.Target, FollowUpKey: a.FollowUp}
 		}),
 		actions.NewJob(incident.ActionTriageNote, triage, 2, func(id int64, a incident.Action) TriageNoteArgs {
 			return TriageNoteArgs{IncidentID: id, PageID: a.Target}
 		}),
-		actions.NewJob(incident.ActionLiveChangeNote, NewLiveChangeWorker(triage), 2, func(id int64, a incident.Action) LiveChangeNoteArgs {
+		actions.NewJob(incident.ActionLiveChangeNote, &LiveChangeWorker{notes: notes}, 2, func(id int64, a incident.Action) LiveChangeNoteArgs {
 			return LiveChangeNoteArgs{IncidentID: id, PageID: a.Target, ChangeKey: a.Change}
 		}),
 	}

@@ -25,11 +25,10 @@ type NoteStore interface {
 	FollowUp(ctx context.Context, key string) (incident.FollowUp, error)
 }
 
-// NoteWorker adds, once per page, a note linking the review doc, and one
-// per follow-up linking its ticket.
-type NoteWorker struct {
-	river.WorkerDefaults[PageNoteArgs]
-
+// pageNotes writes the hub's notes on pages, for every note job: one
+// client and From, a note found again by its marker before it is written,
+// and a report once it is. Each job only composes its note.
+type pageNotes struct {
 	client *pd.Client // nil: held
 	held   string
 	from   string
@@ -37,6 +36,62 @@ type NoteWorker struct {
 	report Reporter
 	log    *slog.Logger
 	now    func() time.Time
+}
+
+func newPageNotes(cfg config.PagerDuty, s NoteStore, r Reporter, log *slog.Logger) *pageNotes {
+	n := &pageNotes{held: NotesHeld(cfg), from: cfg.FromEmail, store: s, report: r,
+		log: log.With("component", "pagerduty-notes"), now: time.Now}
+	if n.held == "" {
+		n.client = NewClient(cfg, httpclient.New(httpclient.Options{Logger: log}))
+	}
+	return n
+}
+
+// pageNote is a note a job composed for a page.
+type pageNote struct {
+	// content is the text, and marker what finds it again after an
+	// ambiguous failure, instead of adding a second.
+	content, marker string
+	// about tells its report apart from the page's other notes.
+	about       []string
+	followUpKey string
+}
+
+// write adds to the page the note compose makes of the record, unless the
+// page has it already, and reports it. A nil note says nothing is to be
+// written.
+func (n *pageNotes) write(ctx context.Context, incidentID int64, pageID string,
+	compose func(ctx context.Context, rec *incident.Record) (*pageNote, error)) error {
+	if !pagerDutyID.MatchString(pageID) {
+		return river.JobCancel(fmt.Errorf("%q is not a PagerDuty incident id", pageID))
+	}
+	if n.client == nil {
+		n.log.Warn("PagerDuty note held", "incident", incident.FormatRef(incidentID), "reason", n.held)
+		return actions.Hold(ctx, n.held)
+	}
+	rec, err := n.store.Incident(ctx, incidentID)
+	if err != nil {
+		return err
+	}
+	note, err := compose(ctx, &rec)
+	if err != nil || note == nil {
+		return err
+	}
+	ctx, last := httpclient.WithLastResponse(ctx)
+	err = addNote(ctx, n.client, n.from, pageID, note.content, note.marker)
+	if err == nil {
+		err = n.report.Report(ctx, hubevent.Report{
+			Key:  hubevent.RecordKey(incident.EventNoteAdded, rec.ID, append([]string{pageID}, note.about...)...),
+			Type: incident.EventNoteAdded, At: n.now().UTC(), IncidentID: rec.ID, PageID: pageID, FollowUpKey: note.followUpKey})
+	}
+	return classify(ctx, err, last)
+}
+
+// NoteWorker adds, once per page, a note linking the review doc, and one
+// per follow-up linking its ticket.
+type NoteWorker struct {
+	river.WorkerDefaults[PageNoteArgs]
+	notes *pageNotes
 }
 
 // NewClient returns a go-pagerduty client on the hub's HTTP client,
@@ -53,69 +108,41 @@ func NewClient(cfg config.PagerDuty, hc *http.Client) *pd.Client {
 
 // NewNoteWorker returns the worker; without credentials it holds its jobs.
 func NewNoteWorker(cfg config.PagerDuty, s NoteStore, r Reporter, log *slog.Logger) *NoteWorker {
-	w := &NoteWorker{held: NotesHeld(cfg), from: cfg.FromEmail, store: s, report: r, log: log.With("component", "pagerduty-notes"),
-		now: time.Now}
-	if w.held == "" {
-		w.client = NewClient(cfg, httpclient.New(httpclient.Options{Logger: log}))
-	}
-	return w
+	return &NoteWorker{notes: newPageNotes(cfg, s, r, log)}
 }
 
 // pagerDutyID matches PagerDuty object ids. Ids come from payloads and end
 // up in API paths, so anything else is refused rather than sent.
 var pagerDutyID = regexp.MustCompile(`^[A-Z0-9]{1,40}$`)
 
-// note is the note's text and the marker that finds it again after an
-// ambiguous failure, instead of adding a second: one per record for the
-// review doc, one per follow-up for its ticket.
-func (w *NoteWorker) note(ctx context.Context, rec *incident.Record, followUpKey string) (content, marker string, err error) {
+// note links the review doc (one per record) or, with followUpKey, a
+// follow-up's ticket (one per follow-up).
+func (w *NoteWorker) note(ctx context.Context, rec *incident.Record, followUpKey string) (*pageNote, error) {
 	if followUpKey == "" {
 		if rec.ReviewDoc == "" {
-			return "", "", river.JobCancel(fmt.Errorf("%s has no review doc to link", rec.Ref()))
+			return nil, river.JobCancel(fmt.Errorf("%s has no review doc to link", rec.Ref()))
 		}
-		marker = "[incidenthub " + rec.Ref() + "]"
-		return fmt.Sprintf("Review doc for %s (%s): %s %s", rec.Ref(), rec.Title, rec.ReviewDoc, marker), marker, nil
+		marker := "[incidenthub " + rec.Ref() + "]"
+		return &pageNote{content: fmt.Sprintf("Review doc for %s (%s): %s %s", rec.Ref(), rec.Title, rec.ReviewDoc, marker),
+			marker: marker}, nil
 	}
-	f, err := w.store.FollowUp(ctx, followUpKey)
+	f, err := w.notes.store.FollowUp(ctx, followUpKey)
 	if err != nil {
-		return "", "", err
+		return nil, err
 	}
 	if !f.Filed() {
-		return "", "", river.JobCancel(fmt.Errorf("follow-up %s of %s has no ticket to link", f.Key, rec.Ref()))
+		return nil, river.JobCancel(fmt.Errorf("follow-up %s of %s has no ticket to link", f.Key, rec.Ref()))
 	}
-	marker = "[incidenthub " + rec.Ref() + " " + f.JiraKey + "]"
-	return fmt.Sprintf("Follow-up of %s filed in Jira: %s %s (%s) %s", rec.Ref(), f.JiraKey,
-		incident.ClipTitle(f.Title), f.JiraURL, marker), marker, nil
+	marker := "[incidenthub " + rec.Ref() + " " + f.JiraKey + "]"
+	return &pageNote{content: fmt.Sprintf("Follow-up of %s filed in Jira: %s %s (%s) %s", rec.Ref(), f.JiraKey,
+		incident.ClipTitle(f.Title), f.JiraURL, marker), marker: marker, about: []string{followUpKey}, followUpKey: followUpKey}, nil
 }
 
 // Work adds the note unless the page already has it, and reports it.
 func (w *NoteWorker) Work(ctx context.Context, job *river.Job[PageNoteArgs]) error {
-	if !pagerDutyID.MatchString(job.Args.PageID) {
-		return river.JobCancel(fmt.Errorf("%q is not a PagerDuty incident id", job.Args.PageID))
-	}
-	if w.client == nil {
-		w.log.Warn("PagerDuty note held", "incident", incident.FormatRef(job.Args.IncidentID), "reason", w.held)
-		return actions.Hold(ctx, w.held)
-	}
-	rec, err := w.store.Incident(ctx, job.Args.IncidentID)
-	if err != nil {
-		return err
-	}
-	content, marker, err := w.note(ctx, &rec, job.Args.FollowUpKey)
-	if err != nil {
-		return err
-	}
-	ctx, last := httpclient.WithLastResponse(ctx)
-	err = addNote(ctx, w.client, w.from, job.Args.PageID, content, marker)
-	if err == nil {
-		key := hubevent.RecordKey(incident.EventNoteAdded, rec.ID, job.Args.PageID)
-		if job.Args.FollowUpKey != "" {
-			key += ":" + job.Args.FollowUpKey
-		}
-		err = w.report.Report(ctx, hubevent.Report{Key: key, Type: incident.EventNoteAdded, At: w.now().UTC(),
-			IncidentID: rec.ID, PageID: job.Args.PageID, FollowUpKey: job.Args.FollowUpKey})
-	}
-	return classify(ctx, err, last)
+	return w.notes.write(ctx, job.Args.IncidentID, job.Args.PageID, func(ctx context.Context, rec *incident.Record) (*pageNote, error) {
+		return w.note(ctx, rec, job.Args.FollowUpKey)
+	})
 }
 
 // addNote adds a note, from the user named from, unless a note on the

@@ -129,7 +129,7 @@ func render(in Input, keep int) (string, error) {
 		},
 		"stamp":    stamp,
 		"day":      func(t time.Time) string { return t.UTC().Format("2006-01-02") },
-		"human":    human,
+		"human":    incident.ShortDuration,
 		"summary":  func(c incident.Change) string { return escape.Markdown(escape.Truncate(c.Summary(), 200)) },
 		"page":     func(p incident.Page) string { return escape.Markdown(escape.Truncate(pageLabel(p), 120)) },
 		"link":     link,
@@ -138,13 +138,13 @@ func render(in Input, keep int) (string, error) {
 			if t.IsZero() {
 				return "not yet"
 			}
-			return fmt.Sprintf("%s (%s after it opened)", stamp(t), human(t.Sub(from)))
+			return fmt.Sprintf("%s (%s after it opened)", stamp(t), incident.ShortDuration(t.Sub(from)))
 		},
 		"relative": func(t time.Time) string {
 			if t.Before(rec.OpenedAt) {
-				return human(rec.OpenedAt.Sub(t)) + " before it opened"
+				return incident.ShortDuration(rec.OpenedAt.Sub(t)) + " before it opened"
 			}
-			return human(t.Sub(rec.OpenedAt)) + " after it opened"
+			return incident.ShortDuration(t.Sub(rec.OpenedAt)) + " after it opened"
 		},
 		// moment labels a timeline period; Mermaid reads ":" as a
 		// separator, so 13:10 is written 13h10, with the day when it
@@ -174,29 +174,6 @@ func render(in Input, keep int) (string, error) {
 	return b.String(), nil
 }
 
-// human renders a duration as people write it: 45s, 6m, 1h5m, 2d3h.
-func human(d time.Duration) string {
-	d = d.Round(time.Second)
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm", int(d.Minutes()))
-	case d < 48*time.Hour:
-		h, m := int(d.Hours()), int(d.Minutes())%60
-		if m == 0 {
-			return fmt.Sprintf("%dh", h)
-		}
-		return fmt.Sprintf("%dh%dm", h, m)
-	default:
-		days, h := int(d.Hours())/24, int(d.Hours())%24
-		if h == 0 {
-			return fmt.Sprintf("%dd", days)
-		}
-		return fmt.Sprintf("%dd%dh", days, h)
-	}
-}
-
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
 
 func pageLabel(p incident.Page) string {
@@ -220,9 +197,9 @@ func Summary(r *incident.Record) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "**%s resolved.** %s on %s", r.Ref(), escape.Markdown(r.Severity), escape.Markdown(r.Service))
 	if !r.AcknowledgedAt.IsZero() {
-		fmt.Fprintf(&b, "; acknowledged %s after it opened", human(r.AcknowledgedAt.Sub(r.OpenedAt)))
+		fmt.Fprintf(&b, "; acknowledged %s after it opened", incident.ShortDuration(r.AcknowledgedAt.Sub(r.OpenedAt)))
 	}
-	fmt.Fprintf(&b, "; resolved %s after it opened (%s).", human(r.ResolvedAt.Sub(r.OpenedAt)), stamp(r.ResolvedAt))
+	fmt.Fprintf(&b, "; resolved %s after it opened (%s).", incident.ShortDuration(r.ResolvedAt.Sub(r.OpenedAt)), stamp(r.ResolvedAt))
 	if len(r.Pages) > 0 {
 		b.WriteString(" Pages:")
 		for _, p := range r.Pages {
