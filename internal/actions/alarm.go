@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
+
+	"github.com/incidenthub/incidenthub/internal/escape"
 )
 
 // Failure is a job that failed for good: refused by its vendor in a way
@@ -87,11 +89,8 @@ func (a *Alarm) raise(ctx context.Context, job *rivertype.JobRow, err error) {
 	if errors.As(err, &refused) && refused.Unwrap() != nil {
 		err = refused.Unwrap()
 	}
-	f := Failure{JobID: job.ID, Kind: job.Kind, IncidentID: jobIncident(job), Attempt: job.Attempt,
-		MaxAttempts: job.MaxAttempts, Err: clip(err.Error(), maxFailureText), At: time.Now().UTC()}
-	a.failed.WithLabelValues(job.Kind).Inc()
-	a.log.Error("job failed for good; fix the cause, then `incidenthub actions retry`",
-		"job", job.ID, "kind", job.Kind, "incident", f.IncidentID, "attempt", job.Attempt, "max_attempts", job.MaxAttempts, "err", f.Err)
+	f := failureOf(job, err.Error(), time.Now())
+	a.sound(f)
 	if f.IncidentID == 0 || a.recorder == nil {
 		return
 	}
@@ -125,14 +124,14 @@ func (a *Alarm) Sweep(ctx context.Context, jobs JobLister) error {
 		return fmt.Errorf("list discarded jobs: %w", err)
 	}
 	for _, job := range res.Jobs {
-		f := Failure{JobID: job.ID, Kind: job.Kind, IncidentID: jobIncident(job), Attempt: job.Attempt,
-			MaxAttempts: job.MaxAttempts, Err: "discarded by River (its last attempt never finished: the process died or stalled)", At: time.Now().UTC()}
+		why, at := "discarded by River (its last attempt never finished: the process died or stalled)", time.Now()
 		if n := len(job.Errors); n > 0 {
-			f.Err = clip(job.Errors[n-1].Error, maxFailureText)
+			why = job.Errors[n-1].Error
 		}
 		if job.FinalizedAt != nil {
-			f.At = job.FinalizedAt.UTC()
+			at = *job.FinalizedAt
 		}
+		f := failureOf(job, why, at)
 		if f.IncidentID == 0 {
 			continue
 		}
@@ -141,12 +140,24 @@ func (a *Alarm) Sweep(ctx context.Context, jobs JobLister) error {
 			return fmt.Errorf("record job %d's failure: %w", job.ID, err)
 		}
 		if fresh {
-			a.failed.WithLabelValues(job.Kind).Inc()
-			a.log.Error("job failed for good; fix the cause, then `incidenthub actions retry`",
-				"job", job.ID, "kind", job.Kind, "incident", f.IncidentID, "attempt", job.Attempt, "max_attempts", job.MaxAttempts, "err", f.Err)
+			a.sound(f)
 		}
 	}
 	return nil
+}
+
+// failureOf is a job's failure for good: why, with the vendor's words
+// clipped, and when.
+func failureOf(job *rivertype.JobRow, why string, at time.Time) Failure {
+	return Failure{JobID: job.ID, Kind: job.Kind, IncidentID: jobIncident(job), Attempt: job.Attempt,
+		MaxAttempts: job.MaxAttempts, Err: escape.Truncate(why, maxFailureText), At: at.UTC()}
+}
+
+// sound makes a failure loud: counted, and an ERROR line.
+func (a *Alarm) sound(f Failure) {
+	a.failed.WithLabelValues(f.Kind).Inc()
+	a.log.Error("job failed for good; fix the cause, then `incidenthub actions retry`",
+		"job", f.JobID, "kind", f.Kind, "incident", f.IncidentID, "attempt", f.Attempt, "max_attempts", f.MaxAttempts, "err", f.Err)
 }
 
 // jobIncident is the record a job is about: every job's arguments name it
@@ -157,13 +168,4 @@ func jobIncident(job *rivertype.JobRow) int64 {
 	}
 	_ = json.Unmarshal(job.EncodedArgs, &args)
 	return args.IncidentID
-}
-
-// clip keeps at most n runes of s.
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
 }

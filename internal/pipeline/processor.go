@@ -16,6 +16,7 @@ import (
 
 	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/internal/delivery"
+	"github.com/incidenthub/incidenthub/internal/escape"
 	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/internal/metrics"
 	"github.com/incidenthub/incidenthub/internal/store"
@@ -473,10 +474,7 @@ func boundedText(s string) string {
 		}
 		return r
 	}, incident.CleanText(s))
-	if r := []rune(s); len(r) > maxReasonText {
-		return string(r[:maxReasonText-1]) + "…"
-	}
-	return s
+	return escape.Truncate(s, maxReasonText)
 }
 
 // decide loads the state the router asks for and returns its decision.
