@@ -146,8 +146,19 @@ type PagerDuty struct {
 	APIToken       Secret   `yaml:"api_token"`
 	FromEmail      string   `yaml:"from_email"`
 	BaseURL        string   `yaml:"base_url"`
-	Notes          Notes    `yaml:"notes"`
+	// EventsURL is the Events API v2 the services' change events go to
+	// (DefaultEventsURL when empty; https://events.eu.pagerduty.com for an
+	// EU account).
+	EventsURL string `yaml:"events_url"`
+	Notes     Notes  `yaml:"notes"`
 }
+
+// DefaultEventsURL is PagerDuty's Events API v2.
+const DefaultEventsURL = "https://events.pagerduty.com"
+
+// DefaultRolesGrace is how long a severity's expected roles may stay open
+// after the record is acknowledged before the pages are told.
+const DefaultRolesGrace = 15 * time.Minute
 
 // Notes chooses the notes the hub adds to pages while they are open.
 type Notes struct {
@@ -200,6 +211,13 @@ type Severity struct {
 	// Review is required, optional or none.
 	Review          string        `yaml:"review"`
 	ReviewOpenAfter time.Duration `yaml:"review_open_after"`
+	// RolesExpected are the incident roles a record of this severity
+	// should have once acknowledged (commander, communications), matched
+	// by whole words against PagerDuty's role names.
+	RolesExpected []string `yaml:"roles_expected,omitempty"`
+	// RolesGrace is how long after the acknowledgement they may stay
+	// open (DefaultRolesGrace when zero).
+	RolesGrace time.Duration `yaml:"roles_grace,omitempty"`
 }
 
 // Service is one service the team runs, and where its facts live.
@@ -212,6 +230,10 @@ type Service struct {
 	JiraProject         string   `yaml:"jira_project"`
 	JiraIssueType       string   `yaml:"jira_issue_type"`
 	Playbook            string   `yaml:"playbook"`
+	// PagerDutyRoutingKey is an Events API v2 integration key of the
+	// service: with it, the service's changes are sent to PagerDuty as
+	// change events and show among its incidents' recent changes.
+	PagerDutyRoutingKey Secret `yaml:"pagerduty_routing_key,omitempty"`
 }
 
 // Correlation holds the windows that group events into records.

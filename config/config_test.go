@@ -98,6 +98,8 @@ func TestParseExample(t *testing.T) {
 					Description:         "Customer-facing outage or data loss for many customers.",
 					PagerDutyPriorities: []string{"P1"},
 					Review:              config.ReviewRequired,
+					RolesExpected:       []string{"commander", "communications"},
+					RolesGrace:          15 * time.Minute,
 				},
 				{
 					Name:                "SEV2",
@@ -183,6 +185,7 @@ func TestParseGood(t *testing.T) {
 			DeployEnvironments:  []string{"production"}, // default
 			JiraProject:         "PAY",
 			JiraIssueType:       "Task", // default
+			PagerDutyRoutingKey: "R0UT1NGKEY0PAYMENTS0000000000001",
 		},
 		{
 			Name:                "checkout",
@@ -191,6 +194,7 @@ func TestParseGood(t *testing.T) {
 			DeployEnvironments:  []string{"staging", "production"},
 			JiraProject:         "CHK",
 			JiraIssueType:       "Bug",
+			PagerDutyRoutingKey: "R0UT1NGKEY0CHECKOUT0000000000002",
 		},
 	}, cfg.Services)
 }
@@ -240,7 +244,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			file: "conf.unknown-nested-key.yaml",
 			path: "services[1].pagerduty_service_id",
-			msg:  "unknown key (known: deploy_environments, deploy_workflows, github_repos, jira_issue_type, jira_project, name, pagerduty_service_ids, playbook)",
+			msg:  "unknown key (known: deploy_environments, deploy_workflows, github_repos, jira_issue_type, jira_project, name, pagerduty_routing_key, pagerduty_service_ids, playbook)",
 		},
 		{
 			file: "conf.duration-wrong-type.yaml",
@@ -361,6 +365,26 @@ func TestParseProblems(t *testing.T) {
 			file: "conf.short-lease.yaml",
 			path: "processing.lease",
 			msg:  "want at least 3s",
+		},
+		{
+			file: "conf.blank-role.yaml",
+			path: "severities[0].roles_expected[1]",
+			msg:  "want a role name such as commander or communications",
+		},
+		{
+			file: "conf.negative-roles-grace.yaml",
+			path: "severities[0].roles_grace",
+			msg:  "want a duration of zero (the default, 15m0s) or more",
+		},
+		{
+			file: "conf.bad-routing-key.yaml",
+			path: "services[0].pagerduty_routing_key",
+			msg:  "want the 32-character integration key of an Events API v2 integration",
+		},
+		{
+			file: "conf.bad-events-url.yaml",
+			path: "pagerduty.events_url",
+			msg:  `want an http(s) URL, got "events.pagerduty.com"`,
 		},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
@@ -759,10 +783,11 @@ func TestSecretsNeverPrint(t *testing.T) {
 		"pd-secret-one", "pd-secret-two", "pd-api-token",
 		"gh-webhook-secret", "gh-token",
 		"jira-webhook-secret", "jira-api-token",
+		"R0UT1NGKEY0PAYMENTS0000000000001", "R0UT1NGKEY0CHECKOUT0000000000002",
 	}
 	const (
-		inConfig    = 9 // secrets in the whole file
-		inPagerDuty = 3 // secrets in its pagerduty section
+		inConfig    = 11 // secrets in the whole file
+		inPagerDuty = 3  // secrets in its pagerduty section
 	)
 
 	cfg, err := parseFile(t, "conf.good.yaml", nil)

@@ -47,6 +47,8 @@ var (
 	repoName    = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
 	jiraProject = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,254}$`)
 	githubLogin = regexp.MustCompile(`^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$`)
+	// routingKeyFormat is an Events API v2 integration key.
+	routingKeyFormat = regexp.MustCompile(`^[A-Za-z0-9]{32}$`)
 )
 
 func (c *Config) validate(unset map[string]string) []Problem {
@@ -80,6 +82,7 @@ func (c *Config) validate(unset map[string]string) []Problem {
 	v.secrets("github.webhook_secrets", c.GitHub.WebhookSecrets)
 	v.secrets("jira.webhook_secrets", c.Jira.WebhookSecrets)
 	v.baseURL("pagerduty.base_url", c.PagerDuty.BaseURL)
+	v.baseURL("pagerduty.events_url", c.PagerDuty.EventsURL)
 	v.baseURL("github.base_url", c.GitHub.BaseURL)
 	v.baseURL("jira.base_url", c.Jira.BaseURL)
 	if c.GitHub.ReviewRepo != "" && !repoName.MatchString(c.GitHub.ReviewRepo) {
@@ -172,6 +175,14 @@ func (c *Config) validateSeverities(v *validator) {
 		if s.ReviewOpenAfter < 0 {
 			v.add(p+".review_open_after", "want a duration of zero or more")
 		}
+		for k, role := range s.RolesExpected {
+			if words := strings.Fields(role); len(words) == 0 || len(role) > 100 {
+				v.add(fmt.Sprintf("%s.roles_expected[%d]", p, k), "want a role name such as commander or communications, got %q", role)
+			}
+		}
+		if s.RolesGrace < 0 {
+			v.add(p+".roles_grace", "want a duration of zero (the default, %s) or more", DefaultRolesGrace)
+		}
 	}
 }
 
@@ -218,6 +229,19 @@ func (c *Config) validateServices(v *validator) {
 		if s.Playbook != "" {
 			v.baseURL(p+".playbook", s.Playbook)
 		}
+		v.routingKey(p+".pagerduty_routing_key", s.PagerDutyRoutingKey)
+	}
+}
+
+// routingKey checks an Events API v2 integration key: 32 letters and
+// digits as PagerDuty issues them. Its value is never echoed.
+func (v *validator) routingKey(path string, key Secret) {
+	if name, ok := v.unset[path]; ok {
+		v.add(path, "environment variable %s is not set", name)
+		return
+	}
+	if key.Value() != "" && !routingKeyFormat.MatchString(key.Value()) {
+		v.add(path, "want the 32-character integration key of an Events API v2 integration on the service")
 	}
 }
 

@@ -139,6 +139,9 @@ func decideChange(s State, ev incident.Event, r Rules, now time.Time) Decision {
 				Actions: r.liveChangeNotes(rec, c, now)})
 		}
 	}
+	if r.sendsChangeEvent(s.Known, c) {
+		d.ChangeActions = []incident.Action{{Kind: incident.ActionChangeEvent, Change: c.Key}}
+	}
 	if !announced && r.isAwareness(c) {
 		d.Record, d.Opened = r.awarenessRecord(c), true
 		d.Entries = []incident.TimelineEntry{{
@@ -149,6 +152,31 @@ func decideChange(s State, ev incident.Event, r Rules, now time.Time) Decision {
 		d.Attach = append(d.Attach, Attachment{ChangeKey: c.Key, Entry: ChangeEntry(c)})
 	}
 	return d
+}
+
+// sendsChangeEvent: a change goes to PagerDuty's recent changes once,
+// when the event that makes it take effect is decided (a deployment's
+// first success, a deploy workflow's successful run; a merge, release or
+// push at once), whatever statuses follow and however often each is
+// delivered, and only for a service with a routing key.
+func (r Rules) sendsChangeEvent(known *incident.Change, c incident.Change) bool {
+	svc, ok := r.repoService(c.Repo)
+	if !ok || !svc.ChangeEvents || !tookEffect(c) {
+		return false
+	}
+	return known == nil || !tookEffect(*known)
+}
+
+// tookEffect reports whether a change is in effect: a deployment or a
+// deploy workflow only once it succeeded.
+func tookEffect(c incident.Change) bool {
+	switch c.Kind {
+	case incident.ChangeDeploy:
+		return !c.SucceededAt.IsZero()
+	case incident.ChangeWorkflow:
+		return c.State == "success"
+	}
+	return true
 }
 
 // liveChangeWindow is how recent a change must be, when it is decided,

@@ -22,11 +22,12 @@ var entryKinds = map[incident.EventType]string{
 	incident.EventPageNote:           incident.EntryNote,
 	incident.EventPageResponderAdded: incident.EntryPageResponderAdded,
 	incident.EventPageStatusUpdate:   incident.EntryStatusUpdate,
+	incident.EventPageRoleAssigned:   incident.EntryRoleAssigned,
 }
 
 func decidePage(s State, ev incident.Event, r Rules) Decision {
 	kind, ok := entryKinds[ev.Type]
-	if !ok {
+	if !ok || ev.Type == incident.EventPageRoleAssigned && ev.Role == nil {
 		return Decision{Ignore: "no rule for " + string(ev.Type)}
 	}
 	var (
@@ -81,6 +82,10 @@ func decidePage(s State, ev incident.Event, r Rules) Decision {
 	}
 	applyFacts(&rec, page, ev)
 	r.derive(&rec)
+	lead(&rec)
+	if ev.Type == incident.EventPageRoleAssigned && ev.Role.Person == "" {
+		kind = incident.EntryRoleUnassigned
+	}
 
 	d.Entries = append(d.Entries, incident.TimelineEntry{
 		At: ev.OccurredAt, Source: string(ev.Source), Kind: kind, URL: ev.PageURL,
@@ -110,6 +115,11 @@ func decidePage(s State, ev incident.Event, r Rules) Decision {
 		// A page that joins after the doc opened gets its note too.
 		d.Actions = append(d.Actions, incident.Action{Kind: incident.ActionPageNote, Target: ev.PageID})
 	}
+	var joined string
+	if !known {
+		joined = ev.PageID
+	}
+	d.Actions = append(d.Actions, r.rolesChecks(prior, &rec, joined)...)
 	if !known && r.TriageNotes {
 		// What the responder checks first, on the page they were paged
 		// by: once, since a page is new to the hub only once.
@@ -258,12 +268,15 @@ func applyFacts(rec *incident.Record, p *incident.Page, ev incident.Event) {
 		}
 		if ev.Actor != "" {
 			addResponder(rec, ev.Actor)
-			// The first acknowledger leads, even when their
-			// acknowledgement is delivered after someone else's.
-			if rec.Commander == "" || ev.OccurredAt.Before(rec.CommanderAt) {
-				rec.Commander, rec.CommanderAt = ev.Actor, ev.OccurredAt
+			// The first acknowledger leads, unless someone holds the
+			// commander role, even when their acknowledgement is
+			// delivered after someone else's.
+			if rec.AckedBy == "" || ev.OccurredAt.Before(rec.CommanderAt) {
+				rec.AckedBy, rec.CommanderAt = ev.Actor, ev.OccurredAt
 			}
 		}
+	case incident.EventPageRoleAssigned:
+		assignRole(rec, ev)
 	case incident.EventPageResponderAdded:
 		addResponder(rec, ev.Subject)
 	case incident.EventPageNote:
@@ -385,6 +398,15 @@ func summary(ev incident.Event, p *incident.Page) string {
 		return fmt.Sprintf("Status update%s: %s", by(ev.Actor), ev.Text)
 	case incident.EventPageResponderAdded:
 		return fmt.Sprintf("%s asked to respond to %s%s", orNone(ev.Subject), l, by(ev.Actor))
+	case incident.EventPageRoleAssigned:
+		was := ""
+		if ev.Role.Before != "" {
+			was = " (was " + ev.Role.Before + ")"
+		}
+		if ev.Role.Person == "" {
+			return fmt.Sprintf("%s unassigned on %s%s%s", ev.Role.Name, l, was, by(ev.Actor))
+		}
+		return fmt.Sprintf("%s is %s on %s%s%s", ev.Role.Person, ev.Role.Name, l, was, by(ev.Actor))
 	}
 	return string(ev.Type)
 }

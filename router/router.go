@@ -46,6 +46,9 @@ type Rules struct {
 	// LiveChangeNotes tells an open incident's pages of the changes that
 	// land on its service meanwhile.
 	LiveChangeNotes bool
+	// RolesNotes tells an acknowledged incident's pages which of its
+	// severity's expected roles are still open after the grace time.
+	RolesNotes bool
 	// TaskSettle is how long a task-list item of the review doc may still
 	// be retyped or removed before its ticket is filed.
 	TaskSettle time.Duration
@@ -61,6 +64,10 @@ type Severity struct {
 	Review string
 	// ReviewOpenAfter overrides Rules.ReviewOpenAfter when set.
 	ReviewOpenAfter time.Duration
+	// RolesExpected are the roles an acknowledged record of this severity
+	// should have after RolesGrace.
+	RolesExpected []string
+	RolesGrace    time.Duration
 }
 
 // Service maps PagerDuty services and GitHub repositories to a
@@ -71,6 +78,9 @@ type Service struct {
 	GitHubRepos         []string
 	DeployEnvironments  []string
 	DeployWorkflows     []string
+	// ChangeEvents: the service's changes go to PagerDuty's recent
+	// changes (it has an Events API routing key).
+	ChangeEvents bool
 }
 
 // Query names the state Decide needs for an event.
@@ -108,6 +118,9 @@ type State struct {
 	// (MergeChange); Records are the records ChangeQuery named.
 	Change  *incident.Change
 	Records []incident.Record
+	// Known is the change as the store knew it before this event (nil
+	// for a new one).
+	Known *incident.Change
 	// FollowUps are the Owner's follow-ups, when the query asked for them;
 	// FollowUp is the one that follows the event's ticket, or the one a
 	// hub event names, if any. Owner.Changes are filled when the query
@@ -141,6 +154,9 @@ type Decision struct {
 	Detach []Attachment
 	// Actions are side effects on Record, run as durable jobs.
 	Actions []incident.Action
+	// ChangeActions are side effects about the decision's Change, on no
+	// record (its change event to PagerDuty).
+	ChangeActions []incident.Action
 	// FollowUps are follow-ups of Record to save: new ones (ID zero) and
 	// changed ones.
 	FollowUps []incident.FollowUp
@@ -242,6 +258,16 @@ func (r Rules) severity(p *incident.Page) string {
 		}
 	}
 	return r.Severities[len(r.Severities)-1].Name
+}
+
+// severityRules returns the rules of the named severity.
+func (r Rules) severityRules(name string) (Severity, bool) {
+	for _, s := range r.Severities {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Severity{}, false
 }
 
 // rank orders severities, most severe lowest; unknown names rank last.

@@ -231,3 +231,36 @@ func TestLiveChangeNotes(t *testing.T) {
 	r.LiveChangeNotes = false
 	require.Empty(t, decide(r, rec, 10*time.Minute), "switched off")
 }
+
+// A change goes to PagerDuty's recent changes once: when the event that
+// makes it take effect is decided, and only for a service with a routing
+// key.
+func TestChangeEvents(t *testing.T) {
+	t.Parallel()
+	r := rules
+	r.Services = []router.Service{{Name: "payments", GitHubRepos: []string{"acme/payments"}, DeployEnvironments: []string{"production"}, ChangeEvents: true},
+		{Name: "checkout", GitHubRepos: []string{"acme/checkout"}, DeployEnvironments: []string{"production"}}}
+	t0 := at("2021-06-04T13:00:00Z")
+	deploy := func(repo, state string, succeeded time.Time) incident.Change {
+		return incident.Change{Key: "github:deployment:" + repo + ":9", Kind: incident.ChangeDeploy, Repo: repo, Environment: "production",
+			State: state, StateAt: t0, SucceededAt: succeeded}
+	}
+	decide := func(known *incident.Change, c incident.Change) []incident.Action {
+		ev := incident.Event{Source: incident.SourceGitHub, ID: "d", Type: incident.EventChange, Change: &c}
+		merged, reason := router.MergeChange(known, ev, r)
+		require.Empty(t, reason)
+		return router.Decide(router.State{Change: &merged, Known: known}, ev, r, t0).ChangeActions
+	}
+	pending := deploy("acme/payments", "in_progress", time.Time{})
+	success := deploy("acme/payments", "success", t0)
+	want := []incident.Action{{Kind: incident.ActionChangeEvent, Change: "github:deployment:acme/payments:9"}}
+	require.Empty(t, decide(nil, pending), "not in effect yet")
+	require.Equal(t, want, decide(&pending, success), "its first success")
+	require.Empty(t, decide(&success, deploy("acme/payments", "inactive", time.Time{})), "a later status")
+	require.Empty(t, decide(&success, success), "a redelivery")
+	require.Empty(t, decide(nil, deploy("acme/payments", "failure", time.Time{})), "a failed deploy took no effect")
+	require.Empty(t, decide(nil, deploy("acme/checkout", "success", t0)), "a service without a routing key")
+	merge := incident.Change{Key: "github:pr:acme/payments:7", Kind: incident.ChangeMerge, Repo: "acme/payments", At: t0}
+	require.Equal(t, []incident.Action{{Kind: incident.ActionChangeEvent, Change: merge.Key}}, decide(nil, merge), "a merge at once")
+	require.Empty(t, decide(&merge, merge), "once")
+}

@@ -154,6 +154,9 @@ func printIncident(cmd *cobra.Command, r *incident.Record) {
 	fprintf(out, "  service    %s\n", printable(r.Service))
 	fprintf(out, "  kind       %s\n", r.Kind)
 	fprintf(out, "  commander  %s\n", orDash(printable(r.Commander)))
+	for _, role := range r.HeldRoles() {
+		fprintf(out, "  role       %s: %s (since %s)\n", printable(role.Name), printable(role.Person), stamp(role.Since))
+	}
 	fprintf(out, "  responders %s\n", orDash(printable(strings.Join(r.Responders, ", "))))
 	fprintf(out, "  opened     %s\n", stamp(r.OpenedAt))
 	fprintf(out, "  acked      %s%s\n", stamp(r.AcknowledgedAt), since(r.OpenedAt, r.AcknowledgedAt))

@@ -56,14 +56,16 @@ type JobsParams struct {
 
 	PagerDuty   config.PagerDuty
 	Correlation config.Correlation
+	Severities  []config.Severity
 	Services    []config.Service
 	Store       NoteStore
+	Changes     ChangeStore
 	Reporter    Reporter
 	Log         *slog.Logger
 }
 
 // Jobs are PagerDuty's jobs: notes on pages, held until credentials are
-// set.
+// set, and change events, which need only a service's routing key.
 func Jobs(p JobsParams) []actions.Job {
 	notes := newPageNotes(p.PagerDuty, p.Store, p.Reporter, p.Log)
 	if notes.held != "" {
@@ -79,6 +81,12 @@ func Jobs(p JobsParams) []actions.Job {
 		}),
 		actions.NewJob(incident.ActionLiveChangeNote, &LiveChangeWorker{notes: notes}, 2, func(id int64, a incident.Action) LiveChangeNoteArgs {
 			return LiveChangeNoteArgs{IncidentID: id, PageID: a.Target, ChangeKey: a.Change}
+		}),
+		actions.NewJob(incident.ActionRolesNote, &RolesWorker{notes: notes, severities: p.Severities}, 2, func(id int64, a incident.Action) RolesNoteArgs {
+			return RolesNoteArgs{IncidentID: id, PageID: a.Target}
+		}),
+		actions.NewJob(incident.ActionChangeEvent, NewChangeEventWorker(p.PagerDuty, p.Services, p.Changes, p.Log), 2, func(_ int64, a incident.Action) ChangeEventArgs {
+			return ChangeEventArgs{ChangeKey: a.Change}
 		}),
 	}
 }

@@ -26,6 +26,7 @@ var Module = fx.Module("pagerduty",
 	fx.Provide(
 		fx.Private,
 		func(s *store.Store) NoteStore { return s },
+		func(s *store.Store) ChangeStore { return s },
 		func(r *hubevent.Reporter) Reporter { return r },
 	),
 )

@@ -1,9 +1,11 @@
 package pagerduty
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/incidenthub/incidenthub/internal/delivery"
@@ -17,6 +19,7 @@ var referenceTypes = map[incident.EventType]string{
 	incident.EventPageNote:           "incident_note",
 	incident.EventPageResponderAdded: "incident_responder",
 	incident.EventPageStatusUpdate:   "incident_status_update",
+	incident.EventPageRoleAssigned:   "incident_role_assignment",
 }
 
 // eventTypes maps the v3 event types the hub acts on.
@@ -33,6 +36,7 @@ var eventTypes = map[string]incident.EventType{
 	"incident.annotated":               incident.EventPageNote,
 	"incident.responder.added":         incident.EventPageResponderAdded,
 	"incident.status_update_published": incident.EventPageStatusUpdate,
+	"incident.role.assigned":           incident.EventPageRoleAssigned,
 }
 
 type envelope struct {
@@ -67,6 +71,22 @@ type incidentData struct {
 	Priority  *reference  `json:"priority"`
 	Urgency   string      `json:"urgency"`
 }
+
+// roleAssignments is event.data of incident.role.assigned: one or more
+// roles assigned, reassigned or unassigned on one page.
+type roleAssignments struct {
+	Assignments []struct {
+		ID          string     `json:"id"`
+		Incident    *reference `json:"incident"`
+		Role        *reference `json:"role"`
+		Assignee    *reference `json:"assignee"`
+		OldAssignee *reference `json:"old_assignee"`
+		Status      string     `json:"status"`
+	} `json:"incident_role_assignments"`
+}
+
+// maxRoleAssignments bounds what one delivery may ask of the router.
+const maxRoleAssignments = 50
 
 // referenceData is event.data of the types that only refer to their page:
 // incident_note, incident_responder, incident_status_update.
@@ -127,8 +147,11 @@ func (Normalizer) Normalize(d delivery.Delivery) ([]incident.Event, error) {
 	if kind.Type != want {
 		return nil, fmt.Errorf("PagerDuty %s carries data of type %q, want %q", e.EventType, kind.Type, want)
 	}
-	if !isReference {
+	switch {
+	case !isReference:
 		return snapshotEvent(ev, e.Data)
+	case typ == incident.EventPageRoleAssigned:
+		return roleEvents(ev, e.Data)
 	}
 	return referenceEvent(ev, e.Data, kind.Type)
 }
@@ -190,4 +213,41 @@ func referenceEvent(ev incident.Event, raw json.RawMessage, dataType string) ([]
 		}
 	}
 	return []incident.Event{ev}, nil
+}
+
+// roleEvents makes one event per role assignment. An assignment without
+// an assignee, or whose status is not active, unassigns the role. Each
+// event's id is the webhook event's and the assignment's, so that every
+// assignment is on the timeline once.
+func roleEvents(ev incident.Event, raw json.RawMessage) ([]incident.Event, error) {
+	var data roleAssignments
+	if err := json.Unmarshal(raw, &data); err != nil {
+		return nil, fmt.Errorf("PagerDuty incident_role_assignment data: %w", err)
+	}
+	if len(data.Assignments) == 0 || len(data.Assignments) > maxRoleAssignments {
+		return nil, fmt.Errorf("PagerDuty incident_role_assignment data has %d assignments, want 1 to %d",
+			len(data.Assignments), maxRoleAssignments)
+	}
+	out := make([]incident.Event, 0, len(data.Assignments))
+	for i, a := range data.Assignments {
+		if a.Incident == nil || a.Incident.ID == "" || a.Role == nil || (a.Role.ID == "" && a.Role.Summary == "") {
+			return nil, fmt.Errorf("PagerDuty role assignment %d lacks its incident or role", i)
+		}
+		if i > 0 && a.Incident.ID != out[0].PageID {
+			return nil, errors.New("PagerDuty role assignments of one event name different incidents")
+		}
+		e := ev
+		e.ID = ev.ID + "/" + cmp.Or(a.ID, strconv.Itoa(i))
+		e.PageID, e.PageURL = a.Incident.ID, a.Incident.HTMLURL
+		rc := &incident.RoleChange{ID: a.Role.ID, Name: cmp.Or(a.Role.Summary, a.Role.ID)}
+		if a.Assignee != nil && a.Status == "active" {
+			rc.Person = cmp.Or(a.Assignee.Summary, a.Assignee.ID)
+		}
+		if a.OldAssignee != nil {
+			rc.Before = cmp.Or(a.OldAssignee.Summary, a.OldAssignee.ID)
+		}
+		e.Role = rc
+		out = append(out, e)
+	}
+	return out, nil
 }

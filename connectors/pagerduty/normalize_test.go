@@ -1,6 +1,7 @@
 package pagerduty_test
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -128,4 +129,64 @@ func optionalTime(t *testing.T, s string) time.Time {
 		return time.Time{}
 	}
 	return mustTime(t, s)
+}
+
+// roleDelivery wraps PagerDuty's documented incident_role_assignment data
+// in the v3 envelope of its documented priority_updated event, as
+// PagerDuty sends incident.role.assigned; edit changes the data first.
+func roleDelivery(t *testing.T, edit func(data map[string]any)) []byte {
+	t.Helper()
+	var env map[string]any
+	require.NoError(t, json.Unmarshal(readFile(t, "docs.incident.priority_updated.json"), &env))
+	var data map[string]any
+	require.NoError(t, json.Unmarshal(readFile(t, "docs.data-types.incident_role_assignment.json"), &data))
+	if edit != nil {
+		edit(data)
+	}
+	event := env["event"].(map[string]any)
+	event["event_type"], event["data"] = "incident.role.assigned", data
+	body, err := json.Marshal(env)
+	require.NoError(t, err)
+	return body
+}
+
+func TestNormalizeRoleAssignment(t *testing.T) {
+	t.Parallel()
+	evs, err := normalize(roleDelivery(t, nil))
+	require.NoError(t, err)
+	require.Len(t, evs, 1)
+	ev := evs[0]
+	require.Equal(t, incident.EventPageRoleAssigned, ev.Type)
+	require.Equal(t, "5ac64822-4adc-4fda-ade0-410becf0de4f/af64b84c-137e-40c6-875c-5dd30a2afaaa", ev.ID)
+	require.Equal(t, "PBAZLIU", ev.PageID)
+	require.Equal(t, "https://acme.pagerduty.com/incidents/PBAZLIU", ev.PageURL)
+	require.Nil(t, ev.Snapshot)
+	require.Equal(t, &incident.RoleChange{ID: "P8PQO4R", Name: "Role Display Name", Person: "User 1810194"}, ev.Role)
+
+	// Unassigned: no assignee, the old one named.
+	evs, err = normalize(roleDelivery(t, func(data map[string]any) {
+		a := data["incident_role_assignments"].([]any)[0].(map[string]any)
+		a["old_assignee"], a["assignee"] = a["assignee"], nil
+	}))
+	require.NoError(t, err)
+	require.Equal(t, &incident.RoleChange{ID: "P8PQO4R", Name: "Role Display Name", Before: "User 1810194"}, evs[0].Role)
+
+	for name, edit := range map[string]func(map[string]any){
+		"no assignments": func(d map[string]any) { d["incident_role_assignments"] = []any{} },
+		"no role":        func(d map[string]any) { delete(d["incident_role_assignments"].([]any)[0].(map[string]any), "role") },
+		"no incident":    func(d map[string]any) { delete(d["incident_role_assignments"].([]any)[0].(map[string]any), "incident") },
+		"two incidents": func(d map[string]any) {
+			list := d["incident_role_assignments"].([]any)
+			other := map[string]any{}
+			for k, v := range list[0].(map[string]any) {
+				other[k] = v
+			}
+			other["incident"] = map[string]any{"id": "POTHER"}
+			d["incident_role_assignments"] = append(list, other)
+		},
+	} {
+		_, err := normalize(roleDelivery(t, edit))
+		require.Error(t, err, name)
+		require.False(t, delivery.IsIgnored(err), name)
+	}
 }

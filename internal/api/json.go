@@ -15,14 +15,17 @@ type List struct {
 
 // Incident is the public JSON of a record (ARCHITECTURE.md, public interface).
 type Incident struct {
-	ID             string     `json:"id"`
-	Title          string     `json:"title"`
-	Status         string     `json:"status"`
-	Kind           string     `json:"kind"`
-	Severity       string     `json:"severity"`
-	Service        string     `json:"service"`
-	Commander      string     `json:"commander"`
-	Responders     []string   `json:"responders"`
+	ID         string   `json:"id"`
+	Title      string   `json:"title"`
+	Status     string   `json:"status"`
+	Kind       string   `json:"kind"`
+	Severity   string   `json:"severity"`
+	Service    string   `json:"service"`
+	Commander  string   `json:"commander"`
+	Responders []string `json:"responders"`
+	// Roles are the incident roles people hold or held, as PagerDuty
+	// assigned them; a role unassigned since has no person.
+	Roles          []Role     `json:"roles"`
 	OpenedAt       time.Time  `json:"opened_at"`
 	AcknowledgedAt *time.Time `json:"acknowledged_at"`
 	ResolvedAt     *time.Time `json:"resolved_at"`
@@ -34,6 +37,13 @@ type Incident struct {
 	FollowUps []FollowUp `json:"follow_ups"`
 	// FollowUpCounts counts the follow-ups by status, every status present.
 	FollowUpCounts map[string]int `json:"follow_up_counts"`
+}
+
+// Role is an incident role and who holds it since when.
+type Role struct {
+	Name   string    `json:"name"`
+	Person string    `json:"person"`
+	Since  time.Time `json:"since"`
 }
 
 // Links point at the incident elsewhere.
@@ -132,6 +142,7 @@ func FromRecord(r *incident.Record) Incident {
 		Service:        r.Service,
 		Commander:      r.Commander,
 		Responders:     append([]string{}, r.Responders...),
+		Roles:          make([]Role, 0, len(r.Roles)),
 		OpenedAt:       r.OpenedAt,
 		AcknowledgedAt: optional(r.AcknowledgedAt),
 		ResolvedAt:     optional(r.ResolvedAt),
@@ -140,6 +151,9 @@ func FromRecord(r *incident.Record) Incident {
 		Changes:        []Change{},
 		FollowUps:      []FollowUp{},
 		FollowUpCounts: map[string]int{},
+	}
+	for _, role := range r.Roles {
+		out.Roles = append(out.Roles, Role{Name: role.Name, Person: role.Person, Since: role.Since})
 	}
 	for _, st := range incident.FollowUpStatuses {
 		out.FollowUpCounts[string(st)] = 0

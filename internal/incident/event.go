@@ -33,6 +33,9 @@ const (
 	EventPageNote           EventType = "page.note"
 	EventPageResponderAdded EventType = "page.responder_added"
 	EventPageStatusUpdate   EventType = "page.status_update"
+	// EventPageRoleAssigned: an incident role was assigned, reassigned or
+	// unassigned on the page; Role says which and to whom.
+	EventPageRoleAssigned EventType = "page.role_assigned"
 )
 
 // EventChange is a deploy, merge, release, push or deploy-workflow run.
@@ -120,6 +123,8 @@ type Event struct {
 	Text string
 	// Subject is a person the event is about, such as an added responder.
 	Subject string
+	// Role is the incident role a role assignment is about.
+	Role *RoleChange
 	// IssueRepo and IssueNumber name the GitHub issue a review event
 	// comes from.
 	IssueRepo   string

@@ -69,11 +69,17 @@ type Record struct {
 	// unmapped services the PagerDuty service id, so that two unknown
 	// services never merge.
 	CorrelationKey string
-	Commander      string
-	// CommanderAt is when the commander acknowledged, so that an earlier
+	// Commander leads the response: whoever holds PagerDuty's commander
+	// role, else the first to acknowledge.
+	Commander string
+	// AckedBy acknowledged first, at CommanderAt, so that an earlier
 	// acknowledgement delivered late still wins.
-	CommanderAt    time.Time
-	Responders     []string
+	AckedBy     string
+	CommanderAt time.Time
+	Responders  []string
+	// Roles are the incident roles people hold, as PagerDuty assigned
+	// them, in the order they were first assigned.
+	Roles          []Role
 	OpenedAt       time.Time
 	AcknowledgedAt time.Time
 	ResolvedAt     time.Time
@@ -120,6 +126,7 @@ func (r *Record) Page(id string) (*Page, bool) {
 func (r Record) Clone() Record {
 	c := r
 	c.Responders = append([]string(nil), r.Responders...)
+	c.Roles = append([]Role(nil), r.Roles...)
 	c.Pages = make([]Page, len(r.Pages))
 	for i, p := range r.Pages {
 		p.Assignees = append([]string(nil), p.Assignees...)
@@ -220,6 +227,8 @@ const (
 	EntryFollowUpComment    = "followup.comment"
 	EntryFollowUpWithdrawn  = "followup.withdrawn"
 	EntryActionFailed       = "action.failed"
+	EntryRoleAssigned       = "role.assigned"
+	EntryRoleUnassigned     = "role.unassigned"
 )
 
 // Action kinds: side effects on vendors, run as durable jobs.
@@ -237,6 +246,13 @@ const (
 	// its service while its record is open (a rollback, a fix deploy);
 	// Target is the page id, Change the change's key.
 	ActionLiveChangeNote = "live_change_note"
+	// ActionRolesNote tells a page, once, which of its severity's expected
+	// roles are still open after the grace time; Target is the page id.
+	ActionRolesNote = "roles_note"
+	// ActionChangeEvent sends a change to PagerDuty's Events API so that it
+	// shows among the service's recent changes; about no record, Change is
+	// the change's key.
+	ActionChangeEvent = "change_event"
 	// ActionReviewReminder reminds, once, of an overdue review.
 	ActionReviewReminder = "review_reminder"
 	// ActionChangeNote comments, blamelessly, on a pull request among the

@@ -4,6 +4,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -131,6 +132,7 @@ func RulesFrom(c *config.Config) router.Rules {
 		// page until credentials come.
 		TriageNotes:     c.PagerDuty.Notes.Triage && notes,
 		LiveChangeNotes: c.PagerDuty.Notes.LiveChanges && notes,
+		RolesNotes:      notes,
 		// Long enough to fix a typo in a task-list item, short enough that
 		// the ticket follows the review.
 		TaskSettle: 2 * time.Minute,
@@ -139,6 +141,7 @@ func RulesFrom(c *config.Config) router.Rules {
 		r.Severities = append(r.Severities, router.Severity{
 			Name: s.Name, Priorities: slices.Clone(s.PagerDutyPriorities), Urgency: s.Urgency,
 			Review: s.Review, ReviewOpenAfter: s.ReviewOpenAfter,
+			RolesExpected: slices.Clone(s.RolesExpected), RolesGrace: cmp.Or(s.RolesGrace, config.DefaultRolesGrace),
 		})
 	}
 	for _, s := range c.Services {
@@ -148,6 +151,7 @@ func RulesFrom(c *config.Config) router.Rules {
 			GitHubRepos:         slices.Clone(s.GitHubRepos),
 			DeployEnvironments:  slices.Clone(s.DeployEnvironments),
 			DeployWorkflows:     slices.Clone(s.DeployWorkflows),
+			ChangeEvents:        s.PagerDutyRoutingKey.Value() != "",
 		})
 		if s.JiraProject != "" {
 			r.JiraProjects = append(r.JiraProjects, s.JiraProject)
@@ -523,7 +527,7 @@ func (p *Processor) decideChange(ctx context.Context, tx *store.Tx, ev incident.
 	if err != nil {
 		return router.Decision{}, err
 	}
-	return router.Decide(router.State{Change: &merged, Records: recs}, ev, p.rules, p.now()), nil
+	return router.Decide(router.State{Change: &merged, Records: recs, Known: stored}, ev, p.rules, p.now()), nil
 }
 
 // write stores a decision: the change, the record and its entries, the
@@ -577,6 +581,15 @@ func (p *Processor) write(ctx context.Context, tx *store.Tx, dec router.Decision
 			return fmt.Errorf("%s asks for %s but no action queue is configured", dec.Record.Ref(), a.Kind)
 		}
 		if err := p.actions.Enqueue(ctx, tx.SQL(), dec.Record.ID, a); err != nil {
+			return err
+		}
+	}
+	for _, a := range dec.ChangeActions {
+		if p.actions == nil {
+			return fmt.Errorf("change %s asks for %s but no action queue is configured", a.Change, a.Kind)
+		}
+		// About the change, on no record: record id zero.
+		if err := p.actions.Enqueue(ctx, tx.SQL(), 0, a); err != nil {
 			return err
 		}
 	}

@@ -66,6 +66,10 @@ type view struct {
 	// ShownResponders keeps the first: a storm paging many people makes a
 	// long list.
 	ShownResponders shown[string]
+	// CommanderByRole: the commander holds PagerDuty's commander role
+	// rather than having acknowledged first.
+	CommanderByRole bool
+	HeldRoles       []incident.Role
 }
 
 // shown is a list as a doc shows it: its first and last items, and how
@@ -161,6 +165,7 @@ func render(in Input, keep int) (string, error) {
 		return "", fmt.Errorf("review template: %w", err)
 	}
 	var b strings.Builder
+	held := rec.HeldRoles()
 	if err := tmpl.Execute(&b, view{
 		Record: &rec, SeverityDescription: in.SeverityDescription, Playbook: escape.URL(in.Playbook),
 		Earlier: in.Earlier, Due: in.Due, Lookback: in.Lookback,
@@ -168,10 +173,21 @@ func render(in Input, keep int) (string, error) {
 		ShownDiagram: summarise(rec.Timeline, min(keep, diagramRows)), ShownChanges: summarise(rec.Changes, keep),
 		ShownResponders: shown[string]{Head: rec.Responders[:min(len(rec.Responders), max(keep, 10))],
 			Omitted: max(len(rec.Responders)-max(keep, 10), 0)},
+		CommanderByRole: commanderByRole(&rec),
+		HeldRoles:       held[:min(len(held), maxRoles)],
 	}); err != nil {
 		return "", fmt.Errorf("render review of %s: %w", rec.Ref(), err)
 	}
 	return b.String(), nil
+}
+
+// maxRoles bounds the roles a doc lists; PagerDuty accounts define a
+// handful.
+const maxRoles = 10
+
+func commanderByRole(rec *incident.Record) bool {
+	role, ok := rec.CommanderRole()
+	return ok && role.Person == rec.Commander
 }
 
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }

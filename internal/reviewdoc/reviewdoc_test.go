@@ -265,3 +265,23 @@ func TestRenderManyFollowUpsFits(t *testing.T) {
 	require.False(t, reviewdoc.TooLong(doc))
 	require.Contains(t, doc, "more |", "responders summarised")
 }
+
+// The responders section lists the roles people held, and says where the
+// commander came from.
+func TestRenderRoles(t *testing.T) {
+	t.Parallel()
+	in := realistic()
+	doc, err := reviewdoc.Render(in)
+	require.NoError(t, err)
+	require.NotContains(t, doc, "| Roles |", "no roles assigned")
+	in.Record.Roles = []incident.Role{
+		{ID: "R1", Name: "Incident Commander", Person: "Ann @org/team", Since: in.Record.OpenedAt},
+		{ID: "R2", Name: "Communications Lead", Person: "Bo", Since: in.Record.OpenedAt},
+		{ID: "R3", Name: "Scribe", Since: in.Record.OpenedAt},
+	}
+	in.Record.Commander = "Ann @org/team"
+	doc, err = reviewdoc.Render(in)
+	require.NoError(t, err)
+	require.Contains(t, doc, "| Incident commander | Ann @\u200borg/team (PagerDuty role) |")
+	require.Contains(t, doc, "| Roles | Incident Commander: Ann @\u200borg/team, Communications Lead: Bo |\n| Responders |")
+}

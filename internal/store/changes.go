@@ -13,8 +13,20 @@ import (
 
 // Change returns the stored change with the key, or nil.
 func (t *Tx) Change(ctx context.Context, key string) (*incident.Change, error) {
+	return changeByKey(ctx, t.tx, key)
+}
+
+// Change returns the stored change with the key, or nil: what a job about
+// a change reads.
+func (s *Store) Change(ctx context.Context, key string) (*incident.Change, error) {
+	return changeByKey(ctx, s.read, key)
+}
+
+func changeByKey(ctx context.Context, q interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}, key string) (*incident.Change, error) {
 	var doc string
-	err := t.tx.QueryRowContext(ctx, `SELECT doc FROM changes WHERE change_key = $1`, key).Scan(&doc)
+	err := q.QueryRowContext(ctx, `SELECT doc FROM changes WHERE change_key = $1`, key).Scan(&doc)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}

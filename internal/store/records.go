@@ -201,6 +201,8 @@ func (t *Tx) SaveRecord(ctx context.Context, rec *incident.Record, entries []inc
 	state, err := json.Marshal(recordState{
 		Pages:         rec.Pages,
 		Responders:    rec.Responders,
+		Roles:         rec.Roles,
+		AckedBy:       rec.AckedBy,
 		CommanderAt:   rec.CommanderAt,
 		SeveritySetBy: rec.SeveritySetBy,
 		Cause:         rec.Cause,
@@ -314,6 +316,8 @@ func (t *Tx) putEntry(ctx context.Context, recordID int64, e incident.TimelineEn
 type recordState struct {
 	Pages         []incident.Page `json:"pages"`
 	Responders    []string        `json:"responders,omitempty"`
+	Roles         []incident.Role `json:"roles,omitempty"`
+	AckedBy       string          `json:"acked_by,omitempty"`
 	CommanderAt   time.Time       `json:"commander_at,omitzero"`
 	SeveritySetBy string          `json:"severity_set_by,omitempty"`
 	Cause         string          `json:"cause,omitempty"`
@@ -350,7 +354,12 @@ func scanRecord(row interface{ Scan(...any) error }) (incident.Record, error) {
 	r.ResolvedAt = fromMillis(resolved)
 	r.Pages = st.Pages
 	r.Responders = st.Responders
-	r.CommanderAt = st.CommanderAt
+	r.Roles = st.Roles
+	r.AckedBy, r.CommanderAt = st.AckedBy, st.CommanderAt
+	if r.AckedBy == "" && !r.CommanderAt.IsZero() {
+		// Saved before roles: the commander was the first acknowledger.
+		r.AckedBy = r.Commander
+	}
 	r.SeveritySetBy = st.SeveritySetBy
 	r.Cause = st.Cause
 	r.ReviewDoc, r.ReviewDocNumber, r.SummaryFor = st.ReviewDoc, st.ReviewNumber, st.SummaryFor
