@@ -17,7 +17,7 @@ export GITHUB_WEBHOOK_SECRET    ?= dev-github-secret
 export JIRA_WEBHOOK_SECRET      ?= dev-jira-secret
 export INCIDENTHUB_API_TOKEN    ?= dev-api-token
 
-.PHONY: run test test-postgres bench bench-postgres fuzz build lint sample clean
+.PHONY: run test test-postgres bench bench-postgres bench-triage fuzz build lint sample clean
 
 run: build
 	./bin/incidenthub serve --config $(CONFIG)
@@ -38,6 +38,11 @@ test-postgres:
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+# Page to triage note through the real binary, p50/p99 over 100 pages, next
+# to the time to 202 from the same run (docs/decisions.md §15).
+bench-triage:
+	$(GO) test -run='^$$' -bench=BenchmarkTriageNoteLatency -benchtime=100x ./cmd/incidenthub
 
 # The benchmarks on both stores, PostgreSQL with fsync on as in production.
 bench-postgres:

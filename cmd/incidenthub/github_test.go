@@ -31,7 +31,7 @@ func payloadFile(t *testing.T, vendor, name string, edits map[string]any) string
 
 // payload is a vendor's published payload from testdata with edits
 // applied at dotted paths.
-func payload(t *testing.T, vendor, name string, edits map[string]any) []byte {
+func payload(t testing.TB, vendor, name string, edits map[string]any) []byte {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", vendor, name))
 	require.NoError(t, err)

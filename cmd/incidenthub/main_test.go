@@ -35,7 +35,7 @@ const (
 )
 
 // testConfig writes a configuration for one test and returns its path.
-func testConfig(t *testing.T, listen string) (string, *config.Config) {
+func testConfig(t testing.TB, listen string) (string, *config.Config) {
 	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "incidenthub.yaml")
@@ -72,7 +72,7 @@ func e2eStore() string {
 	return config.DriverSQLite
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -137,7 +137,7 @@ func waitIncident(t *testing.T, base, id string, entries int) api.Incident {
 	return inc
 }
 
-func waitHealthy(t *testing.T, base string) {
+func waitHealthy(t testing.TB, base string) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		resp, err := http.Get(base + "/readyz")

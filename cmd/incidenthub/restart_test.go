@@ -25,7 +25,7 @@ type hubProcess struct {
 	logs *logBuffer
 }
 
-func startHub(t *testing.T, configPath, base string, flags ...string) *hubProcess {
+func startHub(t testing.TB, configPath, base string, flags ...string) *hubProcess {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], append([]string{"serve", "--config", configPath}, flags...)...)
 	cmd.Env = append(os.Environ(), "INCIDENTHUB_TEST_AS_MAIN=1")

@@ -29,7 +29,7 @@ type Fake struct {
 }
 
 // New starts the double.
-func New(t *testing.T) *Fake {
+func New(t testing.TB) *Fake {
 	f := &Fake{notes: map[string][]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /incidents/{id}/notes", func(w http.ResponseWriter, r *http.Request) {
