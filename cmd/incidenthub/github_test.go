@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -183,6 +184,25 @@ func TestResolvedIncidentGetsOneReviewDoc(t *testing.T) {
 	require.Contains(t, fake.Comments(1)[0], "**INC-1 resolved.**")
 	require.Eventually(t, func() bool { return strings.Contains(fake.Issues()[1].Body, "Review doc opened") },
 		20*time.Second, 50*time.Millisecond, "the doc's timeline shows its own opening")
+
+	// The preview is the doc exactly as posted, and the summary comment;
+	// the CLI and the API show the same.
+	preview := cli(t, "incidents", "review", "INC-1", "--preview", "--config", path)
+	doc, summary, ok := strings.Cut(preview, "\n\n---\n<!-- the summary comment -->\n\n")
+	require.True(t, ok, preview)
+	require.Equal(t, fake.Issues()[1].Body, doc)
+	require.Contains(t, fake.Comments(1)[0], strings.TrimSpace(summary))
+	req, err := http.NewRequest(http.MethodGet, base+"/api/v1/incidents/INC-1/review.md", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	served, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "text/markdown; charset=utf-8", resp.Header.Get("Content-Type"))
+	require.Equal(t, preview, string(served))
 
 	hub.kill()
 	startHub(t, path, base)

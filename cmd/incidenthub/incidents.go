@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/incidenthub/incidenthub/connectors/github"
 	"github.com/incidenthub/incidenthub/internal/api"
 	"github.com/incidenthub/incidenthub/internal/hubevent"
 	"github.com/incidenthub/incidenthub/internal/incident"
@@ -23,20 +24,31 @@ func newIncidentsCommand(g *globals) *cobra.Command {
 }
 
 func newIncidentsReviewCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var preview bool
+	cmd := &cobra.Command{
 		Use:   "review INC-ID",
-		Short: "Ask for a review doc now (how an optional review opens; it also overrides none)",
-		Args:  cobra.ExactArgs(1),
+		Short: "Ask for a review doc now (how an optional review opens; it also overrides none), or --preview it",
+		Example: `  incidenthub incidents review INC-12            # open the review doc now
+  incidenthub incidents review INC-12 --preview  # print it as it would be posted, without GitHub`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := incident.ParseRef(args[0])
 			if err != nil {
 				return err
 			}
-			s, _, err := g.openStore(cmd.Context())
+			s, cfg, err := g.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer s.Close()
+			if preview {
+				doc, summary, err := github.DocsFrom(cfg).Preview(cmd.Context(), s, id, time.Now())
+				if err != nil {
+					return err
+				}
+				fprintf(cmd.OutOrStdout(), "%s", api.PreviewText(doc, summary))
+				return nil
+			}
 			rec, err := s.Incident(cmd.Context(), id)
 			if err != nil {
 				return err
@@ -59,6 +71,8 @@ func newIncidentsReviewCommand(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&preview, "preview", false, "print the review doc (and the summary comment) as the hub would post them now; GitHub is not called")
+	return cmd
 }
 
 // requester names who asked, as the operating system knows them.

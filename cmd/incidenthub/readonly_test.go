@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,6 +66,11 @@ services:
 		return regexp.MustCompile(`(?m)^\d+\s+github.review_doc\s+INC-1\s+scheduled\s+.*held: github.token is not set`).
 			MatchString(cli(t, "actions", "list", "--config", readPath))
 	}, 10*time.Second, 50*time.Millisecond)
+	// The review doc is previewed without GitHub, token or not.
+	preview := cli(t, "incidents", "review", "INC-1", "--preview", "--config", readPath)
+	require.True(t, strings.HasPrefix(preview, "<!-- incidenthub:incident INC-1 "), preview)
+	require.Contains(t, preview, "| Severity | **SEV2** |")
+	require.Contains(t, preview, "**INC-1 resolved.**", "and the summary comment")
 	require.Contains(t, cli(t, "migrate", "--config", readPath), "migrations applied")
 
 	for _, args := range [][]string{

@@ -16,7 +16,6 @@ import (
 	"github.com/incidenthub/incidenthub/internal/httpclient"
 	"github.com/incidenthub/incidenthub/internal/hubevent"
 	"github.com/incidenthub/incidenthub/internal/incident"
-	"github.com/incidenthub/incidenthub/internal/pipeline"
 )
 
 // Queue is GitHub's job queue. It has one worker: GitHub asks
@@ -132,9 +131,8 @@ func Jobs(p JobsParams) ([]actions.Job, error) {
 	} else {
 		p.Log.Warn("GitHub review docs are held until configured", "reason", held)
 	}
-	docs := Docs{Repo: p.GitHub.ReviewRepo, Lookback: p.Correlation.ChangeLookback, DueWithin: p.Review.DueWithin, Severities: p.Severities,
-		Services: p.Services, People: p.People,
-		Rules: pipeline.RulesFrom(&config.Config{Severities: p.Severities, Review: p.Review})}
+	docs := DocsFrom(&config.Config{GitHub: p.GitHub, Correlation: p.Correlation, Review: p.Review,
+		Severities: p.Severities, Services: p.Services, People: p.People})
 	review := NewReviewWorker(docs, issues, p.Store, p.Reporter, p.Log)
 	review.locks = p.Locks
 	reminder := NewReminderWorker(issues, p.Store, p.Reporter, p.Log)

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/internal/api"
 	"github.com/incidenthub/incidenthub/internal/httpserver"
 	"github.com/incidenthub/incidenthub/internal/hubevent"
 	"github.com/incidenthub/incidenthub/internal/inbox"
@@ -31,6 +32,7 @@ var Module = fx.Module("github",
 		fx.Annotate(func() Normalizer { return Normalizer{} },
 			fx.As(new(pipeline.Normalizer)), fx.ResultTags(`group:"normalizers"`)),
 		fx.Annotate(Jobs, fx.ResultTags(`group:"jobs,flatten"`)),
+		fx.Annotate(newPreviewer, fx.As(new(api.ReviewPreviewer))),
 	),
 	fx.Provide(
 		fx.Private,
@@ -118,4 +120,21 @@ func (s *Sweeper) Run(ctx context.Context, interval time.Duration, lease lifecyc
 			s.log.Info("sweep done", "redelivered", res.Redelivered, "given_up", res.GivenUp)
 		}
 	})
+}
+
+// Previewer renders review docs as the hub would post them, for the API's
+// review.md: the same rendering as the review job, without GitHub.
+type Previewer struct {
+	docs  Docs
+	store ReviewStore
+}
+
+func newPreviewer(p JobsParams) Previewer {
+	return Previewer{store: p.Store, docs: DocsFrom(&config.Config{GitHub: p.GitHub, Correlation: p.Correlation,
+		Review: p.Review, Severities: p.Severities, Services: p.Services, People: p.People})}
+}
+
+// Preview implements api.ReviewPreviewer.
+func (p Previewer) Preview(ctx context.Context, id int64, now time.Time) (doc, summary string, err error) {
+	return p.docs.Preview(ctx, p.store, id, now)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/incidenthub/incidenthub/internal/actions"
 	"github.com/incidenthub/incidenthub/internal/hubevent"
 	"github.com/incidenthub/incidenthub/internal/incident"
+	"github.com/incidenthub/incidenthub/internal/pipeline"
 	"github.com/incidenthub/incidenthub/internal/reviewdoc"
 	"github.com/incidenthub/incidenthub/internal/store"
 	"github.com/incidenthub/incidenthub/router"
@@ -410,15 +411,20 @@ func (w *ReviewWorker) refresh(ctx context.Context, rec *incident.Record, body s
 }
 
 func (w *ReviewWorker) render(rec *incident.Record, earlier []incident.Record) (string, error) {
-	in := reviewdoc.Input{Record: rec.Clone(), Lookback: w.docs.Lookback}
+	return w.docs.render(rec, earlier, w.now())
+}
+
+// render is rec's review doc as the hub writes it at now.
+func (d Docs) render(rec *incident.Record, earlier []incident.Record, now time.Time) (string, error) {
+	in := reviewdoc.Input{Record: rec.Clone(), Lookback: d.Lookback}
 	// A task-list item still settling stays where people wrote it.
 	in.Record.FollowUps = slices.DeleteFunc(in.Record.FollowUps, func(f incident.FollowUp) bool { return f.Settling() })
-	for _, s := range w.docs.Severities {
+	for _, s := range d.Severities {
 		if s.Name == rec.Severity {
 			in.SeverityDescription = s.Description
 		}
 	}
-	for _, s := range w.docs.Services {
+	for _, s := range d.Services {
 		if s.Name == rec.Service {
 			in.Playbook = s.Playbook
 		}
@@ -427,10 +433,38 @@ func (w *ReviewWorker) render(rec *incident.Record, earlier []incident.Record) (
 	if in.Due.IsZero() && !rec.ResolvedAt.IsZero() {
 		// The doc being opened: the router sets the due date from the
 		// issue's creation, and the refresh that follows shows it.
-		in.Due = w.now().UTC().Add(w.docs.DueWithin).Truncate(time.Minute)
+		in.Due = now.UTC().Add(d.DueWithin).Truncate(time.Minute)
 	}
 	in.Earlier = earlier
 	return reviewdoc.Render(in)
+}
+
+// Preview is what the hub would post for the record now, without GitHub:
+// the review doc as it would open (or be rewritten), and the summary
+// comment once the incident is resolved ("" before).
+func (d Docs) Preview(ctx context.Context, s ReviewStore, id int64, now time.Time) (doc, summary string, err error) {
+	rec, err := s.Incident(ctx, id)
+	if err != nil {
+		return "", "", err
+	}
+	earlier, err := s.Incidents(ctx, store.IncidentFilter{Service: rec.Service, Before: rec.ID, Limit: 5})
+	if err != nil {
+		return "", "", err
+	}
+	if doc, err = d.render(&rec, earlier, now); err != nil {
+		return "", "", err
+	}
+	if !rec.ResolvedAt.IsZero() && !rec.Status.Active() {
+		summary = reviewdoc.Summary(&rec)
+	}
+	return doc, summary, nil
+}
+
+// DocsFrom is what review docs are written from, in cfg.
+func DocsFrom(cfg *config.Config) Docs {
+	return Docs{Repo: cfg.GitHub.ReviewRepo, Lookback: cfg.Correlation.ChangeLookback, DueWithin: cfg.Review.DueWithin,
+		Severities: cfg.Severities, Services: cfg.Services, People: cfg.People,
+		Rules: pipeline.RulesFrom(&config.Config{Severities: cfg.Severities, Review: cfg.Review})}
 }
 
 // ReminderWorker reminds, once, that a review is overdue.

@@ -7,9 +7,11 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"go.uber.org/fx"
 
@@ -25,6 +27,13 @@ var Module = fx.Module("api",
 	fx.Provide(fx.Private, func(s *store.Store) Reader { return s }),
 )
 
+// ReviewPreviewer renders what the hub would post as a record's review
+// doc, and its summary comment ("" before the incident resolves). The
+// GitHub connector provides it.
+type ReviewPreviewer interface {
+	Preview(ctx context.Context, id int64, now time.Time) (doc, summary string, err error)
+}
+
 // Reader is what the API reads.
 type Reader interface {
 	Incidents(ctx context.Context, f store.IncidentFilter) ([]incident.Record, error)
@@ -33,9 +42,20 @@ type Reader interface {
 
 const pageSize = 50
 
+// RoutesParams are what the API serves from.
+type RoutesParams struct {
+	fx.In
+
+	Config  config.API
+	Reader  Reader
+	Preview ReviewPreviewer `optional:"true"`
+	Log     *slog.Logger
+}
+
 // Routes returns the API's routes. With no token configured the API is
 // off, never open by accident, and the start-up log says so.
-func Routes(cfg config.API, r Reader, log *slog.Logger) []httpserver.Route {
+func Routes(p RoutesParams) []httpserver.Route {
+	cfg, r, log := p.Config, p.Reader, p.Log
 	if len(cfg.Tokens) == 0 {
 		log.Warn("read API is off: no api.tokens configured")
 		return nil
@@ -44,11 +64,15 @@ func Routes(cfg config.API, r Reader, log *slog.Logger) []httpserver.Route {
 	for _, t := range cfg.Tokens {
 		a.tokens = append(a.tokens, sha256.Sum256([]byte(t.Value())))
 	}
-	h := &handlers{reader: r}
-	return []httpserver.Route{
+	h := &handlers{reader: r, preview: p.Preview}
+	routes := []httpserver.Route{
 		{Pattern: "GET /api/v1/incidents", Handler: a.wrap(http.HandlerFunc(h.list))},
 		{Pattern: "GET /api/v1/incidents/{id}", Handler: a.wrap(http.HandlerFunc(h.show))},
 	}
+	if p.Preview != nil {
+		routes = append(routes, httpserver.Route{Pattern: "GET /api/v1/incidents/{id}/review.md", Handler: a.wrap(http.HandlerFunc(h.review))})
+	}
+	return routes
 }
 
 type authorizer struct {
@@ -85,7 +109,40 @@ func bearer(header string) (string, bool) {
 }
 
 type handlers struct {
-	reader Reader
+	reader  Reader
+	preview ReviewPreviewer
+}
+
+// review serves the review doc as the hub would post it now, as
+// markdown: the doc, then the summary comment after a rule once the
+// incident resolved.
+func (h *handlers) review(w http.ResponseWriter, r *http.Request) {
+	id, err := incident.ParseRef(r.PathValue("id"))
+	if err != nil {
+		writeError(w, http.StatusNotFound, err.Error())
+		return
+	}
+	doc, summary, err := h.preview.Preview(r.Context(), id, time.Now())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, incident.FormatRef(id)+" not found")
+		return
+	case err != nil:
+		writeError(w, http.StatusServiceUnavailable, "store unavailable")
+		return
+	}
+	w.Header().Set("Content-Type", "text/markdown; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	_, _ = io.WriteString(w, PreviewText(doc, summary))
+}
+
+// PreviewText joins a previewed doc and its summary comment as the CLI
+// and the API show them.
+func PreviewText(doc, summary string) string {
+	if summary == "" {
+		return doc
+	}
+	return doc + "\n\n---\n<!-- the summary comment -->\n\n" + summary + "\n"
 }
 
 func (h *handlers) list(w http.ResponseWriter, r *http.Request) {
