@@ -4,7 +4,8 @@
 GO         ?= go
 CONFIG     ?= config/incidenthub.example.yaml
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS    := -s -w -X main.version=$(VERSION)
+BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS    := -s -w -X main.version=$(VERSION) -X main.buildDate=$(BUILD_DATE)
 # staticcheck runs through `go run`, so that a fresh machine needs only the
 # module proxy. v0.8.2 (2026.2.2) is the newest release and builds with go1.26.
 STATICCHECK_VERSION ?= v0.8.2

@@ -12,7 +12,7 @@ func newChangesCommand(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "changes", Short: "The change log: deploys, merges and releases per service"}
 	var (
 		service string
-		since   time.Duration
+		since   = age(24 * time.Hour)
 		limit   int
 	)
 	list := &cobra.Command{
@@ -25,7 +25,7 @@ func newChangesCommand(g *globals) *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			changes, err := s.Changes(cmd.Context(), service, time.Now().Add(-since), limit)
+			changes, err := s.Changes(cmd.Context(), service, time.Now().Add(-time.Duration(since)), limit)
 			if err != nil {
 				return err
 			}
@@ -37,7 +37,7 @@ func newChangesCommand(g *globals) *cobra.Command {
 		},
 	}
 	list.Flags().StringVar(&service, "service", "", "only this service")
-	list.Flags().DurationVar(&since, "since", 24*time.Hour, "how far back, e.g. 2h")
+	list.Flags().Var(&since, "since", "how far back, e.g. 2h, 30d or 2w")
 	list.Flags().IntVar(&limit, "limit", 100, "at most this many")
 	c.AddCommand(list)
 	return c

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -15,7 +17,7 @@ import (
 
 func newDeliveriesCommand(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "deliveries", Short: "Inspect and replay stored webhook deliveries"}
-	c.AddCommand(newDeliveriesListCommand(g), newDeliveriesReplayCommand(g), newDeliveriesPurgeCommand(g))
+	c.AddCommand(newDeliveriesListCommand(g), newDeliveriesShowCommand(g), newDeliveriesReplayCommand(g), newDeliveriesPurgeCommand(g))
 	return c
 }
 
@@ -52,6 +54,60 @@ func newDeliveriesListCommand(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&status, "status", "", "only this status: pending, processed, ignored, unprocessable, deferred, failed")
 	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many")
 	return cmd
+}
+
+func newDeliveriesShowCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "show SOURCE DELIVERY-ID",
+		Short: "Show one stored delivery: what processing made of it, and its body pretty-printed",
+		Example: `  incidenthub deliveries list --status unprocessable
+  incidenthub deliveries show pagerduty 8a1d2c3e-0000-4000-8000-000000000001`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, _, err := g.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			d, err := s.Delivery(cmd.Context(), incident.Source(args[0]), args[1])
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("no %s delivery %q; see incidenthub deliveries list --source %s", printable(args[0]), printable(args[1]), printable(args[0]))
+			}
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fprintf(out, "%s/%s\n", d.Source, printable(d.ID))
+			if d.Event != "" {
+				fprintf(out, "  event      %s\n", printable(d.Event))
+			}
+			fprintf(out, "  received   %s\n", stamp(d.ReceivedAt))
+			fprintf(out, "  status     %s\n", d.Status)
+			if d.Reason != "" {
+				fprintf(out, "  reason     %s\n", printable(d.Reason))
+			}
+			if d.Subject != "" {
+				fprintf(out, "  waits for  %s\n", printable(d.Subject))
+			}
+			fprintf(out, "  attempts   %d\n", d.Attempts)
+			if !d.ProcessedAt.IsZero() {
+				fprintf(out, "  processed  %s\n", stamp(d.ProcessedAt))
+			}
+			fprintf(out, "  body       %d bytes\n\n%s\n", len(d.Body), prettyBody(d.Body))
+			return nil
+		},
+	}
+}
+
+// prettyBody indents a JSON body; any other body (GitHub's form-encoded
+// deliveries, a malformed one kept for inspection) is shown as it came.
+// Either way nothing in it can steer the terminal.
+func prettyBody(body []byte) string {
+	var b bytes.Buffer
+	if json.Indent(&b, body, "", "  ") == nil {
+		return printableLines(b.String())
+	}
+	return printableLines(string(body))
 }
 
 func newDeliveriesReplayCommand(g *globals) *cobra.Command {

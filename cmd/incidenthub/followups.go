@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -80,27 +79,4 @@ func days(d time.Duration) string {
 		return d.Round(time.Hour).String()
 	}
 	return strconv.Itoa(int(d.Hours()/24)) + "d"
-}
-
-// age is a duration flag that also takes days (30d), as people say how
-// long a follow-up has waited.
-type age time.Duration
-
-func (a *age) String() string { return time.Duration(*a).String() }
-func (a *age) Type() string   { return "age" }
-func (a *age) Set(s string) error {
-	if n, ok := strings.CutSuffix(s, "d"); ok {
-		d, err := strconv.Atoi(n)
-		if err != nil || d < 0 {
-			return fmt.Errorf("want a number of days such as 30d, got %q", s)
-		}
-		*a = age(time.Duration(d) * 24 * time.Hour)
-		return nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		return fmt.Errorf("want an age such as 30d or 12h, got %q", s)
-	}
-	*a = age(d)
-	return nil
 }

@@ -7,8 +7,13 @@ import (
 	"os"
 )
 
-// version is set at build time (-ldflags "-X main.version=…").
-var version = "dev"
+// version and buildDate are set at build time (-ldflags "-X
+// main.version=… -X main.buildDate=…"); the commit comes from Go's own
+// stamp.
+var (
+	version   = "dev"
+	buildDate = ""
+)
 
 func main() {
 	os.Exit(run(os.Args[1:]))

@@ -109,6 +109,18 @@ func cli(t *testing.T, args ...string) string {
 	return out.String()
 }
 
+// cliErr runs the command, which must fail, and returns its error.
+func cliErr(t *testing.T, args ...string) string {
+	t.Helper()
+	cmd := newRootCommand()
+	cmd.SetArgs(args)
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	err := cmd.Execute()
+	require.Error(t, err, args)
+	return err.Error()
+}
+
 // getJSON calls the API with the test token.
 func getJSON(t *testing.T, url string, v any) int {
 	t.Helper()

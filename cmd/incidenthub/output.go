@@ -31,6 +31,16 @@ func printable(s string) string {
 	}, s)
 }
 
+// printableLines is printable for text of several lines: line breaks
+// and tabs stay.
+func printableLines(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = printable(strings.ReplaceAll(l, "\t", "    "))
+	}
+	return strings.Join(lines, "\n")
+}
+
 // clip shortens s to n runes for a table cell.
 func clip(s string, n int) string {
 	r := []rune(printable(s))

@@ -59,7 +59,16 @@ services:
 	require.Contains(t, cli(t, "incidents", "show", "INC-1", "--config", readPath), "page.resolved   #6 resolved by PIG 208")
 	require.Contains(t, cli(t, "changes", "list", "--config", readPath), "no changes")
 	require.Contains(t, cli(t, "followups", "list", "--config", readPath), "no follow-ups")
-	require.Regexp(t, `(?m)^pagerduty\s+\S+\s+\S+ \S+\s+processed`, cli(t, "deliveries", "list", "--config", readPath))
+	listed := cli(t, "deliveries", "list", "--config", readPath)
+	require.Regexp(t, `(?m)^pagerduty\s+\S+\s+\S+ \S+\s+processed`, listed)
+	id := regexp.MustCompile(`(?m)^pagerduty\s+(\S+)`).FindStringSubmatch(listed)[1]
+	shown := cli(t, "deliveries", "show", "pagerduty", id, "--config", readPath)
+	require.Contains(t, shown, "pagerduty/"+id+"\n")
+	require.Contains(t, shown, "  status     processed\n")
+	require.Contains(t, shown, "\n{\n  \"event\": {\n", "the body, pretty-printed")
+	require.Contains(t, cliErr(t, "deliveries", "show", "pagerduty", "nope", "--config", readPath),
+		`no pagerduty delivery "nope"; see incidenthub deliveries list --source pagerduty`)
+	require.Contains(t, cli(t, "changes", "list", "--since", "2w", "--config", readPath), "no changes")
 	// The review job runs at once (its decompression time is long past) and
 	// is held, with the reason the running hub recorded on it.
 	require.Eventually(t, func() bool {

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -24,7 +27,9 @@ func newRootCommand() *cobra.Command {
 		Short:         "Correlate PagerDuty, GitHub and Jira webhooks into incident records",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       versionLine(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	defaultConfig := "incidenthub.yaml"
 	if env := os.Getenv("INCIDENTHUB_CONFIG"); env != "" {
 		defaultConfig = env
@@ -100,10 +105,32 @@ func (g *globals) open(ctx context.Context, prepare func(*store.Store, context.C
 func newVersionCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print the version",
+		Short: "Print the version, the commit it was built from, and when",
 		Args:  cobra.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
-			fprintf(cmd.OutOrStdout(), "incidenthub %s\n", version)
+			fprintf(cmd.OutOrStdout(), "%s\n", versionLine())
 		},
 	}
+}
+
+// versionLine says what is running: the version, the commit Go stamped
+// into the binary (with "-dirty" for uncommitted changes), when it was
+// built, and the Go release. `version` and `--version` print it.
+func versionLine() string {
+	commit, dirty := "unknown", ""
+	if info, ok := debug.ReadBuildInfo(); ok {
+		for _, kv := range info.Settings {
+			switch {
+			case kv.Key == "vcs.revision" && len(kv.Value) >= 12:
+				commit = kv.Value[:12]
+			case kv.Key == "vcs.modified" && kv.Value == "true":
+				dirty = "-dirty"
+			}
+		}
+	}
+	built := buildDate
+	if built == "" {
+		built = "unknown"
+	}
+	return fmt.Sprintf("incidenthub %s (commit %s%s, built %s, %s)", version, commit, dirty, built, runtime.Version())
 }

@@ -141,15 +141,21 @@ func TestCLIStrictAndSafe(t *testing.T) {
 		require.ErrorContains(t, cmd.Execute(), `unknown status "bogus"`, args)
 	}
 
-	// version goes to stdout, where scripts read it.
-	cmd := newRootCommand()
-	var stdout, stderr bytes.Buffer
-	cmd.SetArgs([]string{"version"})
-	cmd.SetOut(&stdout)
-	cmd.SetErr(&stderr)
-	require.NoError(t, cmd.Execute())
-	require.Regexp(t, `^incidenthub \S+\n$`, stdout.String())
-	require.Empty(t, stderr.String())
+	// version and --version go to stdout, where scripts read them, and say
+	// the same: version, commit, build date, Go release.
+	var printed []string
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		cmd := newRootCommand()
+		var stdout, stderr bytes.Buffer
+		cmd.SetArgs(args)
+		cmd.SetOut(&stdout)
+		cmd.SetErr(&stderr)
+		require.NoError(t, cmd.Execute())
+		require.Regexp(t, `^incidenthub \S+ \(commit \S+, built \S+, go\S+\)\n$`, stdout.String(), args)
+		require.Empty(t, stderr.String())
+		printed = append(printed, stdout.String())
+	}
+	require.Equal(t, printed[0], printed[1])
 
 	// A password in the storage DSN is not printed.
 	raw, err := os.ReadFile(path)
