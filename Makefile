@@ -4,8 +4,9 @@
 GO         ?= go
 CONFIG     ?= config/incidenthub.example.yaml
 VERSION    ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT     ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
 BUILD_DATE ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
-LDFLAGS    := -s -w -X main.version=$(VERSION) -X main.buildDate=$(BUILD_DATE)
+LDFLAGS    := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.buildDate=$(BUILD_DATE)
 # staticcheck runs through `go run`, so that a fresh machine needs only the
 # module proxy. v0.8.2 (2026.2.2) is the newest release and builds with go1.26.
 STATICCHECK_VERSION ?= v0.8.2
@@ -73,9 +74,13 @@ lint:
 	$(GO) test -count=1 -run '^TestDeploy' ./cmd/incidenthub
 
 # Send PagerDuty's sample page to a hub started with `make run`.
+# One story (testdata/sample/README.md): a deploy, then a page that is
+# acknowledged and resolves. An end-to-end test runs these lines.
 sample: build
-	./bin/incidenthub webhook send --config $(CONFIG) --source pagerduty \
-		--file testdata/pagerduty/incident.triggered.json
+	./bin/incidenthub webhook send --config $(CONFIG) --source github --event deployment_status --file testdata/sample/1-deployment_status.json
+	./bin/incidenthub webhook send --config $(CONFIG) --source pagerduty --file testdata/sample/2-incident.triggered.json
+	./bin/incidenthub webhook send --config $(CONFIG) --source pagerduty --file testdata/sample/3-incident.acknowledged.json
+	./bin/incidenthub webhook send --config $(CONFIG) --source pagerduty --file testdata/sample/4-incident.resolved.json
 
 clean:
 	rm -rf bin data

@@ -3,13 +3,14 @@ package main
 import (
 	"bytes"
 	"context"
-	"github.com/incidenthub/incidenthub/internal/delivery"
-	"github.com/incidenthub/incidenthub/internal/incident"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,8 +19,11 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
 
+	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/internal/api"
+	"github.com/incidenthub/incidenthub/internal/delivery"
 	"github.com/incidenthub/incidenthub/internal/httpserver"
+	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/internal/store"
 )
 
@@ -326,4 +330,56 @@ func TestDeliveriesPurge(t *testing.T) {
 	out := cli(t, "deliveries", "list", "--config", path)
 	require.Contains(t, out, "old-pending")
 	require.NotContains(t, out, "old-processed")
+}
+
+// make sample tells one story: the Makefile's own lines, run as they are
+// written, open INC-1 with the deploy before it, acknowledge it, resolve
+// it and queue its review.
+func TestSampleTellsOneStory(t *testing.T) {
+	t.Parallel()
+	path, _ := testConfig(t, "127.0.0.1:0")
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+	text := strings.Replace(string(raw), "{name: payments, pagerduty_service_ids: [PA2P440]}",
+		"{name: payments, pagerduty_service_ids: [PA2P440], github_repos: [Codertocat/Hello-World]}", 1)
+	text += fmt.Sprintf("github: {webhook_secrets: [%q]}\n", githubSecret)
+	require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
+	cfg, err := config.LoadFile(path)
+	require.NoError(t, err)
+	var srv *httpserver.Server
+	app := fxtest.New(t, appOptions(cfg, slog.New(slog.DiscardHandler)), fx.Populate(&srv))
+	app.RequireStart()
+	defer app.RequireStop()
+	base := "http://" + srv.Addr().String()
+
+	makefile, err := os.ReadFile(filepath.Join("..", "..", "Makefile"))
+	require.NoError(t, err)
+	recipe := regexp.MustCompile(`(?m)^sample:.*\n((?:\t.*\n)+)`).FindSubmatch(makefile)
+	require.NotNil(t, recipe, "the sample target")
+	sent := 0
+	for _, line := range strings.Split(strings.TrimSpace(string(recipe[1])), "\n") {
+		args := strings.Fields(line)
+		require.Equal(t, "./bin/incidenthub", args[0], line)
+		for i, a := range args {
+			args[i] = strings.ReplaceAll(strings.ReplaceAll(a, "$(CONFIG)", path), "testdata/", "../../testdata/")
+		}
+		require.Contains(t, cli(t, append(args[1:], "--url", base)...), "202 Accepted", line)
+		sent++
+	}
+	require.Equal(t, 4, sent)
+
+	inc := waitIncident(t, base, "INC-1", 5)
+	require.Equal(t, "resolved", inc.Status)
+	require.Equal(t, "PIG 208", inc.Commander)
+	var kinds []string
+	for _, e := range inc.Timeline {
+		kinds = append(kinds, e.Kind)
+	}
+	at := func(kind string) int { return slices.Index(kinds, kind) }
+	require.True(t, 0 == at("change") && at("change") < at("page.triggered") && at("page.triggered") < at("page.acknowledged") &&
+		at("page.acknowledged") < at("page.resolved"), "the deploy, then the page's story: %v", kinds)
+	require.Eventually(t, func() bool {
+		return regexp.MustCompile(`(?m)^\d+\s+github.review_doc\s+INC-1\s+\S+.*held: github.token is not set`).
+			MatchString(cli(t, "actions", "list", "--config", path))
+	}, 10*time.Second, 50*time.Millisecond, "its review queued, and held without a token")
 }
