@@ -7,11 +7,12 @@ import (
 	"os"
 )
 
-// version and buildDate are set at build time (-ldflags "-X
-// main.version=… -X main.buildDate=…"); the commit comes from Go's own
-// stamp.
+// version, commit and buildDate are set at build time (-ldflags "-X
+// main.version=…"; the Makefile and the Dockerfile pass them). Without a
+// commit, Go's own VCS stamp is used when the build made one.
 var (
 	version   = "dev"
+	commit    = ""
 	buildDate = ""
 )
 

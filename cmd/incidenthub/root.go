@@ -117,20 +117,23 @@ func newVersionCommand() *cobra.Command {
 // into the binary (with "-dirty" for uncommitted changes), when it was
 // built, and the Go release. `version` and `--version` print it.
 func versionLine() string {
-	commit, dirty := "unknown", ""
-	if info, ok := debug.ReadBuildInfo(); ok {
+	rev, dirty := commit, ""
+	if info, ok := debug.ReadBuildInfo(); ok && rev == "" {
 		for _, kv := range info.Settings {
 			switch {
 			case kv.Key == "vcs.revision" && len(kv.Value) >= 12:
-				commit = kv.Value[:12]
+				rev = kv.Value[:12]
 			case kv.Key == "vcs.modified" && kv.Value == "true":
 				dirty = "-dirty"
 			}
 		}
 	}
-	built := buildDate
-	if built == "" {
-		built = "unknown"
+	if rev == "" {
+		rev = "unknown"
 	}
-	return fmt.Sprintf("incidenthub %s (commit %s%s, built %s, %s)", version, commit, dirty, built, runtime.Version())
+	date := buildDate
+	if date == "" {
+		date = "unknown"
+	}
+	return fmt.Sprintf("incidenthub %s (commit %s%s, built %s, %s)", version, rev, dirty, date, runtime.Version())
 }
