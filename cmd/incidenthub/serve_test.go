@@ -376,7 +376,7 @@ func TestSampleTellsOneStory(t *testing.T) {
 		kinds = append(kinds, e.Kind)
 	}
 	at := func(kind string) int { return slices.Index(kinds, kind) }
-	require.True(t, 0 == at("change") && at("change") < at("page.triggered") && at("page.triggered") < at("page.acknowledged") &&
+	require.True(t, at("change") == 0 && at("change") < at("page.triggered") && at("page.triggered") < at("page.acknowledged") &&
 		at("page.acknowledged") < at("page.resolved"), "the deploy, then the page's story: %v", kinds)
 	require.Eventually(t, func() bool {
 		return regexp.MustCompile(`(?m)^\d+\s+github.review_doc\s+INC-1\s+\S+.*held: github.token is not set`).
