@@ -19,10 +19,15 @@ export GITHUB_WEBHOOK_SECRET    ?= dev-github-secret
 export JIRA_WEBHOOK_SECRET      ?= dev-jira-secret
 export INCIDENTHUB_API_TOKEN    ?= dev-api-token
 
-.PHONY: run test test-postgres bench bench-postgres bench-triage fuzz build lint sample clean
+.PHONY: run demo test test-postgres bench bench-postgres bench-triage fuzz build lint sample clean
 
 run: build
 	./bin/incidenthub serve --config $(CONFIG)
+
+# The whole loop in under a minute, offline: the hub and local vendor
+# doubles in one process, nothing left behind.
+demo: build
+	./bin/incidenthub demo
 
 # With INCIDENTHUB_TEST_POSTGRES_DSN set (.ci/postgres starts a throwaway
 # server and prints one), the store, queue and pipeline suites also run on

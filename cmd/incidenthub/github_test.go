@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -36,16 +35,7 @@ func payload(t testing.TB, vendor, name string, edits map[string]any) []byte {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", vendor, name))
 	require.NoError(t, err)
-	var doc map[string]any
-	require.NoError(t, json.Unmarshal(raw, &doc))
-	for path, v := range edits {
-		m, keys := doc, strings.Split(path, ".")
-		for _, k := range keys[:len(keys)-1] {
-			m = m[k].(map[string]any)
-		}
-		m[keys[len(keys)-1]] = v
-	}
-	out, err := json.Marshal(doc)
+	out, err := editJSON(raw, edits)
 	require.NoError(t, err)
 	return out
 }

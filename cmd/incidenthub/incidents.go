@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os/user"
 	"strconv"
 	"strings"
@@ -160,8 +161,10 @@ func newIncidentsShowCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
-func printIncident(cmd *cobra.Command, r *incident.Record) {
-	out := cmd.OutOrStdout()
+func printIncident(cmd *cobra.Command, r *incident.Record) { printRecord(cmd.OutOrStdout(), r) }
+
+// printRecord writes a record and its timeline for people to read.
+func printRecord(out io.Writer, r *incident.Record) {
 	fprintf(out, "%s  %s\n", r.Ref(), printable(r.Title))
 	fprintf(out, "  status     %s\n", r.Status)
 	fprintf(out, "  severity   %s\n", r.Severity)

@@ -47,6 +47,7 @@ func newRootCommand() *cobra.Command {
 		newActionsCommand(g),
 		newWebhookCommand(g),
 		newHealthcheckCommand(g),
+		newDemoCommand(),
 		newVersionCommand(),
 	)
 	return root

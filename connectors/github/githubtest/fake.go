@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"testing"
 	"time"
 	"unicode/utf8"
 
@@ -90,7 +89,7 @@ type Fault struct {
 }
 
 // New starts the double.
-func New(t testing.TB) *Fake {
+func New(t connectortest.TB, opts ...connectortest.Option) *Fake {
 	f := &Fake{hooks: map[string][]*Delivery{}, nextID: 1000, PageSize: 100, issues: map[int]*FakeIssue{}, comments: map[int][]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /repos/{owner}/{repo}/issues", f.listIssues)
@@ -111,15 +110,15 @@ func New(t testing.TB) *Fake {
 	mux.HandleFunc("POST /orgs/{org}/hooks/{hook}/deliveries/{id}/attempts", func(w http.ResponseWriter, r *http.Request) {
 		f.attempt(w, r, "orgs/"+r.PathValue("org")+"/"+r.PathValue("hook"))
 	})
-	f.Contract = connectortest.NewContract(t, connectortest.Spec("api.github.com.trimmed.json"), mux)
+	f.Contract = connectortest.NewContract(t, connectortest.Spec("api.github.com.trimmed.json"), mux, opts...)
 	return f
 }
 
 // Client returns a go-github client pointed at the double.
-func (f *Fake) Client(t testing.TB) *gh.Client {
+func (f *Fake) Client(t connectortest.TB) *gh.Client {
 	c, err := github.NewClient(config.GitHub{Token: "test-token", BaseURL: f.URL}, nil)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v", err)
 	}
 	return c
 }

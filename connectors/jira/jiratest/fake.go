@@ -25,7 +25,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 
 	"github.com/incidenthub/incidenthub/connectors/connectortest"
@@ -103,7 +102,7 @@ type Fake struct {
 
 // New starts the double, with projects PAY and OPS and Jira's default
 // priorities.
-func New(t testing.TB) *Fake {
+func New(t connectortest.TB, opts ...connectortest.Option) *Fake {
 	f := &Fake{
 		Projects:   []string{"PAY", "OPS"},
 		Priorities: []string{"Highest", "High", "Medium", "Low", "Lowest"},
@@ -117,7 +116,7 @@ func New(t testing.TB) *Fake {
 	mux.HandleFunc("POST /rest/api/2/issue/{issueIdOrKey}/remotelink", f.serve("remotelink", f.remoteLink))
 	mux.HandleFunc("GET /rest/api/2/search/jql", f.serve("search", f.search))
 	f.Contract = connectortest.NewContract(t, connectortest.Spec("jira.swagger-v3.trimmed.json"), mux,
-		connectortest.RewritePath(v2ToV3))
+		append([]connectortest.Option{connectortest.RewritePath(v2ToV3)}, opts...)...)
 	return f
 }
 

@@ -10,9 +10,10 @@ import (
 	"net/url"
 	"slices"
 	"sync"
-	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/incidenthub/incidenthub/connectors/connectortest"
 )
 
 // Events is a double of PagerDuty's Events API v2 change events (POST
@@ -83,7 +84,7 @@ func Validate(body []byte) (ChangeEvent, error) {
 }
 
 // NewEvents starts the double.
-func NewEvents(t testing.TB) *Events {
+func NewEvents(t connectortest.TB) *Events {
 	e := &Events{}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v2/change/enqueue", func(w http.ResponseWriter, r *http.Request) {

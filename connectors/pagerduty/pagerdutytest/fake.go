@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"slices"
 	"sync"
-	"testing"
 
 	"github.com/incidenthub/incidenthub/connectors/connectortest"
 )
@@ -29,7 +28,7 @@ type Fake struct {
 }
 
 // New starts the double.
-func New(t testing.TB) *Fake {
+func New(t connectortest.TB, opts ...connectortest.Option) *Fake {
 	f := &Fake{notes: map[string][]string{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /incidents/{id}/notes", func(w http.ResponseWriter, r *http.Request) {
@@ -69,7 +68,7 @@ func New(t testing.TB) *Fake {
 		w.WriteHeader(status)
 		_ = json.NewEncoder(w).Encode(map[string]any{"note": map[string]any{"id": "N", "content": req.Note.Content}})
 	})
-	f.Contract = connectortest.NewContract(t, connectortest.Spec("pagerduty.rest-openapiv3.trimmed.json"), mux)
+	f.Contract = connectortest.NewContract(t, connectortest.Spec("pagerduty.rest-openapiv3.trimmed.json"), mux, opts...)
 	return f
 }
 
