@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -17,11 +18,13 @@ import (
 
 func newActionsCommand(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "actions", Short: "The side effects on vendors: list, retry and cancel their jobs"}
-	var all, failed bool
+	var all, failed, asJSON bool
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List jobs: waiting, held, running, and the dead letters (discarded, cancelled)",
-		Args:  cobra.NoArgs,
+		Example: `  incidenthub actions list
+  incidenthub actions list --failed --json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withQueue(cmd.Context(), g, func(q *actions.Queue) error {
 				params := river.NewJobListParams().First(200)
@@ -39,6 +42,13 @@ func newActionsCommand(g *globals) *cobra.Command {
 					return err
 				}
 				out := cmd.OutOrStdout()
+				if asJSON {
+					jobs := make([]jobJSON, 0, len(res.Jobs))
+					for _, j := range res.Jobs {
+						jobs = append(jobs, jobOf(j))
+					}
+					return writeJSON(out, map[string]any{"jobs": jobs})
+				}
 				return writeTable(out, "no jobs", []string{"ID", "KIND", "INCIDENT", "STATE", "ATTEMPT", "SCHEDULED", "WHY"}, res.Jobs,
 					func(j *rivertype.JobRow) []string {
 						return []string{strconv.FormatInt(j.ID, 10), j.Kind, jobIncident(j), string(j.State),
@@ -49,6 +59,7 @@ func newActionsCommand(g *globals) *cobra.Command {
 	}
 	list.Flags().BoolVar(&all, "all", false, "include completed jobs")
 	list.Flags().BoolVar(&failed, "failed", false, "only the jobs that failed for good (discarded or cancelled): fix the cause, then `actions retry`")
+	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	list.MarkFlagsMutuallyExclusive("all", "failed")
 	c.AddCommand(list,
 		jobCommand(g, "retry", "Run a job again now (a discarded or cancelled one too)",
@@ -65,9 +76,10 @@ func newActionsCommand(g *globals) *cobra.Command {
 
 func jobCommand(g *globals, verb, short string, do func(context.Context, *actions.Queue, int64) (*rivertype.JobRow, error)) *cobra.Command {
 	return &cobra.Command{
-		Use:   verb + " JOB-ID",
-		Short: short,
-		Args:  cobra.ExactArgs(1),
+		Use:     verb + " JOB-ID",
+		Short:   short,
+		Example: "  incidenthub actions list --failed\n  incidenthub actions " + verb + " 42",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := strconv.ParseInt(args[0], 10, 64)
 			if err != nil {
@@ -75,6 +87,9 @@ func jobCommand(g *globals, verb, short string, do func(context.Context, *action
 			}
 			return withQueue(cmd.Context(), g, func(q *actions.Queue) error {
 				j, err := do(cmd.Context(), q, id)
+				if errors.Is(err, river.ErrNotFound) {
+					return fmt.Errorf("no action %d; see incidenthub actions list --all", id)
+				}
 				if err != nil {
 					return err
 				}

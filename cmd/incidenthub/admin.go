@@ -11,9 +11,10 @@ import (
 
 func newMigrateCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "migrate",
-		Short: "Apply database migrations, the hub's and its job queue's (serve applies them too, unless --no-migrate)",
-		Args:  cobra.NoArgs,
+		Use:     "migrate",
+		Example: "  incidenthub migrate --config /etc/incidenthub.yaml   # before serve --no-migrate on several replicas",
+		Short:   "Apply database migrations, the hub's and its job queue's (serve applies them too, unless --no-migrate)",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, _, err := g.migrateStore(cmd.Context())
 			if err != nil {
@@ -38,9 +39,10 @@ func newMigrateCommand(g *globals) *cobra.Command {
 func newConfigCommand(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "config", Short: "Work with the configuration file"}
 	c.AddCommand(&cobra.Command{
-		Use:   "check",
-		Short: "Validate the configuration and report every problem",
-		Args:  cobra.NoArgs,
+		Use:     "check",
+		Example: "  incidenthub config check --config /etc/incidenthub.yaml",
+		Short:   "Validate the configuration and report every problem",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.config()
 			if err != nil {

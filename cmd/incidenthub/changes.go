@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/incidenthub/incidenthub/internal/api"
 	"github.com/incidenthub/incidenthub/internal/incident"
 )
 
@@ -14,11 +15,14 @@ func newChangesCommand(g *globals) *cobra.Command {
 		service string
 		since   = age(24 * time.Hour)
 		limit   int
+		asJSON  bool
 	)
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List changes, newest first",
-		Args:  cobra.NoArgs,
+		Example: `  incidenthub changes list --service payments --since 2h
+  incidenthub changes list --since 2w --json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, _, err := g.openStore(cmd.Context())
 			if err != nil {
@@ -30,6 +34,15 @@ func newChangesCommand(g *globals) *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
+			if asJSON {
+				list := make([]api.Change, 0, len(changes))
+				for _, ch := range changes {
+					c := api.FromChange(ch, time.Time{})
+					c.Relation = ""
+					list = append(list, c)
+				}
+				return writeJSON(out, map[string]any{"changes": list})
+			}
 			return writeTable(out, "no changes", []string{"AT", "SERVICE", "KIND", "STATE", "CHANGE"}, changes,
 				func(ch incident.Change) []string {
 					return []string{stamp(ch.At), clip(ch.Service, 20), ch.Kind, ch.State, clip(ch.Summary(), 90)}
@@ -39,6 +52,7 @@ func newChangesCommand(g *globals) *cobra.Command {
 	list.Flags().StringVar(&service, "service", "", "only this service")
 	list.Flags().Var(&since, "since", "how far back, e.g. 2h, 30d or 2w")
 	list.Flags().IntVar(&limit, "limit", 100, "at most this many")
+	list.Flags().BoolVar(&asJSON, "json", false, "print JSON, as the API shows changes")
 	c.AddCommand(list)
 	return c
 }

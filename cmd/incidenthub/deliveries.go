@@ -24,14 +24,20 @@ func newDeliveriesCommand(g *globals) *cobra.Command {
 func newDeliveriesListCommand(g *globals) *cobra.Command {
 	var source, status string
 	var limit int
+	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List deliveries, newest first, with what processing made of them",
-		Args:  cobra.NoArgs,
+		Example: `  incidenthub deliveries list --status unprocessable
+  incidenthub deliveries list --source github --limit 10 --json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			want, err := delivery.ParseStatus(status)
 			if err != nil {
 				return err
+			}
+			if source != "" && !slices.Contains(sources, incident.Source(source)) {
+				return fmt.Errorf("unknown source %q (want one of pagerduty, github, jira, incidenthub)", source)
 			}
 			s, _, err := g.openStore(cmd.Context())
 			if err != nil {
@@ -44,6 +50,13 @@ func newDeliveriesListCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if asJSON {
+				out := make([]deliveryJSON, 0, len(ds))
+				for _, d := range ds {
+					out = append(out, deliveryOf(d, false))
+				}
+				return writeJSON(cmd.OutOrStdout(), map[string]any{"deliveries": out})
+			}
 			return writeTable(cmd.OutOrStdout(), "no deliveries", []string{"SOURCE", "ID", "RECEIVED", "STATUS", "REASON"}, ds,
 				func(d delivery.Delivery) []string {
 					return []string{string(d.Source), clip(d.ID, 40), stamp(d.ReceivedAt), string(d.Status), clip(d.Reason, 80)}
@@ -53,11 +66,13 @@ func newDeliveriesListCommand(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&source, "source", "", "only this source: pagerduty, github, jira, or incidenthub (what the hub's jobs made)")
 	cmd.Flags().StringVar(&status, "status", "", "only this status: pending, processed, ignored, unprocessable, deferred, failed")
 	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
 
 func newDeliveriesShowCommand(g *globals) *cobra.Command {
-	return &cobra.Command{
+	var asJSON bool
+	cmd := &cobra.Command{
 		Use:   "show SOURCE DELIVERY-ID",
 		Short: "Show one stored delivery: what processing made of it, and its body pretty-printed",
 		Example: `  incidenthub deliveries list --status unprocessable
@@ -77,6 +92,9 @@ func newDeliveriesShowCommand(g *globals) *cobra.Command {
 				return err
 			}
 			out := cmd.OutOrStdout()
+			if asJSON {
+				return writeJSON(out, deliveryOf(d, true))
+			}
 			fprintf(out, "%s/%s\n", d.Source, printable(d.ID))
 			if d.Event != "" {
 				fprintf(out, "  event      %s\n", printable(d.Event))
@@ -97,6 +115,8 @@ func newDeliveriesShowCommand(g *globals) *cobra.Command {
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON (the body as it came)")
+	return cmd
 }
 
 // prettyBody indents a JSON body; any other body (GitHub's form-encoded
@@ -112,16 +132,19 @@ func prettyBody(body []byte) string {
 
 func newDeliveriesReplayCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
-		Use:   "replay SOURCE DELIVERY-ID",
-		Short: "Queue a stored delivery for processing again (events already applied stay applied once)",
-		Args:  cobra.ExactArgs(2),
+		Use:     "replay SOURCE DELIVERY-ID",
+		Short:   "Queue a stored delivery for processing again (events already applied stay applied once)",
+		Example: "  incidenthub deliveries replay pagerduty 8a1d2c3e-0000-4000-8000-000000000001",
+		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, _, err := g.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			if err := s.Replay(cmd.Context(), incident.Source(args[0]), args[1]); err != nil {
+			if err := s.Replay(cmd.Context(), incident.Source(args[0]), args[1]); errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("no %s delivery %q; see incidenthub deliveries list --source %s", printable(args[0]), printable(args[1]), printable(args[0]))
+			} else if err != nil {
 				return err
 			}
 			fprintf(cmd.OutOrStdout(), "queued %s/%s; a running hub processes it within seconds\n", args[0], args[1])

@@ -21,9 +21,10 @@ func newFollowUpsCommand(g *globals) *cobra.Command {
 		asJSON    bool
 	)
 	list := &cobra.Command{
-		Use:   "list",
-		Short: "List follow-ups across incidents, longest waiting first",
-		Args:  cobra.NoArgs,
+		Use:     "list",
+		Example: "  incidenthub followups list --open --older-than 30d\n  incidenthub followups list --service payments --json",
+		Short:   "List follow-ups across incidents, longest waiting first",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, _, err := g.openStore(cmd.Context())
 			if err != nil {

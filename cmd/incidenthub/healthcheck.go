@@ -19,9 +19,10 @@ func newHealthcheckCommand(g *globals) *cobra.Command {
 		timeout time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "healthcheck",
-		Short: "Ask the local hub whether it is alive (/healthz) or ready (/readyz, --ready); exit 1 if not",
-		Args:  cobra.NoArgs,
+		Use:     "healthcheck",
+		Example: "  incidenthub healthcheck --ready   # in a container's HEALTHCHECK",
+		Short:   "Ask the local hub whether it is alive (/healthz) or ready (/readyz, --ready); exit 1 if not",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if url == "" {
 				// Only the listen address is needed: the secrets may be

@@ -91,9 +91,10 @@ func newIncidentsListCommand(g *globals) *cobra.Command {
 		asJSON bool
 	)
 	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List incidents, newest first",
-		Args:  cobra.NoArgs,
+		Use:     "list",
+		Example: "  incidenthub incidents list --status open\n  incidenthub incidents list --service payments --severity SEV1 --json",
+		Short:   "List incidents, newest first",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
 			if f.Status, err = incident.ParseStatus(status); err != nil {
@@ -133,9 +134,10 @@ func newIncidentsListCommand(g *globals) *cobra.Command {
 func newIncidentsShowCommand(g *globals) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "show INC-ID",
-		Short: "Show an incident with its timeline",
-		Args:  cobra.ExactArgs(1),
+		Use:     "show INC-ID",
+		Example: "  incidenthub incidents show INC-12\n  incidenthub incidents show INC-12 --json",
+		Short:   "Show an incident with its timeline",
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := incident.ParseRef(args[0])
 			if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -69,12 +70,43 @@ services:
 	require.Contains(t, cliErr(t, "deliveries", "show", "pagerduty", "nope", "--config", readPath),
 		`no pagerduty delivery "nope"; see incidenthub deliveries list --source pagerduty`)
 	require.Contains(t, cli(t, "changes", "list", "--since", "2w", "--config", readPath), "no changes")
+	// Every list speaks JSON with stable names; mistakes say what to do.
+	var deliveries struct {
+		Deliveries []struct{ Source, ID, Status string } `json:"deliveries"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(cli(t, "deliveries", "list", "--json", "--config", readPath)), &deliveries))
+	require.Equal(t, "pagerduty", deliveries.Deliveries[0].Source)
+	var shownJSON struct {
+		Status string          `json:"status"`
+		Body   json.RawMessage `json:"body"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(cli(t, "deliveries", "show", "pagerduty", id, "--json", "--config", readPath)), &shownJSON))
+	require.Equal(t, "processed", shownJSON.Status)
+	require.True(t, json.Valid(shownJSON.Body))
+	var changes struct {
+		Changes []any `json:"changes"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(cli(t, "changes", "list", "--json", "--config", readPath)), &changes))
+	require.NotNil(t, changes.Changes, "an empty list, not null")
+	require.Contains(t, cliErr(t, "deliveries", "list", "--source", "pagerdooty", "--config", readPath),
+		`unknown source "pagerdooty" (want one of pagerduty, github, jira, incidenthub)`)
+	require.Contains(t, cliErr(t, "actions", "retry", "999", "--config", readPath), "no action 999; see incidenthub actions list --all")
+	require.Contains(t, cliErr(t, "deliveries", "replay", "jira", "nope", "--config", readPath), `no jira delivery "nope"`)
 	// The review job runs at once (its decompression time is long past) and
 	// is held, with the reason the running hub recorded on it.
 	require.Eventually(t, func() bool {
 		return regexp.MustCompile(`(?m)^\d+\s+github.review_doc\s+INC-1\s+scheduled\s+.*held: github.token is not set`).
 			MatchString(cli(t, "actions", "list", "--config", readPath))
 	}, 10*time.Second, 50*time.Millisecond)
+	var jobs struct {
+		Jobs []struct {
+			Kind, Incident, State, Why string
+		} `json:"jobs"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(cli(t, "actions", "list", "--json", "--config", readPath)), &jobs))
+	require.Equal(t, "github.review_doc", jobs.Jobs[0].Kind)
+	require.Equal(t, "INC-1", jobs.Jobs[0].Incident)
+	require.Equal(t, "held: github.token is not set", jobs.Jobs[0].Why)
 	// The review doc is previewed without GitHub, token or not.
 	preview := cli(t, "incidents", "review", "INC-1", "--preview", "--config", readPath)
 	require.True(t, strings.HasPrefix(preview, "<!-- incidenthub:incident INC-1 "), preview)

@@ -105,9 +105,10 @@ func (g *globals) open(ctx context.Context, prepare func(*store.Store, context.C
 
 func newVersionCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the version, the commit it was built from, and when",
-		Args:  cobra.NoArgs,
+		Use:     "version",
+		Example: "  incidenthub version\n  incidenthub --version",
+		Short:   "Print the version, the commit it was built from, and when",
+		Args:    cobra.NoArgs,
 		Run: func(cmd *cobra.Command, _ []string) {
 			fprintf(cmd.OutOrStdout(), "%s\n", versionLine())
 		},

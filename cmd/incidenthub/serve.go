@@ -30,9 +30,10 @@ import (
 func newServeCommand(g *globals) *cobra.Command {
 	var noMigrate bool
 	cmd := &cobra.Command{
-		Use:   "serve",
-		Short: "Receive webhooks, process them and serve the API",
-		Args:  cobra.NoArgs,
+		Use:     "serve",
+		Example: "  incidenthub serve --config /etc/incidenthub.yaml\n  incidenthub serve --no-migrate   # several replicas: run migrate once first",
+		Short:   "Receive webhooks, process them and serve the API",
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg, err := g.config()
 			if err != nil {

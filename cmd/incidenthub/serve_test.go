@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxtest"
@@ -382,4 +383,27 @@ func TestSampleTellsOneStory(t *testing.T) {
 		return regexp.MustCompile(`(?m)^\d+\s+github.review_doc\s+INC-1\s+\S+.*held: github.token is not set`).
 			MatchString(cli(t, "actions", "list", "--config", path))
 	}, 10*time.Second, 50*time.Millisecond, "its review queued, and held without a token")
+}
+
+// Every command people run shows an example in its --help, and every list
+// and show speaks JSON.
+func TestEveryCommandHasAnExample(t *testing.T) {
+	t.Parallel()
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Runnable() && !c.Hidden && c.Name() != "help" && !strings.HasPrefix(c.CommandPath(), "incidenthub completion") {
+			if c.Example == "" {
+				t.Errorf("%s has no example", c.CommandPath())
+			}
+			if (c.Name() == "list" || c.Name() == "show") && c.Flags().Lookup("json") == nil {
+				t.Errorf("%s has no --json", c.CommandPath())
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	root := newRootCommand()
+	root.InitDefaultCompletionCmd()
+	walk(root)
 }
