@@ -193,6 +193,7 @@ func TestResolvedIncidentGetsOneReviewDoc(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	require.Equal(t, "text/markdown; charset=utf-8", resp.Header.Get("Content-Type"))
 	require.Equal(t, preview, string(served))
+	require.Contains(t, httpGet(t, base+"/metrics"), `incidenthub_reviews{state="due"} 1`, "one review open, not yet due")
 
 	hub.kill()
 	startHub(t, path, base)

@@ -115,11 +115,10 @@ func newVersionCommand() *cobra.Command {
 	}
 }
 
-// versionLine says what is running: the version, the commit Go stamped
-// into the binary (with "-dirty" for uncommitted changes), when it was
-// built, and the Go release. `version` and `--version` print it.
-func versionLine() string {
-	rev, dirty := commit, ""
+// vcsCommit is the commit passed at build time, else Go's VCS stamp
+// (with "-dirty" for uncommitted changes), else "unknown".
+func vcsCommit() (rev, dirty string) {
+	rev = commit
 	if info, ok := debug.ReadBuildInfo(); ok && rev == "" {
 		for _, kv := range info.Settings {
 			switch {
@@ -133,6 +132,21 @@ func versionLine() string {
 	if rev == "" {
 		rev = "unknown"
 	}
+	return rev, dirty
+}
+
+// commitOf is the commit the binary was built from, as versionLine
+// names it.
+func commitOf() string {
+	rev, dirty := vcsCommit()
+	return rev + dirty
+}
+
+// versionLine says what is running: the version, the commit Go stamped
+// into the binary (with "-dirty" for uncommitted changes), when it was
+// built, and the Go release. `version` and `--version` print it.
+func versionLine() string {
+	rev, dirty := vcsCommit()
 	date := buildDate
 	if date == "" {
 		date = "unknown"

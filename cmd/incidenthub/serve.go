@@ -87,6 +87,7 @@ func appOptions(cfg *config.Config, log *slog.Logger) fx.Option {
 		}),
 		config.Module,
 		metrics.Module,
+		fx.Invoke(func(m *metrics.Metrics) { m.RegisterBuild(metrics.Build{Version: version, Commit: commitOf()}) }),
 		store.Module,
 		inbox.Module,
 		pipeline.Module,

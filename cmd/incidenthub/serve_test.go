@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/fx"
@@ -383,6 +385,34 @@ func TestSampleTellsOneStory(t *testing.T) {
 		return regexp.MustCompile(`(?m)^\d+\s+github.review_doc\s+INC-1\s+\S+.*held: github.token is not set`).
 			MatchString(cli(t, "actions", "list", "--config", path))
 	}, 10*time.Second, 50*time.Millisecond, "its review queued, and held without a token")
+
+	// What an operator scrapes: the build, the held job and why, the
+	// reviews; and the exposition passes promtool's lint (promlint).
+	metrics := httpGet(t, base+"/metrics")
+	require.Regexp(t, `(?m)^incidenthub_build_info\{commit="[^"]+",goversion="go[^"]+",version="[^"]+"\} 1$`, metrics)
+	require.Contains(t, metrics, `incidenthub_jobs{kind="github.review_doc",reason="github.token is not set",state="held"} 1`)
+	require.Contains(t, metrics, `incidenthub_reviews{state="overdue"} 0`)
+	problems, err := promlint.New(strings.NewReader(metrics)).Lint()
+	require.NoError(t, err)
+	require.Empty(t, problems)
+	promtoolChecks(t, metrics)
+}
+
+// promtoolChecks runs `promtool check metrics` on an exposition: always
+// in CI (.ci/run installs Debian's prometheus package and asks for it),
+// elsewhere when promtool is on the PATH.
+func promtoolChecks(t *testing.T, metrics string) {
+	t.Helper()
+	path, err := exec.LookPath("promtool")
+	if err != nil {
+		require.Empty(t, os.Getenv("INCIDENTHUB_TEST_PROMTOOL"), "INCIDENTHUB_TEST_PROMTOOL is set but promtool is not on the PATH")
+		t.Log("promtool is not on the PATH: promlint checked the metrics")
+		return
+	}
+	cmd := exec.Command(path, "check", "metrics")
+	cmd.Stdin = strings.NewReader(metrics)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "promtool check metrics: %s", out)
 }
 
 // Every command people run shows an example in its --help, and every list

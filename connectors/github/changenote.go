@@ -39,7 +39,7 @@ func NewChangeNoteWorker(client *gh.Client, gate *WriteGate, s ReviewStore, r Re
 // Work comments on the pull request unless the hub already did.
 func (w *ChangeNoteWorker) Work(ctx context.Context, job *river.Job[ChangeNoteArgs]) error {
 	if w.client == nil {
-		return actions.Hold(ctx, w.held)
+		return actions.Hold(ctx, w.log, w.held, "incident", incident.FormatRef(job.Args.IncidentID))
 	}
 	rec, err := w.store.Incident(ctx, job.Args.IncidentID)
 	if err != nil {

@@ -44,7 +44,7 @@ var Module = fx.Module("github",
 		func(s *store.Store) DeliveryLookup { return s },
 		func(r *hubevent.Reporter) Reporter { return r },
 	),
-	fx.Invoke(runSweeper),
+	fx.Invoke(runSweeper, registerReviewGauge),
 )
 
 // Path is where GitHub webhooks deliver.

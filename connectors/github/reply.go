@@ -39,7 +39,7 @@ func NewReplyWorker(issues ReviewIssues, s ReviewStore, r Reporter, log *slog.Lo
 // Work posts the reply unless an earlier attempt did.
 func (w *ReplyWorker) Work(ctx context.Context, job *river.Job[FollowUpReplyArgs]) error {
 	if w.issues == nil {
-		return actions.Hold(ctx, w.held)
+		return actions.Hold(ctx, w.log, w.held, "followup", job.Args.FollowUpKey)
 	}
 	f, err := w.store.FollowUp(ctx, job.Args.FollowUpKey)
 	if errors.Is(err, store.ErrNotFound) {

@@ -230,8 +230,7 @@ type Exclusive interface {
 // rewrite one incident's doc at once, so each takes the incident's lock.
 func (w *ReviewWorker) Work(ctx context.Context, job *river.Job[ReviewDocArgs]) error {
 	if w.issues == nil {
-		w.log.Warn("review doc held", "incident", incident.FormatRef(job.Args.IncidentID), "reason", w.held)
-		return actions.Hold(ctx, w.held)
+		return actions.Hold(ctx, w.log, w.held, "incident", incident.FormatRef(job.Args.IncidentID))
 	}
 	if w.locks == nil {
 		return w.work(ctx, job)
@@ -488,7 +487,7 @@ func NewReminderWorker(issues ReviewIssues, s ReviewStore, r Reporter, log *slog
 // Work posts the reminder unless the review is done or was reminded of.
 func (w *ReminderWorker) Work(ctx context.Context, job *river.Job[ReviewReminderArgs]) error {
 	if w.issues == nil {
-		return actions.Hold(ctx, w.held)
+		return actions.Hold(ctx, w.log, w.held, "incident", incident.FormatRef(job.Args.IncidentID))
 	}
 	rec, err := w.store.Incident(ctx, job.Args.IncidentID)
 	if err != nil {

@@ -83,8 +83,7 @@ func NewFileWorker(cfg Filing, tracker Tracker, s FollowUpStore, r Reporter, log
 // Work files the ticket unless it exists, then links it to the review doc.
 func (w *FileWorker) Work(ctx context.Context, job *river.Job[FileFollowUpArgs]) error {
 	if w.tracker == nil {
-		w.log.Warn("follow-up held", "followup", job.Args.FollowUpKey, "reason", w.held)
-		return actions.Hold(ctx, w.held)
+		return actions.Hold(ctx, w.log, w.held, "followup", job.Args.FollowUpKey)
 	}
 	f, err := w.store.FollowUp(ctx, job.Args.FollowUpKey)
 	if errors.Is(err, store.ErrNotFound) {
@@ -102,8 +101,7 @@ func (w *FileWorker) Work(ctx context.Context, job *river.Job[FileFollowUpArgs])
 		svc := w.service(rec.Service)
 		if svc == nil || svc.JiraProject == "" {
 			reason := fmt.Sprintf("service %q has no jira_project", rec.Service)
-			w.log.Warn("follow-up held", "followup", f.Key, "incident", rec.Ref(), "reason", reason)
-			return actions.Hold(ctx, reason)
+			return actions.Hold(ctx, w.log, reason, "followup", f.Key, "incident", rec.Ref())
 		}
 		t, err := w.file(ctx, job, &f, &rec, svc)
 		if err != nil {

@@ -79,7 +79,7 @@ func (w *ChangeEventWorker) Work(ctx context.Context, job *river.Job[ChangeEvent
 		}
 	}
 	if key == "" {
-		return actions.Hold(ctx, fmt.Sprintf("service %s has no pagerduty_routing_key", c.Service))
+		return actions.Hold(ctx, w.log, fmt.Sprintf("service %s has no pagerduty_routing_key", c.Service), "change", c.Key)
 	}
 	ctx, last := httpclient.WithLastResponse(ctx)
 	_, err = w.client.CreateChangeEventWithContext(ctx, ChangeEvent(c, key))

@@ -66,8 +66,7 @@ func (n *pageNotes) write(ctx context.Context, incidentID int64, pageID string,
 		return river.JobCancel(fmt.Errorf("%q is not a PagerDuty incident id", pageID))
 	}
 	if n.client == nil {
-		n.log.Warn("PagerDuty note held", "incident", incident.FormatRef(incidentID), "reason", n.held)
-		return actions.Hold(ctx, n.held)
+		return actions.Hold(ctx, n.log, n.held, "incident", incident.FormatRef(incidentID), "page", pageID)
 	}
 	rec, err := n.store.Incident(ctx, incidentID)
 	if err != nil {

@@ -66,10 +66,14 @@ type freshWaiting[T river.JobArgs] struct{ river.Worker[T] }
 
 func (f freshWaiting[T]) Work(ctx context.Context, job *river.Job[T]) error {
 	if len(job.Output()) > 0 {
+		ctx = context.WithValue(ctx, lastWaitKey{}, WaitingOf(job.JobRow))
 		waitFor(ctx, Waiting{})
 	}
 	return f.Worker.Work(ctx, job)
 }
+
+// lastWaitKey keeps, in a job's context, why it last waited.
+type lastWaitKey struct{}
 
 // insertable are job arguments that name their queue.
 type insertable interface {
@@ -119,8 +123,12 @@ type Waiting struct {
 
 // Hold parks a job its connector cannot run with this configuration: it
 // waits without spending an attempt, keeps the reason, and looks again
-// after HeldRecheck (nothing is dropped, nothing pretends to succeed).
-func Hold(ctx context.Context, reason string) error {
+// after HeldRecheck (nothing is dropped, nothing pretends to succeed). It
+// warns once per job and reason, not at every recheck: args say which job.
+func Hold(ctx context.Context, log *slog.Logger, reason string, args ...any) error {
+	if last, _ := ctx.Value(lastWaitKey{}).(Waiting); last.Held != reason {
+		log.Warn("job held until configured", append([]any{"reason", reason}, args...)...)
+	}
 	waitFor(ctx, Waiting{Held: reason})
 	return river.JobSnooze(HeldRecheck)
 }

@@ -6,9 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/require"
@@ -95,14 +99,34 @@ func (heldArgs) InsertOpts() river.InsertOpts { return actions.OnePending("test"
 
 type heldWorker struct {
 	river.WorkerDefaults[heldArgs]
+	log *slog.Logger
 }
 
-func (heldWorker) Work(ctx context.Context, _ *river.Job[heldArgs]) error {
-	return actions.Hold(ctx, "vendor.token is not set")
+func (w heldWorker) Work(ctx context.Context, job *river.Job[heldArgs]) error {
+	return actions.Hold(ctx, w.log, "vendor.token is not set", "incident", job.Args.IncidentID)
 }
 
-// A held job keeps its reason on itself, where `actions list` reads it,
-// and waits without spending an attempt.
+// lockedBuffer is a log destination for River's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// A held job keeps its reason on itself, where `actions list` and the
+// jobs gauge read it, waits without spending an attempt, and warns once,
+// not at every recheck.
 func TestHeldJobKeepsItsReason(t *testing.T) {
 	t.Parallel()
 	for _, driver := range storetest.Drivers() {
@@ -114,9 +138,10 @@ func TestHeldJobKeepsItsReason(t *testing.T) {
 }
 
 func testHeldJobKeepsItsReason(t *testing.T, s *store.Store) {
+	logs := &lockedBuffer{}
 	q, err := actions.NewQueue(s, actions.Config{
 		Logger: slog.New(slog.DiscardHandler),
-		Jobs: []actions.Job{actions.NewJob("held", heldWorker{}, 1,
+		Jobs: []actions.Job{actions.NewJob("held", heldWorker{log: slog.New(slog.NewTextHandler(logs, nil))}, 1,
 			func(id int64, _ incident.Action) heldArgs { return heldArgs{IncidentID: id} })},
 	})
 	require.NoError(t, err)
@@ -140,4 +165,22 @@ func testHeldJobKeepsItsReason(t *testing.T, s *store.Store) {
 	require.Equal(t, actions.Waiting{Held: "vendor.token is not set"}, actions.WaitingOf(job))
 	require.Zero(t, job.Attempt, "held is not an attempt")
 	require.WithinDuration(t, time.Now().Add(actions.HeldRecheck), job.ScheduledAt, time.Minute)
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(actions.NewJobGauge(s))
+	require.NoError(t, testutil.GatherAndCompare(reg, strings.NewReader(`
+# HELP incidenthub_jobs Jobs by kind and state: queued, running, scheduled, held (its connector lacks configuration; reason says which), rate_limited, retrying, failed (discarded or cancelled: `+"`incidenthub actions list --failed`"+`). Completed jobs are not counted.
+# TYPE incidenthub_jobs gauge
+incidenthub_jobs{kind="test.held",reason="vendor.token is not set",state="held"} 1
+`), "incidenthub_jobs"))
+
+	// The recheck finds it still held: no second warning.
+	_, err = q.Client().JobRetry(ctx, job.ID)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		res, err := q.Client().JobList(ctx, river.NewJobListParams())
+		require.NoError(t, err)
+		return res.Jobs[0].State == rivertype.JobStateScheduled && res.Jobs[0].ScheduledAt.After(job.ScheduledAt)
+	}, 10*time.Second, 20*time.Millisecond)
+	require.Equal(t, 1, strings.Count(logs.String(), "job held until configured"), logs.String())
 }

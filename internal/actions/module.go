@@ -43,6 +43,7 @@ type Params struct {
 func newForApp(p Params) (*Queue, error) {
 	log := p.Log.With("component", "actions")
 	alarm := NewAlarm(log, p.Metrics.ActionsFailed, p.Failures)
+	p.Metrics.Registry.MustRegister(NewJobGauge(p.Store))
 	q, err := NewQueue(p.DB, Config{
 		Jobs: p.Jobs, Logger: p.Log.With("component", "river"),
 		JobTimeout: p.Config.Timeout, RescueAfter: p.Config.RescueAfter,

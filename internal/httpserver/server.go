@@ -74,7 +74,10 @@ func New(p Params) *Server {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(p.Metrics.Registry, promhttp.HandlerOpts{}))
+	// A gauge that cannot read the database (it went away) leaves its
+	// metric out, logged; the counters are still served.
+	mux.Handle("GET /metrics", promhttp.HandlerFor(p.Metrics.Registry, promhttp.HandlerOpts{
+		ErrorHandling: promhttp.ContinueOnError, ErrorLog: slog.NewLogLogger(p.Log.Handler(), slog.LevelWarn)}))
 
 	s := &Server{
 		log: p.Log.With("component", "http"),

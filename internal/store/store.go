@@ -204,6 +204,10 @@ func (s *Store) CheckSchema(ctx context.Context) error {
 // that jobs are inserted in the store's own transactions.
 func (s *Store) WriteDB() *sql.DB { return s.write }
 
+// ReadDB is where the store reads: SQLite's reader pool (never the one
+// writer), or PostgreSQL's pool. Gauges read through it.
+func (s *Store) ReadDB() *sql.DB { return s.read }
+
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
