@@ -49,10 +49,10 @@ func newActionsCommand(g *globals) *cobra.Command {
 					}
 					return writeJSON(out, map[string]any{"jobs": jobs})
 				}
-				return writeTable(out, "no jobs", []string{"ID", "KIND", "INCIDENT", "STATE", "ATTEMPT", "SCHEDULED", "WHY"}, res.Jobs,
+				return writeTableNotes(out, "no jobs", []string{"ID", "KIND", "INCIDENT", "STATE", "ATTEMPT", "SCHEDULED", "WHY"}, res.Jobs,
 					func(j *rivertype.JobRow) []string {
 						return []string{strconv.FormatInt(j.ID, 10), j.Kind, jobIncident(j), string(j.State),
-							strconv.Itoa(j.Attempt), stamp(j.ScheduledAt), clip(why(j), 80)}
+							strconv.Itoa(j.Attempt), stamp(j.ScheduledAt), printable(why(j))}
 					})
 			})
 		},

@@ -43,9 +43,11 @@ func newChangesCommand(g *globals) *cobra.Command {
 				}
 				return writeJSON(out, map[string]any{"changes": list})
 			}
-			return writeTable(out, "no changes", []string{"AT", "SERVICE", "KIND", "STATE", "CHANGE"}, changes,
+			// The summary says the kind and the state, and is what people
+			// read: whole, under its row when it does not fit.
+			return writeTableNotes(out, "no changes", []string{"AT", "SERVICE", "CHANGE"}, changes,
 				func(ch incident.Change) []string {
-					return []string{stamp(ch.At), clip(ch.Service, 20), ch.Kind, ch.State, clip(ch.Summary(), 90)}
+					return []string{stamp(ch.At), clip(ch.Service, 20), printable(ch.Summary())}
 				})
 		},
 	}

@@ -57,9 +57,9 @@ func newDeliveriesListCommand(g *globals) *cobra.Command {
 				}
 				return writeJSON(cmd.OutOrStdout(), map[string]any{"deliveries": out})
 			}
-			return writeTable(cmd.OutOrStdout(), "no deliveries", []string{"SOURCE", "ID", "RECEIVED", "STATUS", "REASON"}, ds,
+			return writeTableNotes(cmd.OutOrStdout(), "no deliveries", []string{"SOURCE", "ID", "RECEIVED", "STATUS", "REASON"}, ds,
 				func(d delivery.Delivery) []string {
-					return []string{string(d.Source), clip(d.ID, 40), stamp(d.ReceivedAt), string(d.Status), clip(d.Reason, 80)}
+					return []string{string(d.Source), clip(d.ID, 40), stamp(d.ReceivedAt), string(d.Status), printable(d.Reason)}
 				})
 		},
 	}

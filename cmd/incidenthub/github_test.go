@@ -115,7 +115,7 @@ func TestDeployPageFixResolve(t *testing.T) {
 	require.Equal(t, "resolved", inc.Status)
 
 	changes := cli(t, "changes", "list", "--config", path, "--service", "payments", "--since", "100000h")
-	require.Regexp(t, `(?m)^2021-06-04 13:10Z\s+payments\s+deploy\s+success\s+Deploy of acme/payments@f95f852 to production`, changes)
+	require.Regexp(t, `(?m)^2021-06-04 13:10Z\s+payments\s+Deploy of acme/payments@f95f852 to production: success`, changes)
 	deliveries := cli(t, "deliveries", "list", "--config", path, "--source", "github")
 	require.Regexp(t, `(?m)^github\s+guid-missed-deploy\s+.*processed`, deliveries)
 

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 	"unicode"
+	"unicode/utf8"
 )
 
 func fprintf(w io.Writer, format string, args ...any) {
@@ -57,19 +57,98 @@ func stamp(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04Z")
 }
 
+// termWidth is the terminal every table fits.
+const termWidth = 80
+
+// minLast is the least room the last column gets, however wide the others.
+const minLast = 20
+
 // writeTable prints items aligned under a header, or none when there are
-// no items: the shape of every list command.
+// no items: the shape of every list command. Tables fit termWidth: the
+// last column (a title, a summary) is cut to the room left.
 func writeTable[T any](w io.Writer, none string, header []string, items []T, cells func(T) []string) error {
+	return table(w, none, header, items, cells, false)
+}
+
+// writeTableNotes is writeTable for tables whose last column is a reason
+// that matters (why a job waits, why a delivery failed): never cut, it
+// goes whole on indented lines under its row when it does not fit.
+func writeTableNotes[T any](w io.Writer, none string, header []string, items []T, cells func(T) []string) error {
+	return table(w, none, header, items, cells, true)
+}
+
+func table[T any](w io.Writer, none string, header []string, items []T, cells func(T) []string, notes bool) error {
 	if len(items) == 0 {
 		fprintf(w, "%s\n", none)
 		return nil
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fprintf(tw, "%s\n", strings.Join(header, "\t"))
+	rows := [][]string{header}
 	for _, it := range items {
-		fprintf(tw, "%s\n", strings.Join(cells(it), "\t"))
+		rows = append(rows, cells(it))
 	}
-	return tw.Flush()
+	last := len(header) - 1
+	widths := make([]int, last)
+	for _, row := range rows {
+		for i := range widths {
+			widths[i] = max(widths[i], utf8.RuneCountInString(row[i]))
+		}
+	}
+	room := termWidth
+	for _, width := range widths {
+		room -= width + 2
+	}
+	room = max(room, minLast)
+	var b strings.Builder
+	for _, row := range rows {
+		for i, width := range widths {
+			b.WriteString(row[i])
+			b.WriteString(strings.Repeat(" ", width-utf8.RuneCountInString(row[i])+2))
+		}
+		cell := row[last]
+		var below []string
+		switch {
+		case utf8.RuneCountInString(cell) <= room:
+		case notes:
+			cell, below = "", wrap(cell, termWidth-4)
+		default:
+			cell = clip(cell, room)
+		}
+		b.WriteString(strings.TrimRight(cell, " "))
+		line := strings.TrimRight(b.String(), " ")
+		b.Reset()
+		fprintf(w, "%s\n", line)
+		for _, l := range below {
+			fprintf(w, "    %s\n", l)
+		}
+	}
+	return nil
+}
+
+// wrap breaks text into lines of at most width runes, at spaces where it
+// can.
+func wrap(text string, width int) []string {
+	var lines []string
+	var line []rune
+	for _, word := range strings.Fields(text) {
+		w := []rune(word)
+		for len(w) > width {
+			if len(line) > 0 {
+				lines, line = append(lines, string(line)), nil
+			}
+			lines, w = append(lines, string(w[:width])), w[width:]
+		}
+		if len(line) > 0 && len(line)+1+len(w) > width {
+			lines, line = append(lines, string(line)), nil
+		}
+		if len(line) > 0 {
+			line = append(line, ' ')
+		}
+		line = append(line, w...)
+	}
+	if len(line) > 0 {
+		lines = append(lines, string(line))
+	}
+	return lines
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 	"go.uber.org/fx"
@@ -95,9 +96,15 @@ services:
 	// The review job runs at once (its decompression time is long past) and
 	// is held, with the reason the running hub recorded on it.
 	require.Eventually(t, func() bool {
-		return regexp.MustCompile(`(?m)^\d+\s+github.review_doc\s+INC-1\s+scheduled\s+.*held: github.token is not set`).
+		// The reason is never cut: under its row when it does not fit.
+		return regexp.MustCompile(`(?m)^\d+\s+github.review_doc\s+INC-1\s+scheduled\s+\d+\s+\S+ \S+\n    held: github.token is not set$`).
 			MatchString(cli(t, "actions", "list", "--config", readPath))
 	}, 10*time.Second, 50*time.Millisecond)
+	for _, list := range []string{"actions", "deliveries", "incidents", "changes", "followups"} {
+		for _, line := range strings.Split(cli(t, list, "list", "--config", readPath), "\n") {
+			require.LessOrEqual(t, utf8.RuneCountInString(line), 80, "%s list fits 80 columns: %q", list, line)
+		}
+	}
 	var jobs struct {
 		Jobs []struct {
 			Kind, Incident, State, Why string

@@ -382,7 +382,7 @@ func TestSampleTellsOneStory(t *testing.T) {
 	require.True(t, at("change") == 0 && at("change") < at("page.triggered") && at("page.triggered") < at("page.acknowledged") &&
 		at("page.acknowledged") < at("page.resolved"), "the deploy, then the page's story: %v", kinds)
 	require.Eventually(t, func() bool {
-		return regexp.MustCompile(`(?m)^\d+\s+github.review_doc\s+INC-1\s+\S+.*held: github.token is not set`).
+		return regexp.MustCompile(`(?m)^\d+\s+github.review_doc\s+INC-1\s+\S+.*\n    held: github.token is not set$`).
 			MatchString(cli(t, "actions", "list", "--config", path))
 	}, 10*time.Second, 50*time.Millisecond, "its review queued, and held without a token")
 
