@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -74,7 +75,7 @@ func newDeliveriesShowCommand(g *globals) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "show SOURCE DELIVERY-ID",
-		Short: "Show one stored delivery: what processing made of it, and its body pretty-printed",
+		Short: "Show one stored delivery: what processing made of it, its headers, and its body pretty-printed",
 		Example: `  incidenthub deliveries list --status unprocessable
   incidenthub deliveries show pagerduty 8a1d2c3e-0000-4000-8000-000000000001`,
 		Args: cobra.ExactArgs(2),
@@ -110,6 +111,13 @@ func newDeliveriesShowCommand(g *globals) *cobra.Command {
 			fprintf(out, "  attempts   %d\n", d.Attempts)
 			if !d.ProcessedAt.IsZero() {
 				fprintf(out, "  processed  %s\n", stamp(d.ProcessedAt))
+			}
+			for i, name := range slices.Sorted(maps.Keys(d.Headers)) {
+				label := ""
+				if i == 0 {
+					label = "headers"
+				}
+				fprintf(out, "  %-10s %s: %s\n", label, printable(name), printable(d.Headers[name]))
 			}
 			fprintf(out, "  body       %d bytes\n\n%s\n", len(d.Body), prettyBody(d.Body))
 			return nil

@@ -15,16 +15,18 @@ import (
 
 // deliveryJSON is a stored delivery; Body only in `deliveries show`.
 type deliveryJSON struct {
-	Source      string          `json:"source"`
-	ID          string          `json:"id"`
-	Event       string          `json:"event,omitempty"`
-	ReceivedAt  time.Time       `json:"received_at"`
-	Status      string          `json:"status"`
-	Reason      string          `json:"reason"`
-	WaitsFor    string          `json:"waits_for,omitempty"`
-	Attempts    int             `json:"attempts"`
-	ProcessedAt *time.Time      `json:"processed_at"`
-	Body        json.RawMessage `json:"body,omitempty"`
+	Source      string     `json:"source"`
+	ID          string     `json:"id"`
+	Event       string     `json:"event,omitempty"`
+	ReceivedAt  time.Time  `json:"received_at"`
+	Status      string     `json:"status"`
+	Reason      string     `json:"reason"`
+	WaitsFor    string     `json:"waits_for,omitempty"`
+	Attempts    int        `json:"attempts"`
+	ProcessedAt *time.Time `json:"processed_at"`
+	// Headers are those kept with the delivery, in `deliveries show`.
+	Headers map[string]string `json:"headers,omitempty"`
+	Body    json.RawMessage   `json:"body,omitempty"`
 	// BodyText is a body that is not JSON, as it came.
 	BodyText string `json:"body_text,omitempty"`
 }
@@ -36,6 +38,7 @@ func deliveryOf(d delivery.Delivery, withBody bool) deliveryJSON {
 		out.ProcessedAt = &d.ProcessedAt
 	}
 	if withBody {
+		out.Headers = d.Headers
 		if json.Valid(d.Body) {
 			out.Body = d.Body
 		} else {

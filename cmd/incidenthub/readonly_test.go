@@ -67,6 +67,9 @@ services:
 	shown := cli(t, "deliveries", "show", "pagerduty", id, "--config", readPath)
 	require.Contains(t, shown, "pagerduty/"+id+"\n")
 	require.Contains(t, shown, "  status     processed\n")
+	require.Regexp(t, `(?m)^  headers    Content-Type: application/json$`, shown)
+	require.Regexp(t, `(?m)^             X-Pagerduty-Signature: v1=[0-9a-f]{64}$`, shown)
+	require.Regexp(t, `(?m)^             X-Webhook-Id: \S+$`, shown)
 	require.Contains(t, shown, "\n{\n  \"event\": {\n", "the body, pretty-printed")
 	require.Contains(t, cliErr(t, "deliveries", "show", "pagerduty", "nope", "--config", readPath),
 		`no pagerduty delivery "nope"; see incidenthub deliveries list --source pagerduty`)

@@ -58,9 +58,12 @@ type Delivery struct {
 	// X-GitHub-Event); empty where the body says it.
 	Event      string
 	ReceivedAt time.Time
-	Body       []byte
-	Status     Status
-	Reason     string
+	// Headers are the request headers worth keeping for inspection
+	// (KeptHeaders), bounded; empty for what the hub reports itself.
+	Headers map[string]string
+	Body    []byte
+	Status  Status
+	Reason  string
 	// Subject is what a deferred delivery waits for (a PagerDuty incident id).
 	Subject     string
 	Attempts    int

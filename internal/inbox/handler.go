@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -127,7 +129,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		id = "sha256:" + sum(body)
 	}
 	fresh, err := h.store.Append(r.Context(), delivery.Delivery{
-		Source: source, ID: id, Event: event, ReceivedAt: h.now(), Body: body,
+		Source: source, ID: id, Event: event, ReceivedAt: h.now(), Body: body, Headers: keptHeaders(r.Header),
 	})
 	if err != nil {
 		count("unavailable")
@@ -204,6 +206,28 @@ func headerText(s string) string {
 		s = strings.ToValidUTF8(s[:maxHeaderText], "")
 	}
 	return s
+}
+
+// maxKeptHeaders bounds the headers kept with a delivery; vendors send
+// five to ten worth keeping.
+const maxKeptHeaders = 16
+
+// keptHeaders are the headers worth reading back with a delivery
+// (`deliveries show`): its content type, user agent, and the X- headers
+// in which vendors send their ids, event, signature and retry count.
+// Authorization and cookies never are. Names and values are bounded like
+// the id, and so is their number.
+func keptHeaders(h http.Header) map[string]string {
+	kept := map[string]string{}
+	for _, name := range slices.Sorted(maps.Keys(h)) {
+		if len(kept) == maxKeptHeaders {
+			break
+		}
+		if name == "Content-Type" || name == "User-Agent" || strings.HasPrefix(name, "X-") && len(name) <= 64 {
+			kept[headerText(name)] = headerText(h.Get(name))
+		}
+	}
+	return kept
 }
 
 func reply(w http.ResponseWriter, status int, a answer) {

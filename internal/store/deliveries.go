@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -44,7 +45,7 @@ func (s *Store) AppendDeliveries(ctx context.Context, ds []delivery.Delivery) (f
 }
 
 // maxRowsPerInsert keeps one insert within both databases' limits on
-// values in a statement (5 a row).
+// values in a statement (6 a row).
 const maxRowsPerInsert = 1000
 
 func appendDeliveries(ctx context.Context, db querier, ds []delivery.Delivery) (fresh []bool, err error) {
@@ -53,16 +54,20 @@ func appendDeliveries(ctx context.Context, db querier, ds []delivery.Delivery) (
 	}
 	var (
 		q    strings.Builder
-		args = make([]any, 0, 5*len(ds))
+		args = make([]any, 0, 6*len(ds))
 	)
-	q.WriteString(`INSERT INTO deliveries (source, delivery_id, event, received_at, body, status) VALUES `)
+	q.WriteString(`INSERT INTO deliveries (source, delivery_id, event, received_at, body, headers, status) VALUES `)
 	for i, d := range ds {
 		if i > 0 {
 			q.WriteString(", ")
 		}
+		headers, err := json.Marshal(d.Headers)
+		if err != nil || d.Headers == nil {
+			headers = []byte("{}")
+		}
 		n := len(args)
-		fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, 'pending')", n+1, n+2, n+3, n+4, n+5)
-		args = append(args, string(d.Source), d.ID, d.Event, d.ReceivedAt.UnixMilli(), d.Body)
+		fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, 'pending')", n+1, n+2, n+3, n+4, n+5, n+6)
+		args = append(args, string(d.Source), d.ID, d.Event, d.ReceivedAt.UnixMilli(), d.Body, string(headers))
 	}
 	q.WriteString(` ON CONFLICT (source, delivery_id) DO NOTHING RETURNING source, delivery_id`)
 	rows, err := db.QueryContext(ctx, q.String(), args...)
@@ -92,7 +97,7 @@ func appendDeliveries(ctx context.Context, db querier, ds []delivery.Delivery) (
 
 const deliveryColumns = `seq, source, delivery_id, event, received_at, status, reason, subject, attempts, processed_at`
 
-func scanDelivery(row interface{ Scan(...any) error }, withBody bool) (delivery.Delivery, error) {
+func scanDelivery(row interface{ Scan(...any) error }, withBody bool, more ...any) (delivery.Delivery, error) {
 	var (
 		d              delivery.Delivery
 		source, status string
@@ -103,7 +108,7 @@ func scanDelivery(row interface{ Scan(...any) error }, withBody bool) (delivery.
 	if withBody {
 		dest = append(dest, &d.Body)
 	}
-	if err := row.Scan(dest...); err != nil {
+	if err := row.Scan(append(dest, more...)...); err != nil {
 		return delivery.Delivery{}, err
 	}
 	d.Source = incident.Source(source)
@@ -160,15 +165,22 @@ func (s *Store) Deliveries(ctx context.Context, f DeliveryFilter) ([]delivery.De
 	return out, rows.Err()
 }
 
-// Delivery returns one delivery with its body.
+// Delivery returns one delivery with its body and headers.
 func (s *Store) Delivery(ctx context.Context, source incident.Source, id string) (delivery.Delivery, error) {
-	row := s.read.QueryRowContext(ctx, `SELECT `+deliveryColumns+`, body FROM deliveries
+	var headers string
+	row := s.read.QueryRowContext(ctx, `SELECT `+deliveryColumns+`, body, headers FROM deliveries
 		WHERE source = $1 AND delivery_id = $2`, string(source), id)
-	d, err := scanDelivery(row, true)
+	d, err := scanDelivery(row, true, &headers)
 	if errors.Is(err, sql.ErrNoRows) {
 		return delivery.Delivery{}, fmt.Errorf("delivery %s/%s: %w", source, id, ErrNotFound)
 	}
-	return d, err
+	if err != nil {
+		return d, err
+	}
+	if err := json.Unmarshal([]byte(headers), &d.Headers); err != nil {
+		return d, fmt.Errorf("delivery %s/%s headers: %w", source, id, err)
+	}
+	return d, nil
 }
 
 // Replay queues a delivery for processing again. Its events are still
