@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
@@ -137,7 +138,8 @@ func why(j *rivertype.JobRow) string {
 		}
 	}
 	if n := len(j.Errors); n > 0 {
-		return j.Errors[n-1].Error
+		// The state says it was cancelled; River's error type says no more.
+		return strings.TrimPrefix(j.Errors[n-1].Error, "JobCancelError: ")
 	}
 	return ""
 }

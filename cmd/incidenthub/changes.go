@@ -24,7 +24,7 @@ func newChangesCommand(g *globals) *cobra.Command {
   incidenthub changes list --since 2w --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, _, err := g.openStore(cmd.Context())
+			s, cfg, err := g.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -45,7 +45,7 @@ func newChangesCommand(g *globals) *cobra.Command {
 			}
 			// The summary says the kind and the state, and is what people
 			// read: whole, under its row when it does not fit.
-			return writeTableNotes(out, "no changes", []string{"AT", "SERVICE", "CHANGE"}, changes,
+			return writeTableNotes(out, "no changes"+unconfigured(cfg, service, ""), []string{"AT", "SERVICE", "CHANGE"}, changes,
 				func(ch incident.Change) []string {
 					return []string{stamp(ch.At), clip(ch.Service, 20), printable(ch.Summary())}
 				})

@@ -26,7 +26,7 @@ func newFollowUpsCommand(g *globals) *cobra.Command {
 		Short:   "List follow-ups across incidents, longest waiting first",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, _, err := g.openStore(cmd.Context())
+			s, cfg, err := g.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -48,7 +48,7 @@ func newFollowUpsCommand(g *globals) *cobra.Command {
 				}
 				return writeJSON(out, list)
 			}
-			return writeTable(out, "no follow-ups", []string{"INCIDENT", "TICKET", "STATUS", "AGE", "OWNER", "TITLE"}, fs,
+			return writeTable(out, "no follow-ups"+unconfigured(cfg, f.Service, ""), []string{"INCIDENT", "TICKET", "STATUS", "AGE", "OWNER", "TITLE"}, fs,
 				func(f incident.FollowUp) []string {
 					return []string{incident.FormatRef(f.IncidentID), orDash(f.JiraKey), followUpStatus(&f),
 						days(time.Since(f.RequestedAt)), orDash(clip(cmp.Or(f.Assignee, f.Owner), 20)), clip(f.Title, 60)}

@@ -294,9 +294,9 @@ func TestJobFailedForGoodIsLoud(t *testing.T) {
 	require.Contains(t, httpGet(t, base+"/metrics"), `incidenthub_actions_failed_total{kind="github.review_doc"} 1`)
 
 	// River records the job's end a moment after it ran.
-	listed := regexp.MustCompile(`(?m)^\d+\s+github.review_doc\s+INC-1\s+cancelled\s+1\s+.*GitHub refused \(422\)`)
+	listed := regexp.MustCompile(`(?m)^\d+\s+github.review_doc\s+INC-1\s+cancelled\s+1\s+\S+ \S+\n    GitHub refused \(422\)`)
 	require.Eventually(t, func() bool {
 		return listed.MatchString(cli(t, "actions", "list", "--failed", "--config", path))
-	}, 10*time.Second, 100*time.Millisecond, "actions list --failed lists the job")
+	}, 10*time.Second, 100*time.Millisecond, "actions list --failed lists the job, and why")
 	require.Empty(t, fake.Issues())
 }

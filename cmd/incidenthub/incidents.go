@@ -100,7 +100,7 @@ func newIncidentsListCommand(g *globals) *cobra.Command {
 			if f.Status, err = incident.ParseStatus(status); err != nil {
 				return err
 			}
-			s, _, err := g.openStore(cmd.Context())
+			s, cfg, err := g.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -117,7 +117,7 @@ func newIncidentsListCommand(g *globals) *cobra.Command {
 				}
 				return writeJSON(out, list)
 			}
-			return writeTable(out, "no incidents", []string{"ID", "STATUS", "SEVERITY", "SERVICE", "OPENED", "TITLE"}, recs,
+			return writeTable(out, "no incidents"+unconfigured(cfg, f.Service, f.Severity), []string{"ID", "STATUS", "SEVERITY", "SERVICE", "OPENED", "TITLE"}, recs,
 				func(r incident.Record) []string {
 					return []string{r.Ref(), string(r.Status), r.Severity, clip(r.Service, 20), stamp(r.OpenedAt), clip(r.Title, 60)}
 				})

@@ -4,10 +4,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/internal/incident"
 )
 
 func fprintf(w io.Writer, format string, args ...any) {
@@ -155,4 +159,31 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// unconfigured says which of a list's filter values the configuration
+// does not name, for an empty list: a typo reads "no incidents" otherwise.
+// Values are not refused, since records of a service or severity removed
+// from the configuration stay readable.
+func unconfigured(cfg *config.Config, service, severity string) string {
+	var notes []string
+	if service != "" && service != incident.UnmappedService &&
+		!slices.ContainsFunc(cfg.Services, func(s config.Service) bool { return s.Name == service }) {
+		names := []string{}
+		for _, s := range cfg.Services {
+			names = append(names, s.Name)
+		}
+		notes = append(notes, fmt.Sprintf("service %q is not configured (configured: %s)", printable(service), strings.Join(append(names, incident.UnmappedService), ", ")))
+	}
+	if severity != "" && !slices.ContainsFunc(cfg.Severities, func(s config.Severity) bool { return s.Name == severity }) {
+		names := []string{}
+		for _, s := range cfg.Severities {
+			names = append(names, s.Name)
+		}
+		notes = append(notes, fmt.Sprintf("severity %q is not configured (configured: %s)", printable(severity), strings.Join(names, ", ")))
+	}
+	if len(notes) == 0 {
+		return ""
+	}
+	return "; " + strings.Join(notes, "; ")
 }

@@ -74,6 +74,8 @@ services:
 	require.Contains(t, cliErr(t, "deliveries", "show", "pagerduty", "nope", "--config", readPath),
 		`no pagerduty delivery "nope"; see incidenthub deliveries list --source pagerduty`)
 	require.Contains(t, cli(t, "changes", "list", "--since", "2w", "--config", readPath), "no changes")
+	require.Equal(t, `no incidents; service "paymnts" is not configured (configured: payments, unmapped); severity "SEV9" is not configured (configured: SEV1, SEV2)`+"\n",
+		cli(t, "incidents", "list", "--service", "paymnts", "--severity", "SEV9", "--config", readPath), "a typo is pointed out")
 	// Every list speaks JSON with stable names; mistakes say what to do.
 	var deliveries struct {
 		Deliveries []struct{ Source, ID, Status string } `json:"deliveries"`
