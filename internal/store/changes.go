@@ -13,7 +13,7 @@ import (
 
 // Change returns the stored change with the key, or nil.
 func (t *Tx) Change(ctx context.Context, key string) (*incident.Change, error) {
-	return changeByKey(ctx, t.tx, key)
+	return changeByKey(ctx, t, key)
 }
 
 // Change returns the stored change with the key, or nil: what a job about
@@ -46,7 +46,7 @@ func (t *Tx) SaveChange(ctx context.Context, c *incident.Change) error {
 	if err != nil {
 		return fmt.Errorf("save change %s: %w", c.Key, err)
 	}
-	if _, err := t.tx.ExecContext(ctx, `INSERT INTO changes (change_key, service, kind, at, doc)
+	if _, err := t.ExecContext(ctx, `INSERT INTO changes (change_key, service, kind, at, doc)
 		VALUES ($1, $2, $3, $4, $5)
 		ON CONFLICT (change_key) DO UPDATE SET service = excluded.service, kind = excluded.kind,
 			at = excluded.at, doc = excluded.doc`,
@@ -59,7 +59,7 @@ func (t *Tx) SaveChange(ctx context.Context, c *incident.Change) error {
 // ChangesOf returns the service's changes that took effect between from
 // and to (a zero to means no end), oldest first.
 func (t *Tx) ChangesOf(ctx context.Context, service string, from, to time.Time) ([]incident.Change, error) {
-	return queryChanges(ctx, t.tx, `SELECT doc FROM changes WHERE service = $1 AND at >= $2 AND at <= $3 ORDER BY at`,
+	return queryChanges(ctx, t, `SELECT doc FROM changes WHERE service = $1 AND at >= $2 AND at <= $3 ORDER BY at`,
 		service, from.UnixMilli(), endOrMax(to))
 }
 
@@ -67,7 +67,7 @@ func (t *Tx) ChangesOf(ctx context.Context, service string, from, to time.Time) 
 // openedBy and not resolved before resolvedFrom: those a change at that
 // time may belong on.
 func (t *Tx) RecordsOfService(ctx context.Context, service string, openedBy, resolvedFrom time.Time) ([]incident.Record, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT `+recordColumns+` FROM incidents
+	rows, err := t.QueryContext(ctx, `SELECT `+recordColumns+` FROM incidents
 		WHERE service = $1 AND opened_at <= $2 AND (resolved_at IS NULL OR resolved_at >= $3) ORDER BY id`,
 		service, openedBy.UnixMilli(), resolvedFrom.UnixMilli())
 	if err != nil {
@@ -79,7 +79,7 @@ func (t *Tx) RecordsOfService(ctx context.Context, service string, openedBy, res
 // AttachChange links a change to a record and puts its entry on the
 // timeline, or updates the entry there as the change's state moves.
 func (t *Tx) AttachChange(ctx context.Context, recordID int64, changeKey string, e incident.TimelineEntry) error {
-	if _, err := t.tx.ExecContext(ctx, `INSERT INTO incident_changes (incident_id, change_key) VALUES ($1, $2)
+	if _, err := t.ExecContext(ctx, `INSERT INTO incident_changes (incident_id, change_key) VALUES ($1, $2)
 		ON CONFLICT (incident_id, change_key) DO NOTHING`, recordID, changeKey); err != nil {
 		return fmt.Errorf("attach %s to %s: %w", changeKey, incident.FormatRef(recordID), err)
 	}
@@ -132,11 +132,11 @@ func endOrMax(t time.Time) int64 {
 // attached while the record looked open, and the record's resolve, decided
 // since, came before it.
 func (t *Tx) DetachChange(ctx context.Context, recordID int64, changeKey, entryKey string) error {
-	if _, err := t.tx.ExecContext(ctx, `DELETE FROM incident_changes WHERE incident_id = $1 AND change_key = $2`,
+	if _, err := t.ExecContext(ctx, `DELETE FROM incident_changes WHERE incident_id = $1 AND change_key = $2`,
 		recordID, changeKey); err != nil {
 		return fmt.Errorf("detach %s from %s: %w", changeKey, incident.FormatRef(recordID), err)
 	}
-	if _, err := t.tx.ExecContext(ctx, `DELETE FROM timeline WHERE incident_id = $1 AND entry_key = $2`,
+	if _, err := t.ExecContext(ctx, `DELETE FROM timeline WHERE incident_id = $1 AND entry_key = $2`,
 		recordID, entryKey); err != nil {
 		return fmt.Errorf("detach %s from %s's timeline: %w", changeKey, incident.FormatRef(recordID), err)
 	}
@@ -145,7 +145,7 @@ func (t *Tx) DetachChange(ctx context.Context, recordID int64, changeKey, entryK
 
 // AttachedChanges returns the changes attached to a record, oldest first.
 func (t *Tx) AttachedChanges(ctx context.Context, recordID int64) ([]incident.Change, error) {
-	return attachedChanges(ctx, t.tx, recordID)
+	return attachedChanges(ctx, t, recordID)
 }
 
 func attachedChanges(ctx context.Context, q querier, recordID int64) ([]incident.Change, error) {

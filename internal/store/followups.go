@@ -19,7 +19,7 @@ func (t *Tx) SaveFollowUp(ctx context.Context, f *incident.FollowUp) error {
 	if err != nil {
 		return fmt.Errorf("save follow-up %s: %w", f.Key, err)
 	}
-	err = t.tx.QueryRowContext(ctx, `INSERT INTO followups
+	err = t.QueryRowContext(ctx, `INSERT INTO followups
 		(incident_id, followup_key, status, jira_id, requested_at, updated_at, doc)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (followup_key) DO UPDATE SET status = excluded.status, jira_id = excluded.jira_id,
@@ -35,7 +35,7 @@ func (t *Tx) SaveFollowUp(ctx context.Context, f *incident.FollowUp) error {
 
 // WithdrawFollowUp forgets a follow-up whose ticket was never filed.
 func (t *Tx) WithdrawFollowUp(ctx context.Context, key string) error {
-	if _, err := t.tx.ExecContext(ctx, `DELETE FROM followups WHERE followup_key = $1 AND jira_id = ''`, key); err != nil {
+	if _, err := t.ExecContext(ctx, `DELETE FROM followups WHERE followup_key = $1 AND jira_id = ''`, key); err != nil {
 		return fmt.Errorf("withdraw follow-up %s: %w", key, err)
 	}
 	return nil
@@ -43,7 +43,7 @@ func (t *Tx) WithdrawFollowUp(ctx context.Context, key string) error {
 
 // FollowUpsOf returns a record's follow-ups, oldest first.
 func (t *Tx) FollowUpsOf(ctx context.Context, incidentID int64) ([]incident.FollowUp, error) {
-	return followUpsOf(ctx, t.tx, incidentID)
+	return followUpsOf(ctx, t, incidentID)
 }
 
 func followUpsOf(ctx context.Context, q querier, incidentID int64) ([]incident.FollowUp, error) {
@@ -53,13 +53,13 @@ func followUpsOf(ctx context.Context, q querier, incidentID int64) ([]incident.F
 
 // FollowUpByTicket returns the follow-up of a Jira issue id, or nil.
 func (t *Tx) FollowUpByTicket(ctx context.Context, jiraID string) (*incident.FollowUp, error) {
-	return oneFollowUp(queryFollowUps(ctx, t.tx, `SELECT `+followUpColumns+` FROM followups f
+	return oneFollowUp(queryFollowUps(ctx, t, `SELECT `+followUpColumns+` FROM followups f
 		WHERE f.jira_id = $1`, jiraID))
 }
 
 // FollowUpByKey returns a follow-up for update.
 func (t *Tx) FollowUpByKey(ctx context.Context, key string) (*incident.FollowUp, error) {
-	return followUpByKey(ctx, t.tx, key)
+	return followUpByKey(ctx, t, key)
 }
 
 // FollowUp returns the follow-up with the key.

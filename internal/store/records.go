@@ -20,8 +20,28 @@ import (
 //
 // It keeps no context: every method takes the caller's, as I/O in Go does.
 type Tx struct {
-	tx  *sql.Tx
-	now time.Time
+	tx    *sql.Tx
+	stmts *stmtCache
+	now   time.Time
+	// indexed are the pages known to be in incident_pages (page id to
+	// record id), as the records read or saved in this transaction hold
+	// them: saving a storm's record again indexes only its new pages,
+	// not all of them for every delivery. The transaction has no
+	// savepoints, so nothing indexed here is undone while it lasts.
+	indexed map[string]int64
+}
+
+// loaded notes the pages of records read in the transaction: every page
+// of a saved record was indexed when it was saved.
+func (t *Tx) loaded(recs ...incident.Record) {
+	if t.indexed == nil {
+		t.indexed = map[string]int64{}
+	}
+	for _, r := range recs {
+		for _, p := range r.Pages {
+			t.indexed[p.ID] = r.ID
+		}
+	}
 }
 
 // ErrNotPending is returned by Process when the delivery is no longer
@@ -36,6 +56,7 @@ var ErrNotPending = errors.New("the delivery is no longer pending")
 // processed once even while two replicas briefly both believe they hold
 // the processing lease.
 func (s *Store) Process(ctx context.Context, seq int64, fn func(*Tx) (delivery.Outcome, error)) (err error) {
+	s.stmts.warm(ctx)
 	sqlTx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("process delivery %d: %w", seq, err)
@@ -44,14 +65,14 @@ func (s *Store) Process(ctx context.Context, seq int64, fn func(*Tx) (delivery.O
 	if err := s.decideAlone(ctx, sqlTx); err != nil {
 		return fmt.Errorf("process delivery %d: %w", seq, err)
 	}
-	claimed, err := sqlTx.ExecContext(ctx, `UPDATE deliveries SET status = status WHERE seq = $1 AND status = 'pending'`, seq)
+	tx := &Tx{tx: sqlTx, stmts: s.stmts, now: s.now()}
+	claimed, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = status WHERE seq = $1 AND status = 'pending'`, seq)
 	if err != nil {
 		return fmt.Errorf("claim delivery %d: %w", seq, err)
 	}
 	if n, err := claimed.RowsAffected(); err != nil || n == 0 {
 		return errors.Join(fmt.Errorf("delivery %d: %w", seq, ErrNotPending), err)
 	}
-	tx := &Tx{tx: sqlTx, now: s.now()}
 	out, err := fn(tx)
 	if err != nil {
 		return err
@@ -68,7 +89,7 @@ func (s *Store) Process(ctx context.Context, seq int64, fn func(*Tx) (delivery.O
 // recordOutcome records what processing made of a delivery, in the
 // transaction that applied it.
 func (t *Tx) recordOutcome(ctx context.Context, seq int64, out delivery.Outcome) error {
-	if _, err := t.tx.ExecContext(ctx, `UPDATE deliveries
+	if _, err := t.ExecContext(ctx, `UPDATE deliveries
 		SET status = $2, reason = $3, subject = $4, processed_at = $5 WHERE seq = $1`,
 		seq, string(out.Status), out.Reason, out.Subject, t.now.UnixMilli()); err != nil {
 		return fmt.Errorf("process delivery %d: %w", seq, err)
@@ -104,6 +125,7 @@ func (t *Tx) SQL() *sql.Tx { return t.tx }
 // Update runs fn in a write transaction that no delivery owns (timers),
 // decided alone as a delivery's is.
 func (s *Store) Update(ctx context.Context, fn func(*Tx) error) (err error) {
+	s.stmts.warm(ctx)
 	sqlTx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return err
@@ -112,7 +134,7 @@ func (s *Store) Update(ctx context.Context, fn func(*Tx) error) (err error) {
 	if err := s.decideAlone(ctx, sqlTx); err != nil {
 		return err
 	}
-	if err = fn(&Tx{tx: sqlTx, now: s.now()}); err != nil {
+	if err = fn(&Tx{tx: sqlTx, stmts: s.stmts, now: s.now()}); err != nil {
 		return err
 	}
 	return sqlTx.Commit()
@@ -121,7 +143,7 @@ func (s *Store) Update(ctx context.Context, fn func(*Tx) error) (err error) {
 // MarkEventSeen records a vendor event as applied. It reports false when
 // the event had been applied before.
 func (t *Tx) MarkEventSeen(ctx context.Context, source incident.Source, eventID string) (bool, error) {
-	res, err := t.tx.ExecContext(ctx, `INSERT INTO processed_events (source, event_id) VALUES ($1, $2)
+	res, err := t.ExecContext(ctx, `INSERT INTO processed_events (source, event_id) VALUES ($1, $2)
 		ON CONFLICT (source, event_id) DO NOTHING`, string(source), eventID)
 	if err != nil {
 		return false, fmt.Errorf("mark event %s/%s: %w", source, eventID, err)
@@ -132,19 +154,20 @@ func (t *Tx) MarkEventSeen(ctx context.Context, source incident.Source, eventID 
 
 // RecordByID returns a record for update.
 func (t *Tx) RecordByID(ctx context.Context, id int64) (*incident.Record, error) {
-	rec, err := scanRecord(t.tx.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM incidents WHERE id = $1`, id))
+	rec, err := scanRecord(t.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM incidents WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%s: %w", incident.FormatRef(id), ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", incident.FormatRef(id), err)
 	}
+	t.loaded(rec)
 	return &rec, nil
 }
 
 // ActiveAwareness returns the open awareness records, for expiry.
 func (t *Tx) ActiveAwareness(ctx context.Context) ([]incident.Record, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT `+recordColumns+` FROM incidents
+	rows, err := t.QueryContext(ctx, `SELECT `+recordColumns+` FROM incidents
 		WHERE kind = 'awareness' AND status IN ('open', 'acknowledged') ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("active awareness records: %w", err)
@@ -154,7 +177,7 @@ func (t *Tx) ActiveAwareness(ctx context.Context) ([]incident.Record, error) {
 
 // ForgetEvent undoes MarkEventSeen for an event that was not applied.
 func (t *Tx) ForgetEvent(ctx context.Context, source incident.Source, eventID string) error {
-	if _, err := t.tx.ExecContext(ctx, `DELETE FROM processed_events WHERE source = $1 AND event_id = $2`,
+	if _, err := t.ExecContext(ctx, `DELETE FROM processed_events WHERE source = $1 AND event_id = $2`,
 		string(source), eventID); err != nil {
 		return fmt.Errorf("forget event %s/%s: %w", source, eventID, err)
 	}
@@ -163,7 +186,7 @@ func (t *Tx) ForgetEvent(ctx context.Context, source incident.Source, eventID st
 
 // RecordByPage returns the record that holds the PagerDuty incident, or nil.
 func (t *Tx) RecordByPage(ctx context.Context, pageID string) (*incident.Record, error) {
-	row := t.tx.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM incidents
+	row := t.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM incidents
 		WHERE id = (SELECT incident_id FROM incident_pages WHERE page_id = $1)`, pageID)
 	rec, err := scanRecord(row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -172,6 +195,7 @@ func (t *Tx) RecordByPage(ctx context.Context, pageID string) (*incident.Record,
 	if err != nil {
 		return nil, fmt.Errorf("record of page %s: %w", pageID, err)
 	}
+	t.loaded(rec)
 	return &rec, nil
 }
 
@@ -182,7 +206,7 @@ func (t *Tx) RecordByPage(ctx context.Context, pageID string) (*incident.Record,
 // them: whether a record had resolved when a page arrives depends on the
 // order its storm's deliveries were decided in.
 func (t *Tx) ActiveRecords(ctx context.Context, correlationKey string, from, to time.Time) ([]incident.Record, error) {
-	rows, err := t.tx.QueryContext(ctx, `SELECT `+recordColumns+` FROM incidents
+	rows, err := t.QueryContext(ctx, `SELECT `+recordColumns+` FROM incidents
 		WHERE correlation_key = $1
 		  AND status IN ('open', 'acknowledged', 'resolved', 'reviewing')
 		  AND (opened_at BETWEEN $2 AND $3
@@ -191,7 +215,9 @@ func (t *Tx) ActiveRecords(ctx context.Context, correlationKey string, from, to 
 	if err != nil {
 		return nil, fmt.Errorf("active records of %s: %w", correlationKey, err)
 	}
-	return collectRecords(rows)
+	recs, err := collectRecords(rows)
+	t.loaded(recs...)
+	return recs, err
 }
 
 // SaveRecord inserts or updates rec (setting rec.ID on insert), indexes
@@ -220,22 +246,29 @@ func (t *Tx) SaveRecord(ctx context.Context, rec *incident.Record, entries []inc
 		rec.Commander, rec.OpenedAt.UnixMilli(), millis(rec.AcknowledgedAt), millis(rec.ResolvedAt),
 		t.now.UnixMilli(), string(state)}
 	if rec.ID == 0 {
-		err = t.tx.QueryRowContext(ctx, `INSERT INTO incidents (title, status, kind, severity, service,
+		err = t.QueryRowContext(ctx, `INSERT INTO incidents (title, status, kind, severity, service,
 			correlation_key, commander, opened_at, acknowledged_at, resolved_at, updated_at, state)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id`, args...).Scan(&rec.ID)
 	} else {
-		_, err = t.tx.ExecContext(ctx, `UPDATE incidents SET title = $1, status = $2, kind = $3, severity = $4,
+		_, err = t.ExecContext(ctx, `UPDATE incidents SET title = $1, status = $2, kind = $3, severity = $4,
 			service = $5, correlation_key = $6, commander = $7, opened_at = $8, acknowledged_at = $9,
 			resolved_at = $10, updated_at = $11, state = $12 WHERE id = $13`, append(args, rec.ID)...)
 	}
 	if err != nil {
 		return fmt.Errorf("save %s: %w", rec.Ref(), err)
 	}
-	for pages := range slices.Chunk(rec.Pages, maxRowsPerInsert) {
+	var fresh []incident.Page
+	for _, p := range rec.Pages {
+		if id, ok := t.indexed[p.ID]; !ok || id != rec.ID {
+			fresh = append(fresh, p)
+		}
+	}
+	for pages := range slices.Chunk(fresh, maxRowsPerInsert) {
 		if err := t.indexPages(ctx, rec, pages); err != nil {
 			return err
 		}
 	}
+	t.loaded(*rec)
 	return t.AddEntries(ctx, rec.ID, entries)
 }
 
@@ -301,7 +334,7 @@ func (t *Tx) AddEntries(ctx context.Context, recordID int64, entries []incident.
 // same event is never on a timeline twice, and an entry that follows a
 // changing thing (a deployment's state) shows its newest form.
 func (t *Tx) putEntry(ctx context.Context, recordID int64, e incident.TimelineEntry) error {
-	if _, err := t.tx.ExecContext(ctx, `INSERT INTO timeline (incident_id, entry_key, at, source, kind, summary, url)
+	if _, err := t.ExecContext(ctx, `INSERT INTO timeline (incident_id, entry_key, at, source, kind, summary, url)
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (incident_id, entry_key) DO UPDATE SET at = excluded.at, source = excluded.source,
 			kind = excluded.kind, summary = excluded.summary, url = excluded.url`,
@@ -469,6 +502,7 @@ func (s *Store) Incident(ctx context.Context, id int64) (rec incident.Record, er
 // caller then processes one at a time, where a poisonous delivery is
 // isolated. It returns how many deliveries it processed.
 func (s *Store) ProcessBatch(ctx context.Context, limit int, fn func(*Tx, delivery.Delivery) (delivery.Outcome, error)) (n int, err error) {
+	s.stmts.warm(ctx)
 	sqlTx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return 0, fmt.Errorf("process deliveries: %w", err)
@@ -496,7 +530,7 @@ func (s *Store) ProcessBatch(ctx context.Context, limit int, fn func(*Tx, delive
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return 0, fmt.Errorf("process deliveries: %w", err)
 	}
-	tx := &Tx{tx: sqlTx, now: s.now()}
+	tx := &Tx{tx: sqlTx, stmts: s.stmts, now: s.now()}
 	for _, d := range batch {
 		out, err := fn(tx, d)
 		if err != nil {

@@ -46,7 +46,10 @@ type Store struct {
 	migrations string
 	// pool is PostgreSQL's connection pool, under both write and read.
 	pool *pgxpool.Pool
-	now  func() time.Time
+	// stmts are the processing transactions' statements, prepared once
+	// (SQLite only; nil on PostgreSQL).
+	stmts *stmtCache
+	now   func() time.Time
 }
 
 // Open opens the database that cfg names. Migrate must run before use.
@@ -102,7 +105,7 @@ func openSQLite(cfg config.Storage) (*Store, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	read.SetMaxOpenConns(4)
-	return &Store{write: write, read: read, dialect: goose.DialectSQLite3, migrations: "sqlite", now: time.Now}, nil
+	return &Store{write: write, read: read, stmts: newStmtCache(write), dialect: goose.DialectSQLite3, migrations: "sqlite", now: time.Now}, nil
 }
 
 // sqlitePath splits a DSN such as file:data/hub.db?mode=rwc into the file
@@ -216,6 +219,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes the connections.
 func (s *Store) Close() error {
+	s.stmts.close()
 	if s.pool != nil {
 		err := s.write.Close()
 		s.pool.Close()
