@@ -309,6 +309,14 @@ func TestProcessorProcessesOnlyUnderTheLease(t *testing.T) {
 	require.Eventually(t, func() bool { return b.status(t, "page") == delivery.StatusProcessed }, 5*time.Second, 5*time.Millisecond)
 
 	lease.Release()
+	// Let a pass that began while the lease was held finish first: wake
+	// holds one signal, so the third send returns only once the loop has
+	// taken the second, after the passes before it (a replica that lost
+	// its lease may finish what it began; the claim keeps it from
+	// deciding anything twice).
+	for range 3 {
+		wake <- struct{}{}
+	}
 	b.deliver(t, "note", "incident.annotated.json")
 	wake <- struct{}{}
 	time.Sleep(300 * time.Millisecond)
