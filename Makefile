@@ -19,7 +19,7 @@ export GITHUB_WEBHOOK_SECRET    ?= dev-github-secret
 export JIRA_WEBHOOK_SECRET      ?= dev-jira-secret
 export INCIDENTHUB_API_TOKEN    ?= dev-api-token
 
-.PHONY: run demo test test-postgres bench bench-postgres bench-triage fuzz build lint sample clean
+.PHONY: run demo test test-postgres bench bench-postgres bench-triage bench-e2e fuzz build lint sample clean
 
 run: build
 	./bin/incidenthub serve --config $(CONFIG)
@@ -50,6 +50,13 @@ bench:
 # to the time to 202 from the same run (docs/decisions.md §15).
 bench-triage:
 	$(GO) test -run='^$$' -bench=BenchmarkTriageNoteLatency -benchtime=100x ./cmd/incidenthub
+
+# The real binary under load, next to a no-op receiver from the same run:
+# intake, a 20,000-delivery burst, page to first outbound call; on
+# PostgreSQL too when INCIDENTHUB_TEST_POSTGRES_DSN is set
+# (docs/performance.md). Not part of make test.
+bench-e2e:
+	INCIDENTHUB_BENCH_E2E=1 $(GO) test -run '^TestBenchE2E$$' -count=1 -v -timeout 30m ./cmd/incidenthub | grep -v '^=== RUN\|^--- \|^PASS\|^ok'
 
 # The benchmarks on both stores, PostgreSQL with fsync on as in production.
 bench-postgres:

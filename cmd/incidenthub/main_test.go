@@ -26,6 +26,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv("INCIDENTHUB_TEST_AS_MAIN") == "1" {
 		os.Exit(run(os.Args[1:]))
 	}
+	if addr := os.Getenv(noopAddrVar); addr != "" {
+		os.Exit(serveNoop(addr))
+	}
 	os.Exit(m.Run())
 }
 

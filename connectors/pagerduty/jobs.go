@@ -76,7 +76,11 @@ func Jobs(p JobsParams) []actions.Job {
 		actions.NewJob(incident.ActionPageNote, &NoteWorker{notes: notes}, 2, func(id int64, a incident.Action) PageNoteArgs {
 			return PageNoteArgs{IncidentID: id, PageID: a.Target, FollowUpKey: a.FollowUp}
 		}),
-		actions.NewJob(incident.ActionTriageNote, triage, 2, func(id int64, a incident.Action) TriageNoteArgs {
+		// Four at a time: River fetches at most as many jobs as a queue
+		// has free workers, every 100 ms, so two capped a storm's triage
+		// notes at 20 a second (make bench-e2e); PagerDuty's own limit
+		// (960 requests a minute per token) is met with 429s and waits.
+		actions.NewJob(incident.ActionTriageNote, triage, 4, func(id int64, a incident.Action) TriageNoteArgs {
 			return TriageNoteArgs{IncidentID: id, PageID: a.Target}
 		}),
 		actions.NewJob(incident.ActionLiveChangeNote, &LiveChangeWorker{notes: notes}, 2, func(id int64, a incident.Action) LiveChangeNoteArgs {

@@ -25,6 +25,9 @@ type Fake struct {
 	Faults []int
 	// FaultHeaders are sent with every fault (Retry-After, ratelimit-reset).
 	FaultHeaders map[string]string
+	// OnNote, when set before use, is called with the page of each note
+	// added: a benchmark times a page's first outbound call by it.
+	OnNote func(page string)
 }
 
 // New starts the double.
@@ -63,6 +66,9 @@ func New(t connectortest.TB, opts ...connectortest.Option) *Fake {
 		}
 		if status == http.StatusCreated || status >= 500 {
 			f.notes[r.PathValue("id")] = append(f.notes[r.PathValue("id")], req.Note.Content)
+			if f.OnNote != nil {
+				f.OnNote(r.PathValue("id"))
+			}
 		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(status)
