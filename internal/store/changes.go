@@ -73,7 +73,9 @@ func (t *Tx) RecordsOfService(ctx context.Context, service string, openedBy, res
 	if err != nil {
 		return nil, fmt.Errorf("records of %s: %w", service, err)
 	}
-	return collectRecords(rows)
+	recs, err := collectRecordsWith(rows, t.decoded)
+	t.loaded(recs...)
+	return recs, err
 }
 
 // AttachChange links a change to a record and puts its entry on the

@@ -29,6 +29,9 @@ type Tx struct {
 	// not all of them for every delivery. The transaction has no
 	// savepoints, so nothing indexed here is undone while it lasts.
 	indexed map[string]int64
+	// decoded are the states this transaction wrote, by record id; a
+	// record read again with the same state text is not decoded again.
+	decoded map[int64]decodedState
 }
 
 // loaded notes the pages of records read in the transaction: every page
@@ -154,7 +157,7 @@ func (t *Tx) MarkEventSeen(ctx context.Context, source incident.Source, eventID 
 
 // RecordByID returns a record for update.
 func (t *Tx) RecordByID(ctx context.Context, id int64) (*incident.Record, error) {
-	rec, err := scanRecord(t.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM incidents WHERE id = $1`, id))
+	rec, err := scanRecordWith(t.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM incidents WHERE id = $1`, id), t.decoded)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%s: %w", incident.FormatRef(id), ErrNotFound)
 	}
@@ -188,7 +191,7 @@ func (t *Tx) ForgetEvent(ctx context.Context, source incident.Source, eventID st
 func (t *Tx) RecordByPage(ctx context.Context, pageID string) (*incident.Record, error) {
 	row := t.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM incidents
 		WHERE id = (SELECT incident_id FROM incident_pages WHERE page_id = $1)`, pageID)
-	rec, err := scanRecord(row)
+	rec, err := scanRecordWith(row, t.decoded)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -215,7 +218,7 @@ func (t *Tx) ActiveRecords(ctx context.Context, correlationKey string, from, to 
 	if err != nil {
 		return nil, fmt.Errorf("active records of %s: %w", correlationKey, err)
 	}
-	recs, err := collectRecords(rows)
+	recs, err := collectRecordsWith(rows, t.decoded)
 	t.loaded(recs...)
 	return recs, err
 }
@@ -224,7 +227,7 @@ func (t *Tx) ActiveRecords(ctx context.Context, correlationKey string, from, to 
 // its pages, and appends the entries whose keys are new. Deliveries that
 // were deferred until one of its pages was known are queued again.
 func (t *Tx) SaveRecord(ctx context.Context, rec *incident.Record, entries []incident.TimelineEntry) error {
-	state, err := json.Marshal(recordState{
+	saved := recordState{
 		Pages:         rec.Pages,
 		Responders:    rec.Responders,
 		Roles:         rec.Roles,
@@ -238,7 +241,8 @@ func (t *Tx) SaveRecord(ctx context.Context, rec *incident.Record, entries []inc
 		ReviewDue:     rec.ReviewDue,
 		ReviewOpensAt: rec.ReviewOpensAt,
 		Requested:     rec.ReviewRequested,
-	})
+	}
+	state, err := json.Marshal(saved)
 	if err != nil {
 		return fmt.Errorf("save record: %w", err)
 	}
@@ -269,6 +273,10 @@ func (t *Tx) SaveRecord(ctx context.Context, rec *incident.Record, entries []inc
 		}
 	}
 	t.loaded(*rec)
+	if t.decoded == nil {
+		t.decoded = map[int64]decodedState{}
+	}
+	t.decoded[rec.ID] = decodedState{text: string(state), state: saved.clone()}
 	return t.AddEntries(ctx, rec.ID, entries)
 }
 
@@ -344,6 +352,25 @@ func (t *Tx) putEntry(ctx context.Context, recordID int64, e incident.TimelineEn
 	return nil
 }
 
+// decodedState is a record's state as a transaction last wrote it: its
+// text, and what it decodes to.
+type decodedState struct {
+	text  string
+	state recordState
+}
+
+// clone copies the slices a record gets, so that no two records read
+// share them.
+func (st recordState) clone() recordState {
+	st.Pages = slices.Clone(st.Pages)
+	for i := range st.Pages {
+		st.Pages[i].Assignees = slices.Clone(st.Pages[i].Assignees)
+	}
+	st.Responders = slices.Clone(st.Responders)
+	st.Roles = slices.Clone(st.Roles)
+	return st
+}
+
 // recordState is the part of a record kept as JSON: read and written
 // whole, never queried.
 type recordState struct {
@@ -366,6 +393,13 @@ const recordColumns = `id, title, status, kind, severity, service, correlation_k
 	opened_at, acknowledged_at, resolved_at, state`
 
 func scanRecord(row interface{ Scan(...any) error }) (incident.Record, error) {
+	return scanRecordWith(row, nil)
+}
+
+// scanRecordWith is scanRecord with the states a transaction already
+// decoded: a storm's record is read for each of its deliveries in a batch,
+// and decoding its pages was most of the cost (docs/performance.md).
+func scanRecordWith(row interface{ Scan(...any) error }, decoded map[int64]decodedState) (incident.Record, error) {
 	var (
 		r                      incident.Record
 		status, kind, state    string
@@ -377,7 +411,9 @@ func scanRecord(row interface{ Scan(...any) error }) (incident.Record, error) {
 		return r, err
 	}
 	var st recordState
-	if err := json.Unmarshal([]byte(state), &st); err != nil {
+	if d, ok := decoded[r.ID]; ok && d.text == state {
+		st = d.state.clone()
+	} else if err := json.Unmarshal([]byte(state), &st); err != nil {
 		return r, fmt.Errorf("%s state: %w", r.Ref(), err)
 	}
 	r.Status = incident.Status(status)
@@ -401,10 +437,14 @@ func scanRecord(row interface{ Scan(...any) error }) (incident.Record, error) {
 }
 
 func collectRecords(rows *sql.Rows) ([]incident.Record, error) {
+	return collectRecordsWith(rows, nil)
+}
+
+func collectRecordsWith(rows *sql.Rows, decoded map[int64]decodedState) ([]incident.Record, error) {
 	defer rows.Close()
 	var out []incident.Record
 	for rows.Next() {
-		r, err := scanRecord(rows)
+		r, err := scanRecordWith(rows, decoded)
 		if err != nil {
 			return nil, err
 		}
