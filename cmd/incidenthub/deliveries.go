@@ -87,7 +87,7 @@ func newDeliveriesShowCommand(g *globals) *cobra.Command {
 			defer s.Close()
 			d, err := s.Delivery(cmd.Context(), incident.Source(args[0]), args[1])
 			if errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("no %s delivery %q; see incidenthub deliveries list --source %s", printable(args[0]), printable(args[1]), printable(args[0]))
+				return noDelivery(args[0], args[1])
 			}
 			if err != nil {
 				return err
@@ -127,6 +127,11 @@ func newDeliveriesShowCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
+// noDelivery says that a delivery is not stored, and where to look.
+func noDelivery(source, id string) error {
+	return fmt.Errorf("no %s delivery %q; see incidenthub deliveries list --source %s", printable(source), printable(id), printable(source))
+}
+
 // prettyBody indents a JSON body; any other body (GitHub's form-encoded
 // deliveries, a malformed one kept for inspection) is shown as it came.
 // Either way nothing in it can steer the terminal.
@@ -151,7 +156,7 @@ func newDeliveriesReplayCommand(g *globals) *cobra.Command {
 			}
 			defer s.Close()
 			if err := s.Replay(cmd.Context(), incident.Source(args[0]), args[1]); errors.Is(err, store.ErrNotFound) {
-				return fmt.Errorf("no %s delivery %q; see incidenthub deliveries list --source %s", printable(args[0]), printable(args[1]), printable(args[0]))
+				return noDelivery(args[0], args[1])
 			} else if err != nil {
 				return err
 			}
