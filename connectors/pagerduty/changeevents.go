@@ -93,7 +93,6 @@ func (w *ChangeEventWorker) Work(ctx context.Context, job *river.Job[ChangeEvent
 // is made one line, kept from mentioning or referencing anyone, and
 // clipped to the API's limits.
 func ChangeEvent(c *incident.Change, routingKey string) pd.ChangeEvent {
-	plain := func(s string) string { return escape.Truncate(escape.Title(s), triageLineChars) }
 	details := map[string]any{"kind": c.Kind, "repository": c.Repo, "incidenthub_change": c.Key}
 	for k, v := range map[string]string{
 		"environment": c.Environment, "workflow": c.Workflow, "ref": plain(c.Ref), "sha": c.SHA,

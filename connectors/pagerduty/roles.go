@@ -11,7 +11,6 @@ import (
 
 	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/internal/actions"
-	"github.com/incidenthub/incidenthub/internal/escape"
 	"github.com/incidenthub/incidenthub/internal/incident"
 )
 
@@ -60,15 +59,12 @@ func (w *RolesWorker) Work(ctx context.Context, job *river.Job[RolesNoteArgs]) e
 // RolesNote is the note naming the open roles, and its marker.
 func RolesNote(rec *incident.Record, open, expected []string, acknowledged time.Duration) (content, marker string) {
 	marker = "[incidenthub " + rec.Ref() + " roles]"
-	plain := func(s string) string { return escape.Title(escape.Truncate(s, triageLineChars)) }
 	var b strings.Builder
 	fmt.Fprintf(&b, "incidenthub %s (%s): acknowledged %s ago, and nobody holds the %s role%s yet. %s incidents expect: %s.\n",
 		rec.Ref(), rec.Severity, incident.ShortDuration(acknowledged), plain(joinAnd(open)), plural(len(open)), rec.Severity, plain(strings.Join(expected, ", ")))
 	var held []string
-	for _, r := range rec.Roles {
-		if r.Person != "" {
-			held = append(held, plain(r.Name)+": "+plain(r.Person))
-		}
+	for _, r := range rec.HeldRoles() {
+		held = append(held, plain(r.Name)+": "+plain(r.Person))
 	}
 	if len(held) > 0 {
 		fmt.Fprintf(&b, "Held: %s.\n", strings.Join(held, "; "))

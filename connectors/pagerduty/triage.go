@@ -62,12 +62,16 @@ const (
 	triageLineChars = 300
 )
 
+// plain is text from a payload as a note shows it: one line, clipped
+// (before escaping, so that no escape is cut in half), and kept from
+// mentioning or referencing anyone.
+func plain(s string) string { return escape.Title(escape.Truncate(s, triageLineChars)) }
+
 // TriageNote is the note's text and the marker that finds it again.
 // Everything in it that came from a payload is made one line, clipped,
 // and kept from mentioning or referencing anyone.
 func TriageNote(rec *incident.Record, page *incident.Page, lookback time.Duration, playbook string) (content, marker string) {
 	marker = "[incidenthub " + rec.Ref() + " triage]"
-	plain := func(s string) string { return escape.Title(escape.Truncate(s, triageLineChars)) }
 	start := page.TriggeredAt
 	var recent []incident.Change
 	for _, c := range rec.Changes {
@@ -149,7 +153,6 @@ func (w *LiveChangeWorker) Work(ctx context.Context, job *river.Job[LiveChangeNo
 // LiveChangeNote is a change's note and the marker that finds it again.
 func LiveChangeNote(rec *incident.Record, c *incident.Change) (content, marker string) {
 	marker = "[incidenthub " + rec.Ref() + " change " + c.Key + "]"
-	plain := func(s string) string { return escape.Title(escape.Truncate(s, triageLineChars)) }
 	var b strings.Builder
 	fmt.Fprintf(&b, "incidenthub %s: a change to %s while this incident is open, %s after it opened: %s",
 		rec.Ref(), plain(rec.Service), incident.ShortDuration(c.At.Sub(rec.OpenedAt)), plain(c.Summary()))
