@@ -562,13 +562,8 @@ func (p *Processor) write(ctx context.Context, tx *store.Tx, dec router.Decision
 		if err := tx.AttachChange(ctx, id, a.ChangeKey, a.Entry); err != nil {
 			return err
 		}
-		for _, action := range a.Actions {
-			if p.actions == nil {
-				return fmt.Errorf("%s asks for %s but no action queue is configured", incident.FormatRef(id), action.Kind)
-			}
-			if err := p.actions.Enqueue(ctx, tx.SQL(), id, action); err != nil {
-				return err
-			}
+		if err := p.enqueue(ctx, tx, id, a.Actions); err != nil {
+			return err
 		}
 	}
 	for _, a := range dec.Detach {
@@ -576,20 +571,29 @@ func (p *Processor) write(ctx context.Context, tx *store.Tx, dec router.Decision
 			return err
 		}
 	}
-	for _, a := range dec.Actions {
-		if p.actions == nil {
-			return fmt.Errorf("%s asks for %s but no action queue is configured", dec.Record.Ref(), a.Kind)
-		}
-		if err := p.actions.Enqueue(ctx, tx.SQL(), dec.Record.ID, a); err != nil {
-			return err
-		}
+	var recordID int64
+	if dec.Record != nil {
+		recordID = dec.Record.ID
 	}
-	for _, a := range dec.ChangeActions {
+	if err := p.enqueue(ctx, tx, recordID, dec.Actions); err != nil {
+		return err
+	}
+	// About the change, on no record: record id zero.
+	return p.enqueue(ctx, tx, 0, dec.ChangeActions)
+}
+
+// enqueue inserts the jobs of acts, side effects on the record with id (or,
+// with id zero, on a change), in the decision's transaction.
+func (p *Processor) enqueue(ctx context.Context, tx *store.Tx, id int64, acts []incident.Action) error {
+	for _, a := range acts {
 		if p.actions == nil {
-			return fmt.Errorf("change %s asks for %s but no action queue is configured", a.Change, a.Kind)
+			about := incident.FormatRef(id)
+			if id == 0 {
+				about = "change " + a.Change
+			}
+			return fmt.Errorf("%s asks for %s but no action queue is configured", about, a.Kind)
 		}
-		// About the change, on no record: record id zero.
-		if err := p.actions.Enqueue(ctx, tx.SQL(), 0, a); err != nil {
+		if err := p.actions.Enqueue(ctx, tx.SQL(), id, a); err != nil {
 			return err
 		}
 	}
