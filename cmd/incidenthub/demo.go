@@ -335,7 +335,7 @@ func (d *demoRun) story(ctx context.Context) error {
 	}
 	if err := d.do(ctx, "GitHub: someone comments /followup on the review issue",
 		func() error {
-			body, err := demoPayload("github.issue_comment.created.json", demoReviewIssue(map[string]any{
+			body, err := demoPayload("github.issue_comment.created.json", reviewIssue(map[string]any{
 				"comment.id": 501, "comment.body": "Good review.\n/followup Alert on connection pool saturation priority:High",
 				"comment.created_at": time.Now().UTC().Format(time.RFC3339), "comment.updated_at": time.Now().UTC().Format(time.RFC3339),
 			}))
@@ -373,7 +373,7 @@ func (d *demoRun) story(ctx context.Context) error {
 	}
 	return d.do(ctx, "GitHub: the review issue is closed",
 		func() error {
-			body, err := demoPayload("github.issues.opened.json", demoReviewIssue(map[string]any{
+			body, err := demoPayload("github.issues.opened.json", reviewIssue(map[string]any{
 				"action": "closed", "issue.state": "closed", "issue.closed_at": time.Now().UTC().Format(time.RFC3339),
 			}))
 			if err != nil {
@@ -486,7 +486,7 @@ func (d *demoRun) report(ctx context.Context) error {
 		calls []string
 	}{
 		{"PagerDuty REST", d.doubles.pd.Requests()},
-		{"PagerDuty Events API", repeat("POST /v2/change/enqueue", len(d.doubles.events.Sent()))},
+		{"PagerDuty Events API", slices.Repeat([]string{"POST /v2/change/enqueue"}, len(d.doubles.events.Sent()))},
 		{"GitHub", d.doubles.gh.Requests()},
 		{"Jira", d.doubles.jira.Requests()},
 	}
@@ -499,16 +499,9 @@ func (d *demoRun) report(ctx context.Context) error {
 	return nil
 }
 
-func repeat(s string, n int) []string {
-	out := make([]string, n)
-	for i := range out {
-		out[i] = s
-	}
-	return out
-}
-
-// demoReviewIssue puts a GitHub issue payload on INC-1's review doc.
-func demoReviewIssue(edits map[string]any) map[string]any {
+// reviewIssue puts a GitHub issue payload on INC-1's review doc (the
+// demo's, and the tests').
+func reviewIssue(edits map[string]any) map[string]any {
 	edits["repository.full_name"] = "acme/incidents"
 	edits["issue.number"] = 1
 	edits["issue.labels"] = []any{map[string]any{"name": "incident"}, map[string]any{"name": "incidenthub:INC-1"}}

@@ -50,14 +50,6 @@ review: {open_after: 0s}
 	return path, base, gh, jira, pd, hub
 }
 
-// reviewIssue puts GitHub's sample issue payload on INC-1's review doc.
-func reviewIssue(edits map[string]any) map[string]any {
-	edits["repository.full_name"] = "acme/incidents"
-	edits["issue.number"] = 1
-	edits["issue.labels"] = []any{map[string]any{"name": "incident"}, map[string]any{"name": "incidenthub:INC-1"}}
-	return edits
-}
-
 func followUpComment(t *testing.T, id int, body string) string {
 	return payloadFile(t, "github", "issue_comment.created.json", reviewIssue(map[string]any{"comment.id": id, "comment.body": body}))
 }

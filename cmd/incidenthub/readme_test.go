@@ -66,8 +66,6 @@ func TestReadmeFirstMinute(t *testing.T) {
 	app.RequireStart()
 	defer app.RequireStop()
 
-	sample := regexp.MustCompile(`(?m)^sample:.*\n((?:\t.*\n)+)`).FindSubmatch(makefile)
-	require.NotNil(t, sample)
 	run := func(line string) string {
 		line, _, _ = strings.Cut(line, "#")
 		args := strings.Fields(os.ExpandEnv(line))
@@ -84,10 +82,8 @@ func TestReadmeFirstMinute(t *testing.T) {
 		case "make":
 			require.Equal(t, []string{"make", "sample"}, args, "the README runs no other target here")
 			var out strings.Builder
-			for _, l := range strings.Split(strings.TrimSpace(string(sample[1])), "\n") {
-				fields := strings.Fields(strings.ReplaceAll(l, "$(CONFIG)", os.Getenv("INCIDENTHUB_CONFIG")))
-				require.Equal(t, "./bin/incidenthub", fields[0])
-				out.WriteString(cli(t, fields[1:]...))
+			for _, args := range sampleCommands(t, makefile, os.Getenv("INCIDENTHUB_CONFIG")) {
+				out.WriteString(cli(t, args...))
 			}
 			// A person types the next command; the hub has processed the
 			// story by then.
@@ -132,4 +128,19 @@ func TestReadmeFirstMinute(t *testing.T) {
 	} {
 		require.Contains(t, said, want)
 	}
+}
+
+// sampleCommands are the Makefile's sample lines, each the arguments of
+// ./bin/incidenthub with config for $(CONFIG).
+func sampleCommands(t *testing.T, makefile []byte, config string) [][]string {
+	t.Helper()
+	recipe := regexp.MustCompile(`(?m)^sample:.*\n((?:\t.*\n)+)`).FindSubmatch(makefile)
+	require.NotNil(t, recipe, "the sample target")
+	var out [][]string
+	for _, line := range strings.Split(strings.TrimSpace(string(recipe[1])), "\n") {
+		args := strings.Fields(strings.ReplaceAll(line, "$(CONFIG)", config))
+		require.Equal(t, "./bin/incidenthub", args[0], line)
+		out = append(out, args[1:])
+	}
+	return out
 }

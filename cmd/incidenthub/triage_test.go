@@ -19,24 +19,9 @@ import (
 // open gets one note of its own, however often it is delivered.
 func TestTriageNoteOnThePage(t *testing.T) {
 	t.Parallel()
-	addr := freeAddr(t)
-	base := "http://" + addr
 	pd := pagerdutytest.New(t)
-	path, _ := testConfig(t, addr)
-	text, err := os.ReadFile(path)
-	require.NoError(t, err)
-	cfg := strings.Replace(string(text), "pagerduty: {webhook_secrets:",
-		fmt.Sprintf("pagerduty: {api_token: pd-token, from_email: oncall@example.com, base_url: %q, webhook_secrets:", pd.URL), 1)
-	cfg = strings.Replace(cfg, "{name: payments, pagerduty_service_ids: [PA2P440]}",
-		"{name: payments, pagerduty_service_ids: [PA2P440], github_repos: [acme/payments], playbook: \"https://wiki.example.com/playbooks/payments\"}", 1)
-	cfg += fmt.Sprintf("github: {webhook_secrets: [%q]}\n", githubSecret)
-	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
-	hub := startHub(t, path, base)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log(hub.logs.String())
-		}
-	})
+	path, base, hub := notesHub(t, fmt.Sprintf("base_url: %q", pd.URL),
+		`playbook: "https://wiki.example.com/playbooks/payments"`)
 
 	// Live: the page a minute ago (2021 payloads carry no created_at: its
 	// occurred_at is its start), the deploy 12 minutes before it.
@@ -58,7 +43,12 @@ func TestTriageNoteOnThePage(t *testing.T) {
 
 	cli(t, "webhook", "send", "--config", path, "--url", base, "--file", trigger, "--id", "redelivered")
 	hub.kill()
-	hub = startHub(t, path, base)
+	restarted := startHub(t, path, base)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(restarted.logs.String())
+		}
+	})
 	time.Sleep(2 * time.Second)
 	require.Len(t, pd.Notes(page), 1, "still one after a redelivery and a restart")
 
@@ -79,26 +69,10 @@ func TestTriageNoteOnThePage(t *testing.T) {
 // one note on the page.
 func TestRecentChangesAndRoles(t *testing.T) {
 	t.Parallel()
-	addr := freeAddr(t)
-	base := "http://" + addr
 	pd, events := pagerdutytest.New(t), pagerdutytest.NewEvents(t)
-	path, _ := testConfig(t, addr)
-	text, err := os.ReadFile(path)
-	require.NoError(t, err)
-	cfg := strings.Replace(string(text), "pagerduty: {webhook_secrets:",
-		fmt.Sprintf("pagerduty: {api_token: pd-token, from_email: oncall@example.com, base_url: %q, events_url: %q, webhook_secrets:", pd.URL, events.URL), 1)
-	cfg = strings.Replace(cfg, "{name: payments, pagerduty_service_ids: [PA2P440]}",
-		"{name: payments, pagerduty_service_ids: [PA2P440], github_repos: [acme/payments], pagerduty_routing_key: R0UT1NGKEY0PAYMENTS0000000000001}", 1)
-	cfg = strings.Replace(cfg, "urgency: high, review: required}",
-		"urgency: high, review: required, roles_expected: [commander, communications], roles_grace: 3s}", 1)
-	cfg += fmt.Sprintf("github: {webhook_secrets: [%q]}\n", githubSecret)
-	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
-	hub := startHub(t, path, base)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log(hub.logs.String())
-		}
-	})
+	path, base, _ := notesHub(t, fmt.Sprintf("base_url: %q, events_url: %q", pd.URL, events.URL),
+		"pagerduty_routing_key: R0UT1NGKEY0PAYMENTS0000000000001",
+		"urgency: high, review: required}", "urgency: high, review: required, roles_expected: [commander, communications], roles_grace: 3s}")
 	send := func(file string, args ...string) {
 		cli(t, append([]string{"webhook", "send", "--config", path, "--url", base, "--file", file}, args...)...)
 	}
@@ -167,4 +141,34 @@ func TestRecentChangesAndRoles(t *testing.T) {
 	time.Sleep(time.Second)
 	require.Len(t, events.Sent(), 2, "one per change")
 	require.Len(t, rolesNote(), 1)
+}
+
+// notesHub runs a hub that writes PagerDuty notes (pagerduty names the
+// double), with the payments service watching acme/payments plus
+// service's settings, and GitHub's webhooks on; edits are more
+// replacements in the configuration, old then new.
+func notesHub(t *testing.T, pagerduty, service string, edits ...string) (path, base string, hub *hubProcess) {
+	t.Helper()
+	addr := freeAddr(t)
+	base = "http://" + addr
+	path, _ = testConfig(t, addr)
+	text, err := os.ReadFile(path)
+	require.NoError(t, err)
+	cfg := strings.Replace(string(text), "pagerduty: {webhook_secrets:",
+		"pagerduty: {api_token: pd-token, from_email: oncall@example.com, "+pagerduty+", webhook_secrets:", 1)
+	cfg = strings.Replace(cfg, "{name: payments, pagerduty_service_ids: [PA2P440]}",
+		"{name: payments, pagerduty_service_ids: [PA2P440], github_repos: [acme/payments], "+service+"}", 1)
+	for i := 0; i+1 < len(edits); i += 2 {
+		require.Contains(t, cfg, edits[i])
+		cfg = strings.Replace(cfg, edits[i], edits[i+1], 1)
+	}
+	cfg += fmt.Sprintf("github: {webhook_secrets: [%q]}\n", githubSecret)
+	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
+	hub = startHub(t, path, base)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(hub.logs.String())
+		}
+	})
+	return path, base, hub
 }
