@@ -113,6 +113,13 @@ type JobsParams struct {
 	Log         *slog.Logger
 }
 
+// docs is what review docs are written from, in the app's configuration:
+// the review job's, and the API preview's.
+func (p JobsParams) docs() Docs {
+	return DocsFrom(&config.Config{GitHub: p.GitHub, Correlation: p.Correlation, Review: p.Review,
+		Severities: p.Severities, Services: p.Services, People: p.People})
+}
+
 // Jobs are GitHub's jobs, held (with the reason in the log and in
 // `actions list`) until a token and a review repository are configured.
 // They share one write gate: GitHub's spacing is per token.
@@ -131,9 +138,7 @@ func Jobs(p JobsParams) ([]actions.Job, error) {
 	} else {
 		p.Log.Warn("GitHub review docs are held until configured", "reason", held)
 	}
-	docs := DocsFrom(&config.Config{GitHub: p.GitHub, Correlation: p.Correlation, Review: p.Review,
-		Severities: p.Severities, Services: p.Services, People: p.People})
-	review := NewReviewWorker(docs, issues, p.Store, p.Reporter, p.Log)
+	review := NewReviewWorker(p.docs(), issues, p.Store, p.Reporter, p.Log)
 	review.locks = p.Locks
 	reminder := NewReminderWorker(issues, p.Store, p.Reporter, p.Log)
 	changeNote := NewChangeNoteWorker(client, p.Gate, p.Store, p.Reporter, p.Log)

@@ -130,8 +130,7 @@ type Previewer struct {
 }
 
 func newPreviewer(p JobsParams) Previewer {
-	return Previewer{store: p.Store, docs: DocsFrom(&config.Config{GitHub: p.GitHub, Correlation: p.Correlation,
-		Review: p.Review, Severities: p.Severities, Services: p.Services, People: p.People})}
+	return Previewer{store: p.Store, docs: p.docs()}
 }
 
 // Preview implements api.ReviewPreviewer.
