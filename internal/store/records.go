@@ -34,6 +34,23 @@ type Tx struct {
 	decoded map[int64]decodedState
 }
 
+// scanRecord reads a record in the transaction: a state it wrote is not
+// decoded again, and the record's pages are known indexed.
+func (t *Tx) scanRecord(row interface{ Scan(...any) error }) (incident.Record, error) {
+	rec, err := scanRecordWith(row, t.decoded)
+	if err == nil {
+		t.loaded(rec)
+	}
+	return rec, err
+}
+
+// collectRecords is scanRecord for every row.
+func (t *Tx) collectRecords(rows *sql.Rows) ([]incident.Record, error) {
+	recs, err := collectRecordsWith(rows, t.decoded)
+	t.loaded(recs...)
+	return recs, err
+}
+
 // loaded notes the pages of records read in the transaction: every page
 // of a saved record was indexed when it was saved.
 func (t *Tx) loaded(recs ...incident.Record) {
@@ -157,14 +174,13 @@ func (t *Tx) MarkEventSeen(ctx context.Context, source incident.Source, eventID 
 
 // RecordByID returns a record for update.
 func (t *Tx) RecordByID(ctx context.Context, id int64) (*incident.Record, error) {
-	rec, err := scanRecordWith(t.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM incidents WHERE id = $1`, id), t.decoded)
+	rec, err := t.scanRecord(t.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM incidents WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%s: %w", incident.FormatRef(id), ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", incident.FormatRef(id), err)
 	}
-	t.loaded(rec)
 	return &rec, nil
 }
 
@@ -175,7 +191,7 @@ func (t *Tx) ActiveAwareness(ctx context.Context) ([]incident.Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("active awareness records: %w", err)
 	}
-	return collectRecords(rows)
+	return t.collectRecords(rows)
 }
 
 // ForgetEvent undoes MarkEventSeen for an event that was not applied.
@@ -191,14 +207,13 @@ func (t *Tx) ForgetEvent(ctx context.Context, source incident.Source, eventID st
 func (t *Tx) RecordByPage(ctx context.Context, pageID string) (*incident.Record, error) {
 	row := t.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM incidents
 		WHERE id = (SELECT incident_id FROM incident_pages WHERE page_id = $1)`, pageID)
-	rec, err := scanRecordWith(row, t.decoded)
+	rec, err := t.scanRecord(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("record of page %s: %w", pageID, err)
 	}
-	t.loaded(rec)
 	return &rec, nil
 }
 
@@ -218,9 +233,7 @@ func (t *Tx) ActiveRecords(ctx context.Context, correlationKey string, from, to 
 	if err != nil {
 		return nil, fmt.Errorf("active records of %s: %w", correlationKey, err)
 	}
-	recs, err := collectRecordsWith(rows, t.decoded)
-	t.loaded(recs...)
-	return recs, err
+	return t.collectRecords(rows)
 }
 
 // SaveRecord inserts or updates rec (setting rec.ID on insert), indexes
