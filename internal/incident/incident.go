@@ -127,11 +127,7 @@ func (r Record) Clone() Record {
 	c := r
 	c.Responders = append([]string(nil), r.Responders...)
 	c.Roles = append([]Role(nil), r.Roles...)
-	c.Pages = make([]Page, len(r.Pages))
-	for i, p := range r.Pages {
-		p.Assignees = append([]string(nil), p.Assignees...)
-		c.Pages[i] = p
-	}
+	c.Pages = append([]Page(nil), r.Pages...)
 	c.Timeline = append([]TimelineEntry(nil), r.Timeline...)
 	c.Changes = append([]Change(nil), r.Changes...)
 	c.FollowUps = append([]FollowUp(nil), r.FollowUps...)
@@ -176,7 +172,10 @@ type Page struct {
 	Urgency     string     `json:"urgency,omitempty"`
 	Priority    string     `json:"priority,omitempty"`
 	Severity    string     `json:"severity"`
-	Assignees   []string   `json:"assignees,omitempty"`
+	// Assignees is replaced whole, never changed in place, so that copies
+	// of a page may share it: a storm's record is copied for each of its
+	// deliveries, and copying every page's assignees was most of that.
+	Assignees []string `json:"assignees,omitempty"`
 	// TriggeredAt is when the page began: its created_at, or the earliest
 	// event seen for it when the snapshot does not say.
 	TriggeredAt time.Time `json:"triggered_at"`

@@ -73,7 +73,7 @@ func (t *Tx) RecordsOfService(ctx context.Context, service string, openedBy, res
 	if err != nil {
 		return nil, fmt.Errorf("records of %s: %w", service, err)
 	}
-	return t.collectRecords(rows)
+	return t.collectRecords(ctx, rows)
 }
 
 // AttachChange links a change to a record and puts its entry on the

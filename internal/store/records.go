@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/incidenthub/incidenthub/internal/delivery"
@@ -23,11 +22,11 @@ type Tx struct {
 	tx    *sql.Tx
 	stmts *stmtCache
 	now   time.Time
-	// indexed are the pages known to be in incident_pages (page id to
-	// record id), as the records read or saved in this transaction hold
-	// them: saving a storm's record again indexes only its new pages,
-	// not all of them for every delivery. The transaction has no
-	// savepoints, so nothing indexed here is undone while it lasts.
+	// stored are the pages of the records read or saved in this
+	// transaction, as stored (pages.go), and indexed which record holds
+	// each of them. The transaction has no savepoints, so nothing written
+	// in it is undone while it lasts.
+	stored  map[int64]storedPages
 	indexed map[string]int64
 	// decoded are the states this transaction wrote, by record id; a
 	// record read again with the same state text is not decoded again.
@@ -35,33 +34,24 @@ type Tx struct {
 }
 
 // scanRecord reads a record in the transaction: a state it wrote is not
-// decoded again, and the record's pages are known indexed.
-func (t *Tx) scanRecord(row interface{ Scan(...any) error }) (incident.Record, error) {
+// decoded again, nor pages it read or wrote read again.
+func (t *Tx) scanRecord(ctx context.Context, row interface{ Scan(...any) error }) (incident.Record, error) {
 	rec, err := scanRecordWith(row, t.decoded)
-	if err == nil {
-		t.loaded(rec)
+	if err != nil {
+		return rec, err
 	}
-	return rec, err
+	recs := []incident.Record{rec}
+	err = t.withPages(ctx, recs)
+	return recs[0], err
 }
 
 // collectRecords is scanRecord for every row.
-func (t *Tx) collectRecords(rows *sql.Rows) ([]incident.Record, error) {
+func (t *Tx) collectRecords(ctx context.Context, rows *sql.Rows) ([]incident.Record, error) {
 	recs, err := collectRecordsWith(rows, t.decoded)
-	t.loaded(recs...)
-	return recs, err
-}
-
-// loaded notes the pages of records read in the transaction: every page
-// of a saved record was indexed when it was saved.
-func (t *Tx) loaded(recs ...incident.Record) {
-	if t.indexed == nil {
-		t.indexed = map[string]int64{}
+	if err != nil {
+		return nil, err
 	}
-	for _, r := range recs {
-		for _, p := range r.Pages {
-			t.indexed[p.ID] = r.ID
-		}
-	}
+	return recs, t.withPages(ctx, recs)
 }
 
 // ErrNotPending is returned by Process when the delivery is no longer
@@ -174,7 +164,7 @@ func (t *Tx) MarkEventSeen(ctx context.Context, source incident.Source, eventID 
 
 // RecordByID returns a record for update.
 func (t *Tx) RecordByID(ctx context.Context, id int64) (*incident.Record, error) {
-	rec, err := t.scanRecord(t.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM incidents WHERE id = $1`, id))
+	rec, err := t.scanRecord(ctx, t.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM incidents WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%s: %w", incident.FormatRef(id), ErrNotFound)
 	}
@@ -191,7 +181,7 @@ func (t *Tx) ActiveAwareness(ctx context.Context) ([]incident.Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("active awareness records: %w", err)
 	}
-	return t.collectRecords(rows)
+	return t.collectRecords(ctx, rows)
 }
 
 // ForgetEvent undoes MarkEventSeen for an event that was not applied.
@@ -207,7 +197,7 @@ func (t *Tx) ForgetEvent(ctx context.Context, source incident.Source, eventID st
 func (t *Tx) RecordByPage(ctx context.Context, pageID string) (*incident.Record, error) {
 	row := t.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM incidents
 		WHERE id = (SELECT incident_id FROM incident_pages WHERE page_id = $1)`, pageID)
-	rec, err := t.scanRecord(row)
+	rec, err := t.scanRecord(ctx, row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -233,7 +223,7 @@ func (t *Tx) ActiveRecords(ctx context.Context, correlationKey string, from, to 
 	if err != nil {
 		return nil, fmt.Errorf("active records of %s: %w", correlationKey, err)
 	}
-	return t.collectRecords(rows)
+	return t.collectRecords(ctx, rows)
 }
 
 // SaveRecord inserts or updates rec (setting rec.ID on insert), indexes
@@ -241,7 +231,6 @@ func (t *Tx) ActiveRecords(ctx context.Context, correlationKey string, from, to 
 // were deferred until one of its pages was known are queued again.
 func (t *Tx) SaveRecord(ctx context.Context, rec *incident.Record, entries []incident.TimelineEntry) error {
 	saved := recordState{
-		Pages:         rec.Pages,
 		Responders:    rec.Responders,
 		Roles:         rec.Roles,
 		AckedBy:       rec.AckedBy,
@@ -274,70 +263,14 @@ func (t *Tx) SaveRecord(ctx context.Context, rec *incident.Record, entries []inc
 	if err != nil {
 		return fmt.Errorf("save %s: %w", rec.Ref(), err)
 	}
-	var fresh []incident.Page
-	for _, p := range rec.Pages {
-		if id, ok := t.indexed[p.ID]; !ok || id != rec.ID {
-			fresh = append(fresh, p)
-		}
+	if err := t.savePages(ctx, rec); err != nil {
+		return err
 	}
-	for pages := range slices.Chunk(fresh, maxRowsPerInsert) {
-		if err := t.indexPages(ctx, rec, pages); err != nil {
-			return err
-		}
-	}
-	t.loaded(*rec)
 	if t.decoded == nil {
 		t.decoded = map[int64]decodedState{}
 	}
 	t.decoded[rec.ID] = decodedState{text: string(state), state: saved.clone()}
 	return t.AddEntries(ctx, rec.ID, entries)
-}
-
-// indexPages records which record holds each page, in one statement
-// however many pages a storm has, and wakes the deliveries that were
-// deferred until a newly indexed page was known.
-func (t *Tx) indexPages(ctx context.Context, rec *incident.Record, pages []incident.Page) error {
-	var (
-		q    strings.Builder
-		args = make([]any, 0, 2*len(pages))
-	)
-	q.WriteString(`INSERT INTO incident_pages (page_id, incident_id) VALUES `)
-	for i, p := range pages {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		fmt.Fprintf(&q, "($%d, $%d)", len(args)+1, len(args)+2)
-		args = append(args, p.ID, rec.ID)
-	}
-	q.WriteString(` ON CONFLICT (page_id) DO NOTHING RETURNING page_id`)
-	rows, err := t.tx.QueryContext(ctx, q.String(), args...)
-	if err != nil {
-		return fmt.Errorf("save %s pages: %w", rec.Ref(), err)
-	}
-	var fresh []any
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return fmt.Errorf("save %s pages: %w", rec.Ref(), err)
-		}
-		fresh = append(fresh, id)
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return fmt.Errorf("save %s pages: %w", rec.Ref(), err)
-	}
-	if len(fresh) == 0 {
-		return nil
-	}
-	marks := make([]string, len(fresh))
-	for i := range fresh {
-		marks[i] = fmt.Sprintf("$%d", i+1)
-	}
-	if _, err := t.tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', reason = ''
-		WHERE status = 'deferred' AND subject IN (`+strings.Join(marks, ", ")+`)`, fresh...); err != nil {
-		return fmt.Errorf("wake deliveries for %s's pages: %w", rec.Ref(), err)
-	}
-	return nil
 }
 
 // AddEntries puts entries on a record's timeline without saving the
@@ -375,19 +308,17 @@ type decodedState struct {
 // clone copies the slices a record gets, so that no two records read
 // share them.
 func (st recordState) clone() recordState {
-	st.Pages = slices.Clone(st.Pages)
-	for i := range st.Pages {
-		st.Pages[i].Assignees = slices.Clone(st.Pages[i].Assignees)
-	}
+	st.Pages = clonePages(st.Pages)
 	st.Responders = slices.Clone(st.Responders)
 	st.Roles = slices.Clone(st.Roles)
 	return st
 }
 
 // recordState is the part of a record kept as JSON: read and written
-// whole, never queried.
+// whole, never queried. Its pages are rows of their own (pages.go); Pages
+// is read from records saved before, and never written.
 type recordState struct {
-	Pages         []incident.Page `json:"pages"`
+	Pages         []incident.Page `json:"pages,omitempty"`
 	Responders    []string        `json:"responders,omitempty"`
 	Roles         []incident.Role `json:"roles,omitempty"`
 	AckedBy       string          `json:"acked_by,omitempty"`
@@ -497,6 +428,9 @@ func (s *Store) Incidents(ctx context.Context, f IncidentFilter) ([]incident.Rec
 		return nil, fmt.Errorf("list incidents: %w", err)
 	}
 	recs, err := collectRecords(rows)
+	if err == nil {
+		err = fillPages(ctx, s.read, recs)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("list incidents: %w", err)
 	}
@@ -515,6 +449,11 @@ func (s *Store) Incident(ctx context.Context, id int64) (rec incident.Record, er
 	rec, err = scanRecord(tx.QueryRowContext(ctx, `SELECT `+recordColumns+` FROM incidents WHERE id = $1`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return rec, fmt.Errorf("%s: %w", incident.FormatRef(id), ErrNotFound)
+	}
+	if err == nil {
+		recs := []incident.Record{rec}
+		err = fillPages(ctx, tx, recs)
+		rec = recs[0]
 	}
 	if err != nil {
 		return rec, fmt.Errorf("%s: %w", incident.FormatRef(id), err)

@@ -119,6 +119,14 @@ func record(key string, pages ...string) *incident.Record {
 	return r
 }
 
+func pageIDs(pages []incident.Page) []string {
+	ids := make([]string, len(pages))
+	for i, p := range pages {
+		ids[i] = p.ID
+	}
+	return ids
+}
+
 func entry(key string, at time.Time) incident.TimelineEntry {
 	return incident.TimelineEntry{At: at, Source: "pagerduty", Kind: incident.EntryNote, Summary: key, Key: key}
 }
@@ -537,6 +545,58 @@ func Run(t *testing.T, open Opener) {
 		require.NoError(t, err)
 		require.Len(t, got.Timeline, 1, "the change's entry goes with it, the rest stays")
 		require.Equal(t, "k1", got.Timeline[0].Key)
+	})
+
+	t.Run("PagesSavedAsTheyChange", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		rec := record("payments", "P1", "P2", "P3")
+		process(t, s, func(tx *store.Tx) error { return tx.SaveRecord(ctx, rec, nil) })
+
+		// As a batch decides a storm: the record is read, changed and
+		// saved again in one transaction, and each read sees the last save.
+		process(t, s, func(tx *store.Tx) error {
+			got, err := tx.RecordByPage(ctx, "P2")
+			require.NoError(t, err)
+			got.Pages[1].Status, got.Pages[1].Assignees = incident.PageAcknowledged, []string{"Ann"}
+			require.NoError(t, tx.SaveRecord(ctx, got, nil))
+			got.Pages[1].Status = incident.PageResolved
+
+			again, err := tx.RecordByID(ctx, rec.ID)
+			require.NoError(t, err)
+			require.Equal(t, incident.PageAcknowledged, again.Pages[1].Status, "a record read shares no page with one saved")
+			again.Pages = append(again.Pages, incident.Page{ID: "P4", Status: incident.PageTriggered, TriggeredAt: t0, SnapshotAt: t0})
+			again.Pages[0].Status, again.Pages[0].ResolvedAt = incident.PageResolved, t0.Add(time.Hour)
+			require.NoError(t, tx.SaveRecord(ctx, again, nil))
+
+			owner, err := tx.RecordByPage(ctx, "P4")
+			require.NoError(t, err)
+			require.Equal(t, rec.ID, owner.ID, "a page added in the transaction is indexed in it")
+			return nil
+		})
+
+		got, err := s.Incident(ctx, rec.ID)
+		require.NoError(t, err)
+		require.Equal(t, []string{"P1", "P2", "P3", "P4"}, pageIDs(got.Pages), "pages keep the order they joined in")
+		require.Equal(t, incident.PageResolved, got.Pages[0].Status)
+		require.Equal(t, t0.Add(time.Hour), got.Pages[0].ResolvedAt)
+		require.Equal(t, []string{"Ann"}, got.Pages[1].Assignees)
+		require.Equal(t, incident.PageTriggered, got.Pages[2].Status)
+
+		listed, err := s.Incidents(ctx, store.IncidentFilter{})
+		require.NoError(t, err)
+		require.Len(t, listed, 1)
+		require.Equal(t, got.Pages, listed[0].Pages)
+
+		// A page another record holds stays with it.
+		other := record("payments", "P3", "Q1")
+		process(t, s, func(tx *store.Tx) error { return tx.SaveRecord(ctx, other, nil) })
+		process(t, s, func(tx *store.Tx) error {
+			owner, err := tx.RecordByPage(ctx, "P3")
+			require.NoError(t, err)
+			require.Equal(t, rec.ID, owner.ID)
+			return nil
+		})
 	})
 
 	t.Run("DeferredDeliveryWakesWhenItsPageIsKnown", func(t *testing.T) {
