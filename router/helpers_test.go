@@ -115,7 +115,11 @@ func (w *world) apply(t *testing.T, ev incident.Event) router.Decision {
 			}
 		}
 	}
+	given := copyState(st)
 	d := router.Decide(st, ev, w.rules, time.Time{})
+	// The store hands Decide the records it keeps in memory for the rest
+	// of a batch: Decide may read them, never change them.
+	require.Equal(t, given, st, "Decide changed the state it was given")
 	w.decision = d
 	if d.Record == nil {
 		return d
@@ -135,6 +139,28 @@ func (w *world) apply(t *testing.T, ev incident.Event) router.Decision {
 		}
 	}
 	return d
+}
+
+// copyState copies what a State points to, down to each page's
+// assignees.
+func copyState(st router.State) router.State {
+	deep := func(r incident.Record) incident.Record {
+		c := r.Clone()
+		for i := range c.Pages {
+			c.Pages[i].Assignees = slices.Clone(c.Pages[i].Assignees)
+		}
+		return c
+	}
+	out := st
+	if st.Owner != nil {
+		o := deep(*st.Owner)
+		out.Owner = &o
+	}
+	out.Active = nil
+	for _, r := range st.Active {
+		out.Active = append(out.Active, deep(r))
+	}
+	return out
 }
 
 // kinds lists a record's entry kinds in the order things happened.

@@ -31,20 +31,23 @@ func decidePage(s State, ev incident.Event, r Rules) Decision {
 		return Decision{Ignore: "no rule for " + string(ev.Type)}
 	}
 	var (
-		d   Decision
-		rec incident.Record
+		d      Decision
+		before incident.Record
 	)
 	switch {
 	case s.Owner != nil:
-		rec = s.Owner.Clone()
+		before = *s.Owner
 	case ev.Snapshot == nil:
 		// Notes, responders and status updates carry only a reference to
 		// their page, so they cannot open a record.
 		return Decision{Defer: "PagerDuty incident " + ev.PageID + " is not known yet"}
 	default:
-		rec, d.Opened = r.recordFor(s.Active, ev)
+		before, d.Opened = r.recordFor(s.Active, ev)
 	}
-	before := rec.Clone()
+	// before is the record as the store knew it, which the router never
+	// changes: only rec needs a copy (a storm's record has thousands of
+	// pages, copied for each of its deliveries).
+	rec := before.Clone()
 
 	page, known := rec.Page(ev.PageID)
 	switch {
@@ -129,8 +132,9 @@ func decidePage(s State, ev incident.Event, r Rules) Decision {
 }
 
 // recordFor returns the record a new page joins (a page storm), or a new
-// record. Only when things started is compared, never arrival, and never
-// whether another page had resolved: that depends on which of the storm's
+// record: the candidate itself, which the caller copies before changing.
+// Only when things started is compared, never arrival, and never whether
+// another page had resolved: that depends on which of the storm's
 // deliveries were decided first. So any order of a storm's deliveries
 // makes the same record (docs/decisions.md §5).
 func (r Rules) recordFor(candidates []incident.Record, ev incident.Event) (incident.Record, bool) {
@@ -147,7 +151,7 @@ func (r Rules) recordFor(candidates []incident.Record, ev incident.Event) (incid
 		}
 	}
 	if best != nil {
-		return best.Clone(), false
+		return *best, false
 	}
 	return incident.Record{
 		Title:          ev.Snapshot.Title,
