@@ -250,6 +250,10 @@ type Correlation struct {
 type Review struct {
 	OpenAfter time.Duration `yaml:"open_after"`
 	DueWithin time.Duration `yaml:"due_within"`
+	// Template is an organisation's own review doc template (Go
+	// text/template), relative to the configuration file; empty: the
+	// hub's.
+	Template string `yaml:"template,omitempty"`
 }
 
 // Awareness configures low-priority records that announce risky work.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -100,6 +101,9 @@ func parse(file string, data []byte, lookupEnv func(string) (string, bool), stor
 		}
 	}
 	cfg.applyDefaults()
+	if t := cfg.Review.Template; t != "" && !filepath.IsAbs(t) {
+		cfg.Review.Template = filepath.Join(filepath.Dir(file), t)
+	}
 	var problems []Problem
 	for _, p := range l.problems {
 		if !l.skipped[p.Path] {

@@ -1,12 +1,14 @@
 package main
 
 import (
-	"github.com/incidenthub/incidenthub/config"
+	"fmt"
 	"log/slog"
 
 	"github.com/spf13/cobra"
 
+	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/internal/actions"
+	"github.com/incidenthub/incidenthub/internal/reviewdoc"
 )
 
 func newMigrateCommand(g *globals) *cobra.Command {
@@ -48,6 +50,14 @@ func newConfigCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			template := "the hub's"
+			if cfg.Review.Template != "" {
+				t, err := reviewdoc.LoadTemplate(cfg.Review.Template)
+				if err != nil {
+					return templateProblems(g.configPath, err)
+				}
+				template = fmt.Sprintf("%s (version %s)", cfg.Review.Template, t.Version)
+			}
 			out := cmd.OutOrStdout()
 			fprintf(out, "%s: ok\n", g.configPath)
 			fprintf(out, "  storage: %s %s\n", cfg.Storage.Driver, config.Redacted(cfg.Storage.DSN))
@@ -71,8 +81,23 @@ func newConfigCommand(g *globals) *cobra.Command {
 				api = "on"
 			}
 			fprintf(out, "  api: %s\n", api)
+			fprintf(out, "  review template: %s\n", template)
 			return nil
 		},
 	})
 	return c
+}
+
+// templateProblems reports what is wrong with review.template as the
+// configuration's other problems are reported, one a line.
+func templateProblems(file string, err error) error {
+	errs := []error{err}
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = joined.Unwrap()
+	}
+	cerr := &config.Error{File: file}
+	for _, e := range errs {
+		cerr.Problems = append(cerr.Problems, config.Problem{Path: "review.template", Msg: e.Error()})
+	}
+	return cerr
 }

@@ -128,6 +128,15 @@ func TestDeployPageFixResolve(t *testing.T) {
 // with its timeline and questions, a summary, and a PagerDuty note, through
 // the real binary and its job queue, against the vendor doubles; killed
 // and restarted, it creates none of them twice.
+// pageAndResolve sends PagerDuty's sample page, then its resolve.
+func pageAndResolve(t *testing.T, path, base string) {
+	t.Helper()
+	cli(t, "webhook", "send", "--config", path, "--url", base, "--file", sample(t, "incident.triggered.json"))
+	cli(t, "webhook", "send", "--config", path, "--url", base, "--file", payloadFile(t, "pagerduty", "incident.resolved.json", map[string]any{
+		"event.data.id": "PFQZPSY", "event.data.number": 9, "event.occurred_at": "2021-06-04T14:20:00Z",
+	}))
+}
+
 func TestResolvedIncidentGetsOneReviewDoc(t *testing.T) {
 	t.Parallel()
 	addr := freeAddr(t)
@@ -149,10 +158,7 @@ func TestResolvedIncidentGetsOneReviewDoc(t *testing.T) {
 			t.Log(hub.logs.String())
 		}
 	})
-	cli(t, "webhook", "send", "--config", path, "--url", base, "--file", sample(t, "incident.triggered.json"))
-	cli(t, "webhook", "send", "--config", path, "--url", base, "--file", payloadFile(t, "pagerduty", "incident.resolved.json", map[string]any{
-		"event.data.id": "PFQZPSY", "event.data.number": 9, "event.occurred_at": "2021-06-04T14:20:00Z",
-	}))
+	pageAndResolve(t, path, base)
 
 	var inc api.Incident
 	require.Eventually(t, func() bool {

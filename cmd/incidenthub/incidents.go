@@ -43,7 +43,11 @@ func newIncidentsReviewCommand(g *globals) *cobra.Command {
 			}
 			defer s.Close()
 			if preview {
-				doc, summary, err := github.DocsFrom(cfg).Preview(cmd.Context(), s, id, time.Now())
+				docs, err := github.DocsFrom(cfg)
+				if err != nil {
+					return err
+				}
+				doc, summary, err := docs.Preview(cmd.Context(), s, id, time.Now())
 				if err != nil {
 					return err
 				}

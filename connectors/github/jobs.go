@@ -100,22 +100,30 @@ func ReviewHeld(cfg config.GitHub) string {
 type JobsParams struct {
 	fx.In
 
+	GitHub   config.GitHub
+	Docs     Docs
+	Store    ReviewStore
+	Locks    Exclusive
+	Reporter Reporter
+	Gate     *WriteGate
+	Log      *slog.Logger
+}
+
+// DocsParams are the configuration review docs are written from.
+type DocsParams struct {
+	fx.In
+
 	GitHub      config.GitHub
 	Correlation config.Correlation
 	Review      config.Review
 	Severities  []config.Severity
 	Services    []config.Service
 	People      config.People
-	Store       ReviewStore
-	Locks       Exclusive
-	Reporter    Reporter
-	Gate        *WriteGate
-	Log         *slog.Logger
 }
 
-// docs is what review docs are written from, in the app's configuration:
-// the review job's, and the API preview's.
-func (p JobsParams) docs() Docs {
+// newDocs is what the review job and the API preview write docs from: a
+// broken review.template stops the hub at start, with its line.
+func newDocs(p DocsParams) (Docs, error) {
 	return DocsFrom(&config.Config{GitHub: p.GitHub, Correlation: p.Correlation, Review: p.Review,
 		Severities: p.Severities, Services: p.Services, People: p.People})
 }
@@ -138,7 +146,7 @@ func Jobs(p JobsParams) ([]actions.Job, error) {
 	} else {
 		p.Log.Warn("GitHub review docs are held until configured", "reason", held)
 	}
-	review := NewReviewWorker(p.docs(), issues, p.Store, p.Reporter, p.Log)
+	review := NewReviewWorker(p.Docs, issues, p.Store, p.Reporter, p.Log)
 	review.locks = p.Locks
 	reminder := NewReminderWorker(issues, p.Store, p.Reporter, p.Log)
 	changeNote := NewChangeNoteWorker(client, p.Gate, p.Store, p.Reporter, p.Log)

@@ -36,6 +36,7 @@ var Module = fx.Module("github",
 	),
 	fx.Provide(
 		fx.Private,
+		newDocs,
 		// One gate for every GitHub write of the token: review docs,
 		// comments and redeliveries alike.
 		NewWriteGate,
@@ -130,7 +131,7 @@ type Previewer struct {
 }
 
 func newPreviewer(p JobsParams) Previewer {
-	return Previewer{store: p.Store, docs: p.docs()}
+	return Previewer{store: p.Store, docs: p.Docs}
 }
 
 // Preview implements api.ReviewPreviewer.

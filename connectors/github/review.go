@@ -185,6 +185,8 @@ type Docs struct {
 	// Rules are the router's, for records resolved before the router
 	// recorded when their doc opens.
 	Rules router.Rules
+	// Template renders the docs: review.template, or the hub's own.
+	Template *reviewdoc.Template
 }
 
 // ReviewWorker creates each incident's review doc once, and keeps its hub
@@ -435,7 +437,10 @@ func (d Docs) render(rec *incident.Record, earlier []incident.Record, now time.T
 		in.Due = now.UTC().Add(d.DueWithin).Truncate(time.Minute)
 	}
 	in.Earlier = earlier
-	return reviewdoc.Render(in)
+	if d.Template == nil {
+		return reviewdoc.Render(in)
+	}
+	return d.Template.Render(in)
 }
 
 // Preview is what the hub would post for the record now, without GitHub:
@@ -459,11 +464,20 @@ func (d Docs) Preview(ctx context.Context, s ReviewStore, id int64, now time.Tim
 	return doc, summary, nil
 }
 
-// DocsFrom is what review docs are written from, in cfg.
-func DocsFrom(cfg *config.Config) Docs {
-	return Docs{Repo: cfg.GitHub.ReviewRepo, Lookback: cfg.Correlation.ChangeLookback, DueWithin: cfg.Review.DueWithin,
+// DocsFrom is what review docs are written from, in cfg: it reads and
+// checks review.template, if set.
+func DocsFrom(cfg *config.Config) (Docs, error) {
+	d := Docs{Repo: cfg.GitHub.ReviewRepo, Lookback: cfg.Correlation.ChangeLookback, DueWithin: cfg.Review.DueWithin,
 		Severities: cfg.Severities, Services: cfg.Services, People: cfg.People,
 		Rules: pipeline.RulesFrom(&config.Config{Severities: cfg.Severities, Review: cfg.Review})}
+	if cfg.Review.Template != "" {
+		t, err := reviewdoc.LoadTemplate(cfg.Review.Template)
+		if err != nil {
+			return d, fmt.Errorf("review.template: %w", err)
+		}
+		d.Template = t
+	}
+	return d, nil
 }
 
 // ReminderWorker reminds, once, that a review is overdue.

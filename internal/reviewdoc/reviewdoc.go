@@ -4,7 +4,9 @@
 package reviewdoc
 
 import (
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"regexp"
@@ -19,7 +21,27 @@ import (
 )
 
 //go:embed review.md.tmpl
-var reviewTemplate string
+var builtinText string
+
+// Template is what review docs are rendered from: the built-in template,
+// or an organisation's own (review.template), with the same data and
+// helpers.
+type Template struct {
+	name, text string
+	// Version names the template's text (a hash); each doc records the
+	// version it was opened with.
+	Version string
+}
+
+var builtin = newTemplate("review.md.tmpl", builtinText)
+
+// Builtin is the hub's own template.
+func Builtin() *Template { return builtin }
+
+func newTemplate(name, text string) *Template {
+	sum := sha256.Sum256([]byte(text))
+	return &Template{name: name, text: text, Version: hex.EncodeToString(sum[:6])}
+}
 
 // Input is what a review doc shows.
 type Input struct {
@@ -98,20 +120,41 @@ var listSizes = []int{60, 30, 12, 4, 0}
 // is unreadable, and the table below it has the rest.
 const diagramRows = 24
 
+// Render is the doc of the built-in template.
+func Render(in Input) (string, error) { return builtin.Render(in) }
+
 // Render returns the whole doc, within maxRendered characters: long lists
 // (pages, timeline, changes) are summarised as their first and last rows
-// and a count, as much as it takes.
-func Render(in Input) (string, error) {
+// and a count, as much as it takes. The doc ends with the template's
+// version, outside the hub's sections: it stays what the doc was opened
+// with, and a changed template rewrites only the hub's sections.
+func (t *Template) Render(in Input) (string, error) {
 	for _, keep := range listSizes {
-		doc, err := render(in, keep)
-		if err != nil || utf8.RuneCountInString(doc) <= maxRendered {
-			return doc, err
+		doc, err := t.render(in, keep)
+		if err != nil {
+			return "", fmt.Errorf("review of %s: %w", in.Record.Ref(), err)
+		}
+		if utf8.RuneCountInString(doc) <= maxRendered {
+			return strings.TrimRight(doc, "\n") + "\n\n" + versionMarker(t.Version) + "\n", nil
 		}
 	}
 	return "", fmt.Errorf("review of %s: over %d characters with every list summarised", in.Record.Ref(), maxRendered)
 }
 
-func render(in Input, keep int) (string, error) {
+func versionMarker(v string) string { return "<!-- incidenthub:template " + v + " -->" }
+
+var templateVersion = regexp.MustCompile(`<!-- incidenthub:template ([0-9a-f]+) -->`)
+
+// TemplateVersion is the version of the template a doc was opened with,
+// or "" for a doc opened before docs recorded it.
+func TemplateVersion(doc string) string {
+	if m := templateVersion.FindStringSubmatch(doc); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+func (t *Template) render(in Input, keep int) (string, error) {
 	rec := in.Record
 	if len(in.Earlier) > 5 {
 		in.Earlier = in.Earlier[:5]
@@ -119,8 +162,34 @@ func render(in Input, keep int) (string, error) {
 	timeline := slices.Clone(rec.Timeline)
 	slices.SortStableFunc(timeline, func(a, b incident.TimelineEntry) int { return a.At.Compare(b.At) })
 	rec.Timeline = timeline
-	funcs := template.FuncMap{
-		"md": func(s string) string { return escape.Markdown(escape.Truncate(s, 500)) },
+	funcs := funcMap(&rec)
+	tmpl, err := template.New(t.name).Funcs(funcs).Option("missingkey=error").Parse(t.text)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	held := rec.HeldRoles()
+	if err := tmpl.Execute(&b, view{
+		Record: &rec, SeverityDescription: in.SeverityDescription, Playbook: escape.URL(in.Playbook),
+		Earlier: in.Earlier, Due: in.Due, Lookback: in.Lookback,
+		ShownPages: summarise(rec.Pages, keep), ShownTimeline: summarise(rec.Timeline, keep),
+		ShownDiagram: summarise(rec.Timeline, min(keep, diagramRows)), ShownChanges: summarise(rec.Changes, keep),
+		ShownResponders: shown[string]{Head: rec.Responders[:min(len(rec.Responders), max(keep, 10))],
+			Omitted: max(len(rec.Responders)-max(keep, 10), 0)},
+		CommanderByRole: commanderByRole(&rec),
+		HeldRoles:       held[:min(len(held), maxRoles)],
+	}); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// funcMap are the helpers templates call; some read the record (when it
+// opened).
+func funcMap(rec *incident.Record) template.FuncMap {
+	return template.FuncMap{
+		"md":  func(s string) string { return escape.Markdown(escape.Truncate(s, 500)) },
+		"url": escape.URL,
 		// mdrow is text in a table row, of which there may be many.
 		"mdrow": func(s string) string { return escape.Markdown(escape.Truncate(s, 200)) },
 		"mermaid": func(s string) string {
@@ -160,25 +229,6 @@ func render(in Input, keep int) (string, error) {
 			return t.UTC().Format("15h04")
 		},
 	}
-	tmpl, err := template.New("review").Funcs(funcs).Parse(reviewTemplate)
-	if err != nil {
-		return "", fmt.Errorf("review template: %w", err)
-	}
-	var b strings.Builder
-	held := rec.HeldRoles()
-	if err := tmpl.Execute(&b, view{
-		Record: &rec, SeverityDescription: in.SeverityDescription, Playbook: escape.URL(in.Playbook),
-		Earlier: in.Earlier, Due: in.Due, Lookback: in.Lookback,
-		ShownPages: summarise(rec.Pages, keep), ShownTimeline: summarise(rec.Timeline, keep),
-		ShownDiagram: summarise(rec.Timeline, min(keep, diagramRows)), ShownChanges: summarise(rec.Changes, keep),
-		ShownResponders: shown[string]{Head: rec.Responders[:min(len(rec.Responders), max(keep, 10))],
-			Omitted: max(len(rec.Responders)-max(keep, 10), 0)},
-		CommanderByRole: commanderByRole(&rec),
-		HeldRoles:       held[:min(len(held), maxRoles)],
-	}); err != nil {
-		return "", fmt.Errorf("render review of %s: %w", rec.Ref(), err)
-	}
-	return b.String(), nil
 }
 
 // maxRoles bounds the roles a doc lists; PagerDuty accounts define a

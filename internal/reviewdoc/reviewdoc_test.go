@@ -191,7 +191,7 @@ func TestRenderHostileText(t *testing.T) {
 		require.False(t, activeMention.MatchString(strings.ReplaceAll(body, "INC-12", "")), "active mention in:\n%s", body)
 		require.NotContains(t, body, "<", "raw HTML in:\n%s", body)
 		require.NotContains(t, body, "javascript:", "script link in:\n%s", body)
-		require.Equal(t, 13, strings.Count(doc, "<!-- incidenthub:"), "the hub's markers, and only they")
+		require.Equal(t, 14, strings.Count(doc, "<!-- incidenthub:"), "the hub's markers (six sections, the header, the template version), and only they")
 		require.Equal(t, 2, strings.Count(doc, "```"), "the Mermaid fence is never broken")
 		_, err = reviewdoc.Splice(doc, doc)
 		require.NoError(t, err)
@@ -228,7 +228,7 @@ func TestRenderStormFitsGitHub(t *testing.T) {
 		require.True(t, strings.Contains(doc, want), "the doc lacks %q", want)
 	}
 	require.True(t, regexp.MustCompile(`· … \d+ more ·`).MatchString(doc), "pages summarised")
-	require.Equal(t, 13, strings.Count(doc, "<!-- incidenthub:"), "every hub section is there")
+	require.Equal(t, 14, strings.Count(doc, "<!-- incidenthub:"), "every hub section is there, the header and the template version")
 	_, err = reviewdoc.Splice(doc, doc)
 	require.NoError(t, err)
 
