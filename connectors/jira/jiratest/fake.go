@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -47,6 +48,18 @@ type Issue struct {
 	StatusCategory string
 	RemoteLinks    []RemoteLink
 	Created        time.Time
+	// Fields are the values of the project's own fields (Fake.Fields),
+	// as sent.
+	Fields map[string]json.RawMessage
+}
+
+// Field is a field on a project's create screen beyond those every
+// project has (summary, description, labels, priority, assignee): a
+// custom field, or components.
+type Field struct {
+	ID       string // "customfield_10042", "components"
+	Name     string
+	Required bool
 }
 
 // RemoteLink is a link from an issue to an item in another system.
@@ -60,7 +73,7 @@ type RemoteLink struct {
 // Fault makes one call fail. With Effect, the call takes effect first and
 // then fails, as when Jira created the issue but the answer was lost.
 type Fault struct {
-	Op      string // "create", "search", "remotelink", "get"
+	Op      string // "create", "search", "remotelink", "get", "createmeta"
 	Status  int    // the status to answer; 0 with Stall
 	Headers map[string]string
 	Effect  bool
@@ -81,6 +94,11 @@ type Fake struct {
 	Projects []string
 	// Priorities are the priority names that exist.
 	Priorities []string
+	// IssueTypes are the issue type names every project has.
+	IssueTypes []string
+	// Fields are each project's own fields, by project key: a required
+	// one missing from a create is refused, as Jira refuses it.
+	Fields map[string][]Field
 	// Email and APIToken, when set, are the only Basic credentials
 	// accepted; otherwise any non-empty pair is.
 	Email, APIToken string
@@ -106,6 +124,8 @@ func New(t connectortest.TB, opts ...connectortest.Option) *Fake {
 	f := &Fake{
 		Projects:   []string{"PAY", "OPS"},
 		Priorities: []string{"Highest", "High", "Medium", "Low", "Lowest"},
+		IssueTypes: []string{"Task", "Bug", "Story"},
+		Fields:     map[string][]Field{},
 		numbers:    map[string]int{},
 		lastID:     10000,
 		lastLink:   10000,
@@ -115,6 +135,8 @@ func New(t connectortest.TB, opts ...connectortest.Option) *Fake {
 	mux.HandleFunc("GET /rest/api/2/issue/{issueIdOrKey}", f.serve("get", f.get))
 	mux.HandleFunc("POST /rest/api/2/issue/{issueIdOrKey}/remotelink", f.serve("remotelink", f.remoteLink))
 	mux.HandleFunc("GET /rest/api/2/search/jql", f.serve("search", f.search))
+	mux.HandleFunc("GET /rest/api/2/issue/createmeta/{projectIdOrKey}/issuetypes", f.serve("createmeta", f.issueTypes))
+	mux.HandleFunc("GET /rest/api/2/issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}", f.serve("createmeta", f.createFields))
 	f.Contract = connectortest.NewContract(t, connectortest.Spec("jira.swagger-v3.trimmed.json"), mux,
 		append([]connectortest.Option{connectortest.RewritePath(v2ToV3)}, opts...)...)
 	return f
@@ -153,6 +175,7 @@ func (f *Fake) add(i *Issue) *Issue {
 	}
 	i.Labels = slices.Clone(i.Labels)
 	i.RemoteLinks = slices.Clone(i.RemoteLinks)
+	i.Fields = maps.Clone(i.Fields)
 	f.issues = append(f.issues, i)
 	return i
 }
@@ -201,6 +224,7 @@ func clone(i *Issue) Issue {
 	c := *i
 	c.Labels = slices.Clone(i.Labels)
 	c.RemoteLinks = slices.Clone(i.RemoteLinks)
+	c.Fields = maps.Clone(i.Fields)
 	return c
 }
 
@@ -333,6 +357,7 @@ func (f *Fake) create(_ *http.Request, body []byte) (int, any) {
 func (f *Fake) parseFields(fields map[string]json.RawMessage) (*Issue, map[string]string) {
 	i := &Issue{}
 	errs := map[string]string{}
+	var own []string // fields not every project has
 	// named decodes a {"<key>": "..."} reference such as {"name": "High"}.
 	named := func(raw json.RawMessage, key string) string {
 		var v map[string]any
@@ -380,11 +405,31 @@ func (f *Fake) parseFields(fields map[string]json.RawMessage) (*Issue, map[strin
 				}
 			}
 		default:
-			errs[name] = fmt.Sprintf("Field '%s' cannot be set. It is not on the appropriate screen, or unknown.", name)
+			own = append(own, name)
 		}
 	}
 	if !slices.Contains(f.Projects, i.Project) {
 		errs["project"] = "valid project is required"
+	}
+	// The project's own fields, once the project is known.
+	screen := map[string]Field{}
+	for _, fd := range f.Fields[i.Project] {
+		screen[fd.ID] = fd
+	}
+	for _, name := range own {
+		if _, ok := screen[name]; !ok {
+			errs[name] = fmt.Sprintf("Field '%s' cannot be set. It is not on the appropriate screen, or unknown.", name)
+			continue
+		}
+		if i.Fields == nil {
+			i.Fields = map[string]json.RawMessage{}
+		}
+		i.Fields[name] = fields[name]
+	}
+	for _, fd := range f.Fields[i.Project] {
+		if v := strings.TrimSpace(string(i.Fields[fd.ID])); fd.Required && (v == "" || v == "null" || v == `""` || v == "[]") {
+			errs[fd.ID] = fd.Name + " is required."
+		}
 	}
 	if _, ok := fields["issuetype"]; !ok {
 		errs["issuetype"] = "Specify an issue type"
@@ -439,6 +484,77 @@ func (f *Fake) remoteLink(r *http.Request, body []byte) (int, any) {
 	l := RemoteLink{ID: f.lastLink, GlobalID: req.GlobalID, URL: req.Object.URL, Title: req.Object.Title}
 	i.RemoteLinks = append(i.RemoteLinks, l)
 	return http.StatusCreated, answer(l)
+}
+
+// issueTypeID numbers the issue types as Jira does, from 10001.
+func (f *Fake) issueTypeID(name string) string {
+	return strconv.Itoa(10001 + slices.Index(f.IssueTypes, name))
+}
+
+// issueTypes answers GET .../createmeta/{project}/issuetypes: the issue
+// types a ticket of the project can have.
+func (f *Fake) issueTypes(r *http.Request, _ []byte) (int, any) {
+	if _, ok := f.project(r.PathValue("projectIdOrKey")); !ok {
+		return http.StatusNotFound, jiraError("No project could be found with key '" + r.PathValue("projectIdOrKey") + "'.")
+	}
+	var types []map[string]any
+	for _, name := range f.IssueTypes {
+		types = append(types, map[string]any{"id": f.issueTypeID(name), "name": name, "subtask": false,
+			"self": f.URL + "/rest/api/2/issuetype/" + f.issueTypeID(name)})
+	}
+	return http.StatusOK, page(r, "issueTypes", types)
+}
+
+// createFields answers GET .../createmeta/{project}/issuetypes/{id}: the
+// fields of the create screen, and which are required. Reporter is
+// required and has a default, as on Jira Cloud.
+func (f *Fake) createFields(r *http.Request, _ []byte) (int, any) {
+	project, ok := f.project(r.PathValue("projectIdOrKey"))
+	id := r.PathValue("issueTypeId")
+	if !ok || !slices.ContainsFunc(f.IssueTypes, func(n string) bool { return f.issueTypeID(n) == id }) {
+		return http.StatusNotFound, jiraError("Issue type with id '" + id + "' not found in project.")
+	}
+	field := func(id, name string, required, hasDefault bool, schema string) map[string]any {
+		return map[string]any{"fieldId": id, "key": id, "name": name, "required": required, "hasDefaultValue": hasDefault,
+			"operations": []string{"set"}, "schema": map[string]string{"type": schema}}
+	}
+	fields := []map[string]any{
+		field("summary", "Summary", true, false, "string"),
+		field("issuetype", "Issue Type", true, false, "issuetype"),
+		field("project", "Project", true, false, "project"),
+		field("reporter", "Reporter", true, true, "user"),
+		field("description", "Description", false, false, "string"),
+		field("labels", "Labels", false, false, "array"),
+		field("priority", "Priority", false, true, "priority"),
+		field("assignee", "Assignee", false, false, "user"),
+	}
+	for _, fd := range f.Fields[project] {
+		fields = append(fields, field(fd.ID, fd.Name, fd.Required, false, "any"))
+	}
+	return http.StatusOK, page(r, "fields", fields)
+}
+
+// project returns the key of the project with this key (any case).
+func (f *Fake) project(key string) (string, bool) {
+	for _, p := range f.Projects {
+		if strings.EqualFold(p, key) {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// page answers one page of items under name, by startAt and maxResults
+// (default 50), as Jira's paged lists do.
+func page[T any](r *http.Request, name string, items []T) map[string]any {
+	start, _ := strconv.Atoi(r.URL.Query().Get("startAt"))
+	size, err := strconv.Atoi(r.URL.Query().Get("maxResults"))
+	if err != nil || size <= 0 {
+		size = 50
+	}
+	start = min(max(start, 0), len(items))
+	end := min(start+size, len(items))
+	return map[string]any{name: items[start:end], "startAt": start, "maxResults": size, "total": len(items)}
 }
 
 // search answers GET /rest/api/2/search/jql for the JQL subset in
