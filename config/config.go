@@ -229,7 +229,11 @@ type Service struct {
 	DeployWorkflows     []string `yaml:"deploy_workflows"`
 	JiraProject         string   `yaml:"jira_project"`
 	JiraIssueType       string   `yaml:"jira_issue_type"`
-	Playbook            string   `yaml:"playbook"`
+	// JiraFields are values the service's tickets always carry, by Jira
+	// field id: the project's required fields (components, custom fields
+	// such as customfield_10042), as Jira's REST API takes them.
+	JiraFields map[string]any `yaml:"jira_fields,omitempty"`
+	Playbook   string         `yaml:"playbook"`
 	// PagerDutyRoutingKey is an Events API v2 integration key of the
 	// service: with it, the service's changes are sent to PagerDuty as
 	// change events and show among its incidents' recent changes.

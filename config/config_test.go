@@ -244,7 +244,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			file: "conf.unknown-nested-key.yaml",
 			path: "services[1].pagerduty_service_id",
-			msg:  "unknown key (known: deploy_environments, deploy_workflows, github_repos, jira_issue_type, jira_project, name, pagerduty_routing_key, pagerduty_service_ids, playbook)",
+			msg:  "unknown key (known: deploy_environments, deploy_workflows, github_repos, jira_fields, jira_issue_type, jira_project, name, pagerduty_routing_key, pagerduty_service_ids, playbook)",
 		},
 		{
 			file: "conf.duration-wrong-type.yaml",
@@ -1210,4 +1210,42 @@ func TestRedacted(t *testing.T) {
 	}
 	_, err := config.Parse("u.yaml", []byte("jira: {base_url: \"ftp://bot:s3cret@jira.example\"}\n"+oneSeverity), lookup(nil))
 	require.NotContains(t, err.Error(), "s3cret")
+}
+
+// jira_fields are values by Jira field id, of any shape Jira takes; the
+// fields the hub sets itself, and ids that cannot be Jira's, are refused
+// at their key.
+func TestParseJiraFields(t *testing.T) {
+	t.Parallel()
+	cfg, err := config.Parse("fields.yaml", []byte(`
+services:
+  - name: payments
+    jira_project: PAY
+    jira_fields:
+      components: [{name: Backend}]
+      customfield_10042: {value: Payments}
+      customfield_10050: 3
+`+oneSeverity), lookup(nil))
+	require.NoError(t, err)
+	body, err := json.Marshal(cfg.Services[0].JiraFields)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"components":[{"name":"Backend"}],"customfield_10042":{"value":"Payments"},"customfield_10050":3}`, string(body))
+
+	_, err = config.Parse("fields.yaml", []byte(`
+services:
+  - name: payments
+    jira_fields: {summary: x, "custom field": 1, customfield_1: null}
+`+oneSeverity), lookup(nil))
+	problems := map[string]string{}
+	for _, p := range requireProblems(t, err) {
+		problems[p.Path] = p.Msg
+	}
+	require.Equal(t, map[string]string{
+		"services[0].jira_fields.summary":       "the hub sets summary itself",
+		"services[0].jira_fields.custom field":  "want a Jira field id such as components or customfield_10042",
+		"services[0].jira_fields.customfield_1": "want a value",
+	}, problems)
+
+	_, err = config.Parse("fields.yaml", []byte("services: [{name: payments, jira_fields: [a]}]\n"+oneSeverity), lookup(nil))
+	require.Equal(t, "services[0].jira_fields", requireProblems(t, err)[0].Path)
 }

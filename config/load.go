@@ -221,6 +221,16 @@ func (l *loader) check(n *yaml.Node, t reflect.Type, path string) {
 			}
 			l.check(n.Content[i+1], f.Type, join(path, key))
 		}
+	case t.Kind() == reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			l.add(path, "want a mapping")
+			return
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if t.Elem().Kind() != reflect.Interface {
+				l.check(n.Content[i+1], t.Elem(), join(path, n.Content[i].Value))
+			}
+		}
 	case t.Kind() == reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			l.add(path, "want a list")

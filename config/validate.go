@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
@@ -42,6 +43,12 @@ func (v *validator) baseURL(path, raw string) {
 		v.add(path, "want an http(s) URL, got %q", Redacted(raw))
 	}
 }
+
+// HubJiraFields are the ticket fields the hub sets itself, from the
+// follow-up and the service: jira_fields cannot set them.
+var HubJiraFields = []string{"project", "issuetype", "summary", "description", "labels", "priority", "assignee"}
+
+var jiraFieldID = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_]{0,99}$`)
 
 var (
 	repoName    = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$`)
@@ -225,6 +232,17 @@ func (c *Config) validateServices(v *validator) {
 		}
 		if s.JiraProject != "" && !jiraProject.MatchString(s.JiraProject) {
 			v.add(p+".jira_project", "want a Jira project key such as PAY, got %q", s.JiraProject)
+		}
+		for _, id := range slices.Sorted(maps.Keys(s.JiraFields)) {
+			pp := p + ".jira_fields." + id
+			switch {
+			case !jiraFieldID.MatchString(id):
+				v.add(pp, "want a Jira field id such as components or customfield_10042")
+			case slices.Contains(HubJiraFields, id):
+				v.add(pp, "the hub sets %s itself", id)
+			case s.JiraFields[id] == nil:
+				v.add(pp, "want a value")
+			}
 		}
 		if s.Playbook != "" {
 			v.baseURL(p+".playbook", s.Playbook)

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 
@@ -47,6 +49,8 @@ type NewTicket struct {
 	Labels                                   []string
 	// Priority and AssigneeAccountID are optional.
 	Priority, AssigneeAccountID string
+	// Fields are the service's jira_fields, by field id.
+	Fields map[string]any
 }
 
 // Error is Jira's answer to a failed call: its status, headers (for
@@ -105,6 +109,9 @@ func (t *Tickets) Create(ctx context.Context, n NewTicket) (*incident.Ticket, er
 	if n.AssigneeAccountID != "" {
 		fields.Assignee = &jira.User{AccountID: n.AssigneeAccountID}
 	}
+	if len(n.Fields) > 0 {
+		fields.Unknowns = maps.Clone(n.Fields)
+	}
 	created, resp, err := t.client.Issue.CreateWithContext(ctx, &jira.Issue{Fields: fields})
 	if err != nil {
 		return nil, apiError("create issue", resp, err)
@@ -114,6 +121,76 @@ func (t *Tickets) Create(ctx context.Context, n NewTicket) (*incident.Ticket, er
 	}
 	return &incident.Ticket{ID: created.ID, Key: created.Key, URL: t.browse(created.Key), Project: n.Project,
 		Summary: n.Summary, Labels: n.Labels}, nil
+}
+
+// FieldMeta is a field of a project's create screen.
+type FieldMeta struct {
+	ID              string `json:"fieldId"`
+	Name            string `json:"name"`
+	Required        bool   `json:"required"`
+	HasDefaultValue bool   `json:"hasDefaultValue"`
+}
+
+// ErrNoIssueType is returned by CreateFields for an issue type the
+// project does not have.
+var ErrNoIssueType = errors.New("no such issue type")
+
+// maxCreateMetaPages bounds the pages of fields read for one issue type;
+// a create screen has tens of fields, a page holds 200.
+const maxCreateMetaPages = 10
+
+// CreateFields returns the fields a ticket of the issue type (by name) in
+// the project can be created with, and which are required: Jira's create
+// metadata (GET /issue/createmeta/{project}/issuetypes/{id}, paged). It
+// also returns the names of the project's issue types.
+func (t *Tickets) CreateFields(ctx context.Context, project, issueType string) ([]FieldMeta, []string, error) {
+	var types struct {
+		IssueTypes []struct {
+			ID   string `json:"id"`
+			Name string `json:"name"`
+		} `json:"issueTypes"`
+	}
+	if err := t.get(ctx, "read create metadata", "rest/api/2/issue/createmeta/"+url.PathEscape(project)+"/issuetypes?maxResults=200", &types); err != nil {
+		return nil, nil, err
+	}
+	var id string
+	names := make([]string, 0, len(types.IssueTypes))
+	for _, it := range types.IssueTypes {
+		names = append(names, it.Name)
+		if strings.EqualFold(it.Name, issueType) {
+			id = it.ID
+		}
+	}
+	if id == "" {
+		return nil, names, fmt.Errorf("Jira project %s: %w %q", project, ErrNoIssueType, issueType)
+	}
+	var fields []FieldMeta
+	for range maxCreateMetaPages {
+		var pg struct {
+			Fields []FieldMeta `json:"fields"`
+			Total  int         `json:"total"`
+		}
+		path := fmt.Sprintf("rest/api/2/issue/createmeta/%s/issuetypes/%s?maxResults=200&startAt=%d",
+			url.PathEscape(project), url.PathEscape(id), len(fields))
+		if err := t.get(ctx, "read create metadata", path, &pg); err != nil {
+			return nil, names, err
+		}
+		fields = append(fields, pg.Fields...)
+		if len(pg.Fields) == 0 || len(fields) >= pg.Total {
+			break
+		}
+	}
+	return fields, names, nil
+}
+
+// get reads one JSON resource of the REST API.
+func (t *Tickets) get(ctx context.Context, op, path string, v any) error {
+	req, err := t.client.NewRequestWithContext(ctx, http.MethodGet, path, nil)
+	if err != nil {
+		return fmt.Errorf("Jira %s: %w", op, err)
+	}
+	resp, err := t.client.Do(req, v)
+	return apiError(op, resp, err)
 }
 
 // label is what the hub's own labels look like; anything else is refused

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -22,6 +25,7 @@ import (
 // Tracker is what filing needs of Jira.
 type Tracker interface {
 	Create(ctx context.Context, n NewTicket) (*incident.Ticket, error)
+	CreateFields(ctx context.Context, project, issueType string) ([]FieldMeta, []string, error)
 	FindByLabel(ctx context.Context, label string) (*incident.Ticket, error)
 	Link(ctx context.Context, key, globalID, url, title string) error
 }
@@ -64,6 +68,7 @@ type FileWorker struct {
 	log       *slog.Logger
 	searchLag time.Duration
 	now       func() time.Time
+	screens   screens
 }
 
 // NewFileWorker returns the worker; without a tracker it holds its jobs
@@ -104,6 +109,10 @@ func (w *FileWorker) Work(ctx context.Context, job *river.Job[FileFollowUpArgs])
 			return actions.Hold(ctx, w.log, reason, "followup", f.Key, "incident", rec.Ref())
 		}
 		t, err := w.file(ctx, job, &f, &rec, svc)
+		var held *heldError
+		if errors.As(err, &held) {
+			return actions.Hold(ctx, w.log, held.reason, "followup", f.Key, "incident", rec.Ref())
+		}
 		if err != nil {
 			return classify(ctx, err)
 		}
@@ -165,7 +174,11 @@ func (w *FileWorker) file(ctx context.Context, job *river.Job[FileFollowUpArgs],
 		// Written down before Jira can act on it, durably, on any replica.
 		return nil, err
 	}
-	ticket, err := w.tracker.Create(ctx, w.ticket(f, rec, svc, ""))
+	n, err := w.checked(ctx, f, rec, svc)
+	if err != nil {
+		return nil, err
+	}
+	ticket, err := w.tracker.Create(ctx, n)
 	var refused *Error
 	if errors.As(err, &refused) && refused.StatusCode == http.StatusBadRequest && (f.Priority != "" || f.IssueType != "" || f.Owner != "") {
 		// A 400 created nothing. A priority, type or assignee the project
@@ -176,10 +189,160 @@ func (w *FileWorker) file(ctx context.Context, job *river.Job[FileFollowUpArgs],
 		plain.Priority, plain.IssueType, plain.Owner = "", "", ""
 		ticket, err = w.tracker.Create(ctx, w.ticket(&plain, rec, svc, refused.Error()))
 	}
+	if errors.As(err, &refused) && refused.StatusCode == http.StatusBadRequest && w.configurable(refused.Fields) {
+		// Refused for a field the configuration sets: no retry can fix
+		// that, a change of configuration can. Held, saying which field
+		// and which key to set.
+		w.screens.forget(n.Project, n.IssueType)
+		return nil, &heldError{reason: w.refusedFields(refused, n.Project, svc)}
+	}
 	if err != nil {
 		return nil, err
 	}
 	return ticket, w.filed(ctx, f, ticket)
+}
+
+// heldError is a ticket the configuration does not let the hub file: the
+// job is held with the reason.
+type heldError struct{ reason string }
+
+func (e *heldError) Error() string { return e.reason }
+
+// checked is the ticket to file, once the project's create screen says
+// it can be filed: a required field without a value in jira_fields, or an
+// issue type the project lacks, holds it with the config key to set. A
+// follow-up's own issue type the project lacks is dropped, as Jira's
+// refusal of it would be.
+func (w *FileWorker) checked(ctx context.Context, f *incident.FollowUp, rec *incident.Record, svc *config.Service) (NewTicket, error) {
+	n := w.ticket(f, rec, svc, "")
+	fields, types, err := w.screens.read(ctx, w.tracker, n.Project, n.IssueType, w.now())
+	if errors.Is(err, ErrNoIssueType) && f.IssueType != "" {
+		plain := *f
+		plain.IssueType = ""
+		n = w.ticket(&plain, rec, svc, "the project has no issue type "+f.IssueType)
+		fields, types, err = w.screens.read(ctx, w.tracker, n.Project, n.IssueType, w.now())
+	}
+	var je *Error
+	switch {
+	case errors.Is(err, ErrNoIssueType):
+		return n, &heldError{reason: fmt.Sprintf("Jira project %s has no issue type %q (it has %s): set %s.jira_issue_type",
+			n.Project, n.IssueType, strings.Join(types, ", "), w.servicePath(svc))}
+	case errors.As(err, &je) && je.StatusCode == http.StatusNotFound:
+		return n, &heldError{reason: fmt.Sprintf("Jira has no project %s that this account can see: check %s.jira_project",
+			n.Project, w.servicePath(svc))}
+	case errors.As(err, &je) && je.StatusCode != http.StatusTooManyRequests && je.StatusCode < 500:
+		// Jira would not say (a permission the create may not need, an
+		// older server): the create itself gives the answer.
+		w.log.Warn("Jira's create metadata could not be read; filing without checking the required fields",
+			"project", n.Project, "err", err)
+		return n, nil
+	case err != nil:
+		return n, err
+	}
+	var missing []string
+	for _, fm := range MissingFields(fields, n.Fields) {
+		missing = append(missing, fmt.Sprintf("%s (%s): set %s.%s", fm.Name, fm.ID, w.servicePath(svc), configKey(fm.ID)))
+	}
+	if len(missing) > 0 {
+		return n, &heldError{reason: fmt.Sprintf("Jira project %s requires fields the hub has no value for, for a %s: %s",
+			n.Project, n.IssueType, strings.Join(missing, "; "))}
+	}
+	return n, nil
+}
+
+// MissingFields are the fields of a create screen a ticket must have and
+// that nothing gives: required, without a default, not set by the hub,
+// and not among the service's jira_fields.
+func MissingFields(screen []FieldMeta, given map[string]any) []FieldMeta {
+	var out []FieldMeta
+	for _, fm := range screen {
+		if _, ok := given[fm.ID]; !ok && fm.Required && !fm.HasDefaultValue && !slices.Contains(config.HubJiraFields, fm.ID) {
+			out = append(out, fm)
+		}
+	}
+	return out
+}
+
+// configKey is the key of a service's configuration that sets a ticket
+// field, or "" for a field the hub fills from the follow-up itself.
+func configKey(field string) string {
+	switch {
+	case field == "project":
+		return "jira_project"
+	case field == "issuetype":
+		return "jira_issue_type"
+	case slices.Contains(config.HubJiraFields, field):
+		return ""
+	}
+	return "jira_fields." + field
+}
+
+// configurable reports whether every field Jira refused is one the
+// configuration sets; a refusal of what the hub writes itself stays a
+// final failure, loud.
+func (w *FileWorker) configurable(fields map[string]string) bool {
+	for id := range fields {
+		if configKey(id) == "" {
+			return false
+		}
+	}
+	return len(fields) > 0
+}
+
+// refusedFields says which fields Jira refused a ticket for, and which
+// config key sets each.
+func (w *FileWorker) refusedFields(e *Error, project string, svc *config.Service) string {
+	var parts []string
+	for _, id := range slices.Sorted(maps.Keys(e.Fields)) {
+		parts = append(parts, fmt.Sprintf("%s: %s (set %s.%s)", id, e.Fields[id], w.servicePath(svc), configKey(id)))
+	}
+	return fmt.Sprintf("Jira refused the ticket in %s: %s", project, strings.Join(parts, "; "))
+}
+
+// screenTTL is how long a project's create screen is trusted: a field an
+// administrator makes required shows within it (and a refusal for a
+// field reads the screen again at once).
+const screenTTL = 10 * time.Minute
+
+// screens caches the create screens the worker read, by project and issue
+// type.
+type screens struct {
+	mu sync.Mutex
+	m  map[string]screen
+}
+
+type screen struct {
+	fields []FieldMeta
+	types  []string
+	err    error // ErrNoIssueType, kept as an answer
+	at     time.Time
+}
+
+func (c *screens) read(ctx context.Context, t Tracker, project, issueType string, now time.Time) ([]FieldMeta, []string, error) {
+	key := project + "/" + strings.ToLower(issueType)
+	c.mu.Lock()
+	s, ok := c.m[key]
+	c.mu.Unlock()
+	if ok && now.Sub(s.at) < screenTTL {
+		return s.fields, s.types, s.err
+	}
+	fields, types, err := t.CreateFields(ctx, project, issueType)
+	if err != nil && !errors.Is(err, ErrNoIssueType) {
+		return nil, nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]screen{}
+	}
+	c.m[key] = screen{fields: fields, types: types, err: err, at: now}
+	return fields, types, err
+}
+
+func (c *screens) forget(project, issueType string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, project+"/"+strings.ToLower(issueType))
 }
 
 // lastFailure is when the job last failed (a rescued job counts): after
@@ -238,6 +401,7 @@ func (w *FileWorker) ticket(f *incident.FollowUp, rec *incident.Record, svc *con
 	return NewTicket{
 		Project: svc.JiraProject, IssueType: issueType, Summary: escape.JiraSummary(f.Title), Description: b.String(),
 		Labels: []string{"incidenthub", rec.Label(), f.TicketLabel}, Priority: f.Priority, AssigneeAccountID: account,
+		Fields: svc.JiraFields,
 	}
 }
 
@@ -247,6 +411,17 @@ func jiraLink(text, url string) string {
 		return "[" + escape.JiraWiki(text) + "|" + u + "]"
 	}
 	return escape.JiraWiki(text)
+}
+
+// servicePath is the service's key path in the configuration, for
+// messages that say what to set.
+func (w *FileWorker) servicePath(svc *config.Service) string {
+	for i := range w.cfg.Services {
+		if &w.cfg.Services[i] == svc {
+			return fmt.Sprintf("services[%d]", i)
+		}
+	}
+	return fmt.Sprintf("the service %q", svc.Name)
 }
 
 func (w *FileWorker) service(name string) *config.Service {

@@ -1,9 +1,11 @@
 package jira_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -36,19 +38,24 @@ type fileBundle struct {
 	key    string
 	// job is the job as River keeps it across attempts.
 	job rivertype.JobRow
+	// logs are the worker's, where a held job says why.
+	logs *bytes.Buffer
 }
 
 const reviewDoc = "https://github.com/acme/incidents/issues/7"
 
 // setupFile stores a record in review with one follow-up asked for, and a
 // worker filing through the double.
-func setupFile(t *testing.T, title string) *fileBundle {
+func setupFile(t *testing.T, title string, configure ...func(*config.Config)) *fileBundle {
 	t.Helper()
 	fake := jiratest.New(t)
 	cfg := config.Default()
 	cfg.Jira = config.Jira{BaseURL: fake.URL, Email: "bot@example.com", APIToken: "jira-token"}
 	cfg.Services = []config.Service{{Name: "payments", JiraProject: "PAY", JiraIssueType: "Task"}}
 	cfg.People = []config.Person{{Name: "Ana Ortiz", GitHub: "ana", JiraAccountID: "5b10ac8d82e05b22cc7d4ef5"}}
+	for _, c := range configure {
+		c(&cfg)
+	}
 	s := storetest.SQLite(t)
 	opened := time.Date(2026, 4, 1, 2, 7, 30, 0, time.UTC)
 	rec := &incident.Record{
@@ -71,10 +78,11 @@ func setupFile(t *testing.T, title string) *fileBundle {
 	client, err := jira.NewClient(cfg.Jira, hc)
 	require.NoError(t, err)
 	hub := pipelinetest.New(s, pipeline.RulesFrom(&cfg))
+	logs := &bytes.Buffer{}
 	w := jira.NewFileWorker(jira.Filing{Jira: cfg.Jira, Services: cfg.Services, People: cfg.People}, jira.NewTickets(client), s,
-		hub.Reporter, slog.New(slog.DiscardHandler))
+		hub.Reporter, slog.New(slog.NewTextHandler(logs, nil)))
 	jira.SetSearchLag(w, 0)
-	return &fileBundle{fake: fake, store: s, hub: hub, worker: w, rec: rec, key: f.Key, job: rivertype.JobRow{ID: 1, Attempt: 1}}
+	return &fileBundle{fake: fake, store: s, hub: hub, worker: w, rec: rec, key: f.Key, job: rivertype.JobRow{ID: 1, Attempt: 1}, logs: logs}
 }
 
 // work runs the job once, as River would, and lets the router decide on
@@ -372,14 +380,95 @@ func TestFileFollowUpHeldWithoutCredentials(t *testing.T) {
 	require.Equal(t, "jira.base_url is not set", jira.FollowUpsHeld(cfg.Jira))
 }
 
-// A refusal other than for the options is final, with Jira's words.
-func TestFileFollowUpFinalRefusal(t *testing.T) {
+// A project Jira does not have holds the job, naming the key to check.
+func TestFileFollowUpUnknownProjectIsHeld(t *testing.T) {
 	t.Parallel()
 	b := setupFile(t, "Alert")
 	b.fake.Projects = []string{"OPS"}
 	err := b.work(t)
+	var snooze *river.JobSnoozeError
+	require.ErrorAs(t, err, &snooze)
+	require.Contains(t, b.logs.String(), "Jira has no project PAY that this account can see: check services[0].jira_project")
+	require.Empty(t, b.fake.Issues())
+}
+
+// A project whose tickets need a field the hub has no value for: the job
+// is held, naming the field and the key to set, until jira_fields gives
+// it; then the ticket carries it.
+func TestFileFollowUpRequiredFields(t *testing.T) {
+	t.Parallel()
+	team := jiratest.Field{ID: "customfield_10042", Name: "Team", Required: true}
+	components := jiratest.Field{ID: "components", Name: "Components"}
+	b := setupFile(t, "Alert on pool saturation")
+	b.fake.Fields["PAY"] = []jiratest.Field{team, components}
+	err := b.work(t)
+	var snooze *river.JobSnoozeError
+	require.ErrorAs(t, err, &snooze)
+	require.Contains(t, b.logs.String(), "Team (customfield_10042): set services[0].jira_fields.customfield_10042")
+	require.Empty(t, b.fake.Issues())
+	require.Zero(t, b.fake.Creates(), "nothing is sent that Jira would refuse")
+
+	b = setupFile(t, "Alert on pool saturation", func(c *config.Config) {
+		c.Services[0].JiraFields = map[string]any{"customfield_10042": map[string]any{"value": "Payments"},
+			"components": []any{map[string]any{"name": "Backend"}}}
+	})
+	b.fake.Fields["PAY"] = []jiratest.Field{team, components}
+	require.NoError(t, b.work(t))
+	issues := b.fake.Issues()
+	require.Len(t, issues, 1)
+	require.JSONEq(t, `{"value":"Payments"}`, string(issues[0].Fields["customfield_10042"]))
+	require.JSONEq(t, `[{"name":"Backend"}]`, string(issues[0].Fields["components"]))
+	require.Empty(t, b.fake.Violations())
+}
+
+// When Jira will not tell what its create screen needs, its refusal of
+// the ticket for a field holds the job with the same advice, and no
+// retry is spent on it.
+func TestFileFollowUpRefusedForAField(t *testing.T) {
+	t.Parallel()
+	b := setupFile(t, "Alert")
+	b.fake.Fields["PAY"] = []jiratest.Field{{ID: "customfield_10042", Name: "Team", Required: true}}
+	b.fake.Faults = []jiratest.Fault{{Op: "createmeta", Status: http.StatusForbidden}}
+	err := b.work(t)
+	var snooze *river.JobSnoozeError
+	require.ErrorAs(t, err, &snooze)
+	require.Contains(t, b.logs.String(), "Jira refused the ticket in PAY: customfield_10042: Team is required. (set services[0].jira_fields.customfield_10042)")
+	require.Equal(t, 1, b.job.Attempt, "a held job spends no attempt")
+}
+
+// A service whose issue type the project lacks is held; a follow-up's
+// own type the project lacks is dropped, and the ticket says so.
+func TestFileFollowUpIssueTypes(t *testing.T) {
+	t.Parallel()
+	b := setupFile(t, "Alert", func(c *config.Config) { c.Services[0].JiraIssueType = "Taks" })
+	var snooze *river.JobSnoozeError
+	require.ErrorAs(t, b.work(t), &snooze)
+	require.Contains(t, b.logs.String(), `Jira project PAY has no issue type \"Taks\" (it has Task, Bug, Story): set services[0].jira_issue_type`)
+
+	b = setupFile(t, "Alert")
+	require.NoError(t, b.store.Update(context.Background(), func(tx *store.Tx) error {
+		f, err := tx.FollowUpByKey(context.Background(), b.key)
+		if err != nil {
+			return err
+		}
+		f.IssueType = "Incident"
+		return tx.SaveFollowUp(context.Background(), f)
+	}))
+	require.NoError(t, b.work(t))
+	i := b.fake.Issues()[0]
+	require.Equal(t, "Task", i.IssueType)
+	require.Contains(t, i.Description, "which Jira refused: the project has no issue type Incident")
+}
+
+// A refusal of what the hub writes itself is final, with Jira's words.
+func TestFileFollowUpFinalRefusal(t *testing.T) {
+	t.Parallel()
+	b := setupFile(t, "Alert")
+	b.fake.Faults = []jiratest.Fault{{Op: "create", Status: http.StatusBadRequest,
+		Body: `{"errorMessages":[],"errors":{"summary":"Summary must be less than 255 characters."}}`}}
+	err := b.work(t)
 	var cancel *river.JobCancelError
 	require.ErrorAs(t, err, &cancel)
-	require.True(t, strings.Contains(err.Error(), "project"), err.Error())
+	require.True(t, strings.Contains(err.Error(), "Summary must be less than 255 characters."), err.Error())
 	require.Empty(t, b.fake.Issues())
 }
