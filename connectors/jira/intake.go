@@ -1,5 +1,5 @@
-// Package jira receives Jira Cloud webhooks about follow-up tickets, and
-// files those tickets through go-jira.
+// Package jira receives Jira webhooks about follow-up tickets, and files
+// those tickets through go-jira, on Jira Cloud or Data Center.
 package jira
 
 import (
@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"net/http"
+	"strings"
 
 	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/internal/inbox"
@@ -44,6 +45,22 @@ func (*Verifier) Signed(h http.Header) bool {
 // checks it (an empty secret verifies nothing).
 func (v *Verifier) Verify(h http.Header, body []byte) bool {
 	return inbox.MatchHMAC(body, v.secrets, inbox.Sums(h.Get(SignatureHeader), "sha256="))
+}
+
+// UnsignedHint implements inbox.UnsignedHinter. Webhooks that a Connect
+// or OAuth 2.0 app registers (dynamic webhooks) carry a JWT in
+// Authorization instead of an HMAC signature: they cannot be verified
+// against a shared secret, so they are refused, saying what to set up
+// instead. The token itself is never logged.
+func (*Verifier) UnsignedHint(h http.Header) string {
+	auth := h.Get("Authorization")
+	if scheme, token, ok := strings.Cut(auth, " "); !ok || !strings.EqualFold(scheme, "JWT") &&
+		!(strings.EqualFold(scheme, "Bearer") && strings.Count(token, ".") == 2) {
+		return ""
+	}
+	return "this is a webhook a Connect or OAuth app registered, which Jira authenticates with a JWT rather than a secret; " +
+		"create an admin webhook instead (Jira settings → System → WebHooks, or POST /rest/webhooks/1.0/webhook) " +
+		"with a secret, and list that secret under jira.webhook_secrets"
 }
 
 // Identify implements inbox.Verifier: the delivery id is Jira's webhook

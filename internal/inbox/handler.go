@@ -33,6 +33,13 @@ type Verifier interface {
 	Identify(h http.Header) (id, event string)
 }
 
+// UnsignedHinter is a Verifier that recognises an unsigned request its
+// vendor sends when it is set up another way, and says how to set it up
+// so that it signs: the log then tells the operator what to change.
+type UnsignedHinter interface {
+	UnsignedHint(h http.Header) string
+}
+
 // Storer stores a delivery durably and says whether it was new.
 type Storer interface {
 	Append(ctx context.Context, d delivery.Delivery) (fresh bool, err error)
@@ -84,7 +91,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// memory.
 	if !h.verifier.Signed(r.Header) {
 		count("unauthorized")
-		log.Warn("delivery refused: no signature")
+		if hinter, ok := h.verifier.(UnsignedHinter); ok && hinter.UnsignedHint(r.Header) != "" {
+			log.Warn("delivery refused: no signature", "hint", hinter.UnsignedHint(r.Header))
+		} else {
+			log.Warn("delivery refused: no signature")
+		}
 		reply(w, http.StatusUnauthorized, answer{Error: "missing or invalid signature"})
 		return
 	}
