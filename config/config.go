@@ -78,16 +78,22 @@ type Person struct {
 	// JiraAccountID is the person's Jira Cloud account, so that a
 	// follow-up with owner:@login is assigned to them.
 	JiraAccountID string `yaml:"jira_account_id"`
+	// JiraUsername is the same on Jira Data Center, which names users
+	// by username.
+	JiraUsername string `yaml:"jira_username"`
 }
 
 // People are the people the hub maps between vendors.
 type People []Person
 
-// JiraAccount returns the Jira account of the person with the GitHub
-// login, or "".
-func (ps People) JiraAccount(githubLogin string) string {
+// JiraUser returns how the Jira flavour names the person with the GitHub
+// login (a Cloud account id, a Data Center username), or "".
+func (ps People) JiraUser(githubLogin, flavor string) string {
 	for _, p := range ps {
 		if githubLogin != "" && strings.EqualFold(p.GitHub, githubLogin) {
+			if flavor == JiraDataCenter {
+				return p.JiraUsername
+			}
 			return p.JiraAccountID
 		}
 	}
@@ -188,12 +194,23 @@ type Hook struct {
 	ID   int64  `yaml:"id"`
 }
 
+// Jira flavours: Atlassian's cloud, or a site of one's own (Jira Data
+// Center or Server).
+const (
+	JiraCloud      = "cloud"
+	JiraDataCenter = "datacenter"
+)
+
 // Jira configures the Jira connector.
 type Jira struct {
 	WebhookSecrets []Secret `yaml:"webhook_secrets"`
-	BaseURL        string   `yaml:"base_url"`
-	Email          string   `yaml:"email"`
-	APIToken       Secret   `yaml:"api_token"`
+	// Flavor is cloud (the default) or datacenter.
+	Flavor  string `yaml:"flavor"`
+	BaseURL string `yaml:"base_url"`
+	// Email is the Cloud account whose API token APIToken is; Data Center
+	// authenticates with APIToken alone, a personal access token.
+	Email    string `yaml:"email"`
+	APIToken Secret `yaml:"api_token"`
 	// SearchLag is how long Jira's search may take to show a new ticket.
 	// After a create whose answer was lost, the hub waits this long before
 	// searching for the ticket, so that it never files a second one.
@@ -291,13 +308,16 @@ func Default() Config {
 		Jobs:        Jobs{Timeout: 2 * time.Minute, RescueAfter: 5 * time.Minute},
 		Processing:  Processing{Lease: 30 * time.Second},
 		Retention:   Retention{Deliveries: 30 * 24 * time.Hour},
-		Jira:        Jira{SearchLag: 30 * time.Second},
+		Jira:        Jira{Flavor: JiraCloud, SearchLag: 30 * time.Second},
 		PagerDuty:   PagerDuty{Notes: Notes{Triage: true, LiveChanges: true}},
 	}
 }
 
 // applyDefaults fills what only makes sense per element.
 func (c *Config) applyDefaults() {
+	if c.Jira.Flavor == "" {
+		c.Jira.Flavor = JiraCloud
+	}
 	// Only SQLite has a sensible default location; a PostgreSQL DSN must
 	// be given.
 	if c.Storage.Driver == DriverSQLite && c.Storage.DSN == "" {

@@ -91,7 +91,7 @@ func TestParseExample(t *testing.T) {
 				Notes:          config.Notes{Triage: true, LiveChanges: true}, // defaults
 			},
 			GitHub: config.GitHub{WebhookSecrets: []config.Secret{"gh-secret"}, ReviewRepo: "acme/incidents"},
-			Jira:   config.Jira{WebhookSecrets: []config.Secret{"jira-secret"}, SearchLag: 30 * time.Second},
+			Jira:   config.Jira{WebhookSecrets: []config.Secret{"jira-secret"}, Flavor: config.JiraCloud, SearchLag: 30 * time.Second},
 			Severities: []config.Severity{
 				{
 					Name:                "SEV1",
@@ -747,7 +747,7 @@ correlation: {merge_window: "${MERGE_WINDOW}"}
 		{
 			name: "UnknownKey",
 			doc:  "jira: {webhook_secret: [\"${JIRA_SECRET}\"]}",
-			want: config.Problem{Path: "jira.webhook_secret", Msg: "unknown key (known: api_token, base_url, email, search_lag, webhook_secrets)"},
+			want: config.Problem{Path: "jira.webhook_secret", Msg: "unknown key (known: api_token, base_url, email, flavor, search_lag, webhook_secrets)"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

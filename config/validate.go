@@ -132,6 +132,9 @@ func (c *Config) validate(unset map[string]string) []Problem {
 	if c.Jobs.Timeout <= 0 {
 		v.add("jobs.timeout", "want a positive duration")
 	}
+	if c.Jira.Flavor != JiraCloud && c.Jira.Flavor != JiraDataCenter {
+		v.add("jira.flavor", "want %s or %s, got %q", JiraCloud, JiraDataCenter, c.Jira.Flavor)
+	}
 	if c.Jira.SearchLag < 0 {
 		v.add("jira.search_lag", "want a duration of zero or more")
 	}

@@ -121,7 +121,7 @@ func checkJiraOnline(ctx context.Context, file string, cfg *config.Config) ([]st
 	if err != nil {
 		return nil, err
 	}
-	tickets := jira.NewTickets(client)
+	tickets := jira.NewTickets(client, cfg.Jira.Flavor)
 	var (
 		lines    []string
 		problems []config.Problem

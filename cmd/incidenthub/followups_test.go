@@ -20,7 +20,7 @@ const jiraSecret = "jira-test-secret-5e0b"
 
 // followUpHub runs the hub against PagerDuty, GitHub and Jira doubles,
 // with a resolved incident whose review doc (acme/incidents#1) is open.
-func followUpHub(t *testing.T, jobs string) (path, base string, gh *githubtest.Fake, jira *jiratest.Fake, pd *pagerdutytest.Fake, hub *hubProcess) {
+func followUpHub(t *testing.T, jobs string, edits ...func(cfg string) string) (path, base string, gh *githubtest.Fake, jira *jiratest.Fake, pd *pagerdutytest.Fake, hub *hubProcess) {
 	t.Helper()
 	addr := freeAddr(t)
 	base = "http://" + addr
@@ -36,6 +36,9 @@ func followUpHub(t *testing.T, jobs string) (path, base string, gh *githubtest.F
 jira: {webhook_secrets: [%q], base_url: %q, email: bot@example.com, api_token: jira-token, search_lag: 1s}
 review: {open_after: 0s}
 %s`, githubSecret, gh.URL, jiraSecret, jira.URL, jobs)...)
+	for _, edit := range edits {
+		cfgText = []byte(edit(string(cfgText)))
+	}
 	require.NoError(t, os.WriteFile(path, cfgText, 0o600))
 
 	hub = startHub(t, path, base)

@@ -9,18 +9,39 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/connectors/jira/jiratest"
 )
 
-// A Jira project whose tickets need a custom field: config check --online
-// says so ahead of time; a follow-up asked for meanwhile waits, held,
-// naming the field and the key to set, and nothing is sent that Jira
-// would refuse; once jira_fields gives it, the ticket carries it.
+// A Jira project whose tickets need a custom field, on Jira Cloud and on
+// Data Center: config check --online says so ahead of time; a follow-up
+// asked for meanwhile waits, held, naming the field and the key to set,
+// and nothing is sent that Jira would refuse; once jira_fields gives it,
+// the ticket carries it.
 func TestJiraRequiredFieldsEndToEnd(t *testing.T) {
 	t.Parallel()
-	path, base, _, jira, _, hub := followUpHub(t, "")
-	jira.Fields["PAY"] = []jiratest.Field{{ID: "customfield_10042", Name: "Team", Required: true}}
+	for _, flavor := range []string{config.JiraCloud, config.JiraDataCenter} {
+		t.Run(flavor, func(t *testing.T) {
+			t.Parallel()
+			dataCenter := func(cfg string) string {
+				if flavor == config.JiraDataCenter {
+					// A personal access token, and no email.
+					return strings.Replace(cfg, "email: bot@example.com, api_token: jira-token", "flavor: datacenter, api_token: jira-pat", 1)
+				}
+				return cfg
+			}
+			path, base, _, jira, _, hub := followUpHub(t, "", dataCenter)
+			if flavor == config.JiraDataCenter {
+				jira.Flavor, jira.APIToken = "datacenter", "jira-pat"
+			}
+			jira.Fields["PAY"] = []jiratest.Field{{ID: "customfield_10042", Name: "Team", Required: true}}
+			requireRequiredFieldsFlow(t, path, base, jira, hub)
+		})
+	}
+}
 
+func requireRequiredFieldsFlow(t *testing.T, path, base string, jira *jiratest.Fake, hub *hubProcess) {
+	t.Helper()
 	msg := cliErr(t, "config", "check", "--online", "--config", path)
 	require.Contains(t, msg, "services[0].jira_fields.customfield_10042: Jira project PAY requires Team for a Task: give it a value")
 

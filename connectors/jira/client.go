@@ -21,11 +21,15 @@ import (
 
 //lint:file-ignore ST1005 Jira is a proper noun: its errors begin with it as the other connectors' begin with PagerDuty and GitHub.
 
-// NewClient returns a go-jira client for the site at base_url,
-// authenticated with the account's email and API token, sending through
-// hc (the hub's retrying client).
+// NewClient returns a go-jira client for the site at base_url, sending
+// through hc (the hub's retrying client), authenticated as the flavour
+// does: on Cloud with the account's email and API token (Basic), on Data
+// Center with a personal access token (Bearer).
 func NewClient(cfg config.Jira, hc *http.Client) (*jira.Client, error) {
-	auth := &jira.BasicAuthTransport{Username: cfg.Email, Password: cfg.APIToken.Value(), Transport: hc.Transport}
+	var auth http.RoundTripper = &jira.BasicAuthTransport{Username: cfg.Email, Password: cfg.APIToken.Value(), Transport: hc.Transport}
+	if cfg.Flavor == config.JiraDataCenter {
+		auth = &jira.PATAuthTransport{Token: cfg.APIToken.Value(), Transport: hc.Transport}
+	}
 	authed := *hc
 	authed.Transport = auth
 	c, err := jira.NewClient(&authed, strings.TrimSuffix(cfg.BaseURL, "/")+"/")
@@ -38,17 +42,24 @@ func NewClient(cfg config.Jira, hc *http.Client) (*jira.Client, error) {
 // Tickets files and finds tickets on one Jira site.
 type Tickets struct {
 	client *jira.Client
+	// dataCenter: the site is Jira Data Center or Server, which names
+	// users by username and searches at /search.
+	dataCenter bool
 }
 
-// NewTickets returns the adapter.
-func NewTickets(c *jira.Client) *Tickets { return &Tickets{client: c} }
+// NewTickets returns the adapter for a site of the flavour
+// (config.JiraCloud or config.JiraDataCenter).
+func NewTickets(c *jira.Client, flavor string) *Tickets {
+	return &Tickets{client: c, dataCenter: flavor == config.JiraDataCenter}
+}
 
 // NewTicket is what the hub files.
 type NewTicket struct {
 	Project, IssueType, Summary, Description string
 	Labels                                   []string
-	// Priority and AssigneeAccountID are optional.
-	Priority, AssigneeAccountID string
+	// Priority and Assignee are optional; Assignee is a Cloud account id
+	// or a Data Center username, as the site names users.
+	Priority, Assignee string
 	// Fields are the service's jira_fields, by field id.
 	Fields map[string]any
 }
@@ -106,8 +117,11 @@ func (t *Tickets) Create(ctx context.Context, n NewTicket) (*incident.Ticket, er
 	if n.Priority != "" {
 		fields.Priority = &jira.Priority{Name: n.Priority}
 	}
-	if n.AssigneeAccountID != "" {
-		fields.Assignee = &jira.User{AccountID: n.AssigneeAccountID}
+	switch {
+	case n.Assignee != "" && t.dataCenter:
+		fields.Assignee = &jira.User{Name: n.Assignee}
+	case n.Assignee != "":
+		fields.Assignee = &jira.User{AccountID: n.Assignee}
 	}
 	if len(n.Fields) > 0 {
 		fields.Unknowns = maps.Clone(n.Fields)
@@ -144,18 +158,21 @@ const maxCreateMetaPages = 10
 // metadata (GET /issue/createmeta/{project}/issuetypes/{id}, paged). It
 // also returns the names of the project's issue types.
 func (t *Tickets) CreateFields(ctx context.Context, project, issueType string) ([]FieldMeta, []string, error) {
+	// Cloud lists under issueTypes and fields, Data Center under values.
+	type typeMeta struct {
+		ID   string `json:"id"`
+		Name string `json:"name"`
+	}
 	var types struct {
-		IssueTypes []struct {
-			ID   string `json:"id"`
-			Name string `json:"name"`
-		} `json:"issueTypes"`
+		IssueTypes []typeMeta `json:"issueTypes"`
+		Values     []typeMeta `json:"values"`
 	}
 	if err := t.get(ctx, "read create metadata", "rest/api/2/issue/createmeta/"+url.PathEscape(project)+"/issuetypes?maxResults=200", &types); err != nil {
 		return nil, nil, err
 	}
 	var id string
-	names := make([]string, 0, len(types.IssueTypes))
-	for _, it := range types.IssueTypes {
+	names := make([]string, 0, len(types.IssueTypes)+len(types.Values))
+	for _, it := range append(types.IssueTypes, types.Values...) {
 		names = append(names, it.Name)
 		if strings.EqualFold(it.Name, issueType) {
 			id = it.ID
@@ -168,6 +185,7 @@ func (t *Tickets) CreateFields(ctx context.Context, project, issueType string) (
 	for range maxCreateMetaPages {
 		var pg struct {
 			Fields []FieldMeta `json:"fields"`
+			Values []FieldMeta `json:"values"`
 			Total  int         `json:"total"`
 		}
 		path := fmt.Sprintf("rest/api/2/issue/createmeta/%s/issuetypes/%s?maxResults=200&startAt=%d",
@@ -175,8 +193,9 @@ func (t *Tickets) CreateFields(ctx context.Context, project, issueType string) (
 		if err := t.get(ctx, "read create metadata", path, &pg); err != nil {
 			return nil, names, err
 		}
-		fields = append(fields, pg.Fields...)
-		if len(pg.Fields) == 0 || len(fields) >= pg.Total {
+		got := append(pg.Fields, pg.Values...)
+		fields = append(fields, got...)
+		if len(got) == 0 || len(fields) >= pg.Total {
 			break
 		}
 	}
@@ -207,8 +226,17 @@ func (t *Tickets) FindByLabel(ctx context.Context, l string) (*incident.Ticket, 
 	if err != nil {
 		return nil, err
 	}
-	found, resp, err := t.client.Issue.SearchV2JQLWithContext(ctx, "labels = "+quoted,
-		&jira.SearchOptionsV2{MaxResults: 2, Fields: []string{"summary", "labels", "status"}})
+	fields := []string{"summary", "labels", "status"}
+	var (
+		found []jira.Issue
+		resp  *jira.Response
+	)
+	if t.dataCenter {
+		// Data Center has no /search/jql, Cloud's replacement of /search.
+		found, resp, err = t.client.Issue.SearchWithContext(ctx, "labels = "+quoted, &jira.SearchOptions{MaxResults: 2, Fields: fields})
+	} else {
+		found, resp, err = t.client.Issue.SearchV2JQLWithContext(ctx, "labels = "+quoted, &jira.SearchOptionsV2{MaxResults: 2, Fields: fields})
+	}
 	if err != nil {
 		return nil, apiError("search", resp, err)
 	}

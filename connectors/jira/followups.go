@@ -386,7 +386,7 @@ func (w *FileWorker) ticket(f *incident.FollowUp, rec *incident.Record, svc *con
 	if f.RequestedBy != "" {
 		fmt.Fprintf(&b, "* Asked for by %s on GitHub: %s\n", escape.JiraWiki(f.RequestedBy), jiraLink("the request", f.Origin))
 	}
-	account := w.cfg.People.JiraAccount(f.Owner)
+	account := w.cfg.People.JiraUser(f.Owner, w.cfg.Jira.Flavor)
 	if f.Owner != "" && account == "" {
 		fmt.Fprintf(&b, "* Owner: GitHub user %s (no Jira account is configured for them)\n", escape.JiraWiki(f.Owner))
 	}
@@ -400,7 +400,7 @@ func (w *FileWorker) ticket(f *incident.FollowUp, rec *incident.Record, svc *con
 	}
 	return NewTicket{
 		Project: svc.JiraProject, IssueType: issueType, Summary: escape.JiraSummary(f.Title), Description: b.String(),
-		Labels: []string{"incidenthub", rec.Label(), f.TicketLabel}, Priority: f.Priority, AssigneeAccountID: account,
+		Labels: []string{"incidenthub", rec.Label(), f.TicketLabel}, Priority: f.Priority, Assignee: account,
 		Fields: svc.JiraFields,
 	}
 }

@@ -79,7 +79,7 @@ func setupFile(t *testing.T, title string, configure ...func(*config.Config)) *f
 	require.NoError(t, err)
 	hub := pipelinetest.New(s, pipeline.RulesFrom(&cfg))
 	logs := &bytes.Buffer{}
-	w := jira.NewFileWorker(jira.Filing{Jira: cfg.Jira, Services: cfg.Services, People: cfg.People}, jira.NewTickets(client), s,
+	w := jira.NewFileWorker(jira.Filing{Jira: cfg.Jira, Services: cfg.Services, People: cfg.People}, jira.NewTickets(client, cfg.Jira.Flavor), s,
 		hub.Reporter, slog.New(slog.NewTextHandler(logs, nil)))
 	jira.SetSearchLag(w, 0)
 	return &fileBundle{fake: fake, store: s, hub: hub, worker: w, rec: rec, key: f.Key, job: rivertype.JobRow{ID: 1, Attempt: 1}, logs: logs}
@@ -446,14 +446,7 @@ func TestFileFollowUpIssueTypes(t *testing.T) {
 	require.Contains(t, b.logs.String(), `Jira project PAY has no issue type \"Taks\" (it has Task, Bug, Story): set services[0].jira_issue_type`)
 
 	b = setupFile(t, "Alert")
-	require.NoError(t, b.store.Update(context.Background(), func(tx *store.Tx) error {
-		f, err := tx.FollowUpByKey(context.Background(), b.key)
-		if err != nil {
-			return err
-		}
-		f.IssueType = "Incident"
-		return tx.SaveFollowUp(context.Background(), f)
-	}))
+	b.edit(t, func(f *incident.FollowUp) { f.IssueType = "Incident" })
 	require.NoError(t, b.work(t))
 	i := b.fake.Issues()[0]
 	require.Equal(t, "Task", i.IssueType)
@@ -471,4 +464,36 @@ func TestFileFollowUpFinalRefusal(t *testing.T) {
 	require.ErrorAs(t, err, &cancel)
 	require.True(t, strings.Contains(err.Error(), "Summary must be less than 255 characters."), err.Error())
 	require.Empty(t, b.fake.Issues())
+}
+
+// On Jira Data Center the same filing authenticates with a personal
+// access token, names the owner by username, reads create metadata listed
+// as Data Center lists it, and after a lost answer finds the ticket with
+// /search (Data Center has no /search/jql): still exactly one ticket.
+func TestFileFollowUpOnDataCenter(t *testing.T) {
+	t.Parallel()
+	b := setupFile(t, "Alert on connection pool saturation", func(c *config.Config) {
+		c.Jira.Flavor, c.Jira.Email = config.JiraDataCenter, ""
+		c.People[0].JiraUsername = "aortiz"
+		c.Services[0].JiraFields = map[string]any{"customfield_10042": map[string]any{"value": "Payments"}}
+	})
+	b.fake.Flavor, b.fake.APIToken = "datacenter", "jira-token"
+	b.fake.Fields["PAY"] = []jiratest.Field{{ID: "customfield_10042", Name: "Team", Required: true}}
+	b.fake.Faults = []jiratest.Fault{{Op: "create", Status: 502, Effect: true}}
+	b.edit(t, func(f *incident.FollowUp) { f.Owner = "ana" })
+	require.NotEmpty(t, b.runUntilDone(t), "the lost answer was seen")
+	issues := b.fake.Issues()
+	require.Len(t, issues, 1, "exactly one ticket")
+	require.Equal(t, 1, b.fake.Creates())
+	require.Equal(t, "aortiz", issues[0].AssigneeName)
+	require.JSONEq(t, `{"value":"Payments"}`, string(issues[0].Fields["customfield_10042"]))
+	require.Equal(t, issues[0].Key, b.followUp(t).JiraKey)
+	require.NotEmpty(t, b.fake.Searches(), "it looked for the ticket before creating again")
+	var searched bool
+	for _, r := range b.fake.Requests() {
+		require.NotContains(t, r, "/search/jql", "a Cloud-only path on Data Center")
+		searched = searched || strings.HasPrefix(r, "GET /rest/api/2/search?")
+	}
+	require.True(t, searched, "Data Center's search: %v", b.fake.Requests())
+	require.Empty(t, b.fake.Violations())
 }

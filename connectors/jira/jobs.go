@@ -45,8 +45,10 @@ func FollowUpsHeld(cfg config.Jira) string {
 	switch {
 	case cfg.BaseURL == "":
 		return "jira.base_url is not set"
-	case cfg.Email == "":
+	case cfg.Email == "" && cfg.Flavor != config.JiraDataCenter:
 		return "jira.email is not set"
+	case cfg.APIToken.Value() == "" && cfg.Flavor == config.JiraDataCenter:
+		return "jira.api_token (a personal access token) is not set"
 	case cfg.APIToken.Value() == "":
 		return "jira.api_token is not set"
 	}
@@ -78,7 +80,7 @@ func Jobs(p JobsParams) ([]actions.Job, error) {
 		if err != nil {
 			return nil, err
 		}
-		tracker = NewTickets(client)
+		tracker = NewTickets(client, p.Jira.Flavor)
 	}
 	w := NewFileWorker(Filing{Jira: p.Jira, Services: p.Services, People: p.People}, tracker, p.Store, p.Reporter, p.Log)
 	return []actions.Job{

@@ -13,6 +13,13 @@
 // It keeps state like the real thing: issue keys numbered per project,
 // remote links updated in place by global id, and a search index that
 // sees a new issue only SearchLag after it was created.
+//
+// With Flavor "datacenter" it answers as Jira Data Center (and Server)
+// does where that differs: a personal access token as a Bearer token,
+// users named by username, /search where Cloud has /search/jql, and
+// create metadata listed under "values". Atlassian publishes no OpenAPI
+// description of Data Center, so its requests are validated against the
+// Cloud description, which shares these operations' requests.
 package jiratest
 
 import (
@@ -42,7 +49,9 @@ type Issue struct {
 	Labels            []string
 	Priority          string
 	AssigneeAccountID string
-	Status            string // default "To Do"
+	// AssigneeName is the assignee's username, on Data Center.
+	AssigneeName string
+	Status       string // default "To Do"
 	// StatusCategory is the status category key: "new" (the default),
 	// "indeterminate" or "done".
 	StatusCategory string
@@ -99,8 +108,11 @@ type Fake struct {
 	// Fields are each project's own fields, by project key: a required
 	// one missing from a create is refused, as Jira refuses it.
 	Fields map[string][]Field
+	// Flavor is "cloud" (the default) or "datacenter".
+	Flavor string
 	// Email and APIToken, when set, are the only Basic credentials
-	// accepted; otherwise any non-empty pair is.
+	// accepted on Cloud; otherwise any non-empty pair is. On Data Center
+	// APIToken is the personal access token, sent as a Bearer token.
 	Email, APIToken string
 	// SearchLag is how long a new issue stays invisible to search: Jira's
 	// index is eventually consistent, so a search right after a create can
@@ -135,6 +147,7 @@ func New(t connectortest.TB, opts ...connectortest.Option) *Fake {
 	mux.HandleFunc("GET /rest/api/2/issue/{issueIdOrKey}", f.serve("get", f.get))
 	mux.HandleFunc("POST /rest/api/2/issue/{issueIdOrKey}/remotelink", f.serve("remotelink", f.remoteLink))
 	mux.HandleFunc("GET /rest/api/2/search/jql", f.serve("search", f.search))
+	mux.HandleFunc("GET /rest/api/2/search", f.serve("search", f.search))
 	mux.HandleFunc("GET /rest/api/2/issue/createmeta/{projectIdOrKey}/issuetypes", f.serve("createmeta", f.issueTypes))
 	mux.HandleFunc("GET /rest/api/2/issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}", f.serve("createmeta", f.createFields))
 	f.Contract = connectortest.NewContract(t, connectortest.Spec("jira.swagger-v3.trimmed.json"), mux,
@@ -275,14 +288,20 @@ func (f *Fake) serve(name string, do op) http.HandlerFunc {
 }
 
 func (f *Fake) authenticated(r *http.Request) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.dataCenter() {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		return ok && token != "" && (f.APIToken == "" || token == f.APIToken)
+	}
 	user, pass, ok := r.BasicAuth()
 	if !ok || user == "" || pass == "" {
 		return false
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	return (f.Email == "" || user == f.Email) && (f.APIToken == "" || pass == f.APIToken)
 }
+
+func (f *Fake) dataCenter() bool { return f.Flavor == "datacenter" }
 
 // fault takes the next fault for op, if it is first in line.
 func (f *Fake) fault(op string) (Fault, bool) {
@@ -399,7 +418,13 @@ func (f *Fake) parseFields(fields map[string]json.RawMessage) (*Issue, map[strin
 				errs[name] = fmt.Sprintf("Priority name '%s' is not valid", i.Priority)
 			}
 		case "assignee":
-			if string(raw) != "null" {
+			switch {
+			case string(raw) == "null":
+			case f.dataCenter():
+				if i.AssigneeName = named(raw, "name"); i.AssigneeName == "" {
+					errs[name] = "Specify a valid value for assignee"
+				}
+			default:
 				if i.AssigneeAccountID = named(raw, "accountId"); i.AssigneeAccountID == "" {
 					errs[name] = "Specify a valid value for assignee"
 				}
@@ -502,7 +527,7 @@ func (f *Fake) issueTypes(r *http.Request, _ []byte) (int, any) {
 		types = append(types, map[string]any{"id": f.issueTypeID(name), "name": name, "subtask": false,
 			"self": f.URL + "/rest/api/2/issuetype/" + f.issueTypeID(name)})
 	}
-	return http.StatusOK, page(r, "issueTypes", types)
+	return http.StatusOK, page(r, f.listed("issueTypes"), types)
 }
 
 // createFields answers GET .../createmeta/{project}/issuetypes/{id}: the
@@ -531,7 +556,16 @@ func (f *Fake) createFields(r *http.Request, _ []byte) (int, any) {
 	for _, fd := range f.Fields[project] {
 		fields = append(fields, field(fd.ID, fd.Name, fd.Required, false, "any"))
 	}
-	return http.StatusOK, page(r, "fields", fields)
+	return http.StatusOK, page(r, f.listed("fields"), fields)
+}
+
+// listed is the key a paged list of create metadata comes under: Cloud's
+// name for it, or Data Center's "values".
+func (f *Fake) listed(cloud string) string {
+	if f.dataCenter() {
+		return "values"
+	}
+	return cloud
 }
 
 // project returns the key of the project with this key (any case).
@@ -561,6 +595,12 @@ func page[T any](r *http.Request, name string, items []T) map[string]any {
 // parseJQL, oldest issue first, paged by an opaque nextPageToken.
 func (f *Fake) search(r *http.Request, _ []byte) (int, any) {
 	q := r.URL.Query()
+	switch legacy := !strings.HasSuffix(r.URL.Path, "/jql"); {
+	case legacy && !f.dataCenter():
+		return http.StatusGone, jiraError("The requested API has been removed. Please migrate to the /rest/api/3/search/jql API.")
+	case !legacy && f.dataCenter():
+		return http.StatusNotFound, jiraError("null for uri: " + r.URL.Path)
+	}
 	clauses, err := parseJQL(q.Get("jql"))
 	if err != nil {
 		return http.StatusBadRequest, jiraError(err.Error())
@@ -577,7 +617,8 @@ func (f *Fake) search(r *http.Request, _ []byte) (int, any) {
 			hits = append(hits, i)
 		}
 	}
-	start := 0
+	start, _ := strconv.Atoi(q.Get("startAt")) // Data Center pages by startAt
+	start = min(max(start, 0), len(hits))
 	if tok := q.Get("nextPageToken"); tok != "" {
 		if start, err = strconv.Atoi(tok); err != nil || start < 0 || start > len(hits) {
 			return http.StatusBadRequest, jiraError("The provided next page token is invalid or expired.")
@@ -592,6 +633,9 @@ func (f *Fake) search(r *http.Request, _ []byte) (int, any) {
 	page := []map[string]any{}
 	for _, i := range hits[start:end] {
 		page = append(page, f.issueJSON(i, fields))
+	}
+	if f.dataCenter() {
+		return http.StatusOK, map[string]any{"issues": page, "startAt": start, "maxResults": size, "total": len(hits)}
 	}
 	out := map[string]any{"issues": page, "isLast": end == len(hits)}
 	if end < len(hits) {
@@ -673,6 +717,9 @@ func (f *Fake) issueJSON(i *Issue, fields []string) map[string]any {
 	}
 	if i.AssigneeAccountID != "" {
 		all["assignee"] = map[string]string{"accountId": i.AssigneeAccountID}
+	}
+	if i.AssigneeName != "" {
+		all["assignee"] = map[string]string{"name": i.AssigneeName}
 	}
 	picked := map[string]any{}
 	for _, name := range fields {
