@@ -1,7 +1,8 @@
 // Package githubtest is a GitHub test double for the REST calls the hub
 // makes, behind a server that validates every request against GitHub's
 // OpenAPI description. It keeps state like the real thing: hook deliveries
-// and their redeliveries, which it can really send to a hub.
+// and their redeliveries, which it can really send to a hub, and, once
+// EnableApp is called, a GitHub App's installation tokens and JWTs.
 package githubtest
 
 import (
@@ -63,6 +64,11 @@ type Fake struct {
 	writes []time.Time
 	// Collaborators may be assigned; GitHub answers 422 for anyone else.
 	Collaborators []string
+
+	// app, once enabled, makes every call need the App's credentials;
+	// tokens are the installation tokens minted, with their expiry.
+	app    *App
+	tokens map[string]time.Time
 }
 
 // FakeIssue is an issue the double keeps.
@@ -110,7 +116,15 @@ func New(t connectortest.TB, opts ...connectortest.Option) *Fake {
 	mux.HandleFunc("POST /orgs/{org}/hooks/{hook}/deliveries/{id}/attempts", func(w http.ResponseWriter, r *http.Request) {
 		f.attempt(w, r, "orgs/"+r.PathValue("org")+"/"+r.PathValue("hook"))
 	})
-	f.Contract = connectortest.NewContract(t, connectortest.Spec("api.github.com.trimmed.json"), mux, opts...)
+	mux.HandleFunc("POST /app/installations/{installation_id}/access_tokens", f.accessToken)
+	mux.HandleFunc("GET /app/hook/deliveries", func(w http.ResponseWriter, r *http.Request) { f.list(w, r, AppHook) })
+	mux.HandleFunc("POST /app/hook/deliveries/{id}/attempts", func(w http.ResponseWriter, r *http.Request) { f.attempt(w, r, AppHook) })
+	authed := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f.authenticated(w, r) {
+			mux.ServeHTTP(w, r)
+		}
+	})
+	f.Contract = connectortest.NewContract(t, connectortest.Spec("api.github.com.trimmed.json"), authed, opts...)
 	return f
 }
 
