@@ -178,12 +178,37 @@ type Notes struct {
 
 // GitHub configures the GitHub connector.
 type GitHub struct {
-	WebhookSecrets   []Secret `yaml:"webhook_secrets"`
-	Token            Secret   `yaml:"token"`
-	BaseURL          string   `yaml:"base_url"`
-	ReviewRepo       string   `yaml:"review_repo"`
-	Hooks            []Hook   `yaml:"hooks"`
-	CommentOnChanges bool     `yaml:"comment_on_changes"`
+	WebhookSecrets []Secret `yaml:"webhook_secrets"`
+	// Token or App is the identity the hub writes to GitHub with: a
+	// person's or a machine user's token, or a GitHub App installation.
+	Token            Secret     `yaml:"token"`
+	App              *GitHubApp `yaml:"app,omitempty"`
+	BaseURL          string     `yaml:"base_url"`
+	ReviewRepo       string     `yaml:"review_repo"`
+	Hooks            []Hook     `yaml:"hooks"`
+	CommentOnChanges bool       `yaml:"comment_on_changes"`
+}
+
+// GitHubApp is a GitHub App installed where the hub writes: its
+// installation tokens are minted from the App's private key, and
+// refreshed before they expire.
+type GitHubApp struct {
+	ID             int64 `yaml:"id"`
+	InstallationID int64 `yaml:"installation_id"`
+	// PrivateKeyFile is the App's private key (PEM), relative to the
+	// configuration file.
+	PrivateKeyFile string `yaml:"private_key_file"`
+}
+
+// Identity names how the hub writes to GitHub ("" when it cannot).
+func (g GitHub) Identity() string {
+	switch {
+	case g.App != nil:
+		return fmt.Sprintf("GitHub App %d (installation %d)", g.App.ID, g.App.InstallationID)
+	case g.Token.Value() != "":
+		return "github.token"
+	}
+	return ""
 }
 
 // Hook names a GitHub webhook whose failed deliveries the hub recovers:
@@ -192,6 +217,9 @@ type Hook struct {
 	Repo string `yaml:"repo"`
 	Org  string `yaml:"org"`
 	ID   int64  `yaml:"id"`
+	// App is the GitHub App's own webhook (github.app), which the hub
+	// sweeps without its being listed.
+	App bool `yaml:"-"`
 }
 
 // Jira flavours: Atlassian's cloud, or a site of one's own (Jira Data

@@ -101,8 +101,10 @@ func parse(file string, data []byte, lookupEnv func(string) (string, bool), stor
 		}
 	}
 	cfg.applyDefaults()
-	if t := cfg.Review.Template; t != "" && !filepath.IsAbs(t) {
-		cfg.Review.Template = filepath.Join(filepath.Dir(file), t)
+	for _, path := range []*string{&cfg.Review.Template, appKey(&cfg)} {
+		if path != nil && *path != "" && !filepath.IsAbs(*path) {
+			*path = filepath.Join(filepath.Dir(file), *path)
+		}
 	}
 	var problems []Problem
 	for _, p := range l.problems {
@@ -119,6 +121,15 @@ func parse(file string, data []byte, lookupEnv func(string) (string, bool), stor
 		return nil, &Error{File: file, Problems: problems}
 	}
 	return &cfg, nil
+}
+
+// appKey is where the GitHub App's private key file is named, if an App
+// is configured.
+func appKey(cfg *Config) *string {
+	if cfg.GitHub.App == nil {
+		return nil
+	}
+	return &cfg.GitHub.App.PrivateKeyFile
 }
 
 // coveredBy reports whether a problem at path was already reported at it
@@ -199,6 +210,9 @@ func (l *loader) check(n *yaml.Node, t reflect.Type, path string) {
 	}
 	if n.Tag == "!!null" {
 		return
+	}
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
 	}
 	switch {
 	case t == durationType:

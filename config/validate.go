@@ -91,6 +91,20 @@ func (c *Config) validate(unset map[string]string) []Problem {
 	v.baseURL("pagerduty.base_url", c.PagerDuty.BaseURL)
 	v.baseURL("pagerduty.events_url", c.PagerDuty.EventsURL)
 	v.baseURL("github.base_url", c.GitHub.BaseURL)
+	if a := c.GitHub.App; a != nil {
+		if a.ID <= 0 {
+			v.add("github.app.id", "want the App's id (its settings page: App ID)")
+		}
+		if a.InstallationID <= 0 {
+			v.add("github.app.installation_id", "want the installation's id (the number at the end of its settings URL)")
+		}
+		if a.PrivateKeyFile == "" {
+			v.add("github.app.private_key_file", "want the path of the App's private key (.pem)")
+		}
+		if c.GitHub.Token.Value() != "" {
+			v.add("github.token", "set github.token or github.app, not both")
+		}
+	}
 	v.baseURL("jira.base_url", c.Jira.BaseURL)
 	if c.GitHub.ReviewRepo != "" && !repoName.MatchString(c.GitHub.ReviewRepo) {
 		v.add("github.review_repo", "want owner/name, got %q", c.GitHub.ReviewRepo)

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/connectors/github"
 	"github.com/incidenthub/incidenthub/connectors/jira"
 	"github.com/incidenthub/incidenthub/internal/actions"
 	"github.com/incidenthub/incidenthub/internal/httpclient"
@@ -68,6 +69,13 @@ func newConfigCommand(g *globals) *cobra.Command {
 				}
 				template = fmt.Sprintf("%s (version %s)", cfg.Review.Template, t.Version)
 			}
+			if err := github.CheckApp(cfg.GitHub); err != nil {
+				return &config.Error{File: g.configPath, Problems: []config.Problem{{Path: "github.app.private_key_file", Msg: err.Error()}}}
+			}
+			identity := cfg.GitHub.Identity()
+			if identity == "" {
+				identity = "none (review docs wait, held: set github.token or github.app)"
+			}
 			var jiraLines []string
 			if online {
 				if jiraLines, err = checkJiraOnline(cmd.Context(), g.configPath, cfg); err != nil {
@@ -97,6 +105,7 @@ func newConfigCommand(g *globals) *cobra.Command {
 				api = "on"
 			}
 			fprintf(out, "  api: %s\n", api)
+			fprintf(out, "  github identity: %s\n", identity)
 			fprintf(out, "  review template: %s\n", template)
 			for _, l := range jiraLines {
 				fprintf(out, "  %s\n", l)

@@ -315,8 +315,7 @@ func TestChaos(t *testing.T) {
 	path, _ := testConfig(t, addr)
 	text, err := os.ReadFile(path)
 	require.NoError(t, err)
-	cfgText := strings.Replace(string(text), "pagerduty: {webhook_secrets:",
-		fmt.Sprintf("pagerduty: {api_token: pd-token, from_email: oncall@example.com, base_url: %q, webhook_secrets:", pdProxy.URL), 1)
+	cfgText := withPagerDutyNotes(string(text), pdProxy.URL)
 	cfgText = strings.Replace(cfgText, "{name: payments, pagerduty_service_ids: [PA2P440]}",
 		"{name: payments, pagerduty_service_ids: [PA2P440], github_repos: [acme/payments], jira_project: PAY}", 1)
 	cfgText += fmt.Sprintf(`github: {webhook_secrets: [%q], token: "gh-token", base_url: %q, review_repo: acme/incidents}

@@ -28,8 +28,7 @@ func followUpHub(t *testing.T, jobs string, edits ...func(cfg string) string) (p
 	path, _ = testConfig(t, addr)
 	cfgText, err := os.ReadFile(path)
 	require.NoError(t, err)
-	cfgText = []byte(strings.Replace(string(cfgText), "pagerduty: {webhook_secrets:",
-		fmt.Sprintf("pagerduty: {api_token: pd-token, from_email: oncall@example.com, base_url: %q, webhook_secrets:", pd.URL), 1))
+	cfgText = []byte(withPagerDutyNotes(string(cfgText), pd.URL))
 	cfgText = []byte(strings.Replace(string(cfgText), "{name: payments, pagerduty_service_ids: [PA2P440]}",
 		"{name: payments, pagerduty_service_ids: [PA2P440], jira_project: PAY}", 1))
 	cfgText = append(cfgText, fmt.Sprintf(`github: {webhook_secrets: [%q], token: "gh-token", base_url: %q, review_repo: acme/incidents}

@@ -147,8 +147,7 @@ func TestResolvedIncidentGetsOneReviewDoc(t *testing.T) {
 	path, _ := testConfig(t, addr)
 	cfgText, err := os.ReadFile(path)
 	require.NoError(t, err)
-	cfgText = []byte(strings.Replace(string(cfgText), "pagerduty: {webhook_secrets:",
-		fmt.Sprintf("pagerduty: {api_token: pd-token, from_email: oncall@example.com, base_url: %q, webhook_secrets:", pd.URL), 1))
+	cfgText = []byte(withPagerDutyNotes(string(cfgText), pd.URL))
 	cfgText = append(cfgText, fmt.Sprintf("github: {token: \"gh-token\", base_url: %q, review_repo: acme/incidents}\nreview: {open_after: 0s}\n", fake.URL)...)
 	require.NoError(t, os.WriteFile(path, cfgText, 0o600))
 

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -110,6 +111,13 @@ func cli(t *testing.T, args ...string) string {
 	cmd.SetErr(out)
 	require.NoError(t, cmd.Execute(), out.String())
 	return out.String()
+}
+
+// withPagerDutyNotes gives a test configuration PagerDuty's API, at the
+// double's URL, so that notes are written.
+func withPagerDutyNotes(cfg, url string) string {
+	return strings.Replace(cfg, "pagerduty: {webhook_secrets:",
+		fmt.Sprintf("pagerduty: {api_token: pd-token, from_email: oncall@example.com, base_url: %q, webhook_secrets:", url), 1)
 }
 
 // cliErr runs the command, which must fail, and returns its error.

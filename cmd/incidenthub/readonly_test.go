@@ -102,7 +102,7 @@ services:
 	// is held, with the reason the running hub recorded on it.
 	require.Eventually(t, func() bool {
 		// The reason is never cut: under its row when it does not fit.
-		return regexp.MustCompile(`(?m)^\d+\s+github.review_doc\s+INC-1\s+scheduled\s+\d+\s+\S+ \S+\n    held: github.token is not set$`).
+		return regexp.MustCompile(`(?m)^\d+\s+github.review_doc\s+INC-1\s+scheduled\s+\d+\s+\S+ \S+\n    held: github.token \(or github.app\) is not set$`).
 			MatchString(cli(t, "actions", "list", "--config", readPath))
 	}, 10*time.Second, 50*time.Millisecond)
 	for _, list := range []string{"actions", "deliveries", "incidents", "changes", "followups"} {
@@ -118,7 +118,7 @@ services:
 	require.NoError(t, json.Unmarshal([]byte(cli(t, "actions", "list", "--json", "--config", readPath)), &jobs))
 	require.Equal(t, "github.review_doc", jobs.Jobs[0].Kind)
 	require.Equal(t, "INC-1", jobs.Jobs[0].Incident)
-	require.Equal(t, "held: github.token is not set", jobs.Jobs[0].Why)
+	require.Equal(t, "held: github.token (or github.app) is not set", jobs.Jobs[0].Why)
 	// The review doc is previewed without GitHub, token or not.
 	preview := cli(t, "incidents", "review", "INC-1", "--preview", "--config", readPath)
 	require.True(t, strings.HasPrefix(preview, "<!-- incidenthub:incident INC-1 "), preview)

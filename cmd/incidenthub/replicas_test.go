@@ -151,8 +151,7 @@ func TestReplicasShareOneStorm(t *testing.T) {
 	path, _ := testConfig(t, freeAddr(t))
 	text, err := os.ReadFile(path)
 	require.NoError(t, err)
-	text = []byte(strings.Replace(string(text), "pagerduty: {webhook_secrets:",
-		fmt.Sprintf("pagerduty: {api_token: pd-token, from_email: oncall@example.com, base_url: %q, webhook_secrets:", pd.URL), 1))
+	text = []byte(withPagerDutyNotes(string(text), pd.URL))
 	text = append(text, fmt.Sprintf("github: {token: \"gh-token\", base_url: %q, review_repo: acme/incidents}\n"+
 		"review: {open_after: 0s}\njobs: {timeout: 10s, rescue_after: 10s}\nprocessing: {lease: 6s}\n", fake.URL)...)
 	require.NoError(t, os.WriteFile(path, text, 0o600))

@@ -245,7 +245,7 @@ func TestReviewDocHeldWithoutCredentials(t *testing.T) {
 	sendResolvedPage(t, path, base)
 	waitIncident(t, base, "INC-1", 3)
 	require.Eventually(t, func() bool {
-		return strings.Contains(cli(t, "actions", "list", "--config", path), "held: github.token is not set")
+		return strings.Contains(cli(t, "actions", "list", "--config", path), "held: github.token (or github.app) is not set")
 	}, 10*time.Second, 50*time.Millisecond)
 	out := cli(t, "actions", "list", "--config", path)
 	require.Regexp(t, `(?m)^\d+\s+github.review_doc\s+INC-1\s+scheduled\s+`, out)
@@ -383,7 +383,7 @@ func TestSampleTellsOneStory(t *testing.T) {
 	require.True(t, at("change") == 0 && at("change") < at("page.triggered") && at("page.triggered") < at("page.acknowledged") &&
 		at("page.acknowledged") < at("page.resolved"), "the deploy, then the page's story: %v", kinds)
 	require.Eventually(t, func() bool {
-		return regexp.MustCompile(`(?m)^\d+\s+github.review_doc\s+INC-1\s+\S+.*\n    held: github.token is not set$`).
+		return regexp.MustCompile(`(?m)^\d+\s+github.review_doc\s+INC-1\s+\S+.*\n    held: github.token \(or github.app\) is not set$`).
 			MatchString(cli(t, "actions", "list", "--config", path))
 	}, 10*time.Second, 50*time.Millisecond, "its review queued, and held without a token")
 
@@ -391,7 +391,7 @@ func TestSampleTellsOneStory(t *testing.T) {
 	// reviews; and the exposition passes promtool's lint (promlint).
 	metrics := httpGet(t, base+"/metrics")
 	require.Regexp(t, `(?m)^incidenthub_build_info\{commit="[^"]+",goversion="go[^"]+",version="[^"]+"\} 1$`, metrics)
-	require.Contains(t, metrics, `incidenthub_jobs{kind="github.review_doc",reason="github.token is not set",state="held"} 1`)
+	require.Contains(t, metrics, `incidenthub_jobs{kind="github.review_doc",reason="github.token (or github.app) is not set",state="held"} 1`)
 	require.Contains(t, metrics, `incidenthub_reviews{state="overdue"} 0`)
 	problems, err := promlint.New(strings.NewReader(metrics)).Lint()
 	require.NoError(t, err)

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"os"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -30,8 +29,7 @@ func BenchmarkTriageNoteLatency(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg := strings.Replace(string(text), "pagerduty: {webhook_secrets:",
-		fmt.Sprintf("pagerduty: {api_token: pd-token, from_email: oncall@example.com, base_url: %q, webhook_secrets:", pd.URL), 1)
+	cfg := withPagerDutyNotes(string(text), pd.URL)
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		b.Fatal(err)
 	}

@@ -82,14 +82,14 @@ type Reporter interface {
 }
 
 // heldWithout is why a GitHub job built without a client waits.
-const heldWithout = "github.token or github.review_repo is not set"
+const heldWithout = "github.token (or github.app) or github.review_repo is not set"
 
 // ReviewHeld says why GitHub jobs cannot run with this configuration, or
 // "" when they can.
 func ReviewHeld(cfg config.GitHub) string {
 	switch {
-	case cfg.Token.Value() == "":
-		return "github.token is not set"
+	case cfg.Identity() == "":
+		return "github.token (or github.app) is not set"
 	case cfg.ReviewRepo == "":
 		return "github.review_repo is not set"
 	}

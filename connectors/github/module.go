@@ -6,10 +6,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/bradleyfalzon/ghinstallation/v2"
 	gh "github.com/google/go-github/v60/github"
+	// The option type ghinstallation takes is its own go-github's.
+	ghinstall "github.com/google/go-github/v88/github"
 	"go.uber.org/fx"
 
 	"github.com/incidenthub/incidenthub/config"
@@ -74,9 +78,72 @@ func routes(cfg config.GitHub, intake config.Intake, budget *inbox.Budget, w *in
 
 // NewClient returns a go-github client for the configuration: api.github.com,
 // or base_url, the REST root as given (GitHub Enterprise:
-// https://ghe.example.com/api/v3; a test server: its URL).
+// https://ghe.example.com/api/v3; a test server: its URL). It writes as
+// github.token, or as the GitHub App's installation (github.app), whose
+// tokens ghinstallation mints from the App's key, through hc's transport
+// too, and refreshes before they expire.
 func NewClient(cfg config.GitHub, hc *http.Client) (*gh.Client, error) {
+	if hc == nil {
+		hc = &http.Client{}
+	}
 	c := gh.NewClient(hc).WithAuthToken(cfg.Token.Value())
+	if cfg.App != nil {
+		itr, err := ghinstallation.NewKeyFromFile(transport(hc), cfg.App.ID, cfg.App.InstallationID, cfg.App.PrivateKeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("github.app.private_key_file: %w", err)
+		}
+		itr.BaseURL = apiRoot(cfg)
+		// Without options ghinstallation sends a JSON null, which GitHub's
+		// description does not allow for the body; ask for the
+		// installation's permissions as they are.
+		itr.InstallationTokenOptions = &ghinstall.InstallationTokenOptions{}
+		authed := *hc
+		authed.Transport = itr
+		c = gh.NewClient(&authed)
+	}
+	return withBaseURL(c, cfg)
+}
+
+// NewAppClient returns a go-github client that authenticates as the
+// GitHub App itself (a JWT signed with its key), for what only the App
+// may do: list and redeliver its own webhook's deliveries.
+func NewAppClient(cfg config.GitHub, hc *http.Client) (*gh.Client, error) {
+	atr, err := ghinstallation.NewAppsTransportKeyFromFile(transport(hc), cfg.App.ID, cfg.App.PrivateKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("github.app.private_key_file: %w", err)
+	}
+	atr.BaseURL = apiRoot(cfg)
+	authed := *hc
+	authed.Transport = atr
+	return withBaseURL(gh.NewClient(&authed), cfg)
+}
+
+// CheckApp reads and parses the App's private key, for config check.
+func CheckApp(cfg config.GitHub) error {
+	if cfg.App == nil {
+		return nil
+	}
+	_, err := NewAppClient(cfg, &http.Client{})
+	return err
+}
+
+func transport(hc *http.Client) http.RoundTripper {
+	if hc.Transport == nil {
+		return http.DefaultTransport
+	}
+	return hc.Transport
+}
+
+// apiRoot is the REST root, without its trailing slash, as ghinstallation
+// takes it.
+func apiRoot(cfg config.GitHub) string {
+	if cfg.BaseURL == "" {
+		return "https://api.github.com"
+	}
+	return strings.TrimSuffix(cfg.BaseURL, "/")
+}
+
+func withBaseURL(c *gh.Client, cfg config.GitHub) (*gh.Client, error) {
 	if cfg.BaseURL == "" {
 		return c, nil
 	}
@@ -90,17 +157,28 @@ func NewClient(cfg config.GitHub, hc *http.Client) (*gh.Client, error) {
 
 func runSweeper(lc fx.Lifecycle, cfg config.GitHub, stored DeliveryLookup, db *store.Store, gate *WriteGate, log *slog.Logger) error {
 	switch {
-	case len(cfg.Hooks) == 0:
+	case len(cfg.Hooks) == 0 && cfg.App == nil:
 		return nil
-	case cfg.Token.Value() == "":
-		log.Warn("GitHub delivery recovery is off: github.hooks are listed but github.token is empty")
+	case cfg.Identity() == "":
+		log.Warn("GitHub delivery recovery is off: github.hooks are listed but neither github.token nor github.app is set")
 		return nil
 	}
-	client, err := NewClient(cfg, &http.Client{Timeout: 30 * time.Second})
+	hc := &http.Client{Timeout: 30 * time.Second}
+	client, err := NewClient(cfg, hc)
 	if err != nil {
 		return err
 	}
-	s := NewSweeper(client, cfg.Hooks, stored, gate, log)
+	hooks := cfg.Hooks
+	var app *gh.Client
+	if cfg.App != nil {
+		// The App's own webhook: its deliveries are listed with the
+		// App's JWT, not an installation token.
+		if app, err = NewAppClient(cfg, hc); err != nil {
+			return err
+		}
+		hooks = append(slices.Clip(hooks), config.Hook{App: true})
+	}
+	s := NewSweeper(client, app, hooks, stored, gate, log)
 	// One replica sweeps: GitHub's redeliveries are not free, and each
 	// replica would ask for the same ones.
 	lease := db.Lease("github-sweeper", sweepInterval)

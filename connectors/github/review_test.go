@@ -235,7 +235,7 @@ func TestReviewDocHeldWithoutToken(t *testing.T) {
 	cfg := reviewConfig("http://unused.invalid")
 	cfg.GitHub.Token = ""
 	w := github.NewReviewWorker(docs(cfg), nil, nil, nil, slog.New(slog.DiscardHandler))
-	require.Equal(t, "github.token is not set", github.ReviewHeld(cfg.GitHub))
+	require.Equal(t, "github.token (or github.app) is not set", github.ReviewHeld(cfg.GitHub))
 	err := w.Work(context.Background(), &river.Job[github.ReviewDocArgs]{JobRow: &rivertype.JobRow{}, Args: github.ReviewDocArgs{IncidentID: 1}})
 	var snooze *river.JobSnoozeError
 	require.ErrorAs(t, err, &snooze)

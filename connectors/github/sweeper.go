@@ -47,6 +47,9 @@ type DeliveryLookup interface {
 // hooks that the hub never stored.
 type Sweeper struct {
 	client *gh.Client
+	// app authenticates as the GitHub App, for its own webhook; nil
+	// without one.
+	app    *gh.Client
 	hooks  []config.Hook
 	stored DeliveryLookup
 	log    *slog.Logger
@@ -56,9 +59,9 @@ type Sweeper struct {
 
 // NewSweeper returns a sweeper over the client; its redeliveries go
 // through gate, shared with every other GitHub write of the token.
-func NewSweeper(client *gh.Client, hooks []config.Hook, stored DeliveryLookup, gate *WriteGate, log *slog.Logger) *Sweeper {
+func NewSweeper(client, app *gh.Client, hooks []config.Hook, stored DeliveryLookup, gate *WriteGate, log *slog.Logger) *Sweeper {
 	return &Sweeper{
-		client: client, hooks: hooks, stored: stored, now: time.Now, gate: gate,
+		client: client, app: app, hooks: hooks, stored: stored, now: time.Now, gate: gate,
 		log: log.With("component", "github-sweeper"),
 	}
 }
@@ -175,6 +178,9 @@ func (s *Sweeper) failedDeliveries(ctx context.Context, h config.Hook) ([]*attem
 }
 
 func (s *Sweeper) list(ctx context.Context, h config.Hook, opts *gh.ListCursorOptions) ([]*gh.HookDelivery, *gh.Response, error) {
+	if h.App {
+		return s.app.Apps.ListHookDeliveries(ctx, opts)
+	}
 	if h.Org != "" {
 		return s.client.Organizations.ListHookDeliveries(ctx, h.Org, h.ID, opts)
 	}
@@ -187,9 +193,12 @@ func (s *Sweeper) list(ctx context.Context, h config.Hook, opts *gh.ListCursorOp
 func (s *Sweeper) redeliver(ctx context.Context, h config.Hook, deliveryID int64) error {
 	return s.gate.do(ctx, func() error {
 		var err error
-		if h.Org != "" {
+		switch {
+		case h.App:
+			_, _, err = s.app.Apps.RedeliverHookDelivery(ctx, deliveryID)
+		case h.Org != "":
 			_, _, err = s.client.Organizations.RedeliverHookDelivery(ctx, h.Org, h.ID, deliveryID)
-		} else {
+		default:
 			owner, repo, _ := strings.Cut(h.Repo, "/")
 			_, _, err = s.client.Repositories.RedeliverHookDelivery(ctx, owner, repo, h.ID, deliveryID)
 		}
@@ -208,6 +217,9 @@ func isRateLimit(err error) bool {
 }
 
 func hookName(h config.Hook) string {
+	if h.App {
+		return "the GitHub App's webhook"
+	}
 	if h.Org != "" {
 		return fmt.Sprintf("org %s #%d", h.Org, h.ID)
 	}

@@ -52,7 +52,7 @@ func TestSweeperRedeliversWhatTheHubMissed(t *testing.T) {
 	var slept []time.Duration
 	gate := github.NewWriteGate()
 	github.SetGateSleep(gate, func(_ context.Context, d time.Duration) { slept = append(slept, d) })
-	s := github.NewSweeper(fake.Client(t), []config.Hook{{Repo: "acme/payments", ID: 7}, {Org: "acme", ID: 9}},
+	s := github.NewSweeper(fake.Client(t), nil, []config.Hook{{Repo: "acme/payments", ID: 7}, {Org: "acme", ID: 9}},
 		storedGUIDs{"stored-anyway": true}, gate, slog.New(slog.DiscardHandler))
 
 	res, err := s.Sweep(context.Background())
@@ -78,7 +78,7 @@ func TestSweeperIsIdempotentAcrossSweeps(t *testing.T) {
 	t.Parallel()
 	fake := githubtest.New(t)
 	fake.Add(githubtest.RepoHook("acme/payments", 7), githubtest.Delivery{GUID: "g", Event: "push", StatusCode: 500, DeliveredAt: time.Now()})
-	s := github.NewSweeper(fake.Client(t), []config.Hook{{Repo: "acme/payments", ID: 7}}, storedGUIDs{}, noWait(), slog.New(slog.DiscardHandler))
+	s := github.NewSweeper(fake.Client(t), nil, []config.Hook{{Repo: "acme/payments", ID: 7}}, storedGUIDs{}, noWait(), slog.New(slog.DiscardHandler))
 	for range 3 {
 		_, err := s.Sweep(context.Background())
 		require.NoError(t, err)
@@ -92,7 +92,7 @@ func TestSweeperBoundsRetries(t *testing.T) {
 	fake := githubtest.New(t)
 	fake.RedeliveryStatus = http.StatusServiceUnavailable
 	fake.Add(githubtest.RepoHook("acme/payments", 7), githubtest.Delivery{GUID: "g", Event: "push", StatusCode: 503, DeliveredAt: time.Now()})
-	s := github.NewSweeper(fake.Client(t), []config.Hook{{Repo: "acme/payments", ID: 7}}, storedGUIDs{}, noWait(), slog.New(slog.DiscardHandler))
+	s := github.NewSweeper(fake.Client(t), nil, []config.Hook{{Repo: "acme/payments", ID: 7}}, storedGUIDs{}, noWait(), slog.New(slog.DiscardHandler))
 	for range 5 {
 		_, err := s.Sweep(context.Background())
 		require.NoError(t, err)
@@ -105,7 +105,7 @@ func TestSweeperStopsAtTheRateLimit(t *testing.T) {
 	t.Parallel()
 	fake := githubtest.New(t)
 	fake.RateLimited = true
-	s := github.NewSweeper(fake.Client(t), []config.Hook{{Repo: "a/b", ID: 1}, {Repo: "c/d", ID: 2}}, storedGUIDs{}, noWait(), slog.New(slog.DiscardHandler))
+	s := github.NewSweeper(fake.Client(t), nil, []config.Hook{{Repo: "a/b", ID: 1}, {Repo: "c/d", ID: 2}}, storedGUIDs{}, noWait(), slog.New(slog.DiscardHandler))
 	_, err := s.Sweep(context.Background())
 	require.ErrorContains(t, err, "rate limit")
 	require.Len(t, fake.Requests(), 1, "the limit is per token: no further calls")
