@@ -12,8 +12,6 @@ package config
 
 import (
 	"fmt"
-	"io"
-	"log/slog"
 	"strings"
 	"time"
 )
@@ -360,29 +358,3 @@ func (c *Config) applyDefaults() {
 		}
 	}
 }
-
-// Secret is a credential. It never prints, logs or marshals its value.
-type Secret string
-
-const redacted = "<secret>"
-
-// Value returns the secret itself, for the few places that must use it.
-func (s Secret) Value() string { return string(s) }
-
-// String implements fmt.Stringer without revealing the value.
-func (s Secret) String() string { return redacted }
-
-// GoString keeps %#v from revealing the value.
-func (s Secret) GoString() string { return redacted }
-
-// Format keeps every other verb (%d, %x, %q…) from revealing the value.
-func (s Secret) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, redacted) }
-
-// LogValue implements slog.LogValuer.
-func (s Secret) LogValue() slog.Value { return slog.StringValue(redacted) }
-
-// MarshalYAML implements yaml.Marshaler.
-func (s Secret) MarshalYAML() (any, error) { return redacted, nil }
-
-// MarshalText implements encoding.TextMarshaler (JSON included).
-func (s Secret) MarshalText() ([]byte, error) { return []byte(redacted), nil }

@@ -84,14 +84,14 @@ func TestParseExample(t *testing.T) {
 				Synchronous: "full",
 			},
 			Intake: config.Intake{MaxBodyBytes: 5 << 20, MaxBytesInFlight: 32 << 20},
-			API:    config.API{Tokens: []config.Secret{"api-token"}},
+			API:    config.API{Tokens: config.Secrets("api-token")},
 			PagerDuty: config.PagerDuty{
-				WebhookSecrets: []config.Secret{"pd-secret"},
+				WebhookSecrets: config.Secrets("pd-secret"),
 				FromEmail:      "oncall@example.com",
 				Notes:          config.Notes{Triage: true, LiveChanges: true}, // defaults
 			},
-			GitHub: config.GitHub{WebhookSecrets: []config.Secret{"gh-secret"}, ReviewRepo: "acme/incidents"},
-			Jira:   config.Jira{WebhookSecrets: []config.Secret{"jira-secret"}, Flavor: config.JiraCloud, SearchLag: 30 * time.Second},
+			GitHub: config.GitHub{WebhookSecrets: config.Secrets("gh-secret"), ReviewRepo: "acme/incidents"},
+			Jira:   config.Jira{WebhookSecrets: config.Secrets("jira-secret"), Flavor: config.JiraCloud, SearchLag: 30 * time.Second},
 			Severities: []config.Severity{
 				{
 					Name:                "SEV1",
@@ -185,7 +185,7 @@ func TestParseGood(t *testing.T) {
 			DeployEnvironments:  []string{"production"}, // default
 			JiraProject:         "PAY",
 			JiraIssueType:       "Task", // default
-			PagerDutyRoutingKey: "R0UT1NGKEY0PAYMENTS0000000000001",
+			PagerDutyRoutingKey: config.NewSecret("R0UT1NGKEY0PAYMENTS0000000000001"),
 		},
 		{
 			Name:                "checkout",
@@ -194,7 +194,7 @@ func TestParseGood(t *testing.T) {
 			DeployEnvironments:  []string{"staging", "production"},
 			JiraProject:         "CHK",
 			JiraIssueType:       "Bug",
-			PagerDutyRoutingKey: "R0UT1NGKEY0CHECKOUT0000000000002",
+			PagerDutyRoutingKey: config.NewSecret("R0UT1NGKEY0CHECKOUT0000000000002"),
 		},
 	}, cfg.Services)
 }
@@ -244,7 +244,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			file: "conf.unknown-nested-key.yaml",
 			path: "services[1].pagerduty_service_id",
-			msg:  "unknown key (known: deploy_environments, deploy_workflows, github_repos, jira_fields, jira_issue_type, jira_project, name, pagerduty_routing_key, pagerduty_service_ids, playbook)",
+			msg:  "unknown key (known: deploy_environments, deploy_workflows, github_repos, jira_fields, jira_issue_type, jira_project, name, pagerduty_routing_key, pagerduty_routing_key_file, pagerduty_service_ids, playbook)",
 		},
 		{
 			file: "conf.duration-wrong-type.yaml",
@@ -570,7 +570,7 @@ services:
 
 			cfg, err := config.Parse("env.yaml", fmt.Appendf(nil, doc, tc.secret), lookup(tc.env))
 			require.NoError(t, err)
-			require.Equal(t, []config.Secret{config.Secret(tc.want)}, cfg.PagerDuty.WebhookSecrets)
+			require.Equal(t, config.Secrets(tc.want), cfg.PagerDuty.WebhookSecrets)
 
 			// The document keeps its structure.
 			require.Equal(t, ":9090", cfg.Listen)
@@ -687,10 +687,10 @@ func TestParseForStore(t *testing.T) {
 		require.Equal(t, config.Storage{Driver: config.DriverSQLite, DSN: "file:data/incidenthub.db", Synchronous: "full"}, cfg.Storage)
 		// What named an unset variable is empty, and an empty secret
 		// verifies nothing.
-		require.Equal(t, []config.Secret{""}, cfg.PagerDuty.WebhookSecrets)
-		require.Equal(t, []config.Secret{""}, cfg.GitHub.WebhookSecrets)
-		require.Equal(t, []config.Secret{""}, cfg.Jira.WebhookSecrets)
-		require.Equal(t, []config.Secret{""}, cfg.API.Tokens)
+		require.Equal(t, config.Secrets(""), cfg.PagerDuty.WebhookSecrets)
+		require.Equal(t, config.Secrets(""), cfg.GitHub.WebhookSecrets)
+		require.Equal(t, config.Secrets(""), cfg.Jira.WebhookSecrets)
+		require.Equal(t, config.Secrets(""), cfg.API.Tokens)
 		require.Len(t, cfg.Services, 2)
 
 		// Parse still wants them all (TestParseExample lists them).
@@ -711,7 +711,7 @@ correlation: {merge_window: "${MERGE_WINDOW}"}
 		require.Equal(t, "file:/var/lib/hub/hub.db", cfg.Storage.DSN)
 		require.Empty(t, cfg.Listen)
 		// Empty, never the guessable remainder "pre-".
-		require.Equal(t, []config.Secret{"", "old"}, cfg.PagerDuty.WebhookSecrets)
+		require.Equal(t, config.Secrets("", "old"), cfg.PagerDuty.WebhookSecrets)
 		require.Empty(t, cfg.PagerDuty.APIToken.Value())
 		require.Equal(t, 30*time.Minute, cfg.Correlation.MergeWindow, "the default stays")
 	})
@@ -747,7 +747,7 @@ correlation: {merge_window: "${MERGE_WINDOW}"}
 		{
 			name: "UnknownKey",
 			doc:  "jira: {webhook_secret: [\"${JIRA_SECRET}\"]}",
-			want: config.Problem{Path: "jira.webhook_secret", Msg: "unknown key (known: api_token, base_url, email, flavor, search_lag, webhook_secrets)"},
+			want: config.Problem{Path: "jira.webhook_secret", Msg: "unknown key (known: api_token, api_token_file, base_url, email, flavor, search_lag, webhook_secrets, webhook_secrets_file)"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -892,7 +892,7 @@ func TestSecretsNeverPrint(t *testing.T) {
 func TestSecret(t *testing.T) {
 	t.Parallel()
 
-	secret := config.Secret("hunter2")
+	secret := config.NewSecret("hunter2")
 	require.Equal(t, "hunter2", secret.Value())
 
 	for _, tc := range []struct {
@@ -1248,4 +1248,50 @@ services:
 
 	_, err = config.Parse("fields.yaml", []byte("services: [{name: payments, jira_fields: [a]}]\n"+oneSeverity), lookup(nil))
 	require.Equal(t, "services[0].jira_fields", requireProblems(t, err)[0].Path)
+}
+
+// Secrets may come from files, relative to the configuration file; a file
+// read again after it changed gives every copy of the secret its new
+// value, and one that cannot be read keeps the old.
+func TestSecretFiles(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	write := func(name, value string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(value), 0o600))
+	}
+	write("pd-old", "old-secret\n")
+	write("pd-new", "new-secret\n")
+	write("jira", "jira-token")
+	cfg, err := config.Parse(filepath.Join(dir, "hub.yaml"), []byte(`
+pagerduty: {webhook_secrets: [inline-secret, {file: pd-old}], webhook_secrets_file: pd-new}
+jira: {base_url: "https://acme.atlassian.net", email: bot@example.com, api_token_file: jira}
+`+oneSeverity), lookup(nil))
+	require.NoError(t, err)
+	var values []string
+	for _, s := range cfg.PagerDuty.WebhookSecrets {
+		values = append(values, s.Value())
+	}
+	require.Equal(t, []string{"inline-secret", "old-secret", "new-secret"}, values, "a trailing line break is not part of a secret")
+	require.Equal(t, "jira-token", cfg.Jira.APIToken.Value())
+	require.ElementsMatch(t, []string{filepath.Join(dir, "pd-old"), filepath.Join(dir, "pd-new"), filepath.Join(dir, "jira")}, cfg.SecretFiles())
+
+	copied := cfg.Jira // as fx hands sections out
+	write("jira", "rotated-token\n")
+	write("pd-old", "") // half-written: kept as it was
+	changed, err := cfg.ReloadSecrets()
+	require.ErrorContains(t, err, "pd-old is empty")
+	require.Equal(t, []string{filepath.Join(dir, "jira")}, changed)
+	require.Equal(t, "rotated-token", copied.APIToken.Value(), "every copy sees the rotation")
+	require.Equal(t, "old-secret", cfg.PagerDuty.WebhookSecrets[1].Value())
+
+	_, err = config.Parse(filepath.Join(dir, "hub.yaml"), []byte(`
+jira: {api_token: x, api_token_file: jira}
+github: {token_file: missing}
+`+oneSeverity), lookup(nil))
+	problems := map[string]string{}
+	for _, p := range requireProblems(t, err) {
+		problems[p.Path] = p.Msg
+	}
+	require.Equal(t, "set api_token or api_token_file, not both", problems["jira.api_token_file"])
+	require.Contains(t, problems["github.token"], "missing: no such file")
 }

@@ -88,7 +88,8 @@ func parse(file string, data []byte, lookupEnv func(string) (string, bool), stor
 		return nil, &Error{File: file, Problems: []Problem{{Msg: err.Error()}}}
 	}
 	cfg := Default()
-	l := loader{lookupEnv: lookupEnv, unset: map[string]string{}, storeOnly: storeOnly, skipped: map[string]bool{}}
+	l := loader{lookupEnv: lookupEnv, unset: map[string]string{}, storeOnly: storeOnly, skipped: map[string]bool{},
+		dir: filepath.Dir(file)}
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		doc := root.Content[0]
 		l.expand(doc, "")
@@ -153,6 +154,9 @@ type loader struct {
 	// skipped holds the key paths of the values that named one.
 	storeOnly bool
 	skipped   map[string]bool
+	// dir is the configuration file's directory: relative paths in it
+	// are relative to it.
+	dir string
 }
 
 func (l *loader) add(path, format string, args ...any) {
@@ -215,6 +219,8 @@ func (l *loader) check(n *yaml.Node, t reflect.Type, path string) {
 		t = t.Elem()
 	}
 	switch {
+	case t == secretType:
+		l.checkSecret(n, path)
 	case t == durationType:
 		var d time.Duration
 		if n.Kind != yaml.ScalarNode || n.Decode(&d) != nil {
@@ -226,11 +232,12 @@ func (l *loader) check(n *yaml.Node, t reflect.Type, path string) {
 			return
 		}
 		fields := yamlFields(t)
+		l.secretFiles(n, fields, path)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			key := n.Content[i].Value
 			f, ok := fields[key]
 			if !ok {
-				l.add(join(path, key), "unknown key (known: %s)", strings.Join(sortedKeys(fields), ", "))
+				l.add(join(path, key), "unknown key (known: %s)", strings.Join(knownKeys(fields), ", "))
 				continue
 			}
 			l.check(n.Content[i+1], f.Type, join(path, key))
@@ -261,6 +268,76 @@ func (l *loader) check(n *yaml.Node, t reflect.Type, path string) {
 		if err := n.Decode(reflect.New(t).Interface()); err != nil {
 			l.add(path, "want a %s, got %q", t.Kind(), n.Value)
 		}
+	}
+}
+
+// knownKeys are the keys a mapping of these fields may have: a secret's
+// `<key>_file` too.
+func knownKeys(fields map[string]reflect.StructField) []string {
+	keys := sortedKeys(fields)
+	for _, k := range sortedKeys(fields) {
+		if t := fields[k].Type; t == secretType || t == reflect.SliceOf(secretType) {
+			keys = append(keys, k+"_file")
+		}
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// secretFiles rewrites each `<key>_file: path` whose <key> is a secret (or
+// a list of secrets) to the {file: path} form Secret decodes: the secret
+// is read from the file, and again when it is rotated.
+func (l *loader) secretFiles(n *yaml.Node, fields map[string]reflect.StructField, path string) {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		base, ok := strings.CutSuffix(n.Content[i].Value, "_file")
+		f, known := fields[base]
+		if !ok || !known || (f.Type != secretType && f.Type != reflect.SliceOf(secretType)) {
+			continue
+		}
+		ref := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{
+			{Kind: yaml.ScalarNode, Tag: "!!str", Value: "file"}, n.Content[i+1]}}
+		var given *yaml.Node
+		for j := 0; j+1 < len(n.Content); j += 2 {
+			if n.Content[j].Value == base {
+				given = n.Content[j+1]
+			}
+		}
+		switch {
+		case given != nil && f.Type == secretType:
+			l.add(join(path, n.Content[i].Value), "set %s or %s, not both", base, n.Content[i].Value)
+			n.Content = append(n.Content[:i], n.Content[i+2:]...)
+			i -= 2
+			continue
+		case given != nil && given.Kind == yaml.SequenceNode:
+			// One more secret in the list (a rotation in progress).
+			given.Content = append(given.Content, ref)
+			n.Content = append(n.Content[:i], n.Content[i+2:]...)
+			i -= 2
+			continue
+		case f.Type != secretType:
+			ref = &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: []*yaml.Node{ref}}
+		}
+		n.Content[i].Value, n.Content[i+1] = base, ref
+	}
+}
+
+// checkSecret checks a secret: a value, or {file: path}, whose file (a
+// path relative to the configuration file's directory) must be readable
+// and not empty.
+func (l *loader) checkSecret(n *yaml.Node, path string) {
+	if n.Kind == yaml.ScalarNode {
+		return
+	}
+	if n.Kind != yaml.MappingNode || len(n.Content) != 2 || n.Content[0].Value != "file" || n.Content[1].Kind != yaml.ScalarNode {
+		l.add(path, "want a secret, or {file: path}")
+		return
+	}
+	file := n.Content[1]
+	if file.Value != "" && !filepath.IsAbs(file.Value) {
+		file.Value = filepath.Join(l.dir, file.Value)
+	}
+	if _, err := readSecretFile(file.Value); err != nil {
+		l.add(path, "%v", err)
 	}
 }
 

@@ -77,7 +77,7 @@ func startBenchHub(b *testing.B, storage config.Storage) string {
 	b.Helper()
 	cfg := config.Default()
 	cfg.Listen, cfg.Storage = "127.0.0.1:0", storage
-	cfg.PagerDuty.WebhookSecrets = []config.Secret{testSecret}
+	cfg.PagerDuty.WebhookSecrets = config.Secrets(testSecret)
 	cfg.Severities = []config.Severity{{Name: "SEV2", PagerDutyPriorities: []string{"P2"}, Urgency: "high", Review: "none"}}
 	cfg.Services = []config.Service{{Name: "payments", PagerDutyServiceIDs: []string{"PA2P440"}}}
 	var srv *httpserver.Server

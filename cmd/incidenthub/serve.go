@@ -24,6 +24,7 @@ import (
 	"github.com/incidenthub/incidenthub/internal/metrics"
 	"github.com/incidenthub/incidenthub/internal/pipeline"
 	"github.com/incidenthub/incidenthub/internal/retention"
+	"github.com/incidenthub/incidenthub/internal/secretwatch"
 	"github.com/incidenthub/incidenthub/internal/store"
 )
 
@@ -86,6 +87,7 @@ func appOptions(cfg *config.Config, log *slog.Logger) fx.Option {
 			return l
 		}),
 		config.Module,
+		secretwatch.Module,
 		metrics.Module,
 		fx.Invoke(func(m *metrics.Metrics) { m.RegisterBuild(metrics.Build{Version: version, Commit: commitOf()}) }),
 		store.Module,

@@ -10,7 +10,7 @@ import (
 )
 
 func FuzzVerifier(f *testing.F) {
-	connectortest.FuzzVerifier(f, github.NewVerifier([]config.Secret{"fuzz-secret"}), github.SignatureHeader,
+	connectortest.FuzzVerifier(f, github.NewVerifier(config.Secrets("fuzz-secret")), github.SignatureHeader,
 		"fuzz-secret", "sha256=00", github.Sign, connectortest.Fixtures(f, "github"))
 }
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/internal/api"
+	"github.com/incidenthub/incidenthub/internal/httpclient"
 	"github.com/incidenthub/incidenthub/internal/httpserver"
 	"github.com/incidenthub/incidenthub/internal/hubevent"
 	"github.com/incidenthub/incidenthub/internal/inbox"
@@ -86,7 +87,8 @@ func NewClient(cfg config.GitHub, hc *http.Client) (*gh.Client, error) {
 	if hc == nil {
 		hc = &http.Client{}
 	}
-	c := gh.NewClient(hc).WithAuthToken(cfg.Token.Value())
+	token := cfg.Token
+	c := gh.NewClient(httpclient.Authorized(hc, func(h http.Header) { h.Set("Authorization", "Bearer "+token.Value()) }))
 	if cfg.App != nil {
 		itr, err := ghinstallation.NewKeyFromFile(transport(hc), cfg.App.ID, cfg.App.InstallationID, cfg.App.PrivateKeyFile)
 		if err != nil {

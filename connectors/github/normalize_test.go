@@ -166,7 +166,7 @@ func TestNormalizeMalformed(t *testing.T) {
 func TestVerifier(t *testing.T) {
 	t.Parallel()
 	body := readFixture(t, "deployment.created.json")
-	v := github.NewVerifier([]config.Secret{"new", "old"})
+	v := github.NewVerifier(config.Secrets("new", "old"))
 	for _, tc := range []struct {
 		name   string
 		header string
@@ -191,7 +191,7 @@ func TestVerifier(t *testing.T) {
 	// No configured secret never validates, even without a signature
 	// (go-github's own validator would skip the check).
 	require.False(t, github.NewVerifier(nil).Verify(http.Header{}, body))
-	require.False(t, github.NewVerifier([]config.Secret{""}).Verify(http.Header{github.SignatureHeader: {github.Sign("", body)}}, body))
+	require.False(t, github.NewVerifier(config.Secrets("")).Verify(http.Header{github.SignatureHeader: {github.Sign("", body)}}, body))
 	// The raw body is what is signed, whatever the Content-Type says: a
 	// signed delivery is stored, never refused (go-github's validator
 	// refused all but two exact Content-Types).

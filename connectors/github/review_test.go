@@ -42,7 +42,7 @@ func docs(cfg *config.Config) github.Docs {
 
 func reviewConfig(fakeURL string) *config.Config {
 	cfg := config.Default()
-	cfg.GitHub = config.GitHub{Token: "t", BaseURL: fakeURL, ReviewRepo: "acme/incidents"}
+	cfg.GitHub = config.GitHub{Token: config.NewSecret("t"), BaseURL: fakeURL, ReviewRepo: "acme/incidents"}
 	cfg.Severities = []config.Severity{{Name: "SEV2", Description: "Major degradation.", Review: config.ReviewRequired}, {Name: "SEV4", Review: config.ReviewNone}}
 	cfg.Services = []config.Service{{Name: "payments", Playbook: "https://wiki.example.com/payments"}}
 	cfg.People = []config.Person{{Name: "Harsh Santwani", GitHub: "harsh"}}
@@ -233,7 +233,7 @@ func TestReviewDocUpdatesOnlyHubSections(t *testing.T) {
 func TestReviewDocHeldWithoutToken(t *testing.T) {
 	t.Parallel()
 	cfg := reviewConfig("http://unused.invalid")
-	cfg.GitHub.Token = ""
+	cfg.GitHub.Token = config.Secret{}
 	w := github.NewReviewWorker(docs(cfg), nil, nil, nil, slog.New(slog.DiscardHandler))
 	require.Equal(t, "github.token (or github.app) is not set", github.ReviewHeld(cfg.GitHub))
 	err := w.Work(context.Background(), &river.Job[github.ReviewDocArgs]{JobRow: &rivertype.JobRow{}, Args: github.ReviewDocArgs{IncidentID: 1}})

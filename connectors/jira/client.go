@@ -2,6 +2,7 @@ package jira
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/internal/escape"
+	"github.com/incidenthub/incidenthub/internal/httpclient"
 	"github.com/incidenthub/incidenthub/internal/incident"
 )
 
@@ -26,13 +28,16 @@ import (
 // does: on Cloud with the account's email and API token (Basic), on Data
 // Center with a personal access token (Bearer).
 func NewClient(cfg config.Jira, hc *http.Client) (*jira.Client, error) {
-	var auth http.RoundTripper = &jira.BasicAuthTransport{Username: cfg.Email, Password: cfg.APIToken.Value(), Transport: hc.Transport}
-	if cfg.Flavor == config.JiraDataCenter {
-		auth = &jira.PATAuthTransport{Token: cfg.APIToken.Value(), Transport: hc.Transport}
-	}
-	authed := *hc
-	authed.Transport = auth
-	c, err := jira.NewClient(&authed, strings.TrimSuffix(cfg.BaseURL, "/")+"/")
+	// The token is read for each request: a rotated secret file takes
+	// effect at once.
+	authed := httpclient.Authorized(hc, func(h http.Header) {
+		if cfg.Flavor == config.JiraDataCenter {
+			h.Set("Authorization", "Bearer "+cfg.APIToken.Value())
+			return
+		}
+		h.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(cfg.Email+":"+cfg.APIToken.Value())))
+	})
+	c, err := jira.NewClient(authed, strings.TrimSuffix(cfg.BaseURL, "/")+"/")
 	if err != nil {
 		return nil, fmt.Errorf("jira.base_url: %w", err)
 	}

@@ -50,7 +50,7 @@ func setupFile(t *testing.T, title string, configure ...func(*config.Config)) *f
 	t.Helper()
 	fake := jiratest.New(t)
 	cfg := config.Default()
-	cfg.Jira = config.Jira{BaseURL: fake.URL, Email: "bot@example.com", APIToken: "jira-token"}
+	cfg.Jira = config.Jira{BaseURL: fake.URL, Email: "bot@example.com", APIToken: config.NewSecret("jira-token")}
 	cfg.Services = []config.Service{{Name: "payments", JiraProject: "PAY", JiraIssueType: "Task"}}
 	cfg.People = []config.Person{{Name: "Ana Ortiz", GitHub: "ana", JiraAccountID: "5b10ac8d82e05b22cc7d4ef5"}}
 	for _, c := range configure {

@@ -9,7 +9,7 @@ import (
 )
 
 func FuzzVerifier(f *testing.F) {
-	connectortest.FuzzVerifier(f, jira.NewVerifier([]config.Secret{"fuzz-secret"}), jira.SignatureHeader,
+	connectortest.FuzzVerifier(f, jira.NewVerifier(config.Secrets("fuzz-secret")), jira.SignatureHeader,
 		"fuzz-secret", "sha256=00", jira.Sign, connectortest.Fixtures(f, "jira"))
 }
 

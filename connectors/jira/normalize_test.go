@@ -126,7 +126,7 @@ func TestNormalizeRefusesOrIgnores(t *testing.T) {
 func TestVerifySignature(t *testing.T) {
 	t.Parallel()
 	body := fixture(t, "jira_issue_created.json", nil)
-	v := jira.NewVerifier([]config.Secret{"old", "new"})
+	v := jira.NewVerifier(config.Secrets("old", "new"))
 	h := http.Header{}
 	require.False(t, v.Signed(h))
 	for _, tc := range []struct {
@@ -144,7 +144,7 @@ func TestVerifySignature(t *testing.T) {
 		require.Equal(t, tc.ok, v.Verify(h, body), tc.name)
 	}
 	h.Set(jira.SignatureHeader, jira.Sign("", body))
-	require.False(t, jira.NewVerifier([]config.Secret{""}).Verify(h, body), "an empty secret verifies nothing")
+	require.False(t, jira.NewVerifier(config.Secrets("")).Verify(h, body), "an empty secret verifies nothing")
 	h.Set(jira.IdentifierHeader, "5f5b2d2e-1")
 	id, _ := v.Identify(h)
 	require.Equal(t, "5f5b2d2e-1", id)

@@ -47,7 +47,7 @@ type changeEventBundle struct {
 	change incident.Change
 }
 
-func setupChangeEvents(t *testing.T, key config.Secret) *changeEventBundle {
+func setupChangeEvents(t *testing.T, key string) *changeEventBundle {
 	t.Helper()
 	events := pagerdutytest.NewEvents(t)
 	s := storetest.SQLite(t)
@@ -57,7 +57,7 @@ func setupChangeEvents(t *testing.T, key config.Secret) *changeEventBundle {
 		State: "success", Actor: "octocat", Title: "Fix #12 for @everyone " + strings.Repeat("é", 2000),
 		URL: "https://github.com/acme/payments/deployments/9", At: at, StateAt: at, SucceededAt: at}
 	require.NoError(t, s.Update(context.Background(), func(tx *store.Tx) error { return tx.SaveChange(context.Background(), &c) }))
-	services := []config.Service{{Name: "payments", PagerDutyRoutingKey: key}}
+	services := []config.Service{{Name: "payments", PagerDutyRoutingKey: config.NewSecret(key)}}
 	w := pagerduty.NewChangeEventWorker(config.PagerDuty{EventsURL: events.URL}, services, s, slog.New(slog.DiscardHandler))
 	return &changeEventBundle{events: events, worker: w, change: c}
 }

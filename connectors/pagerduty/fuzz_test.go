@@ -10,7 +10,7 @@ import (
 )
 
 func FuzzVerifier(f *testing.F) {
-	connectortest.FuzzVerifier(f, pagerduty.NewVerifier([]config.Secret{"fuzz-secret"}), pagerduty.SignatureHeader,
+	connectortest.FuzzVerifier(f, pagerduty.NewVerifier(config.Secrets("fuzz-secret")), pagerduty.SignatureHeader,
 		"fuzz-secret", "v1=00,v0="+strings.Repeat("ab", 32), pagerduty.Sign, connectortest.Fixtures(f, "pagerduty"))
 }
 

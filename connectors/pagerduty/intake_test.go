@@ -41,7 +41,7 @@ type testBundle struct {
 	logs  *bytes.Buffer
 }
 
-func setup(t *testing.T, maxBody int64, secrets ...config.Secret) *testBundle {
+func setup(t *testing.T, maxBody int64, secrets ...string) *testBundle {
 	t.Helper()
 	s := storetest.SQLite(t)
 
@@ -52,7 +52,7 @@ func setup(t *testing.T, maxBody int64, secrets ...config.Secret) *testBundle {
 	logs := &bytes.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
 	m := metrics.New()
-	h := inbox.NewHandler(pagerduty.NewVerifier(secrets), w, maxBody, inbox.NewBudget(64<<20), log, m)
+	h := inbox.NewHandler(pagerduty.NewVerifier(config.Secrets(secrets...)), w, maxBody, inbox.NewBudget(64<<20), log, m)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	proc := pipeline.NewProcessor(s, []pipeline.Normalizer{pagerduty.Normalizer{}}, router.Rules{}, log, m)
@@ -128,7 +128,7 @@ func TestVerifierWithPagerDutyVector(t *testing.T) {
 	}
 	require.NoError(t, json.Unmarshal(readFile(t, "signature-vector.go-pagerduty.json"), &vector))
 	body := readFile(t, "signature-vector.body.raw")
-	v := pagerduty.NewVerifier([]config.Secret{config.Secret(vector.Secret)})
+	v := pagerduty.NewVerifier(config.Secrets(vector.Secret))
 
 	require.True(t, v.Verify(headers("", vector.Valid), body))
 	require.False(t, v.Verify(headers("", vector.Mismatch), body))
@@ -140,7 +140,7 @@ func TestVerifierHeaderForms(t *testing.T) {
 	body := []byte(`{"event":{}}`)
 	good := pagerduty.Sign(secret, body)
 	other := pagerduty.Sign("someone-else", body)
-	v := pagerduty.NewVerifier([]config.Secret{secret, rotatedSecret})
+	v := pagerduty.NewVerifier(config.Secrets(secret, rotatedSecret))
 	for _, tc := range []struct {
 		name   string
 		header string
@@ -163,7 +163,7 @@ func TestVerifierHeaderForms(t *testing.T) {
 		})
 	}
 	// An empty secret verifies nothing, even a body signed with it.
-	require.False(t, pagerduty.NewVerifier([]config.Secret{""}).Verify(headers("", pagerduty.Sign("", body)), body))
+	require.False(t, pagerduty.NewVerifier(config.Secrets("")).Verify(headers("", pagerduty.Sign("", body)), body))
 	require.False(t, pagerduty.NewVerifier(nil).Verify(headers("", good), body))
 }
 
@@ -297,7 +297,7 @@ func TestIntakeBoundsHeaderValues(t *testing.T) {
 // inbox refuses any other before reading the body.
 func TestVerifierSigned(t *testing.T) {
 	t.Parallel()
-	v := pagerduty.NewVerifier([]config.Secret{secret})
+	v := pagerduty.NewVerifier(config.Secrets(secret))
 	whole := strings.Repeat("ab", 32)
 	for header, signed := range map[string]bool{
 		"v1=" + whole:                   true,

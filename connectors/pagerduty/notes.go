@@ -100,8 +100,12 @@ func NewClient(cfg config.PagerDuty, hc *http.Client) *pd.Client {
 	if cfg.BaseURL != "" {
 		opts = append(opts, pd.WithAPIEndpoint(strings.TrimSuffix(cfg.BaseURL, "/")))
 	}
+	// go-pagerduty sets the token it was made with; the hub's transport
+	// sets the token as it is now, so that a rotated secret file takes
+	// effect at once.
 	c := pd.NewClient(cfg.APIToken.Value(), opts...)
-	c.HTTPClient = hc
+	token := cfg.APIToken
+	c.HTTPClient = httpclient.Authorized(hc, func(h http.Header) { h.Set("Authorization", "Token token="+token.Value()) })
 	return c
 }
 

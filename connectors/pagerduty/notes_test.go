@@ -38,7 +38,7 @@ func setupNotes(t *testing.T) *noteBundle {
 		Severity: "SEV2", Service: "checkout", CorrelationKey: "checkout", OpenedAt: time.Now(),
 		ReviewDoc: "https://github.com/acme/incidents/issues/7", ReviewDocNumber: 7}
 	require.NoError(t, s.Update(context.Background(), func(tx *store.Tx) error { return tx.SaveRecord(context.Background(), rec, nil) }))
-	cfg := config.PagerDuty{APIToken: "pd-token", FromEmail: "oncall@example.com", BaseURL: fake.URL}
+	cfg := config.PagerDuty{APIToken: config.NewSecret("pd-token"), FromEmail: "oncall@example.com", BaseURL: fake.URL}
 	hub := pipelinetest.New(s, router.Rules{})
 	return &noteBundle{fake: fake, hub: hub, worker: pagerduty.NewNoteWorker(cfg, s, hub.Reporter, slog.New(slog.DiscardHandler)), store: s, id: rec.ID}
 }
@@ -156,7 +156,7 @@ func TestNoteRefusedIsFinal(t *testing.T) {
 func TestNotesHeldWithoutCredentials(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, "pagerduty.api_token is not set", pagerduty.NotesHeld(config.PagerDuty{FromEmail: "a@example.com"}))
-	require.Equal(t, "pagerduty.from_email is not set", pagerduty.NotesHeld(config.PagerDuty{APIToken: "t"}))
+	require.Equal(t, "pagerduty.from_email is not set", pagerduty.NotesHeld(config.PagerDuty{APIToken: config.NewSecret("t")}))
 	w := pagerduty.NewNoteWorker(config.PagerDuty{}, nil, nil, slog.New(slog.DiscardHandler))
 	err := w.Work(context.Background(), &river.Job[pagerduty.PageNoteArgs]{JobRow: &rivertype.JobRow{}, Args: pagerduty.PageNoteArgs{IncidentID: 1, PageID: "P"}})
 	var snooze *river.JobSnoozeError

@@ -52,7 +52,7 @@ func TestRolesNote(t *testing.T) {
 				Service: "checkout", CorrelationKey: "checkout", OpenedAt: acked.Add(-time.Minute), AcknowledgedAt: acked, Roles: tc.roles,
 				Pages: []incident.Page{{ID: "Q3B15VLMF3ASBD", Title: "Checkout latency", ServiceID: "PC1", Status: incident.PageAcknowledged}}}
 			require.NoError(t, s.Update(context.Background(), func(tx *store.Tx) error { return tx.SaveRecord(context.Background(), rec, nil) }))
-			cfg := config.PagerDuty{APIToken: "pd-token", FromEmail: "oncall@example.com", BaseURL: fake.URL}
+			cfg := config.PagerDuty{APIToken: config.NewSecret("pd-token"), FromEmail: "oncall@example.com", BaseURL: fake.URL}
 			sevs := []config.Severity{{Name: "SEV1", RolesExpected: []string{"commander", "communications"}}}
 			w := pagerduty.NewRolesWorker(cfg, sevs, s, pipelinetest.New(s, router.Rules{}).Reporter, slog.New(slog.DiscardHandler))
 			job := &river.Job[pagerduty.RolesNoteArgs]{JobRow: &rivertype.JobRow{}, Args: pagerduty.RolesNoteArgs{IncidentID: rec.ID, PageID: "Q3B15VLMF3ASBD"}}

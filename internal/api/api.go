@@ -60,10 +60,7 @@ func Routes(p RoutesParams) []httpserver.Route {
 		log.Warn("read API is off: no api.tokens configured")
 		return nil
 	}
-	a := &authorizer{}
-	for _, t := range cfg.Tokens {
-		a.tokens = append(a.tokens, sha256.Sum256([]byte(t.Value())))
-	}
+	a := &authorizer{tokens: cfg.Tokens}
 	h := &handlers{reader: r, preview: p.Preview}
 	routes := []httpserver.Route{
 		{Pattern: "GET /api/v1/incidents", Handler: a.wrap(http.HandlerFunc(h.list))},
@@ -76,9 +73,10 @@ func Routes(p RoutesParams) []httpserver.Route {
 }
 
 type authorizer struct {
-	// tokens are hashed so that comparisons take the same time whatever
-	// the length of the presented token.
-	tokens [][sha256.Size]byte
+	// tokens are read for each request (a rotated secret file takes
+	// effect at once) and compared hashed, so that a comparison takes the
+	// same time whatever the length of the presented token.
+	tokens []config.Secret
 }
 
 func (a *authorizer) wrap(next http.Handler) http.Handler {
@@ -87,7 +85,8 @@ func (a *authorizer) wrap(next http.Handler) http.Handler {
 		sum := sha256.Sum256([]byte(presented))
 		match := 0
 		for _, t := range a.tokens {
-			match |= subtle.ConstantTimeCompare(sum[:], t[:])
+			want := sha256.Sum256([]byte(t.Value()))
+			match |= subtle.ConstantTimeCompare(sum[:], want[:])
 		}
 		if !ok || match != 1 {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="incidenthub"`)

@@ -25,21 +25,21 @@ func TestMatchHMAC(t *testing.T) {
 		sums    [][]byte
 		match   bool
 	}{
-		{"one secret", []config.Secret{"new"}, [][]byte{sum("new", body)}, true},
-		{"rotation: the new secret", []config.Secret{"old", "new"}, [][]byte{sum("new", body)}, true},
-		{"rotation: the old secret", []config.Secret{"old", "new"}, [][]byte{sum("old", body)}, true},
-		{"wrong secret", []config.Secret{"old", "new"}, [][]byte{sum("guess", body)}, false},
-		{"sum of another body", []config.Secret{"new"}, [][]byte{sum("new", []byte(`{}`))}, false},
-		{"truncated sum", []config.Secret{"new"}, [][]byte{sum("new", body)[:16]}, false},
-		{"several signatures, one good", []config.Secret{"new"}, [][]byte{sum("guess", body), sum("new", body)}, true},
-		{"several signatures, none good", []config.Secret{"new"}, [][]byte{sum("guess", body), sum("other", body)}, false},
-		{"empty secret refused", []config.Secret{""}, [][]byte{sum("", body)}, false},
-		{"blank secret refused", []config.Secret{" \t"}, [][]byte{sum(" \t", body)}, false},
-		{"empty secret beside a real one", []config.Secret{"", "new"}, [][]byte{sum("", body)}, false},
-		{"real secret beside an empty one", []config.Secret{"", "new"}, [][]byte{sum("new", body)}, true},
+		{"one secret", config.Secrets("new"), [][]byte{sum("new", body)}, true},
+		{"rotation: the new secret", config.Secrets("old", "new"), [][]byte{sum("new", body)}, true},
+		{"rotation: the old secret", config.Secrets("old", "new"), [][]byte{sum("old", body)}, true},
+		{"wrong secret", config.Secrets("old", "new"), [][]byte{sum("guess", body)}, false},
+		{"sum of another body", config.Secrets("new"), [][]byte{sum("new", []byte(`{}`))}, false},
+		{"truncated sum", config.Secrets("new"), [][]byte{sum("new", body)[:16]}, false},
+		{"several signatures, one good", config.Secrets("new"), [][]byte{sum("guess", body), sum("new", body)}, true},
+		{"several signatures, none good", config.Secrets("new"), [][]byte{sum("guess", body), sum("other", body)}, false},
+		{"empty secret refused", config.Secrets(""), [][]byte{sum("", body)}, false},
+		{"blank secret refused", config.Secrets(" \t"), [][]byte{sum(" \t", body)}, false},
+		{"empty secret beside a real one", config.Secrets("", "new"), [][]byte{sum("", body)}, false},
+		{"real secret beside an empty one", config.Secrets("", "new"), [][]byte{sum("new", body)}, true},
 		{"no secrets", nil, [][]byte{sum("new", body)}, false},
-		{"no sums", []config.Secret{"new"}, nil, false},
-		{"empty sum", []config.Secret{"new"}, [][]byte{{}}, false},
+		{"no sums", config.Secrets("new"), nil, false},
+		{"empty sum", config.Secrets("new"), [][]byte{{}}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -130,7 +130,7 @@ func New(t connectortest.TB, opts ...connectortest.Option) *Fake {
 
 // Client returns a go-github client pointed at the double.
 func (f *Fake) Client(t connectortest.TB) *gh.Client {
-	c, err := github.NewClient(config.GitHub{Token: "test-token", BaseURL: f.URL}, nil)
+	c, err := github.NewClient(config.GitHub{Token: config.NewSecret("test-token"), BaseURL: f.URL}, nil)
 	if err != nil {
 		t.Fatalf("%v", err)
 	}
