@@ -71,6 +71,9 @@ review: {open_after: 0s}
 		return getJSON(t, base+"/api/v1/incidents/INC-1", &inc) == http.StatusOK && inc.Links.ReviewDoc != ""
 	}, 20*time.Second, 50*time.Millisecond, "the review doc opens")
 	require.Eventually(t, func() bool { return len(fake.Comments(1)) == 1 }, 20*time.Second, 50*time.Millisecond, "the summary is posted")
+	require.Eventually(t, func() bool {
+		return strings.Contains(strings.Join(pd.Notes("PFQZPSY"), "\n"), "Review doc for INC-1")
+	}, 20*time.Second, 50*time.Millisecond, "the page's note links the review doc")
 	require.Contains(t, fake.Issues()[1].Body, "acme/payments", "the doc lists the deploy that came by redelivery")
 	require.Positive(t, fake.TokensMinted())
 	require.Empty(t, fake.Violations())
