@@ -55,8 +55,8 @@ func post(t *testing.T, url, id string, body io.Reader) *http.Response {
 func TestBodiesInFlightAreBounded(t *testing.T) {
 	t.Parallel()
 	store := memStore{got: make(chan delivery.Delivery, 2)}
-	h := inbox.NewHandler(acceptAll{}, store, 1<<10, inbox.NewBudget(1<<10),
-		slog.New(slog.DiscardHandler), metrics.New())
+	budget := inbox.NewBudget(1 << 10)
+	h := inbox.NewHandler(acceptAll{}, store, 1<<10, budget, slog.New(slog.DiscardHandler), metrics.New())
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 
@@ -77,6 +77,9 @@ func TestBodiesInFlightAreBounded(t *testing.T) {
 	}()
 	_, err := slowWriter.Write(bytes.Repeat([]byte("a"), 512))
 	require.NoError(t, err)
+	// The client has sent those bytes; the server may not have taken the
+	// request yet on a loaded machine.
+	require.Eventually(t, func() bool { return inbox.Busy(budget) }, 10*time.Second, time.Millisecond, "the slow sender holds the budget")
 
 	began := time.Now()
 	resp := post(t, srv.URL, "second", bytes.NewReader([]byte(`{}`)))
