@@ -87,19 +87,33 @@ func (t *Tx) savePages(ctx context.Context, rec *incident.Record) error {
 		}
 		changed = append(changed, i)
 	}
-	var fresh []any
+	var (
+		fresh   []any
+		written = map[string]bool{}
+	)
 	for chunk := range slices.Chunk(changed, maxRowsPerInsert) {
-		written, err := t.upsertPages(ctx, rec, chunk)
+		ids, err := t.upsertPages(ctx, rec, chunk)
 		if err != nil {
 			return err
 		}
-		for _, id := range written {
+		for _, id := range ids {
+			written[id] = true
 			if owner, known := t.indexed[id]; !known || owner != rec.ID {
 				fresh = append(fresh, id)
 			}
 		}
 	}
-	t.remember(rec.ID, storedPages{pages: clonePages(rec.Pages), inTable: true})
+	// A page another record holds was not written (the router never puts
+	// a page in two records; records saved before the pages had rows of
+	// their own could): the transaction remembers what is stored, so that
+	// its reads agree with the database.
+	stored := make([]incident.Page, 0, len(rec.Pages))
+	for i, p := range rec.Pages {
+		if !slices.Contains(changed, i) || written[p.ID] {
+			stored = append(stored, p)
+		}
+	}
+	t.remember(rec.ID, storedPages{pages: stored, inTable: true})
 	if len(fresh) == 0 {
 		return nil
 	}

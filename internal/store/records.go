@@ -423,18 +423,30 @@ func (s *Store) Incidents(ctx context.Context, f IncidentFilter) ([]incident.Rec
 		c.add("id < $%d", f.Before)
 	}
 	q, args := c.query(`SELECT `+recordColumns+` FROM incidents`, "id DESC", f.Limit)
-	rows, err := s.read.QueryContext(ctx, q, args...)
-	if err != nil {
-		return nil, fmt.Errorf("list incidents: %w", err)
-	}
-	recs, err := collectRecords(rows)
-	if err == nil {
-		err = fillPages(ctx, s.read, recs)
-	}
+	recs, err := s.listIncidents(ctx, q, args)
 	if err != nil {
 		return nil, fmt.Errorf("list incidents: %w", err)
 	}
 	return recs, s.fillFollowUps(ctx, recs)
+}
+
+// listIncidents reads records and their pages in one read transaction, so
+// that a commit between the two reads cannot pair a record with pages
+// newer than it.
+func (s *Store) listIncidents(ctx context.Context, q string, args []any) (recs []incident.Record, err error) {
+	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback() //nolint:errcheck // read-only: nothing to keep
+	rows, err := tx.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	if recs, err = collectRecords(rows); err != nil {
+		return nil, err
+	}
+	return recs, fillPages(ctx, tx, recs)
 }
 
 // Incident returns one record with its timeline, in the order things

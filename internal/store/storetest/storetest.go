@@ -590,11 +590,14 @@ func Run(t *testing.T, open Opener) {
 
 		// A page another record holds stays with it.
 		other := record("payments", "P3", "Q1")
-		process(t, s, func(tx *store.Tx) error { return tx.SaveRecord(ctx, other, nil) })
 		process(t, s, func(tx *store.Tx) error {
+			require.NoError(t, tx.SaveRecord(ctx, other, nil))
 			owner, err := tx.RecordByPage(ctx, "P3")
 			require.NoError(t, err)
 			require.Equal(t, rec.ID, owner.ID)
+			second, err := tx.RecordByID(ctx, other.ID)
+			require.NoError(t, err)
+			require.Equal(t, []string{"Q1"}, pageIDs(second.Pages), "the transaction reads what is stored")
 			return nil
 		})
 	})
