@@ -44,9 +44,10 @@ func (v *validator) baseURL(path, raw string) {
 	}
 }
 
-// HubJiraFields are the ticket fields the hub sets itself, from the
-// follow-up and the service: jira_fields cannot set them.
-var HubJiraFields = []string{"project", "issuetype", "summary", "description", "labels", "priority", "assignee"}
+// HubJiraFields are the ticket fields the hub always sets itself, from
+// the follow-up and the service: jira_fields cannot set them. (It may
+// give a default priority or assignee, which a follow-up's own replace.)
+var HubJiraFields = []string{"project", "issuetype", "summary", "description", "labels"}
 
 var jiraFieldID = regexp.MustCompile(`^[a-zA-Z][a-zA-Z0-9_]{0,99}$`)
 

@@ -154,6 +154,11 @@ type FieldMeta struct {
 // project does not have.
 var ErrNoIssueType = errors.New("no such issue type")
 
+// ErrNoProject is returned by CreateFields when Jira says the project does
+// not exist (or the account cannot see it). A 404 without that (Jira
+// Server before 8.4 has no such endpoint) is returned as Jira's *Error.
+var ErrNoProject = errors.New("no such project")
+
 // maxCreateMetaPages bounds the pages of fields read for one issue type;
 // a create screen has tens of fields, a page holds 200.
 const maxCreateMetaPages = 10
@@ -173,6 +178,10 @@ func (t *Tickets) CreateFields(ctx context.Context, project, issueType string) (
 		Values     []typeMeta `json:"values"`
 	}
 	if err := t.get(ctx, "read create metadata", "rest/api/2/issue/createmeta/"+url.PathEscape(project)+"/issuetypes?maxResults=200", &types); err != nil {
+		var je *Error
+		if errors.As(err, &je) && je.StatusCode == http.StatusNotFound && strings.Contains(strings.ToLower(strings.Join(je.Messages, " ")), "project") {
+			return nil, nil, fmt.Errorf("Jira project %s: %w", project, ErrNoProject)
+		}
 		return nil, nil, err
 	}
 	var id string

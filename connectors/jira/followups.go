@@ -149,9 +149,11 @@ func (w *FileWorker) file(ctx context.Context, job *river.Job[FileFollowUpArgs],
 		return nil, river.JobSnooze(filingRecheck)
 	}
 	creating := hubevent.FollowUpKey(incident.EventFollowUpCreating, f)
-	if before, again, err := w.report.Reported(ctx, creating); err != nil {
+	before, again, err := w.report.Reported(ctx, creating)
+	if err != nil {
 		return nil, err
-	} else if again {
+	}
+	if again {
 		// An earlier attempt asked Jira to create the ticket and may have
 		// lost the answer (a timeout, a 5xx, a rate limit answered after
 		// the effect, a crash): look for it once Jira's search has caught
@@ -169,14 +171,19 @@ func (w *FileWorker) file(ctx context.Context, job *river.Job[FileFollowUpArgs],
 			w.log.Info("adopting the ticket an earlier attempt filed", "followup", f.Key, "ticket", found.Key)
 			return found, w.filed(ctx, f, found)
 		}
-	} else if err := w.report.Report(ctx, hubevent.Report{Key: creating, Type: incident.EventFollowUpCreating,
-		At: w.now().UTC(), IncidentID: rec.ID, FollowUpKey: f.Key}); err != nil {
-		// Written down before Jira can act on it, durably, on any replica.
-		return nil, err
 	}
+	// What the project requires is checked before anything is written
+	// down, so that a held job's rechecks neither report nor search.
 	n, err := w.checked(ctx, f, rec, svc)
 	if err != nil {
 		return nil, err
+	}
+	if !again {
+		// Written down before Jira can act on it, durably, on any replica.
+		if err := w.report.Report(ctx, hubevent.Report{Key: creating, Type: incident.EventFollowUpCreating,
+			At: w.now().UTC(), IncidentID: rec.ID, FollowUpKey: f.Key}); err != nil {
+			return nil, err
+		}
 	}
 	ticket, err := w.tracker.Create(ctx, n)
 	var refused *Error
@@ -227,7 +234,7 @@ func (w *FileWorker) checked(ctx context.Context, f *incident.FollowUp, rec *inc
 	case errors.Is(err, ErrNoIssueType):
 		return n, &heldError{reason: fmt.Sprintf("Jira project %s has no issue type %q (it has %s): set %s.jira_issue_type",
 			n.Project, n.IssueType, strings.Join(types, ", "), w.servicePath(svc))}
-	case errors.As(err, &je) && je.StatusCode == http.StatusNotFound:
+	case errors.Is(err, ErrNoProject):
 		return n, &heldError{reason: fmt.Sprintf("Jira has no project %s that this account can see: check %s.jira_project",
 			n.Project, w.servicePath(svc))}
 	case errors.As(err, &je) && je.StatusCode != http.StatusTooManyRequests && je.StatusCode < 500:
@@ -240,7 +247,17 @@ func (w *FileWorker) checked(ctx context.Context, f *incident.FollowUp, rec *inc
 		return n, err
 	}
 	var missing []string
-	for _, fm := range MissingFields(fields, n.Fields) {
+	given := maps.Clone(n.Fields)
+	if given == nil {
+		given = map[string]any{}
+	}
+	if n.Priority != "" {
+		given["priority"] = n.Priority
+	}
+	if n.Assignee != "" {
+		given["assignee"] = n.Assignee
+	}
+	for _, fm := range MissingFields(fields, given) {
 		missing = append(missing, fmt.Sprintf("%s (%s): set %s.%s", fm.Name, fm.ID, w.servicePath(svc), configKey(fm.ID)))
 	}
 	if len(missing) > 0 {
@@ -251,8 +268,9 @@ func (w *FileWorker) checked(ctx context.Context, f *incident.FollowUp, rec *inc
 }
 
 // MissingFields are the fields of a create screen a ticket must have and
-// that nothing gives: required, without a default, not set by the hub,
-// and not among the service's jira_fields.
+// that nothing gives: required, without a default, not among those the
+// hub always sets, and not given (the service's jira_fields, and the
+// follow-up's priority and assignee when it has them).
 func MissingFields(screen []FieldMeta, given map[string]any) []FieldMeta {
 	var out []FieldMeta
 	for _, fm := range screen {
@@ -398,10 +416,19 @@ func (w *FileWorker) ticket(f *incident.FollowUp, rec *incident.Record, svc *con
 	if issueType == "" {
 		issueType = svc.JiraIssueType
 	}
+	// jira_fields may give a default priority or assignee; the
+	// follow-up's own win.
+	fields := maps.Clone(svc.JiraFields)
+	if f.Priority != "" {
+		delete(fields, "priority")
+	}
+	if account != "" {
+		delete(fields, "assignee")
+	}
 	return NewTicket{
 		Project: svc.JiraProject, IssueType: issueType, Summary: escape.JiraSummary(f.Title), Description: b.String(),
 		Labels: []string{"incidenthub", rec.Label(), f.TicketLabel}, Priority: f.Priority, Assignee: account,
-		Fields: svc.JiraFields,
+		Fields: fields,
 	}
 }
 

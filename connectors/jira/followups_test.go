@@ -497,3 +497,38 @@ func TestFileFollowUpOnDataCenter(t *testing.T) {
 	require.True(t, searched, "Data Center's search: %v", b.fake.Requests())
 	require.Empty(t, b.fake.Violations())
 }
+
+// jira_fields may give a default priority; a follow-up's own wins. A
+// project requiring a priority is satisfied by either, and held by
+// neither.
+func TestFileFollowUpDefaultPriority(t *testing.T) {
+	t.Parallel()
+	screen := []jira.FieldMeta{{ID: "priority", Name: "Priority", Required: true}, {ID: "summary", Name: "Summary", Required: true}}
+	require.Equal(t, []jira.FieldMeta{screen[0]}, jira.MissingFields(screen, nil))
+	require.Empty(t, jira.MissingFields(screen, map[string]any{"priority": "High"}))
+
+	withDefault := func(c *config.Config) {
+		c.Services[0].JiraFields = map[string]any{"priority": map[string]any{"name": "Low"}}
+	}
+	b := setupFile(t, "Alert", withDefault)
+	require.NoError(t, b.work(t))
+	require.Equal(t, "Low", b.fake.Issues()[0].Priority)
+
+	b = setupFile(t, "Alert", withDefault)
+	b.edit(t, func(f *incident.FollowUp) { f.Priority = "High" })
+	require.NoError(t, b.work(t))
+	require.Equal(t, "High", b.fake.Issues()[0].Priority)
+}
+
+// A Jira without the create metadata endpoint (Server before 8.4 answers
+// 404 "null for uri") does not hold filing: Jira's answer to the create
+// decides.
+func TestFileFollowUpWithoutCreateMetadata(t *testing.T) {
+	t.Parallel()
+	b := setupFile(t, "Alert")
+	b.fake.Faults = []jiratest.Fault{{Op: "createmeta", Status: http.StatusNotFound,
+		Body: `{"errorMessages":["null for uri: /rest/api/2/issue/createmeta/PAY/issuetypes"],"errors":{}}`}}
+	require.NoError(t, b.work(t))
+	require.Len(t, b.fake.Issues(), 1)
+	require.Contains(t, b.logs.String(), "filing without checking the required fields")
+}
