@@ -1295,3 +1295,26 @@ github: {token_file: missing}
 	require.Equal(t, "set api_token or api_token_file, not both", problems["jira.api_token_file"])
 	require.Contains(t, problems["github.token"], "missing: no such file")
 }
+
+// A command that only opens the store runs where secret files may not be
+// mounted; the hub itself refuses a missing one, and an unset variable in
+// a file's path is reported as such.
+func TestSecretFilesForStore(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	doc := []byte(`
+jira: {base_url: "https://acme.atlassian.net", email: bot@example.com, api_token_file: missing}
+github: {token_file: "${GITHUB_TOKEN_FILE}"}
+` + oneSeverity)
+	cfg, err := config.ParseForStore(filepath.Join(dir, "hub.yaml"), doc, lookup(nil))
+	require.NoError(t, err)
+	require.Equal(t, "", cfg.Jira.APIToken.Value())
+
+	_, err = config.Parse(filepath.Join(dir, "hub.yaml"), doc, lookup(nil))
+	problems := map[string]string{}
+	for _, p := range requireProblems(t, err) {
+		problems[p.Path] = p.Msg
+	}
+	require.Contains(t, problems["jira.api_token"], "missing: no such file")
+	require.Equal(t, "environment variable GITHUB_TOKEN_FILE is not set (it names the secret's file)", problems["github.token"])
+}

@@ -302,13 +302,14 @@ func (l *loader) secretFiles(n *yaml.Node, fields map[string]reflect.StructField
 				given = n.Content[j+1]
 			}
 		}
+		fileKey := join(path, n.Content[i].Value)
 		switch {
-		case given != nil && f.Type == secretType:
-			l.add(join(path, n.Content[i].Value), "set %s or %s, not both", base, n.Content[i].Value)
+		case given != nil && (f.Type == secretType || given.Kind != yaml.SequenceNode):
+			l.add(fileKey, "set %s or %s, not both", base, n.Content[i].Value)
 			n.Content = append(n.Content[:i], n.Content[i+2:]...)
 			i -= 2
 			continue
-		case given != nil && given.Kind == yaml.SequenceNode:
+		case given != nil:
 			// One more secret in the list (a rotation in progress).
 			given.Content = append(given.Content, ref)
 			n.Content = append(n.Content[:i], n.Content[i+2:]...)
@@ -318,6 +319,16 @@ func (l *loader) secretFiles(n *yaml.Node, fields map[string]reflect.StructField
 			ref = &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: []*yaml.Node{ref}}
 		}
 		n.Content[i].Value, n.Content[i+1] = base, ref
+		// What expanding the path found (an unset variable) is reported
+		// at the secret's key, as checkSecret reports the file.
+		if v, ok := l.unset[fileKey]; ok {
+			delete(l.unset, fileKey)
+			l.unset[join(path, base)] = v
+		}
+		if l.skipped[fileKey] {
+			delete(l.skipped, fileKey)
+			l.skipped[join(path, base)] = true
+		}
 	}
 }
 
@@ -336,7 +347,19 @@ func (l *loader) checkSecret(n *yaml.Node, path string) {
 	if file.Value != "" && !filepath.IsAbs(file.Value) {
 		file.Value = filepath.Join(l.dir, file.Value)
 	}
+	if name, unset := l.unset[path]; unset && file.Value == "" && !l.skipped[path] {
+		l.add(path, "environment variable %s is not set (it names the secret's file)", name)
+		return
+	}
 	if _, err := readSecretFile(file.Value); err != nil {
+		if l.storeOnly && path != "storage" && !strings.HasPrefix(path, "storage.") {
+			// A command that only opens the store runs where the hub's
+			// secret files may not be mounted: the secret is left empty,
+			// as an unset variable is (ParseForStore).
+			*n = yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: ""}
+			l.skipped[path] = true
+			return
+		}
 		l.add(path, "%v", err)
 	}
 }
