@@ -110,6 +110,9 @@ func NewClient(cfg config.GitHub, hc *http.Client) (*gh.Client, error) {
 // GitHub App itself (a JWT signed with its key), for what only the App
 // may do: list and redeliver its own webhook's deliveries.
 func NewAppClient(cfg config.GitHub, hc *http.Client) (*gh.Client, error) {
+	if hc == nil {
+		hc = &http.Client{}
+	}
 	atr, err := ghinstallation.NewAppsTransportKeyFromFile(transport(hc), cfg.App.ID, cfg.App.PrivateKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("github.app.private_key_file: %w", err)

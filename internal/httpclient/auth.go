@@ -1,6 +1,9 @@
 package httpclient
 
-import "net/http"
+import (
+	"errors"
+	"net/http"
+)
 
 // Authorized returns a copy of hc whose requests carry the credentials
 // auth sets. auth runs for every request, after the vendor's client
@@ -13,6 +16,23 @@ func Authorized(hc *http.Client, auth func(h http.Header)) *http.Client {
 	}
 	c := *hc
 	c.Transport = authTransport{next: next, auth: auth}
+	// net/http drops credentials on a redirect to another host; this
+	// transport would add them again, so such a redirect is not followed
+	// (the vendor's client sees the 3xx). The APIs the hub calls do not
+	// send them.
+	check := hc.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if req.URL.Host != via[0].URL.Host {
+			return http.ErrUseLastResponse
+		}
+		if check != nil {
+			return check(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
 	return &c
 }
 
