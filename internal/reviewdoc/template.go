@@ -52,18 +52,44 @@ func LoadTemplate(path string) (*Template, error) {
 //     or inject markdown into the doc.
 func ParseTemplate(name, text string) (*Template, error) {
 	t := newTemplate(name, text)
-	doc, err := t.render(sampleInput(), listSizes[0])
-	if err != nil {
-		return nil, err
+	// The sample as it is, a storm's (every long list summarised, at each
+	// size the doc may fall back to) and an incident with nothing on its
+	// lists: a template must work for all of them, keep the hub's
+	// sections in each (a section inside {{if .Changes}} would vanish from
+	// a doc opened before the first change, and the hub could no longer
+	// update it), and escape everything in each.
+	samples := []struct {
+		in   Input
+		keep int
+	}{{sampleInput(), listSizes[0]}, {emptyInput(), listSizes[0]}}
+	for _, keep := range listSizes {
+		samples = append(samples, struct {
+			in   Input
+			keep int
+		}{stormInput(), keep})
+	}
+	missing := map[string]bool{}
+	raw := map[string]bool{}
+	for _, sample := range samples {
+		doc, err := t.render(sample.in, sample.keep)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range RequiredSections {
+			missing[s] = missing[s] || !hasSection(doc, s)
+		}
+		for _, c := range canaries {
+			raw[c.field] = raw[c.field] || strings.Contains(doc, c.text)
+		}
 	}
 	var problems []error
 	for _, s := range RequiredSections {
-		if !hasSection(doc, s) {
-			problems = append(problems, fmt.Errorf("the hub's %q section is missing: keep <!-- incidenthub:%s:start --> and <!-- incidenthub:%s:end --> around it", s, s, s))
+		if missing[s] {
+			problems = append(problems, fmt.Errorf("the hub's %q section is missing (in every doc, whatever its lists hold): keep <!-- incidenthub:%s:start --> and <!-- incidenthub:%s:end --> around it, outside any if or range", s, s, s))
 		}
 	}
 	for _, c := range canaries {
-		if strings.Contains(doc, c.text) {
+		if raw[c.field] {
 			problems = append(problems, fmt.Errorf("%s is printed without escaping: write {{md %s}} (or mdrow in a table, mermaid in a diagram)", c.field, c.field))
 		}
 	}
@@ -91,6 +117,14 @@ var canaries = []struct{ field, text string }{
 	{"a change's .Title", "@canary-change"},
 	{"a follow-up's .Title", "@canary-followup"},
 	{"an earlier incident's .Title", "@canary-earlier"},
+	{"a page's .ServiceName", "@canary-pageservice"},
+	{"a page's .Assignees", "@canary-assignee"},
+	{"a role's .Name", "@canary-rolename"},
+	{".SeveritySetBy", "@canary-severityby"},
+	{"a change's .Actor", "@canary-actor"},
+	{"a follow-up's .Owner", "@canary-owner"},
+	{"a follow-up's .RequestedBy", "@canary-requester"},
+	{"a follow-up's .JiraStatus", "@canary-jirastatus"},
 }
 
 func canary(field string) string {
@@ -107,14 +141,15 @@ func canary(field string) string {
 func sampleInput() Input {
 	at := time.Date(2026, 4, 1, 2, 7, 0, 0, time.UTC)
 	page := incident.Page{ID: "Q1", Number: 12, Title: canary("a page's .Title"), URL: "https://example.pagerduty.com/incidents/Q1",
-		ServiceID: "PSVC", ServiceName: "Payments API", Status: incident.PageResolved, Urgency: "high", Priority: "P1",
-		Severity: "SEV1", TriggeredAt: at, ResolvedAt: at.Add(time.Hour), SnapshotAt: at}
+		ServiceID: "PSVC", ServiceName: canary("a page's .ServiceName"), Status: incident.PageResolved, Urgency: "high", Priority: "P1",
+		Severity: "SEV1", Assignees: []string{canary("a page's .Assignees")}, TriggeredAt: at, ResolvedAt: at.Add(time.Hour), SnapshotAt: at}
 	rec := incident.Record{
 		ID: 12, Title: canary(".Title"), Status: incident.StatusReviewing, Kind: incident.KindIncident, Severity: "SEV1",
 		Service: "payments", CorrelationKey: "payments", Commander: canary(".Commander"), AckedBy: canary(".Commander"),
 		CommanderAt: at.Add(2 * time.Minute), Responders: []string{canary(".Responders")},
-		Roles:    []incident.Role{{ID: "R1", Name: "Scribe", Person: canary(".Roles"), Since: at.Add(3 * time.Minute)}},
-		OpenedAt: at, AcknowledgedAt: at.Add(2 * time.Minute), ResolvedAt: at.Add(time.Hour),
+		Roles:         []incident.Role{{ID: "R1", Name: canary("a role's .Name"), Person: canary(".Roles"), Since: at.Add(3 * time.Minute)}},
+		SeveritySetBy: canary(".SeveritySetBy"),
+		OpenedAt:      at, AcknowledgedAt: at.Add(2 * time.Minute), ResolvedAt: at.Add(time.Hour),
 		Pages:     []incident.Page{page},
 		ReviewDue: at.Add(72 * time.Hour),
 		Timeline: []incident.TimelineEntry{
@@ -122,14 +157,50 @@ func sampleInput() Input {
 			{At: at.Add(time.Hour), Source: "pagerduty", Kind: incident.EntryPageResolved, Summary: "Resolved", Key: "e2"},
 		},
 		Changes: []incident.Change{{Key: "c1", Service: "payments", Kind: incident.ChangeMerge, Repo: "acme/payments",
-			Title: canary("a change's .Title"), Actor: "dev", URL: "https://github.com/acme/payments/pull/7", PRNumber: 7, At: at.Add(-20 * time.Minute)}},
+			Title: canary("a change's .Title"), Actor: canary("a change's .Actor"), URL: "https://github.com/acme/payments/pull/7", PRNumber: 7, At: at.Add(-20 * time.Minute)}},
 		FollowUps: []incident.FollowUp{{Title: canary("a follow-up's .Title"), Status: incident.FollowUpOpen, JiraKey: "OPS-1",
-			JiraURL: "https://acme.atlassian.net/browse/OPS-1", JiraStatus: "To Do"}},
+			JiraURL: "https://acme.atlassian.net/browse/OPS-1", JiraStatus: canary("a follow-up's .JiraStatus"),
+			Owner: canary("a follow-up's .Owner"), RequestedBy: canary("a follow-up's .RequestedBy")}},
 	}
 	earlier := rec
 	earlier.ID, earlier.Title, earlier.OpenedAt = 9, canary("an earlier incident's .Title"), at.Add(-30*24*time.Hour)
 	return Input{Record: rec, SeverityDescription: "Customers cannot pay", Playbook: "https://wiki.example.com/payments",
 		Earlier: []incident.Record{earlier}, Due: rec.ReviewDue, Lookback: 2 * time.Hour}
+}
+
+// emptyInput is an incident with nothing on its lists: no pages (an
+// announced change), changes, timeline, responders, roles, follow-ups or
+// earlier incidents.
+func emptyInput() Input {
+	in := sampleInput()
+	r := &in.Record
+	r.Pages, r.Timeline, r.Changes, r.FollowUps, r.Responders, r.Roles = nil, nil, nil, nil, nil, nil
+	r.Commander, r.AckedBy, r.Kind = "", "", incident.KindAwareness
+	in.Earlier, in.Playbook, in.SeverityDescription = nil, "", ""
+	return in
+}
+
+// stormInput has every list long enough to be summarised, with canaries
+// at both ends of each.
+func stormInput() Input {
+	in := sampleInput()
+	r := &in.Record
+	grow := func(n int) {
+		for range n {
+			p := r.Pages[0]
+			p.ID = fmt.Sprintf("Q%d", len(r.Pages)+1)
+			r.Pages = append(r.Pages, p)
+			e := r.Timeline[0]
+			e.Key = fmt.Sprintf("e%d", len(r.Timeline)+1)
+			r.Timeline = append(r.Timeline, e)
+			c := r.Changes[0]
+			c.Key = fmt.Sprintf("c%d", len(r.Changes)+1)
+			r.Changes = append(r.Changes, c)
+			r.Responders = append(r.Responders, r.Responders[0])
+		}
+	}
+	grow(2 * listSizes[0])
+	return in
 }
 
 // helpers are the functions a template may call, for the README and the

@@ -77,6 +77,10 @@ func TestTemplateMistakesAreCaughtAtCheck(t *testing.T) {
 		{"a missing section", strings.ReplaceAll(custom, "incidenthub:changes:", "changes:"), []string{`"changes" section is missing`}},
 		{"text printed raw", strings.Replace(custom, "{{md .Title}}", "{{.Title}}", 1), []string{".Title is printed without escaping", "{{md .Title}}"}},
 		{"a follow-up printed raw", strings.Replace(custom, "{{mdrow .Title}}", "{{.Title}}", 1), []string{"a follow-up's .Title is printed without escaping"}},
+		{"a section only when there are changes", strings.Replace(strings.Replace(custom, "<!-- incidenthub:changes:start -->", "{{if .Changes}}<!-- incidenthub:changes:start -->", 1),
+			"<!-- incidenthub:changes:end -->", "<!-- incidenthub:changes:end -->{{end}}", 1), []string{`"changes" section is missing (in every doc`}},
+		{"raw text in a storm's summarised list", custom + "{{range .ShownPages.Tail}}{{.Title}}{{end}}", []string{"a page's .Title is printed without escaping"}},
+		{"a first page that an announcement lacks", custom + "{{(index .Pages 0).ID}}", []string{"error calling index"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := ParseTemplate("ours.md.tmpl", tc.text)
