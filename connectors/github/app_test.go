@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -94,4 +95,36 @@ func TestSweeperCoversTheAppWebhook(t *testing.T) {
 	require.ElementsMatch(t, []string{"repo-missed", "app-missed"}, fake.Redelivered())
 	require.True(t, slices.ContainsFunc(fake.Requests(), func(r string) bool { return r == "GET /app/hook/deliveries?per_page=100" }), fake.Requests())
 	require.Empty(t, fake.Violations())
+}
+
+// An App without a webhook has no deliveries to sweep: GitHub's 404 is
+// not an error of every sweep.
+func TestSweeperAppWithoutWebhook(t *testing.T) {
+	t.Parallel()
+	fake := githubtest.New(t)
+	cfg := appConfig(t, fake)
+	fake.Faults = []githubtest.Fault{{Op: "deliveries", Status: http.StatusNotFound}, {Op: "deliveries", Status: http.StatusNotFound}}
+	hc := httpclient.New(httpclient.Options{})
+	client, err := github.NewClient(cfg, hc)
+	require.NoError(t, err)
+	app, err := github.NewAppClient(cfg, hc)
+	require.NoError(t, err)
+	s := github.NewSweeper(client, app, []config.Hook{{App: true}}, storedGUIDs{}, noWait(), slog.New(slog.DiscardHandler))
+	for range 2 {
+		_, err = s.Sweep(context.Background())
+		require.NoError(t, err)
+	}
+	asked := 0
+	for _, r := range fake.Requests() {
+		if strings.HasPrefix(r, "GET /app/hook/deliveries") {
+			asked++
+		}
+	}
+	require.Equal(t, 2, asked, "both sweeps asked, and were told there is no webhook")
+
+	// Another hook's 404 is still an error: a wrong id must show.
+	fake.Faults = []githubtest.Fault{{Op: "deliveries", Status: http.StatusNotFound}}
+	s = github.NewSweeper(client, app, []config.Hook{{Repo: "acme/payments", ID: 7}}, storedGUIDs{}, noWait(), slog.New(slog.DiscardHandler))
+	_, err = s.Sweep(context.Background())
+	require.Error(t, err)
 }

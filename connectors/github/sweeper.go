@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
@@ -55,6 +56,8 @@ type Sweeper struct {
 	log    *slog.Logger
 	now    func() time.Time
 	gate   *WriteGate
+	// noAppHook: GitHub said the App has no webhook, once.
+	noAppHook bool
 }
 
 // NewSweeper returns a sweeper over the client; its redeliveries go
@@ -102,6 +105,16 @@ func (s *Sweeper) Sweep(ctx context.Context) (SweepResult, error) {
 
 func (s *Sweeper) sweepHook(ctx context.Context, h config.Hook, res *SweepResult) error {
 	failed, err := s.failedDeliveries(ctx, h)
+	var notFound *gh.ErrorResponse
+	if h.App && errors.As(err, &notFound) && notFound.Response != nil && notFound.Response.StatusCode == http.StatusNotFound {
+		// An App need not have a webhook (its events may come through
+		// hooks listed in github.hooks): nothing to sweep, said once.
+		if !s.noAppHook {
+			s.noAppHook = true
+			s.log.Info("the GitHub App has no webhook deliveries to sweep (no webhook is set up)")
+		}
+		return nil
+	}
 	if err != nil {
 		return err
 	}

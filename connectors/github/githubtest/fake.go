@@ -83,7 +83,7 @@ type FakeIssue struct {
 // Fault makes one call fail. With Effect, the call takes effect first and
 // then fails, as when GitHub created the issue but the answer was lost.
 type Fault struct {
-	Op      string // "create", "edit", "list", "get", "comment"
+	Op      string // "create", "edit", "list", "get", "comment", "deliveries" (a hook's)
 	Status  int    // the status to answer; 0 with Stall
 	Headers map[string]string
 	Effect  bool
@@ -193,6 +193,10 @@ func (f *Fake) list(w http.ResponseWriter, r *http.Request, hook string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.limited(w) {
+		return
+	}
+	if ft, ok := f.fault("deliveries"); ok {
+		f.fail(w, ft)
 		return
 	}
 	// Newest first, as GitHub lists them.
