@@ -107,11 +107,15 @@ func (t *Tx) savePages(ctx context.Context, rec *incident.Record) error {
 	// a page in two records; records saved before the pages had rows of
 	// their own could): the transaction remembers what is stored, so that
 	// its reads agree with the database.
-	stored := make([]incident.Page, 0, len(rec.Pages))
-	for i, p := range rec.Pages {
-		if !slices.Contains(changed, i) || written[p.ID] {
-			stored = append(stored, p)
+	stored := clonePages(rec.Pages)
+	if len(written) < len(changed) {
+		skipped := map[string]bool{}
+		for _, i := range changed {
+			if id := rec.Pages[i].ID; !written[id] {
+				skipped[id] = true
+			}
 		}
+		stored = slices.DeleteFunc(stored, func(p incident.Page) bool { return skipped[p.ID] })
 	}
 	t.remember(rec.ID, storedPages{pages: stored, inTable: true})
 	if len(fresh) == 0 {
