@@ -43,7 +43,6 @@ review: {open_after: 0s}
 	hub = startHub(t, path, base)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Log(hub.logs.String())
 			t.Log(cli(t, "actions", "list", "--all", "--config", path))
 		}
 	})
@@ -156,10 +155,9 @@ func TestKilledAfterJiraCreated(t *testing.T) {
 	require.Eventually(t, func() bool { return jira.Creates() == 1 }, 20*time.Second, 10*time.Millisecond)
 	hub.kill() // Jira has the ticket; the hub has not recorded it
 
-	hub = startHub(t, path, base)
+	startHub(t, path, base)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Log(hub.logs.String())
 			t.Log(cli(t, "actions", "list", "--all", "--config", path))
 		}
 	})

@@ -96,11 +96,6 @@ func TestDeployPageFixResolve(t *testing.T) {
 		"event.data.id": "PFQZPSY", "event.data.number": 9, "event.occurred_at": "2021-06-04T14:20:00Z",
 	}))
 
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log(hub.logs.String())
-		}
-	})
 	inc := waitIncident(t, base, "INC-1", 5)
 	var timeline []string
 	for _, e := range inc.Timeline {
@@ -152,11 +147,6 @@ func TestResolvedIncidentGetsOneReviewDoc(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, cfgText, 0o600))
 
 	hub := startHub(t, path, base)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log(hub.logs.String())
-		}
-	})
 	pageAndResolve(t, path, base)
 
 	var inc api.Incident
@@ -243,11 +233,6 @@ func TestKilledBetweenCreateAndRecord(t *testing.T) {
 		return getJSON(t, base+"/api/v1/incidents/INC-1", &inc)
 	}())
 	require.Empty(t, inc.Links.ReviewDoc, "the kill came before the hub recorded the doc")
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log(hub.logs.String())
-		}
-	})
 	require.Eventually(t, func() bool {
 		inc = api.Incident{}
 		return getJSON(t, base+"/api/v1/incidents/INC-1", &inc) == http.StatusOK && inc.Links.ReviewDoc != ""
@@ -272,11 +257,6 @@ func TestJobFailedForGoodIsLoud(t *testing.T) {
 	cfgText = append(cfgText, fmt.Sprintf("github: {token: \"gh-token\", base_url: %q, review_repo: acme/incidents}\nreview: {open_after: 0s}\n", fake.URL)...)
 	require.NoError(t, os.WriteFile(path, cfgText, 0o600))
 	hub := startHub(t, path, base)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log(hub.logs.String())
-		}
-	})
 	sendResolvedPage(t, path, base)
 
 	var failed api.Entry

@@ -53,12 +53,7 @@ review: {open_after: 0s}
 	require.Contains(t, cli(t, "config", "check", "--config", path),
 		fmt.Sprintf("github identity: GitHub App %d (installation %d)", app.ID, app.InstallationID))
 
-	hub := startHub(t, path, base)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log(hub.logs.String())
-		}
-	})
+	startHub(t, path, base)
 	require.Eventually(t, func() bool { return len(fake.Redelivered()) == 1 }, 10*time.Second, 20*time.Millisecond,
 		"the sweeper asks GitHub to redeliver the App's failed delivery at start-up")
 	require.Eventually(t, func() bool {

@@ -269,12 +269,7 @@ func TestPostgresRestartDuringIntake(t *testing.T) {
 	text = []byte(strings.Replace(string(text), fmt.Sprintf("dsn: %q", cfg.Storage.DSN), fmt.Sprintf("dsn: %q", server.dsn), 1))
 	require.NoError(t, os.WriteFile(path, text, 0o600))
 	r := &replicas{bases: []string{"http://" + addr}, cfg: cfg}
-	hub := startHub(t, path, r.bases[0])
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log(hub.logs.String())
-		}
-	})
+	startHub(t, path, r.bases[0])
 
 	const pages = 60
 	bodies := storm(t, pages, "incident.triggered", 0)

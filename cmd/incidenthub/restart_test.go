@@ -34,6 +34,11 @@ func startHub(t testing.TB, configPath, base string, flags ...string) *hubProces
 	require.NoError(t, cmd.Start())
 	h := &hubProcess{cmd: cmd, logs: logs}
 	t.Cleanup(func() { h.kill() })
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the hub at %s said:\n%s", base, logs.String())
+		}
+	})
 	waitHealthy(t, base)
 	return h
 }

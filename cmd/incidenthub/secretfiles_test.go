@@ -39,11 +39,6 @@ func TestSecretFilesRotateWithoutRestart(t *testing.T) {
 	require.Contains(t, cli(t, "config", "check", "--config", path), "api: on")
 
 	hub := startHub(t, path, base)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log(hub.logs.String())
-		}
-	})
 	status := func(token string) int {
 		req, err := http.NewRequest(http.MethodGet, base+"/api/v1/incidents", nil)
 		require.NoError(t, err)

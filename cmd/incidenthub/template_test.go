@@ -81,12 +81,7 @@ Facilitator: _to be named_. Incident lead: {{with .Commander}}{{md .}}{{else}}no
 	require.NoError(t, os.WriteFile(tmplPath, []byte(good), 0o600))
 	require.Regexp(t, `review template: .*acme-review\.md\.tmpl \(version [0-9a-f]{12}\)`, cli(t, "config", "check", "--config", path))
 
-	hub := startHub(t, path, base)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log(hub.logs.String())
-		}
-	})
+	startHub(t, path, base)
 	pageAndResolve(t, path, base)
 	require.Eventually(t, func() bool {
 		var inc api.Incident

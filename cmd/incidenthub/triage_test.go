@@ -165,10 +165,5 @@ func notesHub(t *testing.T, pagerduty, service string, edits ...string) (path, b
 	cfg += fmt.Sprintf("github: {webhook_secrets: [%q]}\n", githubSecret)
 	require.NoError(t, os.WriteFile(path, []byte(cfg), 0o600))
 	hub = startHub(t, path, base)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Log(hub.logs.String())
-		}
-	})
 	return path, base, hub
 }
