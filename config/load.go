@@ -103,8 +103,8 @@ func parse(file string, data []byte, lookupEnv func(string) (string, bool), stor
 	}
 	cfg.applyDefaults()
 	for _, path := range []*string{&cfg.Review.Template, appKey(&cfg)} {
-		if path != nil && *path != "" && !filepath.IsAbs(*path) {
-			*path = filepath.Join(filepath.Dir(file), *path)
+		if path != nil {
+			*path = l.resolve(*path)
 		}
 	}
 	var problems []Problem
@@ -271,18 +271,30 @@ func (l *loader) check(n *yaml.Node, t reflect.Type, path string) {
 	}
 }
 
+// resolve makes a path in the configuration relative to its file's
+// directory; "" stays "".
+func (l *loader) resolve(path string) string {
+	if path == "" || filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(l.dir, path)
+}
+
 // knownKeys are the keys a mapping of these fields may have: a secret's
 // `<key>_file` too.
 func knownKeys(fields map[string]reflect.StructField) []string {
 	keys := sortedKeys(fields)
-	for _, k := range sortedKeys(fields) {
-		if t := fields[k].Type; t == secretType || t == reflect.SliceOf(secretType) {
+	for k, f := range fields {
+		if isSecret(f.Type) {
 			keys = append(keys, k+"_file")
 		}
 	}
 	slices.Sort(keys)
 	return keys
 }
+
+// isSecret: a secret, or a list of them, which `<key>_file` may give.
+func isSecret(t reflect.Type) bool { return t == secretType || t == reflect.SliceOf(secretType) }
 
 // secretFiles rewrites each `<key>_file: path` whose <key> is a secret (or
 // a list of secrets) to the {file: path} form Secret decodes: the secret
@@ -291,7 +303,7 @@ func (l *loader) secretFiles(n *yaml.Node, fields map[string]reflect.StructField
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		base, ok := strings.CutSuffix(n.Content[i].Value, "_file")
 		f, known := fields[base]
-		if !ok || !known || (f.Type != secretType && f.Type != reflect.SliceOf(secretType)) {
+		if !ok || !known || !isSecret(f.Type) {
 			continue
 		}
 		ref := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Content: []*yaml.Node{
@@ -303,19 +315,18 @@ func (l *loader) secretFiles(n *yaml.Node, fields map[string]reflect.StructField
 			}
 		}
 		fileKey := join(path, n.Content[i].Value)
-		switch {
-		case given != nil && (f.Type == secretType || given.Kind != yaml.SequenceNode):
-			l.add(fileKey, "set %s or %s, not both", base, n.Content[i].Value)
-			n.Content = append(n.Content[:i], n.Content[i+2:]...)
+		if given != nil {
+			if f.Type == secretType || given.Kind != yaml.SequenceNode {
+				l.add(fileKey, "set %s or %s, not both", base, n.Content[i].Value)
+			} else {
+				// One more secret in the list (a rotation in progress).
+				given.Content = append(given.Content, ref)
+			}
+			n.Content = slices.Delete(n.Content, i, i+2)
 			i -= 2
 			continue
-		case given != nil:
-			// One more secret in the list (a rotation in progress).
-			given.Content = append(given.Content, ref)
-			n.Content = append(n.Content[:i], n.Content[i+2:]...)
-			i -= 2
-			continue
-		case f.Type != secretType:
+		}
+		if f.Type != secretType {
 			ref = &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: []*yaml.Node{ref}}
 		}
 		n.Content[i].Value, n.Content[i+1] = base, ref
@@ -344,9 +355,7 @@ func (l *loader) checkSecret(n *yaml.Node, path string) {
 		return
 	}
 	file := n.Content[1]
-	if file.Value != "" && !filepath.IsAbs(file.Value) {
-		file.Value = filepath.Join(l.dir, file.Value)
-	}
+	file.Value = l.resolve(file.Value)
 	if name, unset := l.unset[path]; unset && file.Value == "" && !l.skipped[path] {
 		l.add(path, "environment variable %s is not set (it names the secret's file)", name)
 		return
