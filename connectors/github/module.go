@@ -90,7 +90,7 @@ func NewClient(cfg config.GitHub, hc *http.Client) (*gh.Client, error) {
 	token := cfg.Token
 	c := gh.NewClient(httpclient.Authorized(hc, func(h http.Header) { h.Set("Authorization", "Bearer "+token.Value()) }))
 	if cfg.App != nil {
-		itr, err := ghinstallation.NewKeyFromFile(transport(hc), cfg.App.ID, cfg.App.InstallationID, cfg.App.PrivateKeyFile)
+		itr, err := ghinstallation.NewKeyFromFile(httpclient.Transport(hc), cfg.App.ID, cfg.App.InstallationID, cfg.App.PrivateKeyFile)
 		if err != nil {
 			return nil, fmt.Errorf("github.app.private_key_file: %w", err)
 		}
@@ -99,9 +99,7 @@ func NewClient(cfg config.GitHub, hc *http.Client) (*gh.Client, error) {
 		// description does not allow for the body; ask for the
 		// installation's permissions as they are.
 		itr.InstallationTokenOptions = &ghinstall.InstallationTokenOptions{}
-		authed := *hc
-		authed.Transport = itr
-		c = gh.NewClient(&authed)
+		return clientOver(hc, itr, cfg)
 	}
 	return withBaseURL(c, cfg)
 }
@@ -113,13 +111,19 @@ func NewAppClient(cfg config.GitHub, hc *http.Client) (*gh.Client, error) {
 	if hc == nil {
 		hc = &http.Client{}
 	}
-	atr, err := ghinstallation.NewAppsTransportKeyFromFile(transport(hc), cfg.App.ID, cfg.App.PrivateKeyFile)
+	atr, err := ghinstallation.NewAppsTransportKeyFromFile(httpclient.Transport(hc), cfg.App.ID, cfg.App.PrivateKeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("github.app.private_key_file: %w", err)
 	}
 	atr.BaseURL = apiRoot(cfg)
+	return clientOver(hc, atr, cfg)
+}
+
+// clientOver is a go-github client on hc (its timeout) that sends
+// through auth, an App's transport.
+func clientOver(hc *http.Client, auth http.RoundTripper, cfg config.GitHub) (*gh.Client, error) {
 	authed := *hc
-	authed.Transport = atr
+	authed.Transport = auth
 	return withBaseURL(gh.NewClient(&authed), cfg)
 }
 
@@ -130,13 +134,6 @@ func CheckApp(cfg config.GitHub) error {
 	}
 	_, err := NewAppClient(cfg, &http.Client{})
 	return err
-}
-
-func transport(hc *http.Client) http.RoundTripper {
-	if hc.Transport == nil {
-		return http.DefaultTransport
-	}
-	return hc.Transport
 }
 
 // apiRoot is the REST root, without its trailing slash, as ghinstallation

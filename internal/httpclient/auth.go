@@ -10,12 +10,8 @@ import (
 // library has built it, so that a rotated secret (config.Secret read from
 // a file) takes effect with the next request, without a restart.
 func Authorized(hc *http.Client, auth func(h http.Header)) *http.Client {
-	next := hc.Transport
-	if next == nil {
-		next = http.DefaultTransport
-	}
 	c := *hc
-	c.Transport = authTransport{next: next, auth: auth}
+	c.Transport = authTransport{next: Transport(hc), auth: auth}
 	// net/http drops credentials on a redirect to another host; this
 	// transport would add them again, so such a redirect is not followed
 	// (the vendor's client sees the 3xx). The APIs the hub calls do not
@@ -34,6 +30,15 @@ func Authorized(hc *http.Client, auth func(h http.Header)) *http.Client {
 		return nil
 	}
 	return &c
+}
+
+// Transport is what hc sends through: its transport, or net/http's
+// default.
+func Transport(hc *http.Client) http.RoundTripper {
+	if hc.Transport == nil {
+		return http.DefaultTransport
+	}
+	return hc.Transport
 }
 
 type authTransport struct {
