@@ -40,6 +40,13 @@ type UnsignedHinter interface {
 	UnsignedHint(h http.Header) string
 }
 
+func unsignedHint(v Verifier, h http.Header) string {
+	if hinter, ok := v.(UnsignedHinter); ok {
+		return hinter.UnsignedHint(h)
+	}
+	return ""
+}
+
 // Storer stores a delivery durably and says whether it was new.
 type Storer interface {
 	Append(ctx context.Context, d delivery.Delivery) (fresh bool, err error)
@@ -91,8 +98,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// memory.
 	if !h.verifier.Signed(r.Header) {
 		count("unauthorized")
-		if hinter, ok := h.verifier.(UnsignedHinter); ok && hinter.UnsignedHint(r.Header) != "" {
-			log.Warn("delivery refused: no signature", "hint", hinter.UnsignedHint(r.Header))
+		if hint := unsignedHint(h.verifier, r.Header); hint != "" {
+			log.Warn("delivery refused: no signature", "hint", hint)
 		} else {
 			log.Warn("delivery refused: no signature")
 		}
