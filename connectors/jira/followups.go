@@ -196,7 +196,7 @@ func (w *FileWorker) file(ctx context.Context, job *river.Job[FileFollowUpArgs],
 		plain.Priority, plain.IssueType, plain.Owner = "", "", ""
 		ticket, err = w.tracker.Create(ctx, w.ticket(&plain, rec, svc, refused.Error()))
 	}
-	if errors.As(err, &refused) && refused.StatusCode == http.StatusBadRequest && w.configurable(refused.Fields) {
+	if errors.As(err, &refused) && refused.StatusCode == http.StatusBadRequest && configurable(refused.Fields) {
 		// Refused for a field the configuration sets: no retry can fix
 		// that, a change of configuration can. Held, saying which field
 		// and which key to set.
@@ -298,7 +298,7 @@ func configKey(field string) string {
 // configurable reports whether every field Jira refused is one the
 // configuration sets; a refusal of what the hub writes itself stays a
 // final failure, loud.
-func (w *FileWorker) configurable(fields map[string]string) bool {
+func configurable(fields map[string]string) bool {
 	for id := range fields {
 		if configKey(id) == "" {
 			return false

@@ -58,15 +58,13 @@ func ParseTemplate(name, text string) (*Template, error) {
 	// sections in each (a section inside {{if .Changes}} would vanish from
 	// a doc opened before the first change, and the hub could no longer
 	// update it), and escape everything in each.
-	samples := []struct {
+	type sample struct {
 		in   Input
 		keep int
-	}{{sampleInput(), listSizes[0]}, {emptyInput(), listSizes[0]}}
+	}
+	samples := []sample{{sampleInput(), listSizes[0]}, {emptyInput(), listSizes[0]}}
 	for _, keep := range listSizes {
-		samples = append(samples, struct {
-			in   Input
-			keep int
-		}{stormInput(), keep})
+		samples = append(samples, sample{stormInput(), keep})
 	}
 	missing := map[string]bool{}
 	raw := map[string]bool{}
@@ -185,21 +183,18 @@ func emptyInput() Input {
 func stormInput() Input {
 	in := sampleInput()
 	r := &in.Record
-	grow := func(n int) {
-		for range n {
-			p := r.Pages[0]
-			p.ID = fmt.Sprintf("Q%d", len(r.Pages)+1)
-			r.Pages = append(r.Pages, p)
-			e := r.Timeline[0]
-			e.Key = fmt.Sprintf("e%d", len(r.Timeline)+1)
-			r.Timeline = append(r.Timeline, e)
-			c := r.Changes[0]
-			c.Key = fmt.Sprintf("c%d", len(r.Changes)+1)
-			r.Changes = append(r.Changes, c)
-			r.Responders = append(r.Responders, r.Responders[0])
-		}
+	for range 2 * listSizes[0] {
+		p := r.Pages[0]
+		p.ID = fmt.Sprintf("Q%d", len(r.Pages)+1)
+		r.Pages = append(r.Pages, p)
+		e := r.Timeline[0]
+		e.Key = fmt.Sprintf("e%d", len(r.Timeline)+1)
+		r.Timeline = append(r.Timeline, e)
+		c := r.Changes[0]
+		c.Key = fmt.Sprintf("c%d", len(r.Changes)+1)
+		r.Changes = append(r.Changes, c)
+		r.Responders = append(r.Responders, r.Responders[0])
 	}
-	grow(2 * listSizes[0])
 	return in
 }
 
