@@ -69,6 +69,11 @@ type Fake struct {
 	// tokens are the installation tokens minted, with their expiry.
 	app    *App
 	tokens map[string]time.Time
+
+	// files are the review repo's files, by path; commits the messages
+	// of the commits that wrote them.
+	files   map[string]*repoFile
+	commits []string
 }
 
 // FakeIssue is an issue the double keeps.
@@ -83,7 +88,7 @@ type FakeIssue struct {
 // Fault makes one call fail. With Effect, the call takes effect first and
 // then fails, as when GitHub created the issue but the answer was lost.
 type Fault struct {
-	Op      string // "create", "edit", "list", "get", "comment", "deliveries" (a hook's)
+	Op      string // "create", "edit", "list", "get", "comment", "deliveries" (a hook's), "contents" (a read), "put"
 	Status  int    // the status to answer; 0 with Stall
 	Headers map[string]string
 	Effect  bool
@@ -116,6 +121,8 @@ func New(t connectortest.TB, opts ...connectortest.Option) *Fake {
 	mux.HandleFunc("POST /orgs/{org}/hooks/{hook}/deliveries/{id}/attempts", func(w http.ResponseWriter, r *http.Request) {
 		f.attempt(w, r, "orgs/"+r.PathValue("org")+"/"+r.PathValue("hook"))
 	})
+	mux.HandleFunc("GET /repos/{owner}/{repo}/contents/{path...}", f.getContents)
+	mux.HandleFunc("PUT /repos/{owner}/{repo}/contents/{path...}", f.putContents)
 	mux.HandleFunc("POST /app/installations/{installation_id}/access_tokens", f.accessToken)
 	mux.HandleFunc("GET /app/hook/deliveries", func(w http.ResponseWriter, r *http.Request) { f.list(w, r, AppHook) })
 	mux.HandleFunc("POST /app/hook/deliveries/{id}/attempts", func(w http.ResponseWriter, r *http.Request) { f.attempt(w, r, AppHook) })
@@ -124,6 +131,7 @@ func New(t connectortest.TB, opts ...connectortest.Option) *Fake {
 			mux.ServeHTTP(w, r)
 		}
 	})
+	opts = append([]connectortest.Option{connectortest.RewritePath(contentsPath)}, opts...)
 	f.Contract = connectortest.NewContract(t, connectortest.Spec("api.github.com.trimmed.json"), authed, opts...)
 	return f
 }
@@ -422,18 +430,21 @@ func (f *Fake) createIssue(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	ft, faulty := f.fault("create")
-	var created *FakeIssue
+	var created issueJSON
 	if !faulty || ft.Effect {
 		f.writes = append(f.writes, time.Now())
-		created = &FakeIssue{Number: len(f.issues) + 1, Title: req.Title, Body: req.Body, Labels: req.Labels, Assignees: req.Assignees}
-		f.issues[created.Number] = created
+		issue := &FakeIssue{Number: len(f.issues) + 1, Title: req.Title, Body: req.Body, Labels: req.Labels, Assignees: req.Assignees}
+		f.issues[issue.Number] = issue
+		// Answered as created: a person may edit it as soon as the lock
+		// is let go.
+		created = f.issueJSON(issue)
 	}
 	f.mu.Unlock()
 	if faulty {
 		f.fail(w, ft)
 		return
 	}
-	reply(w, http.StatusCreated, f.issueJSON(created))
+	reply(w, http.StatusCreated, created)
 }
 
 func (f *Fake) getIssue(w http.ResponseWriter, r *http.Request) {
