@@ -34,6 +34,14 @@ type Config struct {
 	Jobs        Jobs        `yaml:"jobs"`
 	Processing  Processing  `yaml:"processing"`
 	Retention   Retention   `yaml:"retention"`
+	Drills      Drills      `yaml:"drills"`
+}
+
+// Drills configures training incidents.
+type Drills struct {
+	// JiraProject is where drills' follow-ups are filed; empty keeps them
+	// out of Jira, so that a drill never touches a team's project.
+	JiraProject string `yaml:"jira_project"`
 }
 
 // Retention bounds how long the hub keeps what it no longer needs.
@@ -155,6 +163,10 @@ type PagerDuty struct {
 	// EU account).
 	EventsURL string `yaml:"events_url"`
 	Notes     Notes  `yaml:"notes"`
+	// DrillRoutingKey is the Events API v2 integration key drills page
+	// through (`incidenthub drill` without --dry): the key of a service
+	// whose escalation policy reaches the people in training.
+	DrillRoutingKey Secret `yaml:"drill_routing_key,omitempty"`
 }
 
 // DefaultEventsURL is PagerDuty's Events API v2.

@@ -239,7 +239,7 @@ func TestParseProblems(t *testing.T) {
 		{
 			file: "conf.unknown-top-level-key.yaml",
 			path: "listne",
-			msg:  "unknown key (known: api, awareness, correlation, github, intake, jira, jobs, listen,",
+			msg:  "unknown key (known: api, awareness, correlation, drills, github, intake, jira, jobs, listen,",
 		},
 		{
 			file: "conf.unknown-nested-key.yaml",
@@ -783,11 +783,11 @@ func TestSecretsNeverPrint(t *testing.T) {
 		"pd-secret-one", "pd-secret-two", "pd-api-token",
 		"gh-webhook-secret", "gh-token",
 		"jira-webhook-secret", "jira-api-token",
-		"R0UT1NGKEY0PAYMENTS0000000000001", "R0UT1NGKEY0CHECKOUT0000000000002",
+		"R0UT1NGKEY0PAYMENTS0000000000001", "R0UT1NGKEY0CHECKOUT0000000000002", "R0UT1NGKEY0DR1LLS000000000000003",
 	}
 	const (
-		inConfig    = 11 // secrets in the whole file
-		inPagerDuty = 3  // secrets in its pagerduty section
+		inConfig    = 12 // secrets in the whole file
+		inPagerDuty = 4  // secrets in its pagerduty section
 	)
 
 	cfg, err := parseFile(t, "conf.good.yaml", nil)

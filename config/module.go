@@ -26,6 +26,7 @@ type Sections struct {
 	Severities  []Severity
 	Services    []Service
 	People      People
+	Drills      Drills
 }
 
 func split(c *Config) Sections {
@@ -46,5 +47,6 @@ func split(c *Config) Sections {
 		Severities:  c.Severities,
 		Services:    c.Services,
 		People:      c.People,
+		Drills:      c.Drills,
 	}
 }

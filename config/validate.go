@@ -91,6 +91,10 @@ func (c *Config) validate(unset map[string]string) []Problem {
 	v.secrets("jira.webhook_secrets", c.Jira.WebhookSecrets)
 	v.baseURL("pagerduty.base_url", c.PagerDuty.BaseURL)
 	v.baseURL("pagerduty.events_url", c.PagerDuty.EventsURL)
+	v.routingKey("pagerduty.drill_routing_key", c.PagerDuty.DrillRoutingKey)
+	if p := c.Drills.JiraProject; p != "" && !jiraProject.MatchString(p) {
+		v.add("drills.jira_project", "want a Jira project key such as DRILL, got %q", p)
+	}
 	v.baseURL("github.base_url", c.GitHub.BaseURL)
 	if a := c.GitHub.App; a != nil {
 		if a.ID <= 0 {

@@ -104,6 +104,10 @@ func (w *world) apply(t *testing.T, ev incident.Event) router.Decision {
 		rec := w.records[id]
 		st.Owner = &rec
 	}
+	if rec, ok := w.records[q.RecordID]; ok {
+		// As the store loads it: the record named wins.
+		st.Owner = &rec
+	}
 	if st.Owner == nil && q.CorrelationKey != "" {
 		for _, id := range slices.Sorted(maps.Keys(w.records)) {
 			// As the store's ActiveRecords chooses them.

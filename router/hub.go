@@ -10,6 +10,9 @@ import (
 // on the vendors, and what people asked of it through the CLI. The jobs
 // only report; every change of state they lead to is decided here.
 func decideHub(s State, ev incident.Event, r Rules) Decision {
+	if ev.Type == incident.EventDrillStarted {
+		return decideDrillStarted(ev, r)
+	}
 	if s.Owner == nil {
 		return Decision{Ignore: ev.Subject + " is not known"}
 	}
@@ -32,6 +35,10 @@ func decideHub(s State, ev incident.Event, r Rules) Decision {
 		return Decision{}
 	case incident.EventActionFailed:
 		return decideActionFailed(rec, ev)
+	case incident.EventDrillEnded:
+		return decideDrillEnded(rec, ev, r)
+	case incident.EventReviewArchived:
+		return decideReviewArchived(rec, ev)
 	default:
 		return Decision{Ignore: "no rules for hub event " + string(ev.Type)}
 	}

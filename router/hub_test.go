@@ -153,12 +153,20 @@ func TestDecideReviewIssueClosesRecord(t *testing.T) {
 		IssueRepo: "acme/incidents", IssueNumber: 7, OccurredAt: at("2026-04-05T10:00:00Z"), Actor: "ana"}
 	d := router.Decide(router.State{Owner: rec}, closed, r, time.Time{})
 	require.Equal(t, incident.StatusClosed, d.Record.Status)
-	require.Equal(t, []incident.Action{{Kind: incident.ActionReviewDoc}}, d.Actions)
+	require.Equal(t, []incident.Action{{Kind: incident.ActionReviewDoc}, {Kind: incident.ActionArchiveReview}}, d.Actions,
+		"the closed review goes to the incident database")
 
 	reopened := closed
 	reopened.ID, reopened.Type = "d2", incident.EventReviewReopened
 	d = router.Decide(router.State{Owner: d.Record}, reopened, r, time.Time{})
 	require.Equal(t, incident.StatusReviewing, d.Record.Status)
+	require.Equal(t, []incident.Action{{Kind: incident.ActionReviewDoc}}, d.Actions)
+
+	drill := *rec
+	drill.Kind = incident.KindDrill
+	d = router.Decide(router.State{Owner: &drill}, closed, r, time.Time{})
+	require.Equal(t, incident.StatusClosed, d.Record.Status)
+	require.Equal(t, []incident.Action{{Kind: incident.ActionReviewDoc}}, d.Actions, "a drill's debrief stays out of the incident database")
 
 	other := closed
 	other.IssueNumber = 9

@@ -30,6 +30,9 @@ func decidePage(s State, ev incident.Event, r Rules) Decision {
 	if !ok || ev.Type == incident.EventPageRoleAssigned && ev.Role == nil {
 		return Decision{Ignore: "no rule for " + string(ev.Type)}
 	}
+	if reason := drillPageRefused(s, ev); reason != "" {
+		return Decision{Ignore: reason, Notices: []string{reason}}
+	}
 	var (
 		d      Decision
 		before incident.Record

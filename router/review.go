@@ -2,6 +2,7 @@ package router
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,11 +38,16 @@ func (r Rules) ReviewActions(before, after *incident.Record) []incident.Action {
 	if after.ReviewDocNumber > 0 {
 		return []incident.Action{{Kind: incident.ActionReviewDoc}}
 	}
-	if after.Status != incident.StatusResolved || after.Kind == incident.KindDrill {
+	if after.Status != incident.StatusResolved {
 		after.ReviewOpensAt = time.Time{}
 		return nil
 	}
 	wait, required := r.reviewWait(after.Severity)
+	if after.Kind == incident.KindDrill {
+		// A drill's debrief is best while it is fresh: nobody needs to
+		// decompress from an exercise.
+		wait, required = 0, true
+	}
 	if !(required || after.ReviewRequested) {
 		after.ReviewOpensAt = time.Time{}
 		return nil
@@ -102,7 +108,13 @@ func decideReview(s State, ev incident.Event, r Rules) Decision {
 		return Decision{Ignore: rec.Ref() + " is already " + string(rec.Status)}
 	}
 	entry.At, entry.Source, entry.Key = ev.OccurredAt, string(ev.Source), "github:"+ev.ID
-	return Decision{Record: &rec, Entries: []incident.TimelineEntry{entry}, Actions: []incident.Action{{Kind: incident.ActionReviewDoc}}}
+	acts := []incident.Action{{Kind: incident.ActionReviewDoc}}
+	if rec.Status == incident.StatusClosed && rec.Kind != incident.KindDrill {
+		// Its final text goes to the incident database; closed again
+		// after a reopening, the same file is updated.
+		acts = append(acts, incident.Action{Kind: incident.ActionArchiveReview})
+	}
+	return Decision{Record: &rec, Entries: []incident.TimelineEntry{entry}, Actions: acts}
 }
 
 // notReviewDoc says why an event's issue is not the record's review doc,
@@ -185,4 +197,20 @@ func decideReviewSummarised(rec incident.Record, ev incident.Event) Decision {
 	}
 	rec.SummaryFor = ev.For
 	return Decision{Record: &rec}
+}
+
+// decideReviewArchived records where the closed review's text is in the
+// incident database, and which sections people wrote.
+func decideReviewArchived(rec incident.Record, ev incident.Event) Decision {
+	if rec.Archived == ev.Target && slices.Equal(rec.Learned, ev.Learned) {
+		return Decision{Ignore: rec.Ref() + "'s archive is recorded already"}
+	}
+	first := rec.Archived == ""
+	rec.Archived, rec.Learned = ev.Target, append([]string(nil), ev.Learned...)
+	d := Decision{Record: &rec}
+	if first {
+		d.Entries = []incident.TimelineEntry{{At: ev.OccurredAt, Source: string(ev.Source), Kind: incident.EntryReviewArchived,
+			URL: ev.URL, Key: "review.archived", Summary: "Review committed to the incident database: " + ev.Target}}
+	}
+	return d
 }

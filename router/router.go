@@ -192,6 +192,10 @@ func QueryFor(ev incident.Event, r Rules) Query {
 			}
 		}
 	}
+	if id, _, ok := incident.ParseDrillDedupKey(ev.IncidentKey); ok && ev.Source == incident.SourcePagerDuty {
+		// A drill's page: it joins the drill that paged, never a storm.
+		q.RecordID = id
+	}
 	if ev.Snapshot != nil {
 		_, q.CorrelationKey, _ = r.service(ev.Snapshot.ServiceID)
 		start := pageStart(ev)

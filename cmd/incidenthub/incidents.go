@@ -92,6 +92,7 @@ func newIncidentsListCommand(g *globals) *cobra.Command {
 	var (
 		f      store.IncidentFilter
 		status string
+		kind   string
 		asJSON bool
 	)
 	cmd := &cobra.Command{
@@ -102,6 +103,9 @@ func newIncidentsListCommand(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
 			if f.Status, err = incident.ParseStatus(status); err != nil {
+				return err
+			}
+			if f.Kind, err = incident.ParseKind(kind); err != nil {
 				return err
 			}
 			s, cfg, err := g.openStore(cmd.Context())
@@ -130,6 +134,7 @@ func newIncidentsListCommand(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&status, "status", "", "only this status: open, acknowledged, resolved, reviewing, closed")
 	cmd.Flags().StringVar(&f.Service, "service", "", "only this service")
 	cmd.Flags().StringVar(&f.Severity, "severity", "", "only this severity")
+	cmd.Flags().StringVar(&kind, "kind", "", "only this kind: incident, awareness, drill")
 	cmd.Flags().IntVar(&f.Limit, "limit", 50, "at most this many")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON as the API does")
 	return cmd
@@ -143,19 +148,11 @@ func newIncidentsShowCommand(g *globals) *cobra.Command {
 		Short:   "Show an incident with its timeline",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := incident.ParseRef(args[0])
-			if err != nil {
-				return err
-			}
-			s, _, err := g.openStore(cmd.Context())
+			s, rec, err := g.openRecord(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			rec, err := s.Incident(cmd.Context(), id)
-			if err != nil {
-				return err
-			}
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), api.FromRecord(&rec))
 			}

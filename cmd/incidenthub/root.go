@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/internal/store"
 )
 
@@ -47,6 +48,9 @@ func newRootCommand() *cobra.Command {
 		newActionsCommand(g),
 		newWebhookCommand(g),
 		newHealthcheckCommand(g),
+		newDrillCommand(g),
+		newReportCommand(g),
+		newExportCommand(g),
 		newDemoCommand(),
 		newVersionCommand(),
 	)
@@ -72,6 +76,25 @@ func (g *globals) logger() *slog.Logger {
 		level = slog.LevelInfo
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+}
+
+// openRecord opens the store and reads the record ref names (INC-12),
+// with its timeline; the caller closes the store.
+func (g *globals) openRecord(ctx context.Context, ref string) (*store.Store, incident.Record, error) {
+	id, err := incident.ParseRef(ref)
+	if err != nil {
+		return nil, incident.Record{}, err
+	}
+	s, _, err := g.openStore(ctx)
+	if err != nil {
+		return nil, incident.Record{}, err
+	}
+	rec, err := s.Incident(ctx, id)
+	if err != nil {
+		s.Close()
+		return nil, incident.Record{}, err
+	}
+	return s, rec, nil
 }
 
 // openStore opens the configured store for commands that read or change

@@ -68,13 +68,13 @@ func BenchmarkTriageNoteLatency(b *testing.B) {
 		noted = append(noted, time.Since(sent))
 	}
 	b.StopTimer()
-	report(b, "ack", acked)
-	report(b, "note", noted)
+	reportQuantiles(b, "ack", acked)
+	reportQuantiles(b, "note", noted)
 }
 
-// report adds the p50 and p99 of ds, in milliseconds, to the benchmark's
+// reportQuantiles adds the p50 and p99 of ds, in milliseconds, to the benchmark's
 // line.
-func report(b *testing.B, name string, ds []time.Duration) {
+func reportQuantiles(b *testing.B, name string, ds []time.Duration) {
 	slices.Sort(ds)
 	at := func(q float64) float64 {
 		return float64(ds[min(len(ds)-1, int(q*float64(len(ds))))].Microseconds()) / 1000

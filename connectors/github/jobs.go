@@ -100,13 +100,14 @@ func ReviewHeld(cfg config.GitHub) string {
 type JobsParams struct {
 	fx.In
 
-	GitHub   config.GitHub
-	Docs     Docs
-	Store    ReviewStore
-	Locks    Exclusive
-	Reporter Reporter
-	Gate     *WriteGate
-	Log      *slog.Logger
+	GitHub     config.GitHub
+	Severities []config.Severity
+	Docs       Docs
+	Store      ReviewStore
+	Locks      Exclusive
+	Reporter   Reporter
+	Gate       *WriteGate
+	Log        *slog.Logger
 }
 
 // DocsParams are the configuration review docs are written from.
@@ -136,6 +137,7 @@ func Jobs(p JobsParams) ([]actions.Job, error) {
 	var (
 		client *gh.Client
 		issues ReviewIssues
+		files  RepoFiles
 	)
 	if held == "" {
 		var err error
@@ -143,6 +145,7 @@ func Jobs(p JobsParams) ([]actions.Job, error) {
 			return nil, err
 		}
 		issues = NewIssues(client, p.GitHub.ReviewRepo, p.Gate)
+		files = NewContents(client, p.GitHub.ReviewRepo, p.Gate)
 	} else {
 		p.Log.Warn("GitHub review docs are held until configured", "reason", held)
 	}
@@ -151,8 +154,14 @@ func Jobs(p JobsParams) ([]actions.Job, error) {
 	reminder := NewReminderWorker(issues, p.Store, p.Reporter, p.Log)
 	changeNote := NewChangeNoteWorker(client, p.Gate, p.Store, p.Reporter, p.Log)
 	reply := NewReplyWorker(issues, p.Store, p.Reporter, p.Log)
+	archive := NewArchiveWorker(issues, files, p.Store, p.Reporter, p.Log)
+	var severities []string
+	for _, s := range p.Severities {
+		severities = append(severities, s.Name)
+	}
+	reports := NewReportWorker(issues, p.Store, severities, p.Log)
 	if held != "" {
-		review.held, reminder.held, changeNote.held, reply.held = held, held, held, held
+		review.held, reminder.held, changeNote.held, reply.held, archive.held, reports.held = held, held, held, held, held, held
 	}
 	return []actions.Job{
 		actions.NewJob(incident.ActionReviewDoc, review, 1,
@@ -167,6 +176,11 @@ func Jobs(p JobsParams) ([]actions.Job, error) {
 			func(id int64, a incident.Action) FollowUpReplyArgs {
 				return FollowUpReplyArgs{IncidentID: id, FollowUpKey: a.Target}
 			}),
+		actions.NewJob(incident.ActionArchiveReview, archive, 1,
+			func(id int64, _ incident.Action) ArchiveReviewArgs { return ArchiveReviewArgs{IncidentID: id} }),
+		// Asked for by `incidenthub report --post`, never by a decision.
+		actions.NewJob(incident.ActionPostReport, reports, 1,
+			func(int64, incident.Action) PostReportArgs { return PostReportArgs{} }),
 	}, nil
 }
 

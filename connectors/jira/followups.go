@@ -41,6 +41,8 @@ type Filing struct {
 	Jira     config.Jira
 	Services []config.Service
 	People   config.People
+	// Drills: a drill's follow-ups go to their own project, or nowhere.
+	Drills config.Drills
 }
 
 // filingRecheck is how soon a job that reported filing begins looks
@@ -104,6 +106,15 @@ func (w *FileWorker) Work(ctx context.Context, job *river.Job[FileFollowUpArgs])
 	}
 	if !f.Filed() {
 		svc := w.service(rec.Service)
+		if rec.Kind == incident.KindDrill {
+			if w.cfg.Drills.JiraProject == "" {
+				return actions.Hold(ctx, w.log, rec.Ref()+" is a drill: its follow-ups stay out of the team's Jira project unless drills.jira_project is set",
+					"followup", f.Key, "incident", rec.Ref())
+			}
+			// Only the project: the team's own fields and defaults are
+			// the team project's.
+			svc = &config.Service{Name: rec.Service, JiraProject: w.cfg.Drills.JiraProject}
+		}
 		if svc == nil || svc.JiraProject == "" {
 			reason := fmt.Sprintf("service %q has no jira_project", rec.Service)
 			return actions.Hold(ctx, w.log, reason, "followup", f.Key, "incident", rec.Ref())

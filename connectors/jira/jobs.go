@@ -62,6 +62,7 @@ type JobsParams struct {
 	Jira     config.Jira
 	Services []config.Service
 	People   config.People
+	Drills   config.Drills
 	Store    FollowUpStore
 	Reporter Reporter
 	Log      *slog.Logger
@@ -82,7 +83,7 @@ func Jobs(p JobsParams) ([]actions.Job, error) {
 		}
 		tracker = NewTickets(client, p.Jira.Flavor)
 	}
-	w := NewFileWorker(Filing{Jira: p.Jira, Services: p.Services, People: p.People}, tracker, p.Store, p.Reporter, p.Log)
+	w := NewFileWorker(Filing{Jira: p.Jira, Services: p.Services, People: p.People, Drills: p.Drills}, tracker, p.Store, p.Reporter, p.Log)
 	return []actions.Job{
 		actions.NewJob(incident.ActionFileFollowUp, w, 2, func(id int64, a incident.Action) FileFollowUpArgs {
 			return FileFollowUpArgs{IncidentID: id, FollowUpKey: a.Target}

@@ -92,6 +92,9 @@ func Jobs(p JobsParams) []actions.Job {
 		actions.NewJob(incident.ActionChangeEvent, NewChangeEventWorker(p.PagerDuty, p.Services, p.Changes, p.Log), 2, func(_ int64, a incident.Action) ChangeEventArgs {
 			return ChangeEventArgs{ChangeKey: a.Change}
 		}),
+		actions.NewJob(incident.ActionDrillPage, NewDrillPageWorker(p.PagerDuty, p.Severities, p.Store, p.Log), 1, func(id int64, a incident.Action) DrillPageArgs {
+			return DrillPageArgs{IncidentID: id, Action: a.Target}
+		}),
 	}
 }
 

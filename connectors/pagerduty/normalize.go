@@ -70,6 +70,9 @@ type incidentData struct {
 	Assignees []reference `json:"assignees"`
 	Priority  *reference  `json:"priority"`
 	Urgency   string      `json:"urgency"`
+	// IncidentKey is the de-duplication key (2026 payloads carry it): a
+	// drill's page carries the drill's.
+	IncidentKey string `json:"incident_key"`
 }
 
 // roleAssignments is event.data of incident.role.assigned: one or more
@@ -189,6 +192,11 @@ func snapshotEvent(ev incident.Event, raw json.RawMessage) ([]incident.Event, er
 		p.Assignees = append(p.Assignees, a.Summary)
 	}
 	ev.PageID, ev.PageURL, ev.Snapshot = data.ID, data.HTMLURL, p
+	if _, _, ok := incident.ParseDrillDedupKey(data.IncidentKey); ok {
+		// Only a drill's key is kept: any other is the alert source's
+		// business, and may be long.
+		ev.IncidentKey = data.IncidentKey
+	}
 	return []incident.Event{ev}, nil
 }
 

@@ -37,6 +37,9 @@ type Incident struct {
 	FollowUps []FollowUp `json:"follow_ups"`
 	// FollowUpCounts counts the follow-ups by status, every status present.
 	FollowUpCounts map[string]int `json:"follow_up_counts"`
+	// Learned are the review sections people filled in, as the review read
+	// when it last closed (who_knew, surprised, …).
+	Learned []string `json:"learned,omitempty"`
 }
 
 // Role is an incident role and who holds it since when.
@@ -50,6 +53,9 @@ type Role struct {
 type Links struct {
 	PagerDuty []string `json:"pagerduty"`
 	ReviewDoc string   `json:"review_doc"`
+	// Archive is the closed review's file in the incident database, a
+	// path in the review repo.
+	Archive string `json:"archive,omitempty"`
 }
 
 // Page is one PagerDuty incident of the record.
@@ -146,7 +152,8 @@ func FromRecord(r *incident.Record) Incident {
 		OpenedAt:       r.OpenedAt,
 		AcknowledgedAt: optional(r.AcknowledgedAt),
 		ResolvedAt:     optional(r.ResolvedAt),
-		Links:          Links{PagerDuty: []string{}, ReviewDoc: r.ReviewDoc},
+		Links:          Links{PagerDuty: []string{}, ReviewDoc: r.ReviewDoc, Archive: r.Archived},
+		Learned:        r.Learned,
 		Pages:          make([]Page, 0, len(r.Pages)),
 		Changes:        []Change{},
 		FollowUps:      []FollowUp{},

@@ -44,6 +44,8 @@ type Report struct {
 	For         time.Time        `json:"for,omitzero"`
 	Ticket      *incident.Ticket `json:"ticket,omitempty"`
 	Text        string           `json:"text,omitempty"`
+	Drill       *incident.Drill  `json:"drill,omitempty"`
+	Learned     []string         `json:"learned,omitempty"`
 }
 
 // Event is the report as the router reads it.
@@ -52,7 +54,7 @@ func (r Report) Event() incident.Event {
 		Source: incident.SourceHub, ID: r.Key, Type: r.Type, OccurredAt: r.At.UTC(), Actor: r.Actor,
 		Subject: incident.FormatRef(r.IncidentID), RecordID: r.IncidentID, IssueNumber: r.IssueNumber,
 		URL: r.URL, PageID: r.PageID, FollowUpKey: r.FollowUpKey, Target: r.Target, For: r.For.UTC(),
-		Ticket: r.Ticket, Text: r.Text,
+		Ticket: r.Ticket, Text: r.Text, Drill: r.Drill, Learned: r.Learned,
 	}
 }
 
@@ -87,7 +89,7 @@ func (rp *Reporter) Report(ctx context.Context, r Report) error {
 
 // report stores r and says whether it was new.
 func (rp *Reporter) report(ctx context.Context, r Report) (fresh bool, err error) {
-	if r.Key == "" || r.Type == "" || r.IncidentID <= 0 || r.At.IsZero() {
+	if err := r.valid(); err != nil || r.At.IsZero() {
 		return false, fmt.Errorf("report %q: key, type, incident and time are required", r.Key)
 	}
 	body, err := json.Marshal(r)
@@ -150,10 +152,17 @@ func decode(body []byte) (Report, error) {
 	if err := json.Unmarshal(body, &r); err != nil {
 		return r, fmt.Errorf("hub event: %w", err)
 	}
-	if r.Key == "" || r.Type == "" || r.IncidentID <= 0 {
-		return r, errors.New("hub event: key, type and incident are required")
+	return r, r.valid()
+}
+
+// valid checks what every report names. A drill request is the one that
+// names no record: it opens one.
+func (r Report) valid() error {
+	opens := r.Type == incident.EventDrillStarted && r.Drill != nil
+	if r.Key == "" || r.Type == "" || r.IncidentID <= 0 && !opens {
+		return errors.New("hub event: key, type and incident are required")
 	}
-	return r, nil
+	return nil
 }
 
 // RecordKey is the key of a report about a record: what was made, for

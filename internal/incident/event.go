@@ -99,6 +99,15 @@ const (
 	// EventActionFailed: a job failed for good (Target is its kind, Text
 	// the job and the vendor's words).
 	EventActionFailed EventType = "action.failed"
+	// EventDrillStarted asks for a drill (`incidenthub drill`): Drill says
+	// which. It names no record: it opens one.
+	EventDrillStarted EventType = "drill.started"
+	// EventDrillEnded ends the drill RecordID (`incidenthub drill end`).
+	EventDrillEnded EventType = "drill.ended"
+	// EventReviewArchived: the closed review's final text is committed to
+	// the incident database in the review repo, at Target; Learned names
+	// the sections people wrote.
+	EventReviewArchived EventType = "review.archived"
 )
 
 // Event is what a connector makes of one vendor event: the facts the router
@@ -148,4 +157,11 @@ type Event struct {
 	Target string
 	// For is the resolution a summary was posted for.
 	For time.Time
+	// Drill is the drill a drill.started event asks for.
+	Drill *Drill
+	// IncidentKey is the PagerDuty incident's de-duplication key (an
+	// Events API dedup_key): a drill's pages carry the drill's.
+	IncidentKey string
+	// Learned are the review sections people filled in (review.archived).
+	Learned []string
 }

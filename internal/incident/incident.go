@@ -48,6 +48,17 @@ const (
 	KindDrill     Kind = "drill"
 )
 
+// Kinds are every record kind.
+var Kinds = []Kind{KindIncident, KindAwareness, KindDrill}
+
+// ParseKind reads a kind filter: "" (any), or one of Kinds.
+func ParseKind(s string) (Kind, error) {
+	if s == "" || slices.Contains(Kinds, Kind(s)) {
+		return Kind(s), nil
+	}
+	return "", fmt.Errorf("unknown kind %q (want one of incident, awareness, drill)", s)
+}
+
 // UnmappedService is the service of a record opened by a page from a
 // PagerDuty service that no configured service lists.
 const UnmappedService = "unmapped"
@@ -99,6 +110,15 @@ type Record struct {
 	ReviewOpensAt time.Time
 	// ReviewRequested asks for a review a severity leaves optional.
 	ReviewRequested bool
+	// Drill is a drill record's key (Drill.Key); empty for every other kind.
+	Drill string
+	// Archived is where the closed review's final text is in the review
+	// repo (reviews/2026/INC-12-….md), kept so that a record closed again
+	// after a new title updates the same file.
+	Archived string
+	// Learned are the review sections people filled in, as the review read
+	// when it closed last: signals of learning (report).
+	Learned []string
 	// Changes are the changes attached to the record, filled when it is
 	// read for display.
 	Changes []Change
@@ -131,6 +151,7 @@ func (r Record) Clone() Record {
 	c.Timeline = append([]TimelineEntry(nil), r.Timeline...)
 	c.Changes = append([]Change(nil), r.Changes...)
 	c.FollowUps = append([]FollowUp(nil), r.FollowUps...)
+	c.Learned = append([]string(nil), r.Learned...)
 	return c
 }
 
@@ -228,6 +249,9 @@ const (
 	EntryActionFailed       = "action.failed"
 	EntryRoleAssigned       = "role.assigned"
 	EntryRoleUnassigned     = "role.unassigned"
+	EntryDrillStarted       = "drill.started"
+	EntryDrillEnded         = "drill.ended"
+	EntryReviewArchived     = "review.archived"
 )
 
 // Action kinds: side effects on vendors, run as durable jobs.
@@ -263,6 +287,15 @@ const (
 	// ActionFollowUpReply confirms a filed follow-up on the review issue;
 	// Target is the follow-up's key.
 	ActionFollowUpReply = "followup_reply"
+	// ActionDrillPage pages for a drill through PagerDuty's Events API;
+	// Target is the event action: trigger, or resolve when it ends.
+	ActionDrillPage = "drill_page"
+	// ActionArchiveReview commits a closed review's final text to the
+	// incident database in the review repo, and keeps its index current.
+	ActionArchiveReview = "archive_review"
+	// ActionPostReport opens or updates a month's report issue; the CLI
+	// asks for it (`incidenthub report --post`), never a decision.
+	ActionPostReport = "post_report"
 )
 
 // Label is the label that ties Jira tickets to the record: inc-12. People

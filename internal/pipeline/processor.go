@@ -157,6 +157,9 @@ func RulesFrom(c *config.Config) router.Rules {
 			r.JiraProjects = append(r.JiraProjects, s.JiraProject)
 		}
 	}
+	if p := c.Drills.JiraProject; p != "" {
+		r.JiraProjects = append(r.JiraProjects, p)
+	}
 	return r
 }
 
@@ -355,6 +358,11 @@ func (p *Processor) report(d delivery.Delivery, res *result) {
 	p.count(d.Source, res.outcome.Status)
 	p.metrics.ProcessingLag.WithLabelValues(string(d.Source)).Observe(p.now().Sub(d.ReceivedAt).Seconds())
 	for _, rec := range res.opened {
+		if rec.Kind == incident.KindDrill {
+			// A drill is training, not an incident: it counts nowhere.
+			p.log.Info("drill opened", "incident", rec.Ref(), "service", rec.Service, "severity", rec.Severity)
+			continue
+		}
 		p.metrics.IncidentsOpened.WithLabelValues(rec.Service, rec.Severity).Inc()
 		p.log.Info("incident opened", "incident", rec.Ref(), "service", rec.Service, "severity", rec.Severity)
 	}

@@ -56,9 +56,14 @@ type Input struct {
 	Lookback time.Duration
 }
 
-// Title is the review issue's title: "INC-12: <title> — incident review".
+// Title is the review issue's title: "INC-12: <title> — incident review",
+// or "— drill debrief" for a drill.
 func Title(r *incident.Record) string {
-	return fmt.Sprintf("%s: %s — incident review", r.Ref(), escape.Title(escape.Truncate(r.Title, 180)))
+	what := "incident review"
+	if r.Kind == incident.KindDrill {
+		what = "drill debrief"
+	}
+	return fmt.Sprintf("%s: %s — %s", r.Ref(), escape.Title(escape.Truncate(r.Title, 180)), what)
 }
 
 // MaxBody is GitHub's limit on an issue or comment body, in characters;
@@ -92,6 +97,8 @@ type view struct {
 	// rather than having acknowledged first.
 	CommanderByRole bool
 	HeldRoles       []incident.Role
+	// IsDrill: the doc is a drill's debrief, with drill questions.
+	IsDrill bool
 }
 
 // shown is a list as a doc shows it: its first and last items, and how
@@ -177,6 +184,7 @@ func (t *Template) render(in Input, keep int) (string, error) {
 		ShownResponders: shown[string]{Head: rec.Responders[:min(len(rec.Responders), max(keep, 10))],
 			Omitted: max(len(rec.Responders)-max(keep, 10), 0)},
 		CommanderByRole: commanderByRole(&rec),
+		IsDrill:         rec.Kind == incident.KindDrill,
 		HeldRoles:       held[:min(len(held), maxRoles)],
 	}); err != nil {
 		return "", err

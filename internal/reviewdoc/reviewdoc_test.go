@@ -285,3 +285,37 @@ func TestRenderRoles(t *testing.T) {
 	require.Contains(t, doc, "| Incident commander | Ann @\u200borg/team (PagerDuty role) |")
 	require.Contains(t, doc, "| Roles | Incident Commander: Ann @\u200borg/team, Communications Lead: Bo |\n| Responders |")
 }
+
+// A drill's doc is its debrief: marked as a drill, with the drill
+// questions in place of the review's, and every hub section kept.
+func TestDrillDebrief(t *testing.T) {
+	in := realistic()
+	in.Record.Kind, in.Record.Title = incident.KindDrill, incident.DrillTitle("Card payments time out")
+	doc, err := reviewdoc.Render(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"> **This is a drill.**", "## What did you check first?", "## What was missing from the playbook?",
+		"## Who did you call, and how did you find them?", "[DRILL] Card payments time out"} {
+		if !strings.Contains(doc, want) && !strings.Contains(reviewdoc.Title(&in.Record), want) {
+			t.Errorf("the debrief lacks %q", want)
+		}
+	}
+	for _, notWanted := range []string{"## How did our systems surprise us?", "## Summary and impact"} {
+		if strings.Contains(doc, notWanted) {
+			t.Errorf("the debrief asks the review's %q", notWanted)
+		}
+	}
+	for _, name := range reviewdoc.RequiredSections {
+		if !strings.Contains(doc, "<!-- incidenthub:"+name+":start -->") {
+			t.Errorf("the debrief lacks the hub section %s", name)
+		}
+	}
+	if got, want := reviewdoc.Title(&in.Record), "INC-12: [DRILL] Card payments time out — drill debrief"; got != want {
+		t.Errorf("title %q, want %q", got, want)
+	}
+	real, _ := reviewdoc.Render(realistic())
+	if strings.Contains(real, "This is a drill") || !strings.Contains(real, "## How did our systems surprise us?") {
+		t.Error("a real incident's review reads as a drill's debrief")
+	}
+}

@@ -243,6 +243,9 @@ func (t *Tx) SaveRecord(ctx context.Context, rec *incident.Record, entries []inc
 		ReviewDue:     rec.ReviewDue,
 		ReviewOpensAt: rec.ReviewOpensAt,
 		Requested:     rec.ReviewRequested,
+		Drill:         rec.Drill,
+		Archived:      rec.Archived,
+		Learned:       rec.Learned,
 	}
 	state, err := json.Marshal(saved)
 	if err != nil {
@@ -311,6 +314,7 @@ func (st recordState) clone() recordState {
 	st.Pages = clonePages(st.Pages)
 	st.Responders = slices.Clone(st.Responders)
 	st.Roles = slices.Clone(st.Roles)
+	st.Learned = slices.Clone(st.Learned)
 	return st
 }
 
@@ -331,6 +335,9 @@ type recordState struct {
 	ReviewDue     time.Time       `json:"review_due,omitzero"`
 	Requested     bool            `json:"review_requested,omitempty"`
 	ReviewOpensAt time.Time       `json:"review_opens_at,omitzero"`
+	Drill         string          `json:"drill,omitempty"`
+	Archived      string          `json:"archived,omitempty"`
+	Learned       []string        `json:"learned,omitempty"`
 }
 
 const recordColumns = `id, title, status, kind, severity, service, correlation_key, commander,
@@ -377,6 +384,7 @@ func scanRecordWith(row interface{ Scan(...any) error }, decoded map[int64]decod
 	r.Cause = st.Cause
 	r.ReviewDoc, r.ReviewDocNumber, r.SummaryFor = st.ReviewDoc, st.ReviewNumber, st.SummaryFor
 	r.ReviewDue, r.ReviewRequested, r.ReviewOpensAt = st.ReviewDue, st.Requested, st.ReviewOpensAt
+	r.Drill, r.Archived, r.Learned = st.Drill, st.Archived, st.Learned
 	return r, nil
 }
 
@@ -403,8 +411,11 @@ type IncidentFilter struct {
 	Status   incident.Status
 	Service  string
 	Severity string
-	Before   int64
-	Limit    int
+	Kind     incident.Kind
+	// OpenedSince keeps records opened at or after it.
+	OpenedSince time.Time
+	Before      int64
+	Limit       int
 }
 
 // Incidents lists records newest first, without timelines.
@@ -418,6 +429,12 @@ func (s *Store) Incidents(ctx context.Context, f IncidentFilter) ([]incident.Rec
 	}
 	if f.Severity != "" {
 		c.add("severity = $%d", f.Severity)
+	}
+	if f.Kind != "" {
+		c.add("kind = $%d", string(f.Kind))
+	}
+	if !f.OpenedSince.IsZero() {
+		c.add("opened_at >= $%d", f.OpenedSince.UnixMilli())
 	}
 	if f.Before > 0 {
 		c.add("id < $%d", f.Before)

@@ -16,8 +16,8 @@ import (
 	"github.com/incidenthub/incidenthub/connectors/connectortest"
 )
 
-// Events is a double of PagerDuty's Events API v2 change events (POST
-// /v2/change/enqueue). The Events API is not in PagerDuty's REST
+// Events is a double of PagerDuty's Events API v2: change events (POST
+// /v2/change/enqueue) and alert events (POST /v2/enqueue). The Events API is not in PagerDuty's REST
 // description, so the double checks each body against the fields the
 // Events API documents (docs/events-API-v2/03-Change-Events.md): an
 // unknown field, a missing summary, a summary over 1,024 characters, a
@@ -27,6 +27,7 @@ type Events struct {
 	*httptest.Server
 	mu         sync.Mutex
 	events     []ChangeEvent
+	alerts     []AlertEvent
 	violations []string
 	// Faults are statuses for the next change events, sent with
 	// FaultHeaders; a 5xx one is recorded first, as when PagerDuty took
@@ -48,6 +49,72 @@ type ChangeEvent struct {
 		Href string `json:"href"`
 		Text string `json:"text,omitempty"`
 	} `json:"links,omitempty"`
+}
+
+// AlertEvent is an alert event (trigger, acknowledge, resolve) as the
+// Events API documents it (docs/events-API-v2/02-Trigger-Events.md).
+type AlertEvent struct {
+	RoutingKey  string `json:"routing_key"`
+	EventAction string `json:"event_action"`
+	DedupKey    string `json:"dedup_key,omitempty"`
+	Client      string `json:"client,omitempty"`
+	ClientURL   string `json:"client_url,omitempty"`
+	Payload     *struct {
+		Summary       string         `json:"summary"`
+		Source        string         `json:"source"`
+		Severity      string         `json:"severity"`
+		Timestamp     string         `json:"timestamp,omitempty"`
+		Component     string         `json:"component,omitempty"`
+		Group         string         `json:"group,omitempty"`
+		Class         string         `json:"class,omitempty"`
+		CustomDetails map[string]any `json:"custom_details,omitempty"`
+	} `json:"payload,omitempty"`
+	Links  []map[string]string `json:"links,omitempty"`
+	Images []map[string]string `json:"images,omitempty"`
+}
+
+// ValidateAlert checks an alert event body against the documented fields:
+// a trigger needs a payload with a summary (up to 1,024 characters), a
+// source and one of the four severities; acknowledge and resolve need the
+// dedup_key of the alert; a dedup_key is at most 255 characters.
+func ValidateAlert(body []byte) (AlertEvent, error) {
+	var ev AlertEvent
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ev); err != nil {
+		return ev, fmt.Errorf("alert event: %w", err)
+	}
+	var errs []error
+	if ev.RoutingKey == "" {
+		errs = append(errs, errors.New("routing_key is required"))
+	}
+	if n := len(ev.DedupKey); n > 255 {
+		errs = append(errs, fmt.Errorf("dedup_key has %d characters, at most 255", n))
+	}
+	switch ev.EventAction {
+	case "trigger":
+		p := ev.Payload
+		if p == nil {
+			errs = append(errs, errors.New("a trigger needs a payload"))
+			break
+		}
+		if n := utf8.RuneCountInString(p.Summary); n == 0 || n > 1024 {
+			errs = append(errs, fmt.Errorf("payload.summary has %d characters, want 1 to 1024", n))
+		}
+		if p.Source == "" {
+			errs = append(errs, errors.New("payload.source is required"))
+		}
+		if !slices.Contains([]string{"critical", "error", "warning", "info"}, p.Severity) {
+			errs = append(errs, fmt.Errorf("payload.severity %q is not critical, error, warning or info", p.Severity))
+		}
+	case "acknowledge", "resolve":
+		if ev.DedupKey == "" {
+			errs = append(errs, fmt.Errorf("%s needs the alert's dedup_key", ev.EventAction))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("event_action %q is not trigger, acknowledge or resolve", ev.EventAction))
+	}
+	return ev, errors.Join(errs...)
 }
 
 // isoLayouts are the ISO 8601 forms the Events API takes: RFC 3339, and
@@ -120,11 +187,31 @@ func NewEvents(t connectortest.TB) *Events {
 			_ = json.NewEncoder(w).Encode(map[string]any{"status": "error", "message": http.StatusText(status)})
 		}
 	})
+	mux.HandleFunc("POST /v2/enqueue", func(w http.ResponseWriter, r *http.Request) {
+		var body bytes.Buffer
+		if _, err := body.ReadFrom(http.MaxBytesReader(w, r.Body, 512<<10)); err != nil {
+			http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		ev, err := ValidateAlert(body.Bytes())
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if err != nil {
+			e.violations = append(e.violations, err.Error())
+			w.WriteHeader(http.StatusBadRequest)
+			_ = json.NewEncoder(w).Encode(map[string]any{"status": "invalid event", "message": "Event object is invalid", "errors": []string{err.Error()}})
+			return
+		}
+		e.alerts = append(e.alerts, ev)
+		w.WriteHeader(http.StatusAccepted)
+		_ = json.NewEncoder(w).Encode(map[string]any{"status": "success", "message": "Event processed", "dedup_key": ev.DedupKey})
+	})
 	e.Server = httptest.NewServer(mux)
 	t.Cleanup(func() {
 		e.Close()
 		for _, v := range e.Violations() {
-			t.Errorf("change event outside the Events API's documented fields: %s", v)
+			t.Errorf("event outside the Events API's documented fields: %s", v)
 		}
 	})
 	return e
@@ -135,6 +222,13 @@ func (e *Events) Sent() []ChangeEvent {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return slices.Clone(e.events)
+}
+
+// Alerts returns the alert events PagerDuty took.
+func (e *Events) Alerts() []AlertEvent {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(e.alerts)
 }
 
 // Violations returns the requests that did not validate.

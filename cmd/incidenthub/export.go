@@ -1,0 +1,100 @@
+package main
+
+import (
+	"cmp"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/incidenthub/incidenthub/internal/export"
+	"github.com/incidenthub/incidenthub/internal/incident"
+	"github.com/incidenthub/incidenthub/internal/store"
+)
+
+func newExportCommand(g *globals) *cobra.Command {
+	var (
+		from                   periodStart
+		until, service, format string
+		organisation           string
+	)
+	cmd := &cobra.Command{
+		Use:   "export",
+		Short: "Export closed reviews with people pseudonymised: markdown, JSON, or the VOID's fields",
+		Long: `Export the closed reviews of incidents opened in a period, for sharing beyond the team. Every name,
+login and email the records and the configuration know becomes a pseudonym (Person 1, Person 2, …,
+the same for a person throughout one export, numbered from the oldest incident), and any other email
+or @mention in free text is blanked. --format void writes the fields the VOID (the Verica Open
+Incident Database) collects: organisation, date, duration, impact and a link to the report.`,
+		Example: `  incidenthub export --format markdown > reviews.md
+  incidenthub export --since 365d --format void --organisation "Acme Inc." > void.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			end, err := periodEnd(until)
+			if err != nil {
+				return err
+			}
+			var start time.Time
+			if cmd.Flags().Changed("since") {
+				start = from.from(end)
+			}
+			s, cfg, err := g.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			recs, err := closedReviews(cmd, s, start, end, service)
+			if err != nil {
+				return err
+			}
+			reviews := export.Reviews(recs, export.Options{Severities: cfg.Severities, People: cfg.People})
+			out := cmd.OutOrStdout()
+			switch format {
+			case "void":
+				owner, _, _ := strings.Cut(cfg.GitHub.ReviewRepo, "/")
+				return export.VOID(out, reviews, cmp.Or(organisation, owner))
+			case "json":
+				return export.JSON(out, reviews)
+			default:
+				return export.Markdown(out, reviews)
+			}
+		},
+	}
+	cmd.Flags().Var(&from, "since", "only incidents opened since: an age (365d) before --until, or a date (default all)")
+	cmd.Flags().StringVar(&until, "until", "", "only incidents opened before this date (default now)")
+	cmd.Flags().StringVar(&service, "service", "", "only this service")
+	cmd.Flags().StringVar(&format, "format", "markdown", "markdown, json or void")
+	cmd.Flags().StringVar(&organisation, "organisation", "", "the organisation the VOID names (default the review repo's owner)")
+	cmd.PreRunE = func(*cobra.Command, []string) error { return oneOf(format, "markdown", "json", "void") }
+	return cmd
+}
+
+// closedReviews reads the closed incidents opened in [start, end), each
+// with its timeline, changes and follow-ups.
+func closedReviews(cmd *cobra.Command, s *store.Store, start, end time.Time, service string) ([]incident.Record, error) {
+	var (
+		out    []incident.Record
+		before int64
+	)
+	for {
+		page, err := s.Incidents(cmd.Context(), store.IncidentFilter{Status: incident.StatusClosed, Kind: incident.KindIncident,
+			Service: service, OpenedSince: start, Before: before, Limit: 500})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range page {
+			if !r.OpenedAt.Before(end) {
+				continue
+			}
+			full, err := s.Incident(cmd.Context(), r.ID)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, full)
+		}
+		if len(page) < 500 {
+			return out, nil
+		}
+		before = page[len(page)-1].ID
+	}
+}

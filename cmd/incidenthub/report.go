@@ -1,0 +1,144 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/incidenthub/incidenthub/connectors/github"
+	"github.com/incidenthub/incidenthub/internal/actions"
+	"github.com/incidenthub/incidenthub/internal/report"
+)
+
+// periodStart is a flag that takes an age (90d, 2w, 12h) or a date
+// (2026-09-01, UTC): the start of a period.
+type periodStart struct {
+	ago  age
+	date time.Time
+}
+
+func (s *periodStart) String() string {
+	if !s.date.IsZero() {
+		return s.date.Format(time.DateOnly)
+	}
+	return s.ago.String()
+}
+func (s *periodStart) Type() string { return "age|date" }
+
+func (s *periodStart) Set(v string) error {
+	if d, err := time.Parse(time.DateOnly, v); err == nil {
+		s.date, s.ago = d, 0
+		return nil
+	}
+	if err := s.ago.Set(v); err != nil {
+		return fmt.Errorf("want an age such as 90d or a date such as 2026-09-01, got %q", v)
+	}
+	s.date = time.Time{}
+	return nil
+}
+
+// periodEnd reads --until: a date, or now when empty.
+func periodEnd(until string) (time.Time, error) {
+	if until == "" {
+		return time.Now().UTC(), nil
+	}
+	d, err := time.Parse(time.DateOnly, until)
+	if err != nil {
+		return d, fmt.Errorf("--until: want a date such as 2026-10-01, got %q", until)
+	}
+	return d, nil
+}
+
+// oneOf refuses a --format outside formats.
+func oneOf(format string, formats ...string) error {
+	if slices.Contains(formats, format) {
+		return nil
+	}
+	return fmt.Errorf("--format: want %s or %s, got %q", strings.Join(formats[:len(formats)-1], ", "), formats[len(formats)-1], format)
+}
+
+// from is the start of the period that ends at until.
+func (s *periodStart) from(until time.Time) time.Time {
+	if !s.date.IsZero() {
+		return s.date
+	}
+	return until.Add(-time.Duration(s.ago))
+}
+
+func newReportCommand(g *globals) *cobra.Command {
+	var (
+		from    = periodStart{ago: age(90 * 24 * time.Hour)}
+		until   string
+		service string
+		format  string
+		post    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "report",
+		Short: "Report incidents per service and severity: response times, reviews, follow-ups, signals of learning",
+		Long: `Report the incidents opened in a period, per service and severity: how many, time to acknowledge
+and to resolve (median and p90), pages per incident, the share with a recent change, reviews opened
+and closed on time, follow-ups open and closed and their age, announced risky changes and whether a
+page followed, and reviews whose "who knew what" and "what surprised us" sections people wrote.
+Drills are left out. --post opens or updates the month's report issue in the review repo, with
+Mermaid charts that GitHub renders; a running hub posts it.`,
+		Example: `  incidenthub report
+  incidenthub report --since 30d --service payments --format markdown
+  incidenthub report --since 2026-09-01 --until 2026-10-01 --format json
+  incidenthub report --post`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			end, err := periodEnd(until)
+			if err != nil {
+				return err
+			}
+			start := from.from(end)
+			if !start.Before(end) {
+				return errors.New("--since must be before --until")
+			}
+			if post {
+				return withQueue(cmd.Context(), g, func(q *actions.Queue) error {
+					args := github.PostReportArgs{Month: end.Add(-time.Nanosecond).Format("2006-01"), Since: start, Until: end, Service: service}
+					if _, err := q.Client().Insert(cmd.Context(), args, nil); err != nil {
+						return err
+					}
+					fprintf(cmd.OutOrStdout(), "report %q requested: a running hub opens or updates it in the review repo\n", github.ReportTitle(args))
+					return nil
+				})
+			}
+			s, cfg, err := g.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			var severities []string
+			for _, sv := range cfg.Severities {
+				severities = append(severities, sv.Name)
+			}
+			rep, err := report.Load(cmd.Context(), s, report.Options{Since: start, Until: end, Service: service, Now: end, Severities: severities})
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			switch format {
+			case "json":
+				return writeJSON(out, rep)
+			case "markdown":
+				return report.Markdown(out, rep, severities)
+			default:
+				return report.Text(out, rep)
+			}
+		},
+	}
+	cmd.Flags().Var(&from, "since", "start of the period: an age (90d, 2w) before --until, or a date (2026-09-01)")
+	cmd.Flags().StringVar(&until, "until", "", "end of the period, a date (default now); open follow-ups are aged to it")
+	cmd.Flags().StringVar(&service, "service", "", "only this service")
+	cmd.Flags().StringVar(&format, "format", "text", "text, markdown or json")
+	cmd.Flags().BoolVar(&post, "post", false, "open or update the month's report issue in the review repo (a running hub posts it)")
+	cmd.PreRunE = func(*cobra.Command, []string) error { return oneOf(format, "text", "markdown", "json") }
+	return cmd
+}

@@ -1,0 +1,385 @@
+package github
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path"
+	"strings"
+	"time"
+	"unicode"
+
+	gh "github.com/google/go-github/v60/github"
+	"github.com/riverqueue/river"
+	"gopkg.in/yaml.v3"
+
+	"github.com/incidenthub/incidenthub/internal/actions"
+	"github.com/incidenthub/incidenthub/internal/escape"
+	"github.com/incidenthub/incidenthub/internal/hubevent"
+	"github.com/incidenthub/incidenthub/internal/incident"
+	"github.com/incidenthub/incidenthub/internal/reviewdoc"
+	"github.com/incidenthub/incidenthub/internal/store"
+)
+
+// ArchiveDir is where the incident database lives in the review repo.
+const ArchiveDir = "reviews"
+
+// ArchiveReviewArgs commits a closed review to the incident database.
+type ArchiveReviewArgs struct {
+	IncidentID int64 `json:"incident_id"`
+}
+
+// Kind implements river.JobArgs.
+func (ArchiveReviewArgs) Kind() string { return "github.archive_review" }
+
+// InsertOpts: not unique, as for the review doc: a record closed again
+// while the last job still runs (it read the record already) must get a
+// job of its own. The worker writes nothing that is there already.
+func (ArchiveReviewArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: Queue, MaxAttempts: actions.MaxAttempts}
+}
+
+// File is a file in a repository as the contents API gives it.
+type File struct {
+	Content []byte
+	SHA     string
+	URL     string
+}
+
+// Contents reads and writes files of one repository through the contents
+// API, on its default branch.
+type Contents struct {
+	client      *gh.Client
+	owner, repo string
+	gate        *WriteGate
+}
+
+// NewContents returns the adapter for "owner/name", writing through gate.
+func NewContents(client *gh.Client, repo string, gate *WriteGate) *Contents {
+	owner, name, _ := strings.Cut(repo, "/")
+	return &Contents{client: client, owner: owner, repo: name, gate: gate}
+}
+
+// Get reads a file; nil when there is none.
+func (c *Contents) Get(ctx context.Context, p string) (*File, error) {
+	fc, _, resp, err := c.client.Repositories.GetContents(ctx, c.owner, c.repo, p, nil)
+	if resp != nil && resp.StatusCode == http.StatusNotFound {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if fc == nil {
+		return nil, fmt.Errorf("%s is a directory, not a file", p)
+	}
+	text, err := fc.GetContent()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p, err)
+	}
+	return &File{Content: []byte(text), SHA: fc.GetSHA(), URL: fc.GetHTMLURL()}, nil
+}
+
+// Put creates the file, or replaces the version sha names; GitHub answers
+// 409 when the file changed since, and the job runs again on what is there.
+func (c *Contents) Put(ctx context.Context, p, message string, content []byte, sha string) (*File, error) {
+	opts := &gh.RepositoryContentFileOptions{Message: &message, Content: content}
+	if sha != "" {
+		opts.SHA = &sha
+	}
+	var res *gh.RepositoryContentResponse
+	err := c.gate.do(ctx, func() (err error) {
+		res, _, err = c.client.Repositories.UpdateFile(ctx, c.owner, c.repo, p, opts)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &File{Content: content, SHA: res.Content.GetSHA(), URL: res.Content.GetHTMLURL()}, nil
+}
+
+// RepoFiles is what the archive worker needs of the review repo.
+type RepoFiles interface {
+	Get(ctx context.Context, path string) (*File, error)
+	Put(ctx context.Context, path, message string, content []byte, sha string) (*File, error)
+}
+
+// ArchiveWorker keeps the incident database in the review repo: each
+// closed review's final text as reviews/YYYY/INC-12-short-title.md, with
+// front matter that makes past incidents searchable, and reviews/README.md
+// listing them all. Writes are create-or-update by path and sha, and skipped
+// when the file already says the same: a record that closes again updates
+// its one file, and a job that runs twice commits nothing new.
+type ArchiveWorker struct {
+	river.WorkerDefaults[ArchiveReviewArgs]
+
+	issues ReviewIssues // nil: held, for the reason in held
+	files  RepoFiles
+	held   string
+	store  ReviewStore
+	report Reporter
+	log    *slog.Logger
+	now    func() time.Time
+}
+
+// NewArchiveWorker returns the worker; it holds its jobs as the review
+// worker does.
+func NewArchiveWorker(issues ReviewIssues, files RepoFiles, s ReviewStore, r Reporter, log *slog.Logger) *ArchiveWorker {
+	return &ArchiveWorker{issues: issues, files: files, held: heldWithout, store: s, report: r,
+		log: log.With("component", "incident-database"), now: time.Now}
+}
+
+// Work commits the review and the index, and reports where it went.
+func (w *ArchiveWorker) Work(ctx context.Context, job *river.Job[ArchiveReviewArgs]) error {
+	if w.issues == nil {
+		return actions.Hold(ctx, w.log, w.held, "incident", incident.FormatRef(job.Args.IncidentID))
+	}
+	rec, err := w.store.Incident(ctx, job.Args.IncidentID)
+	if err != nil {
+		return err
+	}
+	if rec.Status != incident.StatusClosed || rec.ReviewDocNumber == 0 || rec.Kind == incident.KindDrill {
+		return nil // reopened since: it is archived when it closes again
+	}
+	issue, err := w.issues.Get(ctx, rec.ReviewDocNumber)
+	if err != nil {
+		return classify(ctx, err)
+	}
+	p := rec.Archived
+	if p == "" {
+		p = ArchivePath(&rec)
+	}
+	text, err := ArchiveText(&rec, issue.Body, issue.URL)
+	if err != nil {
+		return river.JobCancel(err)
+	}
+	file, err := w.put(ctx, p, fmt.Sprintf("%s: %s review", rec.Ref(), closedOrUpdated(rec.Archived)), text)
+	if err != nil {
+		return classify(ctx, err)
+	}
+	if err := w.index(ctx, &rec, p); err != nil {
+		return classify(ctx, err)
+	}
+	sum := sha256.Sum256(text)
+	err = w.report.Report(ctx, hubevent.Report{
+		Key:  hubevent.RecordKey(incident.EventReviewArchived, rec.ID, hex.EncodeToString(sum[:6])),
+		Type: incident.EventReviewArchived, At: w.now().UTC(), IncidentID: rec.ID, Target: p, URL: file.URL,
+		Learned: reviewdoc.Learned(issue.Body),
+	})
+	if err == nil {
+		w.log.Info("review committed to the incident database", "incident", rec.Ref(), "path", p)
+	}
+	return err
+}
+
+func closedOrUpdated(archived string) string {
+	if archived == "" {
+		return "add the closed"
+	}
+	return "update the"
+}
+
+// put writes content at p unless it is there already.
+func (w *ArchiveWorker) put(ctx context.Context, p, message string, content []byte) (*File, error) {
+	old, err := w.files.Get(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	if old != nil && bytes.Equal(old.Content, content) {
+		return old, nil
+	}
+	var sha string
+	if old != nil {
+		sha = old.SHA
+	}
+	return w.files.Put(ctx, p, message, content, sha)
+}
+
+// maxIndexed bounds the index: the newest reviews, and a line that says
+// how to find the rest.
+const maxIndexed = 2000
+
+// index rewrites reviews/README.md from the records the hub archived,
+// with rec at path p among them whether or not its report is decided yet.
+func (w *ArchiveWorker) index(ctx context.Context, rec *incident.Record, p string) error {
+	var (
+		rows   []incident.Record
+		before int64
+	)
+	for len(rows) < maxIndexed {
+		page, err := w.store.Incidents(ctx, store.IncidentFilter{Status: incident.StatusClosed, Kind: incident.KindIncident,
+			Before: before, Limit: 200})
+		if err != nil {
+			return err
+		}
+		for _, r := range page {
+			if r.ID == rec.ID {
+				r.Archived = p
+			}
+			if r.Archived != "" {
+				rows = append(rows, r)
+			}
+		}
+		if len(page) < 200 {
+			break
+		}
+		before = page[len(page)-1].ID
+	}
+	if !containsRecord(rows, rec.ID) {
+		r := *rec
+		r.Archived = p
+		rows = append([]incident.Record{r}, rows...)
+	}
+	_, err := w.put(ctx, path.Join(ArchiveDir, "README.md"), "Incident database: index", ArchiveIndex(rows))
+	return err
+}
+
+func containsRecord(recs []incident.Record, id int64) bool {
+	for _, r := range recs {
+		if r.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// ArchivePath is where a closed review goes: reviews/YYYY/INC-12-short-title.md,
+// by the year it opened.
+func ArchivePath(rec *incident.Record) string {
+	name := rec.Ref()
+	if s := slug(rec.Title); s != "" {
+		name += "-" + s
+	}
+	return path.Join(ArchiveDir, rec.OpenedAt.UTC().Format("2006"), name+".md")
+}
+
+// maxSlug keeps file names short enough to read in a listing.
+const maxSlug = 48
+
+// slug is a title as a file name: lower case ASCII letters and digits,
+// words joined by hyphens.
+func slug(title string) string {
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(title) {
+		switch {
+		case r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)):
+			if dash && b.Len() > 0 {
+				b.WriteByte('-')
+			}
+			dash = false
+			b.WriteRune(r)
+		default:
+			dash = true
+		}
+		if b.Len() >= maxSlug {
+			break
+		}
+	}
+	return strings.Trim(b.String(), "-")
+}
+
+// frontMatter is what makes a review searchable: the facts of the
+// incident, in YAML that GitHub shows as a table above the text.
+type frontMatter struct {
+	Incident          string     `yaml:"incident"`
+	Title             string     `yaml:"title"`
+	Service           string     `yaml:"service"`
+	Severity          string     `yaml:"severity"`
+	OpenedAt          string     `yaml:"opened_at"`
+	AcknowledgedAt    string     `yaml:"acknowledged_at,omitempty"`
+	ResolvedAt        string     `yaml:"resolved_at,omitempty"`
+	ClosedAt          string     `yaml:"closed_at,omitempty"`
+	TimeToAcknowledge string     `yaml:"time_to_acknowledge,omitempty"`
+	TimeToResolve     string     `yaml:"time_to_resolve,omitempty"`
+	Pages             int        `yaml:"pages"`
+	Review            string     `yaml:"review,omitempty"`
+	Changes           []string   `yaml:"changes,omitempty"`
+	FollowUps         []followUp `yaml:"follow_ups,omitempty"`
+}
+
+type followUp struct {
+	Title  string `yaml:"title"`
+	Ticket string `yaml:"ticket,omitempty"`
+	Status string `yaml:"status"`
+}
+
+// ArchiveText is the file of a closed review: front matter, then the
+// review's final text as people left it.
+func ArchiveText(rec *incident.Record, body, reviewURL string) ([]byte, error) {
+	fm := frontMatter{
+		Incident: rec.Ref(), Title: rec.Title, Service: rec.Service, Severity: rec.Severity,
+		OpenedAt: stamp(rec.OpenedAt), AcknowledgedAt: stamp(rec.AcknowledgedAt), ResolvedAt: stamp(rec.ResolvedAt),
+		ClosedAt: stamp(closedAt(rec)), Pages: len(rec.Pages), Review: reviewURL,
+	}
+	if !rec.AcknowledgedAt.IsZero() {
+		fm.TimeToAcknowledge = rec.AcknowledgedAt.Sub(rec.OpenedAt).Round(time.Second).String()
+	}
+	if !rec.ResolvedAt.IsZero() {
+		fm.TimeToResolve = rec.ResolvedAt.Sub(rec.OpenedAt).Round(time.Second).String()
+	}
+	for _, c := range rec.Changes {
+		fm.Changes = append(fm.Changes, c.Summary())
+	}
+	for _, f := range rec.FollowUps {
+		fm.FollowUps = append(fm.FollowUps, followUp{Title: f.Title, Ticket: f.JiraKey, Status: string(f.Status)})
+	}
+	var b bytes.Buffer
+	b.WriteString("---\n")
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(fm); err != nil {
+		return nil, fmt.Errorf("%s front matter: %w", rec.Ref(), err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	b.WriteString("---\n\n")
+	fmt.Fprintf(&b, "# %s: %s\n\n", rec.Ref(), escape.Markdown(rec.Title))
+	b.WriteString(strings.TrimSpace(strings.ReplaceAll(body, "\r\n", "\n")))
+	b.WriteString("\n")
+	return b.Bytes(), nil
+}
+
+// closedAt is when the review last closed, by the record's timeline.
+func closedAt(rec *incident.Record) time.Time {
+	var t time.Time
+	for _, e := range rec.Timeline {
+		if e.Kind == incident.EntryReviewClosed && e.At.After(t) {
+			t = e.At
+		}
+	}
+	return t
+}
+
+// ArchiveIndex is reviews/README.md: every archived review, newest first.
+func ArchiveIndex(recs []incident.Record) []byte {
+	var b bytes.Buffer
+	b.WriteString("# Incident database\n\n")
+	b.WriteString("Closed incident reviews, committed by incidenthub when each review closes. ")
+	b.WriteString("Each file starts with front matter (service, severity, dates, durations, changes, follow-ups): ")
+	b.WriteString("search the repository for a service or a severity to find them.\n\n")
+	b.WriteString("| Incident | Opened | Service | Severity | Title |\n|---|---|---|---|---|\n")
+	for _, r := range recs {
+		rel := strings.TrimPrefix(r.Archived, ArchiveDir+"/")
+		fmt.Fprintf(&b, "| [%s](%s) | %s | %s | %s | %s |\n", r.Ref(), rel, r.OpenedAt.UTC().Format("2006-01-02"),
+			cell(r.Service), cell(r.Severity), cell(r.Title))
+	}
+	if len(recs) >= maxIndexed {
+		fmt.Fprintf(&b, "\nThe newest %d are listed; the folders by year hold them all.\n", maxIndexed)
+	}
+	return b.Bytes()
+}
+
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// cell is untrusted text in a table cell of the index.
+func cell(s string) string { return escape.Markdown(escape.Truncate(s, 120)) }

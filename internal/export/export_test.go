@@ -1,0 +1,36 @@
+package export_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/internal/export"
+	"github.com/incidenthub/incidenthub/internal/incident"
+)
+
+// People become pseudonyms wherever they appear, in any case and as a
+// mention; words that merely contain a name do not change; emails and
+// mentions of people nobody configured are blanked.
+func TestRedactor(t *testing.T) {
+	t.Parallel()
+	recs := []incident.Record{
+		{ID: 1, Commander: "Ana Ortiz", Responders: []string{"Ana Ortiz", "Bo"}},
+		{ID: 2, Changes: []incident.Change{{Actor: "octocat"}}},
+	}
+	people := config.People{{Name: "Ana Ortiz", GitHub: "aortiz", PagerDutyEmail: "ana@acme.example"}, {Name: "X"}}
+	r := export.NewRedactor(recs, people)
+	for in, want := range map[string]string{
+		"Acknowledged by ana ortiz":                  "Acknowledged by Person 1",
+		"@aortiz and @octocat looked":                "Person 1 and Person 3 looked",
+		"Bo ate a banana with Bob":                   "Person 2 ate a banana with Bob",
+		"write to ana@acme.example or x@y.example":   "write to [email] or [email]",
+		"cc @someone-else and @acme/oncall, not a@b": "cc [someone] and [someone], not a@b",
+		"X marks the spot":                           "X marks the spot",
+	} {
+		require.Equal(t, want, r.Text(in), in)
+	}
+	require.Equal(t, "Person 1", r.Name("aortiz"), "a person's logins and names share one pseudonym")
+	require.Equal(t, "", r.Name(""))
+}

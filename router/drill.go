@@ -1,0 +1,95 @@
+package router
+
+import (
+	"cmp"
+	"fmt"
+
+	"github.com/incidenthub/incidenthub/internal/incident"
+)
+
+// Drills, in one place:
+//
+//   - `incidenthub drill` asks for one (drill.started): a record of kind
+//     drill opens, titled [DRILL], correlated by its own key so that no
+//     real page joins it and it joins no storm;
+//   - with a routing key it pages for real (drill_page): PagerDuty opens an
+//     incident whose incident_key is the drill's dedup key, and that
+//     page's webhooks join the drill (decidePage), whatever its service;
+//   - `incidenthub drill end` ends it: a paged drill asks PagerDuty to
+//     resolve its page, and resolves with it; a dry one resolves at once;
+//   - resolved, it gets a debrief doc at once (ReviewActions), with drill
+//     questions instead of the review's; reports and metrics leave it out.
+
+// decideDrillStarted opens the drill's record.
+func decideDrillStarted(ev incident.Event, r Rules) Decision {
+	dr := ev.Drill
+	if dr == nil || dr.Key == "" || dr.Service == "" {
+		return Decision{Ignore: "a drill request without its key or service"}
+	}
+	severity := dr.Severity
+	if _, ok := r.severityRules(severity); !ok && len(r.Severities) > 0 {
+		severity = r.Severities[len(r.Severities)-1].Name
+	}
+	rec := incident.Record{
+		Title:          incident.DrillTitle(dr.Title),
+		Status:         incident.StatusOpen,
+		Kind:           incident.KindDrill,
+		Severity:       severity,
+		Service:        dr.Service,
+		CorrelationKey: "drill:" + dr.Key,
+		OpenedAt:       ev.OccurredAt,
+		Drill:          dr.Key,
+	}
+	if dr.Severity != "" {
+		// Chosen for the drill: its page's priority does not move it.
+		rec.SeveritySetBy = cmp.Or(ev.Actor, "the drill")
+	}
+	how := "a dry run: nobody is paged"
+	var acts []incident.Action
+	if dr.Page {
+		how = "paging the on-call through PagerDuty"
+		acts = append(acts, incident.Action{Kind: incident.ActionDrillPage, Target: "trigger"})
+	}
+	return Decision{
+		Record: &rec, Opened: true, Actions: acts,
+		Entries: []incident.TimelineEntry{{At: ev.OccurredAt, Source: string(ev.Source), Kind: incident.EntryDrillStarted,
+			Key: "drill.started", Summary: fmt.Sprintf("Drill started%s on %s, %s", by(ev.Actor), dr.Service, how)}},
+	}
+}
+
+// decideDrillEnded ends a drill: a paged one through its page, which
+// PagerDuty resolves and whose webhook resolves the record; a dry one at
+// once.
+func decideDrillEnded(rec incident.Record, ev incident.Event, r Rules) Decision {
+	if rec.Kind != incident.KindDrill {
+		return Decision{Ignore: rec.Ref() + " is not a drill"}
+	}
+	if !rec.Status.Active() {
+		return Decision{Ignore: rec.Ref() + " has ended already"}
+	}
+	entry := incident.TimelineEntry{At: ev.OccurredAt, Source: string(ev.Source), Kind: incident.EntryDrillEnded,
+		Key: "drill.ended", Summary: "Drill ended" + by(ev.Actor)}
+	if len(rec.Pages) > 0 {
+		entry.Summary += "; its page is resolved in PagerDuty"
+		return Decision{Record: &rec, Entries: []incident.TimelineEntry{entry},
+			Actions: []incident.Action{{Kind: incident.ActionDrillPage, Target: "resolve"}}}
+	}
+	before := rec.Clone()
+	rec.Status, rec.ResolvedAt = incident.StatusResolved, ev.OccurredAt
+	return Decision{Record: &rec, Entries: []incident.TimelineEntry{entry}, Actions: r.ReviewActions(&before, &rec)}
+}
+
+// drillPageRefused says why a page carrying a drill's dedup key may not
+// join the record the state holds, or "" when it is that drill's page. A
+// page with a drill's key never opens or joins a real incident.
+func drillPageRefused(s State, ev incident.Event) string {
+	id, key, ok := incident.ParseDrillDedupKey(ev.IncidentKey)
+	if !ok {
+		return ""
+	}
+	if o := s.Owner; o == nil || o.ID != id || o.Kind != incident.KindDrill || o.Drill != key {
+		return fmt.Sprintf("PagerDuty incident %s carries the dedup key of a drill %s that this hub did not start",
+			ev.PageID, incident.FormatRef(id))
+	}
+	return ""
+}
