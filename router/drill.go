@@ -3,6 +3,8 @@ package router
 import (
 	"cmp"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/incidenthub/incidenthub/internal/incident"
 )
@@ -50,6 +52,13 @@ func decideDrillStarted(ev incident.Event, r Rules) Decision {
 		how = "paging the on-call through PagerDuty"
 		acts = append(acts, incident.Action{Kind: incident.ActionDrillPage, Target: "trigger"})
 	}
+	for i, st := range dr.Steps {
+		acts = append(acts, incident.Action{Kind: incident.ActionDrillStep, RunAt: ev.OccurredAt.Add(st.After),
+			Target: strconv.Itoa(i), Text: st.Summary, StepKind: st.Kind})
+	}
+	if len(dr.Steps) > 0 {
+		how += fmt.Sprintf(", with a scenario of %d steps", len(dr.Steps))
+	}
 	return Decision{
 		Record: &rec, Opened: true, Actions: acts,
 		Entries: []incident.TimelineEntry{{At: ev.OccurredAt, Source: string(ev.Source), Kind: incident.EntryDrillStarted,
@@ -77,6 +86,23 @@ func decideDrillEnded(rec incident.Record, ev incident.Event, r Rules) Decision 
 	before := rec.Clone()
 	rec.Status, rec.ResolvedAt = incident.StatusResolved, ev.OccurredAt
 	return Decision{Record: &rec, Entries: []incident.TimelineEntry{entry}, Actions: r.ReviewActions(&before, &rec)}
+}
+
+// decideDrillStep puts a scenario's step on the drill's timeline, as it
+// happens; a drill that ended has no more steps.
+func decideDrillStep(rec incident.Record, ev incident.Event) Decision {
+	if rec.Kind != incident.KindDrill {
+		return Decision{Ignore: rec.Ref() + " is not a drill"}
+	}
+	if !rec.Status.Active() {
+		return Decision{Ignore: rec.Ref() + " has ended: its scenario stops"}
+	}
+	kind, what := incident.EntryNote, "Scenario note"
+	if step, _, _ := strings.Cut(ev.Target, ":"); step == incident.StepDeploy {
+		kind, what = incident.EntryChange, "Scenario deploy"
+	}
+	return Decision{Record: &rec, Entries: []incident.TimelineEntry{{At: ev.OccurredAt, Source: string(ev.Source), Kind: kind,
+		Key: "drill.step:" + ev.Target, Summary: what + ": " + ev.Text}}}
 }
 
 // drillPageRefused says why a page carrying a drill's dedup key may not

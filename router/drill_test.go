@@ -142,3 +142,28 @@ func TestReviewArchived(t *testing.T) {
 	require.Equal(t, []string{"surprised", "who_knew"}, later.Record.Learned, "closed again after more was written")
 	require.Empty(t, later.Entries)
 }
+
+// A scenario's steps are scheduled from the drill's start; each lands on
+// the timeline once as it plays, and none after the drill ended.
+func TestDrillScenarioSteps(t *testing.T) {
+	t.Parallel()
+	w := newWorld()
+	start := at("2026-04-01T10:00:00Z")
+	d := w.apply(t, drillStarted(incident.Drill{Key: "s1", Service: "payments", Steps: []incident.DrillStep{
+		{After: 0, Kind: incident.StepDeploy, Summary: "Deploy of acme/payments@f95f852"},
+		{After: 20 * time.Minute, Kind: incident.StepNote, Summary: "Pool graph looks odd"},
+	}}, start))
+	require.Equal(t, []incident.Action{
+		{Kind: incident.ActionDrillStep, RunAt: start, Target: "0", Text: "Deploy of acme/payments@f95f852", StepKind: incident.StepDeploy},
+		{Kind: incident.ActionDrillStep, RunAt: start.Add(20 * time.Minute), Target: "1", Text: "Pool graph looks odd", StepKind: incident.StepNote},
+	}, d.Actions)
+	step := func(target, text string, at time.Time) router.Decision {
+		return w.apply(t, incident.Event{Source: incident.SourceHub, ID: "drill.step:INC-1:" + target, Type: incident.EventDrillStep,
+			OccurredAt: at, RecordID: 1, Subject: "INC-1", Target: target, Text: text})
+	}
+	step("deploy:0", "Deploy of acme/payments@f95f852", start)
+	step("deploy:0", "Deploy of acme/payments@f95f852", start.Add(time.Second)) // the job ran again
+	require.Equal(t, []string{incident.EntryDrillStarted, incident.EntryChange}, w.kinds(1))
+	w.apply(t, drillEnded(1, start.Add(10*time.Minute)))
+	require.NotEmpty(t, step("note:1", "Pool graph looks odd", start.Add(20*time.Minute)).Ignore, "the drill ended")
+}

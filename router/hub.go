@@ -37,6 +37,8 @@ func decideHub(s State, ev incident.Event, r Rules) Decision {
 		return decideActionFailed(rec, ev)
 	case incident.EventDrillEnded:
 		return decideDrillEnded(rec, ev, r)
+	case incident.EventDrillStep:
+		return decideDrillStep(rec, ev)
 	case incident.EventReviewArchived:
 		return decideReviewArchived(rec, ev)
 	default:

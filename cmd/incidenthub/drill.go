@@ -20,25 +20,49 @@ import (
 
 func newDrillCommand(g *globals) *cobra.Command {
 	var (
-		dr   incident.Drill
-		dry  bool
-		wait time.Duration
+		dr       incident.Drill
+		dry      bool
+		wait     time.Duration
+		scenario string
+		speed    float64
+		from     string
 	)
 	cmd := &cobra.Command{
-		Use:   "drill --service NAME [--dry]",
+		Use:   "drill --service NAME [--dry] [--scenario FILE [--speed N]] | --from INC-ID",
 		Short: "Start a drill: a training incident, paged for real through PagerDuty or kept in the hub",
 		Long: `Start a drill: a training incident of kind drill. With pagerduty.drill_routing_key set it pages
 the on-call for real through PagerDuty's Events API, and the page's webhooks join the drill's record;
 with --dry it stays inside the hub. Drills are marked [DRILL] everywhere, left out of reports and
-metrics, and get a debrief doc with drill questions when they end ("incidenthub drill end").`,
+metrics, and get a debrief doc with drill questions when they end ("incidenthub drill end").
+
+A scenario (YAML: title, service, severity, and steps, each a deploy or a note "after" a time
+from the start) replays a past incident's deploys and notes at their spacing, divided by --speed:
+on the drill's timeline, and as notes on its PagerDuty page. --from INC-12 writes the scenario of
+a closed incident, people pseudonymised, to start from.`,
 		Example: `  incidenthub drill --service payments --dry
   incidenthub drill --service payments --title "Card payments time out" --severity SEV2
+  incidenthub drill --from INC-12 > checkout-outage.yaml
+  incidenthub drill --scenario checkout-outage.yaml --speed 2
   incidenthub drill end INC-12`,
 		Args: cobra.NoArgs,
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
+			if from == "" && dr.Service == "" && scenario == "" {
+				return errors.New("--service is required (or a --scenario that names it, or --from)")
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if from != "" {
+				return writeScenario(cmd, g, from)
+			}
 			cfg, err := g.storeConfig()
 			if err != nil {
 				return err
+			}
+			if scenario != "" {
+				if err := loadScenario(scenario, speed, &dr); err != nil {
+					return err
+				}
 			}
 			dr.Page = !dry
 			if err := checkDrill(cfg, &dr); err != nil {
@@ -77,7 +101,9 @@ metrics, and get a debrief doc with drill questions when they end ("incidenthub 
 	cmd.Flags().StringVar(&dr.Severity, "severity", "", "the drill's severity (default the least severe)")
 	cmd.Flags().BoolVar(&dry, "dry", false, "keep the drill inside the hub: nobody is paged")
 	cmd.Flags().DurationVar(&wait, "wait", 10*time.Second, "how long to wait for a running hub to open the drill's record")
-	_ = cmd.MarkFlagRequired("service")
+	cmd.Flags().StringVar(&scenario, "scenario", "", "a scenario file (YAML) whose deploys and notes the drill replays")
+	cmd.Flags().Float64Var(&speed, "speed", 1, "replay the scenario this many times faster")
+	cmd.Flags().StringVar(&from, "from", "", "write the scenario of a closed incident (INC-12) to standard output, people pseudonymised, and start nothing")
 	cmd.AddCommand(newDrillEndCommand(g))
 	return cmd
 }

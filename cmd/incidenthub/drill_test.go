@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -10,9 +12,11 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/connectors/github/githubtest"
 	"github.com/incidenthub/incidenthub/connectors/pagerduty/pagerdutytest"
 	"github.com/incidenthub/incidenthub/internal/api"
+	"github.com/incidenthub/incidenthub/internal/report/reporttest"
 )
 
 const drillRoutingKey = "R0UT1NGKEY0DR1LLS000000000000001"
@@ -143,4 +147,55 @@ func TestDrillNeedsARoutingKeyToPage(t *testing.T) {
 	require.Contains(t, cliErr(t, "drill", "--config", path, "--service", "payments", "--dry", "--severity", "SEV9"), "not a configured severity")
 	cli(t, "migrate", "--config", path)
 	require.Contains(t, cli(t, "incidents", "list", "--config", path), "no incidents", "nothing is stored")
+}
+
+// A past incident's scenario: `drill --from` writes its deploys and notes
+// at their spacing, people pseudonymised; `drill --scenario` replays them
+// on the drill's timeline, --speed times faster.
+func TestDrillScenario(t *testing.T) {
+	t.Parallel()
+	path, base, _, _ := drillHub(t)
+	cfg, err := config.LoadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, reporttest.Store(context.Background(), openTestStore(t, cfg)))
+
+	written := cli(t, "drill", "--from", "INC-1", "--config", path)
+	for _, who := range reporttest.People {
+		require.NotContains(t, strings.ToLower(written), strings.ToLower(who))
+	}
+	require.Contains(t, written, "title: Checkout API 5xx above 2%\nservice: payments\nseverity: SEV2\nfrom: INC-1\nsteps:\n")
+	require.Contains(t, written, "  - after: 0s\n    kind: deploy\n    summary: 'Deploy of acme/payments@f95f852 to production: success by Person 4'\n")
+	require.Contains(t, written, "  - after: 40m0s\n    kind: note\n    summary: 'Note by Person 2 on #5: paging [email] and Person 4 about the pool'\n")
+	require.Contains(t, cliErr(t, "drill", "--from", "INC-3", "--config", path), "a scenario is written from a closed incident")
+
+	file := filepath.Join(t.TempDir(), "scenario.yaml")
+	require.NoError(t, os.WriteFile(file, []byte(written), 0o600))
+	// 40 minutes at 600 times the speed: 4 seconds.
+	out := cli(t, "drill", "--scenario", file, "--speed", "600", "--dry", "--config", path)
+	m := drillRef.FindStringSubmatch(out)
+	require.NotNil(t, m, out)
+	ref := m[1]
+	inc := drillJSON(t, base, ref)
+	require.Equal(t, "[DRILL] Checkout API 5xx above 2%", inc.Title)
+	require.Equal(t, "SEV2", inc.Severity)
+	require.Eventually(t, func() bool {
+		var n int
+		for _, e := range drillJSON(t, base, ref).Timeline {
+			if strings.HasPrefix(e.Summary, "Scenario ") {
+				n++
+			}
+		}
+		return n == 2
+	}, 20*time.Second, 100*time.Millisecond, "both steps play")
+	// A step plays at its time, never before: the note 4 s after the start.
+	at := map[string]time.Time{}
+	for _, e := range drillJSON(t, base, ref).Timeline {
+		at[e.Kind] = e.At
+	}
+	require.False(t, at["change"].Before(at["drill.started"]))
+	require.GreaterOrEqual(t, at["note"].Sub(at["drill.started"]), 4*time.Second)
+
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	require.NoError(t, os.WriteFile(bad, []byte("title: x\nservice: payments\nsteps:\n  - {after: 1m, kind: page, summary: boom}\n"), 0o600))
+	require.Contains(t, cliErr(t, "drill", "--scenario", bad, "--dry", "--config", path), "steps[0].kind: want deploy or note")
 }

@@ -260,26 +260,20 @@ func ArchivePath(rec *incident.Record) string {
 const maxSlug = 48
 
 // slug is a title as a file name: lower case ASCII letters and digits,
-// words joined by hyphens.
+// words joined by hyphens, whole words up to maxSlug characters.
 func slug(title string) string {
-	var b strings.Builder
-	dash := false
-	for _, r := range strings.ToLower(title) {
-		switch {
-		case r < unicode.MaxASCII && (unicode.IsLetter(r) || unicode.IsDigit(r)):
-			if dash && b.Len() > 0 {
-				b.WriteByte('-')
-			}
-			dash = false
-			b.WriteRune(r)
-		default:
-			dash = true
-		}
-		if b.Len() >= maxSlug {
-			break
-		}
+	words := strings.FieldsFunc(strings.ToLower(title), func(r rune) bool {
+		return r >= unicode.MaxASCII || !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	})
+	s := strings.Join(words, "-")
+	if len(s) <= maxSlug {
+		return s
 	}
-	return strings.Trim(b.String(), "-")
+	s = s[:maxSlug]
+	if i := strings.LastIndexByte(s, '-'); i > 0 {
+		s = s[:i]
+	}
+	return s
 }
 
 // frontMatter is what makes a review searchable: the facts of the

@@ -269,7 +269,7 @@ func (w *ReviewWorker) work(ctx context.Context, job *river.Job[ReviewDocArgs]) 
 			return river.JobSnooze(wait)
 		}
 	}
-	earlier, err := w.store.Incidents(ctx, store.IncidentFilter{Service: rec.Service, Before: rec.ID, Limit: 5})
+	earlier, err := w.store.Incidents(ctx, store.IncidentFilter{Service: rec.Service, Kind: incident.KindIncident, Before: rec.ID, Limit: 5})
 	if err != nil {
 		return err
 	}
@@ -451,7 +451,7 @@ func (d Docs) Preview(ctx context.Context, s ReviewStore, id int64, now time.Tim
 	if err != nil {
 		return "", "", err
 	}
-	earlier, err := s.Incidents(ctx, store.IncidentFilter{Service: rec.Service, Before: rec.ID, Limit: 5})
+	earlier, err := s.Incidents(ctx, store.IncidentFilter{Service: rec.Service, Kind: incident.KindIncident, Before: rec.ID, Limit: 5})
 	if err != nil {
 		return "", "", err
 	}

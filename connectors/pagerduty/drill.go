@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 
 	pd "github.com/PagerDuty/go-pagerduty"
@@ -14,6 +15,7 @@ import (
 	"github.com/incidenthub/incidenthub/internal/actions"
 	"github.com/incidenthub/incidenthub/internal/escape"
 	"github.com/incidenthub/incidenthub/internal/httpclient"
+	"github.com/incidenthub/incidenthub/internal/hubevent"
 	"github.com/incidenthub/incidenthub/internal/incident"
 )
 
@@ -125,4 +127,71 @@ func eventSeverity(severities []config.Severity, name string) string {
 		}
 	}
 	return "error"
+}
+
+// DrillStepArgs plays one step of a drill's scenario.
+type DrillStepArgs struct {
+	IncidentID int64  `json:"incident_id"`
+	Step       int    `json:"step"`
+	StepKind   string `json:"kind"`
+	Summary    string `json:"summary"`
+}
+
+// Kind implements river.JobArgs.
+func (DrillStepArgs) Kind() string { return "pagerduty.drill_step" }
+
+// InsertOpts: one job per step, done or not.
+func (DrillStepArgs) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: Queue, MaxAttempts: actions.MaxAttempts, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+}
+
+// DrillStepWorker plays a scenario's step when its time comes: on the
+// drill's page in PagerDuty as a note, where the person in training looks
+// (when notes can be written and the drill paged), and on the drill's
+// timeline through its report. A dry drill's steps go on its timeline
+// only: there is no page to write on.
+type DrillStepWorker struct {
+	river.WorkerDefaults[DrillStepArgs]
+	notes *pageNotes
+}
+
+// Work plays the step, unless the drill has ended.
+func (w *DrillStepWorker) Work(ctx context.Context, job *river.Job[DrillStepArgs]) error {
+	a := job.Args
+	rec, err := w.notes.store.Incident(ctx, a.IncidentID)
+	if err != nil {
+		return err
+	}
+	if rec.Kind != incident.KindDrill || !rec.Status.Active() {
+		return nil // ended: the rest of its scenario is not played
+	}
+	if page := drillPage(&rec); page != "" && w.notes.client != nil {
+		marker := fmt.Sprintf("[incidenthub %s step %d]", rec.Ref(), a.Step)
+		content := fmt.Sprintf("[DRILL] Scenario %s: %s %s", a.StepKind, escape.Truncate(plain(a.Summary), incident.MaxStepSummary), marker)
+		ctx, last := httpclient.WithLastResponse(ctx)
+		if err := addNote(ctx, w.notes.client, w.notes.from, page, content, marker); err != nil {
+			return classify(ctx, err, last)
+		}
+	}
+	return w.notes.report.Report(ctx, hubevent.Report{
+		Key:  hubevent.RecordKey(incident.EventDrillStep, rec.ID, strconv.Itoa(a.Step)),
+		Type: incident.EventDrillStep, At: w.notes.now().UTC(), IncidentID: rec.ID,
+		Target: a.StepKind + ":" + strconv.Itoa(a.Step), Text: a.Summary,
+	})
+}
+
+// drillPage is the drill's page still open, if any.
+func drillPage(rec *incident.Record) string {
+	for _, p := range rec.Pages {
+		if p.Status != incident.PageResolved {
+			return p.ID
+		}
+	}
+	return ""
+}
+
+// NewDrillStepWorker returns the worker; without note credentials it
+// still puts steps on the drill's timeline.
+func NewDrillStepWorker(cfg config.PagerDuty, s NoteStore, r Reporter, log *slog.Logger) *DrillStepWorker {
+	return &DrillStepWorker{notes: newPageNotes(cfg, s, r, log)}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"strconv"
 
 	pd "github.com/PagerDuty/go-pagerduty"
 	"github.com/riverqueue/river"
@@ -94,6 +95,10 @@ func Jobs(p JobsParams) []actions.Job {
 		}),
 		actions.NewJob(incident.ActionDrillPage, NewDrillPageWorker(p.PagerDuty, p.Severities, p.Store, p.Log), 1, func(id int64, a incident.Action) DrillPageArgs {
 			return DrillPageArgs{IncidentID: id, Action: a.Target}
+		}),
+		actions.NewJob(incident.ActionDrillStep, &DrillStepWorker{notes: notes}, 1, func(id int64, a incident.Action) DrillStepArgs {
+			step, _ := strconv.Atoi(a.Target)
+			return DrillStepArgs{IncidentID: id, Step: step, StepKind: a.StepKind, Summary: a.Text}
 		}),
 	}
 }

@@ -2,6 +2,7 @@ package incident
 
 import (
 	"strings"
+	"time"
 )
 
 // Drill is a training incident someone asked for (`incidenthub drill`).
@@ -15,7 +16,33 @@ type Drill struct {
 	// Page: page the on-call for real through PagerDuty's Events API
 	// (pagerduty.drill_routing_key); without it the drill stays in the hub.
 	Page bool `json:"page,omitempty"`
+	// Steps are a scenario's deploys and notes, replayed at their
+	// spacing (already scaled by the drill's speed).
+	Steps []DrillStep `json:"steps,omitempty"`
 }
+
+// DrillStep is one thing that happens during a drill's scenario.
+type DrillStep struct {
+	// After is how long after the drill starts.
+	After time.Duration `json:"after"`
+	// Kind is deploy or note.
+	Kind    string `json:"kind"`
+	Summary string `json:"summary"`
+}
+
+// Drill step kinds.
+const (
+	StepDeploy = "deploy"
+	StepNote   = "note"
+)
+
+// Scenario bounds: a drill is an hour or two of practice, not a replay
+// of a week; the steps are stored with the drill's request.
+const (
+	MaxDrillSteps   = 100
+	MaxStepSummary  = 500
+	MaxDrillStepLag = 24 * time.Hour
+)
 
 // MaxDrillTitle bounds a drill's title: it becomes the page's summary,
 // which the Events API takes up to 1,024 characters.

@@ -104,6 +104,9 @@ const (
 	EventDrillStarted EventType = "drill.started"
 	// EventDrillEnded ends the drill RecordID (`incidenthub drill end`).
 	EventDrillEnded EventType = "drill.ended"
+	// EventDrillStep: a step of the drill's scenario happened (Target is
+	// its kind and index, deploy:3; Text what it says).
+	EventDrillStep EventType = "drill.step"
 	// EventReviewArchived: the closed review's final text is committed to
 	// the incident database in the review repo, at Target; Learned names
 	// the sections people wrote.

@@ -251,6 +251,7 @@ const (
 	EntryRoleUnassigned     = "role.unassigned"
 	EntryDrillStarted       = "drill.started"
 	EntryDrillEnded         = "drill.ended"
+	EntryDrillStep          = "drill.step"
 	EntryReviewArchived     = "review.archived"
 )
 
@@ -290,6 +291,9 @@ const (
 	// ActionDrillPage pages for a drill through PagerDuty's Events API;
 	// Target is the event action: trigger, or resolve when it ends.
 	ActionDrillPage = "drill_page"
+	// ActionDrillStep plays one step of a drill's scenario at its time:
+	// Target is its index, Text what it says.
+	ActionDrillStep = "drill_step"
 	// ActionArchiveReview commits a closed review's final text to the
 	// incident database in the review repo, and keeps its index current.
 	ActionArchiveReview = "archive_review"
@@ -324,6 +328,8 @@ type Action struct {
 	FollowUp string
 	// Change is the key of the change a live-change note announces.
 	Change string
+	// Text is what a drill step says, and StepKind its kind.
+	Text, StepKind string
 }
 
 // FiledEntry is the timeline entry of a follow-up's new ticket, the same

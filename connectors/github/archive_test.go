@@ -1,0 +1,68 @@
+package github_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/incidenthub/incidenthub/connectors/github"
+	"github.com/incidenthub/incidenthub/internal/incident"
+	"github.com/incidenthub/incidenthub/internal/report/reporttest"
+)
+
+// The file of a closed review: front matter that a search finds, then
+// the review as people left it. README shows this front matter.
+func TestArchiveText(t *testing.T) {
+	t.Parallel()
+	rec := reporttest.Records()[0]
+	rec.ReviewDoc = "https://github.com/acme/incidents/issues/31"
+	text, err := github.ArchiveText(&rec, "## Summary and impact\r\n\r\nThe pool ran dry.\r\n", rec.ReviewDoc)
+	require.NoError(t, err)
+	require.Equal(t, `---
+incident: INC-1
+title: Checkout API 5xx above 2%
+service: payments
+severity: SEV2
+opened_at: "2026-09-02T10:00:00Z"
+acknowledged_at: "2026-09-02T10:06:00Z"
+resolved_at: "2026-09-02T10:50:00Z"
+closed_at: "2026-09-04T12:00:00Z"
+time_to_acknowledge: 6m0s
+time_to_resolve: 50m0s
+pages: 2
+review: https://github.com/acme/incidents/issues/31
+changes:
+  - 'Deploy of acme/payments@f95f852 to production: success by codertocat'
+follow_ups:
+  - title: Alert on pool saturation
+    ticket: PAY-1
+    status: done
+  - title: Pair on the pool code
+    status: open
+---
+
+# INC-1: Checkout API 5xx above 2%
+
+## Summary and impact
+
+The pool ran dry.
+`, string(text))
+}
+
+// Paths are by the year the incident opened and a slug of its title;
+// the index escapes what people wrote.
+func TestArchivePathAndIndex(t *testing.T) {
+	t.Parallel()
+	rec := reporttest.Records()[0]
+	require.Equal(t, "reviews/2026/INC-1-checkout-api-5xx-above-2.md", github.ArchivePath(&rec))
+	rec.Title = "  ¡Ünïcode!  & a very long title that goes on and on well past what a file name should hold"
+	require.Equal(t, "reviews/2026/INC-1-n-code-a-very-long-title-that-goes-on-and-on.md", github.ArchivePath(&rec))
+	rec.Title = "@@@"
+	require.Equal(t, "reviews/2026/INC-1.md", github.ArchivePath(&rec))
+
+	rec.Title, rec.Archived = "Ping @oncall | see #12", "reviews/2026/INC-1.md"
+	index := string(github.ArchiveIndex([]incident.Record{rec}))
+	require.Contains(t, index, "| [INC-1](2026/INC-1.md) | 2026-09-02 | payments | SEV2 |")
+	require.NotContains(t, index, "@oncall")
+	require.Contains(t, index, `\| see #`, "the title's pipe is escaped")
+}
