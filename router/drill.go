@@ -3,6 +3,7 @@ package router
 import (
 	"cmp"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -41,6 +42,7 @@ func decideDrillStarted(ev incident.Event, r Rules) Decision {
 		CorrelationKey: "drill:" + dr.Key,
 		OpenedAt:       ev.OccurredAt,
 		Drill:          dr.Key,
+		DrillPaged:     dr.Page,
 	}
 	if dr.Severity != "" {
 		// Chosen for the drill: its page's priority does not move it.
@@ -66,9 +68,10 @@ func decideDrillStarted(ev incident.Event, r Rules) Decision {
 	}
 }
 
-// decideDrillEnded ends a drill: a paged one through its page, which
-// PagerDuty resolves and whose webhook resolves the record; a dry one at
-// once.
+// decideDrillEnded ends a drill. A paged drill asks PagerDuty to resolve
+// its page, even before the page's webhook came (the trigger may still be
+// on its way, or held): the record resolves with its page, or at once
+// when it has no open page yet. A dry drill resolves at once.
 func decideDrillEnded(rec incident.Record, ev incident.Event, r Rules) Decision {
 	if rec.Kind != incident.KindDrill {
 		return Decision{Ignore: rec.Ref() + " is not a drill"}
@@ -78,14 +81,17 @@ func decideDrillEnded(rec incident.Record, ev incident.Event, r Rules) Decision 
 	}
 	entry := incident.TimelineEntry{At: ev.OccurredAt, Source: string(ev.Source), Kind: incident.EntryDrillEnded,
 		Key: "drill.ended", Summary: "Drill ended" + by(ev.Actor)}
-	if len(rec.Pages) > 0 {
+	var acts []incident.Action
+	if rec.DrillPaged {
 		entry.Summary += "; its page is resolved in PagerDuty"
-		return Decision{Record: &rec, Entries: []incident.TimelineEntry{entry},
-			Actions: []incident.Action{{Kind: incident.ActionDrillPage, Target: "resolve"}}}
+		acts = append(acts, incident.Action{Kind: incident.ActionDrillPage, Target: "resolve"})
+	}
+	if slices.ContainsFunc(rec.Pages, func(p incident.Page) bool { return p.Status != incident.PageResolved }) {
+		return Decision{Record: &rec, Entries: []incident.TimelineEntry{entry}, Actions: acts}
 	}
 	before := rec.Clone()
 	rec.Status, rec.ResolvedAt = incident.StatusResolved, ev.OccurredAt
-	return Decision{Record: &rec, Entries: []incident.TimelineEntry{entry}, Actions: r.ReviewActions(&before, &rec)}
+	return Decision{Record: &rec, Entries: []incident.TimelineEntry{entry}, Actions: append(acts, r.ReviewActions(&before, &rec)...)}
 }
 
 // decideDrillStep puts a scenario's step on the drill's timeline, as it

@@ -167,3 +167,16 @@ func TestDrillScenarioSteps(t *testing.T) {
 	w.apply(t, drillEnded(1, start.Add(10*time.Minute)))
 	require.NotEmpty(t, step("note:1", "Pool graph looks odd", start.Add(20*time.Minute)).Ignore, "the drill ended")
 }
+
+// A paged drill ended before its page's webhook came (the trigger held or
+// retrying) still asks PagerDuty to resolve it, and resolves at once.
+func TestDrillEndedBeforeItsPageCame(t *testing.T) {
+	t.Parallel()
+	w := newWorld()
+	start := at("2026-04-01T02:00:00Z")
+	w.apply(t, drillStarted(incident.Drill{Key: "d7", Service: "payments", Page: true}, start))
+	d := w.apply(t, drillEnded(1, start.Add(time.Minute)))
+	require.Equal(t, incident.StatusResolved, w.records[1].Status)
+	require.Equal(t, []incident.Action{{Kind: incident.ActionDrillPage, Target: "resolve"},
+		{Kind: incident.ActionReviewDoc, RunAt: start.Add(time.Minute)}}, d.Actions)
+}

@@ -173,7 +173,9 @@ func decideReviewOpened(rec incident.Record, ev incident.Event, r Rules) Decisio
 	for _, p := range rec.Pages {
 		acts = append(acts, incident.Action{Kind: incident.ActionPageNote, Target: p.ID})
 	}
-	if r.CommentOnChanges {
+	// A drill's debrief says nothing on real pull requests: their authors
+	// were in no incident.
+	if r.CommentOnChanges && rec.Kind != incident.KindDrill {
 		for _, c := range rec.Changes {
 			if c.Kind == incident.ChangeMerge && c.PRNumber > 0 {
 				acts = append(acts, incident.Action{Kind: incident.ActionChangeNote, Target: c.Key})

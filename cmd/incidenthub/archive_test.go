@@ -1,11 +1,14 @@
 package main
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/incidenthub/incidenthub/connectors/github/githubtest"
 )
 
 // The incident database through the real binary: a closed review is
@@ -29,6 +32,11 @@ func TestClosedReviewGoesToTheIncidentDatabase(t *testing.T) {
 		gh.SetBody(1, strings.Replace(body, heading+"\n", heading+"\n\n"+text+"\n", 1))
 	}
 	write("## How did our systems surprise us?", "The pool limit was per host, not per cluster.")
+	// Another review is in the index already (committed by another
+	// replica), and the first write of the index meets a conflict.
+	const other = "| [INC-7](2021/INC-7-ledger-lag.md) | 2021-05-01 | payments | SEV3 | Ledger lag |"
+	gh.SetFile("reviews/README.md", "# Incident database\n\n| Incident | Opened | Service | Severity | Title |\n|---|---|---|---|---|\n"+other+"\n")
+	gh.Faults = []githubtest.Fault{{Op: "put", Status: http.StatusConflict}}
 	send("closed")
 
 	const file = "reviews/2021/INC-1-test-incident-3.md"
@@ -45,6 +53,8 @@ func TestClosedReviewGoesToTheIncidentDatabase(t *testing.T) {
 	index, ok := gh.File("reviews/README.md")
 	require.True(t, ok)
 	require.Contains(t, index, "| [INC-1](2021/INC-1-test-incident-3.md) | 2021-06-04 | payments | SEV2 |")
+	require.Contains(t, index, other, "the other review's row stays")
+	require.Less(t, strings.Index(index, "[INC-7]"), strings.Index(index, "[INC-1]"), "newest first")
 
 	// Reopened, more written, closed again: the same file, updated.
 	send("reopened")
@@ -62,6 +72,6 @@ func TestClosedReviewGoesToTheIncidentDatabase(t *testing.T) {
 	require.Equal(t, []string{"reviews/2021/INC-1-test-incident-3.md", "reviews/README.md"}, gh.Files(), "one file however often it closes")
 	text, _ = gh.File(file)
 	require.Contains(t, text, "Ana saw the pool graph first.")
-	require.Len(t, gh.Commits(), 3, "the review twice, the index once: an unchanged file is not committed again")
+	require.Len(t, gh.Commits(), 4, "by hand, the review twice, the index once: an unchanged file is not committed again")
 	require.Contains(t, cli(t, "incidents", "show", "INC-1", "--config", path), "Review committed to the incident database: "+file)
 }

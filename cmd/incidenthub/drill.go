@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
@@ -171,9 +172,12 @@ func newDrillEndCommand(g *globals) *cobra.Command {
 				fprintf(cmd.OutOrStdout(), "%s has ended already (%s)\n", rec.Ref(), rec.Status)
 				return nil
 			}
+			// Keyed by time, as a request: asked again (after fixing what
+			// kept the page from resolving), it is decided again.
+			now := time.Now().UTC()
 			err = hubevent.NewReporter(s, s).Report(cmd.Context(), hubevent.Report{
-				Key: hubevent.RecordKey(incident.EventDrillEnded, rec.ID), Type: incident.EventDrillEnded,
-				At: time.Now().UTC(), IncidentID: rec.ID, Actor: requester(),
+				Key:  hubevent.RecordKey(incident.EventDrillEnded, rec.ID, strconv.FormatInt(now.UnixNano(), 10)),
+				Type: incident.EventDrillEnded, At: now, IncidentID: rec.ID, Actor: requester(),
 			})
 			if err != nil {
 				return err

@@ -97,6 +97,13 @@ Mermaid charts that GitHub renders; a running hub posts it.`,
 				return err
 			}
 			start := from.from(end)
+			if post && !cmd.Flags().Changed("since") {
+				// The month's issue shows the month so far.
+				start = time.Date(end.Year(), end.Month(), 1, 0, 0, 0, 0, time.UTC)
+				if start.Equal(end) {
+					start = start.AddDate(0, -1, 0) // --until on the 1st: the month before
+				}
+			}
 			if !start.Before(end) {
 				return errors.New("--since must be before --until")
 			}
@@ -138,7 +145,7 @@ Mermaid charts that GitHub renders; a running hub posts it.`,
 	cmd.Flags().StringVar(&until, "until", "", "end of the period, a date (default now); open follow-ups are aged to it")
 	cmd.Flags().StringVar(&service, "service", "", "only this service")
 	cmd.Flags().StringVar(&format, "format", "text", "text, markdown or json")
-	cmd.Flags().BoolVar(&post, "post", false, "open or update the month's report issue in the review repo (a running hub posts it)")
+	cmd.Flags().BoolVar(&post, "post", false, "open or update the month's report issue in the review repo, for the month so far unless --since (a running hub posts it)")
 	cmd.PreRunE = func(*cobra.Command, []string) error { return oneOf(format, "text", "markdown", "json") }
 	return cmd
 }

@@ -64,8 +64,8 @@ func loadScenario(path string, speed float64, dr *incident.Drill) error {
 			errs = append(errs, fmt.Errorf("steps[%d].kind: want deploy or note, got %q", i, st.Kind))
 		case st.Summary == "" || utf8.RuneCountInString(st.Summary) > incident.MaxStepSummary:
 			errs = append(errs, fmt.Errorf("steps[%d].summary: want 1 to %d characters", i, incident.MaxStepSummary))
-		case st.After < 0 || st.After > incident.MaxDrillStepLag:
-			errs = append(errs, fmt.Errorf("steps[%d].after: want 0 to %s", i, incident.MaxDrillStepLag))
+		case st.After < 0 || time.Duration(float64(st.After)/speed) > incident.MaxDrillStepLag:
+			errs = append(errs, fmt.Errorf("steps[%d].after: want 0 to %s once divided by --speed", i, incident.MaxDrillStepLag))
 		}
 		dr.Steps = append(dr.Steps, incident.DrillStep{After: time.Duration(float64(st.After) / speed).Round(time.Second),
 			Kind: st.Kind, Summary: st.Summary})
@@ -114,10 +114,12 @@ func writeScenario(cmd *cobra.Command, g *globals, ref string) error {
 			start = e.At
 		}
 	}
-	sc := scenario{Title: rec.Title, Service: rec.Service, Severity: rec.Severity, From: rec.Ref(), Steps: []scenarioStep{}}
+	sc := scenario{Title: red.Text(rec.Title), Service: rec.Service, Severity: rec.Severity, From: rec.Ref(), Steps: []scenarioStep{}}
+	left := 0
 	for _, e := range entries {
-		if len(sc.Steps) == incident.MaxDrillSteps {
-			break
+		if len(sc.Steps) == incident.MaxDrillSteps || e.At.Sub(start) > incident.MaxDrillStepLag {
+			left++
+			continue
 		}
 		kind := incident.StepNote
 		if e.Kind == incident.EntryChange {
@@ -131,6 +133,10 @@ func writeScenario(cmd *cobra.Command, g *globals, ref string) error {
 	}
 	out := cmd.OutOrStdout()
 	fprintf(out, "# The scenario of %s, for `incidenthub drill --scenario`: its deploys and notes, people pseudonymised.\n", rec.Ref())
+	if left > 0 {
+		fprintf(out, "# %d more steps are left out: a scenario has at most %d, within %s of its start.\n",
+			left, incident.MaxDrillSteps, incident.MaxDrillStepLag)
+	}
 	enc := yaml.NewEncoder(out)
 	enc.SetIndent(2)
 	if err := enc.Encode(sc); err != nil {

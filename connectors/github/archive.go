@@ -5,10 +5,15 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"path"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -22,7 +27,6 @@ import (
 	"github.com/incidenthub/incidenthub/internal/hubevent"
 	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/internal/reviewdoc"
-	"github.com/incidenthub/incidenthub/internal/store"
 )
 
 // ArchiveDir is where the incident database lives in the review repo.
@@ -83,8 +87,12 @@ func (c *Contents) Get(ctx context.Context, p string) (*File, error) {
 	return &File{Content: []byte(text), SHA: fc.GetSHA(), URL: fc.GetHTMLURL()}, nil
 }
 
-// Put creates the file, or replaces the version sha names; GitHub answers
-// 409 when the file changed since, and the job runs again on what is there.
+// ErrFileChanged is a write refused because the file is not the version
+// it replaces: GitHub answers 409 when the sha is not the file's, 422 when
+// a file came to be where none was. Read it again, and write again.
+var ErrFileChanged = errors.New("the file changed since it was read")
+
+// Put creates the file, or replaces the version sha names.
 func (c *Contents) Put(ctx context.Context, p, message string, content []byte, sha string) (*File, error) {
 	opts := &gh.RepositoryContentFileOptions{Message: &message, Content: content}
 	if sha != "" {
@@ -95,6 +103,11 @@ func (c *Contents) Put(ctx context.Context, p, message string, content []byte, s
 		res, _, err = c.client.Repositories.UpdateFile(ctx, c.owner, c.repo, p, opts)
 		return err
 	})
+	var resp *gh.ErrorResponse
+	if errors.As(err, &resp) && resp.Response != nil &&
+		(resp.Response.StatusCode == http.StatusConflict || resp.Response.StatusCode == http.StatusUnprocessableEntity && sha == "") {
+		return nil, fmt.Errorf("%s: %w (GitHub: %s)", p, ErrFileChanged, resp.Message)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -157,10 +170,15 @@ func (w *ArchiveWorker) Work(ctx context.Context, job *river.Job[ArchiveReviewAr
 		return river.JobCancel(err)
 	}
 	file, err := w.put(ctx, p, fmt.Sprintf("%s: %s review", rec.Ref(), closedOrUpdated(rec.Archived)), text)
-	if err != nil {
-		return classify(ctx, err)
+	if err == nil {
+		err = w.index(ctx, &rec, p)
 	}
-	if err := w.index(ctx, &rec, p); err != nil {
+	if errors.Is(err, ErrFileChanged) {
+		// Another writer (a second replica, a person) got there first:
+		// the next attempt reads what is there now.
+		return err
+	}
+	if err != nil {
 		return classify(ctx, err)
 	}
 	sum := sha256.Sum256(text)
@@ -198,52 +216,44 @@ func (w *ArchiveWorker) put(ctx context.Context, p, message string, content []by
 	return w.files.Put(ctx, p, message, content, sha)
 }
 
-// maxIndexed bounds the index: the newest reviews, and a line that says
-// how to find the rest.
-const maxIndexed = 2000
+// maxIndexed bounds the index, so that it stays well within what the
+// contents API reads (1 MB): the newest reviews, and a line that says
+// where the rest are.
+const maxIndexed = 1000
 
-// index rewrites reviews/README.md from the records the hub archived,
-// with rec at path p among them whether or not its report is decided yet.
+// indexRow finds the rows of the index, by incident number.
+var indexRow = regexp.MustCompile(`(?m)^\| \[INC-(\d+)\]\(.*$`)
+
+// index adds or updates rec's row (its file at p) in reviews/README.md.
+// The rows come from the file itself, not from the store: another job's
+// review may be committed and not yet recorded, and its row must stay.
 func (w *ArchiveWorker) index(ctx context.Context, rec *incident.Record, p string) error {
-	var (
-		rows   []incident.Record
-		before int64
-	)
-	for len(rows) < maxIndexed {
-		page, err := w.store.Incidents(ctx, store.IncidentFilter{Status: incident.StatusClosed, Kind: incident.KindIncident,
-			Before: before, Limit: 200})
-		if err != nil {
-			return err
-		}
-		for _, r := range page {
-			if r.ID == rec.ID {
-				r.Archived = p
-			}
-			if r.Archived != "" {
-				rows = append(rows, r)
+	file := path.Join(ArchiveDir, "README.md")
+	old, err := w.files.Get(ctx, file)
+	if err != nil {
+		return err
+	}
+	rows := map[int64]string{}
+	if old != nil {
+		for _, m := range indexRow.FindAllStringSubmatch(string(old.Content), -1) {
+			if id, err := strconv.ParseInt(m[1], 10, 64); err == nil {
+				rows[id] = m[0]
 			}
 		}
-		if len(page) < 200 {
-			break
-		}
-		before = page[len(page)-1].ID
 	}
-	if !containsRecord(rows, rec.ID) {
-		r := *rec
-		r.Archived = p
-		rows = append([]incident.Record{r}, rows...)
+	r := *rec
+	r.Archived = p
+	rows[rec.ID] = IndexRow(&r)
+	content := ArchiveIndex(rows)
+	if old != nil && bytes.Equal(old.Content, content) {
+		return nil
 	}
-	_, err := w.put(ctx, path.Join(ArchiveDir, "README.md"), "Incident database: index", ArchiveIndex(rows))
+	var sha string
+	if old != nil {
+		sha = old.SHA
+	}
+	_, err = w.files.Put(ctx, file, "Incident database: index", content, sha)
 	return err
-}
-
-func containsRecord(recs []incident.Record, id int64) bool {
-	for _, r := range recs {
-		if r.ID == id {
-			return true
-		}
-	}
-	return false
 }
 
 // ArchivePath is where a closed review goes: reviews/YYYY/INC-12-short-title.md,
@@ -349,23 +359,32 @@ func closedAt(rec *incident.Record) time.Time {
 	return t
 }
 
-// ArchiveIndex is reviews/README.md: every archived review, newest first.
-func ArchiveIndex(recs []incident.Record) []byte {
+// ArchiveIndex is reviews/README.md from its rows by incident number:
+// newest first, at most maxIndexed.
+func ArchiveIndex(rows map[int64]string) []byte {
+	ids := slices.Sorted(maps.Keys(rows))
+	slices.Reverse(ids)
 	var b bytes.Buffer
 	b.WriteString("# Incident database\n\n")
 	b.WriteString("Closed incident reviews, committed by incidenthub when each review closes. ")
 	b.WriteString("Each file starts with front matter (service, severity, dates, durations, changes, follow-ups): ")
 	b.WriteString("search the repository for a service or a severity to find them.\n\n")
 	b.WriteString("| Incident | Opened | Service | Severity | Title |\n|---|---|---|---|---|\n")
-	for _, r := range recs {
-		rel := strings.TrimPrefix(r.Archived, ArchiveDir+"/")
-		fmt.Fprintf(&b, "| [%s](%s) | %s | %s | %s | %s |\n", r.Ref(), rel, r.OpenedAt.UTC().Format("2006-01-02"),
-			cell(r.Service), cell(r.Severity), cell(r.Title))
+	for _, id := range ids[:min(len(ids), maxIndexed)] {
+		b.WriteString(rows[id])
+		b.WriteByte('\n')
 	}
-	if len(recs) >= maxIndexed {
+	if len(ids) > maxIndexed {
 		fmt.Fprintf(&b, "\nThe newest %d are listed; the folders by year hold them all.\n", maxIndexed)
 	}
 	return b.Bytes()
+}
+
+// IndexRow is a record's row in the index.
+func IndexRow(r *incident.Record) string {
+	rel := strings.TrimPrefix(r.Archived, ArchiveDir+"/")
+	return fmt.Sprintf("| [%s](%s) | %s | %s | %s | %s |", r.Ref(), rel, r.OpenedAt.UTC().Format("2006-01-02"),
+		cell(r.Service), cell(r.Severity), cell(r.Title))
 }
 
 func stamp(t time.Time) string {

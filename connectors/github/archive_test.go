@@ -1,12 +1,13 @@
 package github_test
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/incidenthub/incidenthub/connectors/github"
-	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/internal/report/reporttest"
 )
 
@@ -61,8 +62,30 @@ func TestArchivePathAndIndex(t *testing.T) {
 	require.Equal(t, "reviews/2026/INC-1.md", github.ArchivePath(&rec))
 
 	rec.Title, rec.Archived = "Ping @oncall | see #12", "reviews/2026/INC-1.md"
-	index := string(github.ArchiveIndex([]incident.Record{rec}))
-	require.Contains(t, index, "| [INC-1](2026/INC-1.md) | 2026-09-02 | payments | SEV2 |")
-	require.NotContains(t, index, "@oncall")
-	require.Contains(t, index, `\| see #`, "the title's pipe is escaped")
+	row := github.IndexRow(&rec)
+	require.True(t, strings.HasPrefix(row, "| [INC-1](2026/INC-1.md) | 2026-09-02 | payments | SEV2 |"), row)
+	require.NotContains(t, row, "@oncall")
+	require.Contains(t, row, `\| see #`, "the title's pipe is escaped")
+
+	// Newest first, and bounded: the oldest rows give way.
+	rows := map[int64]string{}
+	for id := int64(1); id <= 1002; id++ {
+		rows[id] = fmt.Sprintf("| [INC-%d](2026/INC-%d.md) | | | | |", id, id)
+	}
+	index := string(github.ArchiveIndex(rows))
+	require.Less(t, strings.Index(index, "[INC-1002]"), strings.Index(index, "[INC-1001]"))
+	require.NotContains(t, index, "[INC-2]")
+	require.Contains(t, index, "[INC-3]")
+	require.Contains(t, index, "The newest 1000 are listed")
+}
+
+// A report issue's label fits GitHub's 50 characters whatever the
+// service's name; the title names it.
+func TestReportLabel(t *testing.T) {
+	t.Parallel()
+	a := github.PostReportArgs{Month: "2026-11", Service: strings.Repeat("payments-gateway-", 4)}
+	require.LessOrEqual(t, len(a.Label()), 50, a.Label())
+	require.NotEqual(t, a.Label(), github.PostReportArgs{Month: "2026-11", Service: "checkout"}.Label())
+	require.Equal(t, "incidenthub:report:2026-11", github.PostReportArgs{Month: "2026-11"}.Label())
+	require.Equal(t, "Incident report, November 2026 — checkout", github.ReportTitle(github.PostReportArgs{Month: "2026-11", Service: "checkout"}))
 }

@@ -2,6 +2,8 @@ package github
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -33,11 +35,14 @@ func (PostReportArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: Queue, MaxAttempts: actions.MaxAttempts}
 }
 
-// Label is the label that finds the month's report issue again.
+// Label is the label that finds the month's report issue again. GitHub
+// takes labels of up to 50 characters, so a service is named by a hash
+// (its name is in the title).
 func (a PostReportArgs) Label() string {
 	l := "incidenthub:report:" + a.Month
 	if a.Service != "" {
-		l += ":" + a.Service
+		sum := sha256.Sum256([]byte(a.Service))
+		l += ":" + hex.EncodeToString(sum[:4])
 	}
 	return l
 }

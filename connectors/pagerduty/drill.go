@@ -79,6 +79,12 @@ func (w *DrillPageWorker) Work(ctx context.Context, job *river.Job[DrillPageArgs
 	if rec.Kind != incident.KindDrill || rec.Drill == "" {
 		return river.JobCancel(fmt.Errorf("%s is not a drill", ref))
 	}
+	if job.Args.Action == "trigger" && !rec.Status.Active() {
+		// Ended before it paged (the job was held, or retrying): nobody
+		// is to be paged for a drill that is over.
+		w.log.Info("drill ended before it paged; not paging", "incident", ref)
+		return nil
+	}
 	ev, err := DrillEvent(&rec, job.Args.Action, w.cfg.DrillRoutingKey.Value(), w.severities)
 	if err != nil {
 		return river.JobCancel(err)

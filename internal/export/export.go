@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/internal/incident"
@@ -63,6 +65,11 @@ func NewRedactor(recs []incident.Record, people config.People) *Redactor {
 				r.person(a)
 			}
 		}
+		for _, e := range rec.Timeline {
+			for _, name := range namedIn(e.Summary) {
+				r.person(name)
+			}
+		}
 	}
 	for _, p := range people {
 		r.person(p.Name, p.PagerDutyEmail, p.GitHub, p.JiraUsername, p.JiraAccountID)
@@ -99,6 +106,37 @@ func (r *Redactor) person(spellings ...string) {
 	}
 }
 
+// The people the hub's own timeline phrasing names, in the part of a
+// summary before its first ": " (what follows is someone's text): "Note
+// by Ana Ortiz on #5", "#5 reassigned to Bo, Cy by Dee", "Incident
+// Commander unassigned on #5 (was Eve)", "Fay asked to respond to #5".
+// Record fields keep only the latest of these; the timeline keeps them all.
+var (
+	byActor      = regexp.MustCompile(` by (.+?)(?: on |;|$)`)
+	toAssignees  = regexp.MustCompile(` (?:reassigned|escalated) to (.+?)(?: by |$)`)
+	wasHolder    = regexp.MustCompile(`\(was (.+?)\)`)
+	askedToHelp  = regexp.MustCompile(`^(.+?) asked to respond to `)
+	holdsRole    = regexp.MustCompile(`^(.+?) is .+ on #`)
+	peoplePhrase = []*regexp.Regexp{byActor, toAssignees, wasHolder, askedToHelp, holdsRole}
+)
+
+// namedIn returns the people a timeline summary names by the hub's own
+// phrasing.
+func namedIn(summary string) []string {
+	prefix, _, _ := strings.Cut(summary, ": ")
+	var out []string
+	for _, re := range peoplePhrase {
+		for _, m := range re.FindAllStringSubmatch(prefix, -1) {
+			for _, name := range strings.Split(m[1], ", ") {
+				if name = strings.TrimSpace(name); name != "" && name != "nobody" {
+					out = append(out, name)
+				}
+			}
+		}
+	}
+	return out
+}
+
 var (
 	emails   = regexp.MustCompile(`[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}`)
 	mentions = regexp.MustCompile(`(^|[^A-Za-z0-9_])@[A-Za-z0-9][A-Za-z0-9\-]*(/[A-Za-z0-9][A-Za-z0-9\-]*)?`)
@@ -129,34 +167,59 @@ func (r *Redactor) Name(s string) string {
 }
 
 // replaceWord replaces name wherever it stands as a word of s, in any
-// case: "Ana" in "Ana's" is replaced, in "Banana" it is not.
+// case: "Ana" in "Ana's" is replaced, in "Banana" it is not. It compares
+// rune by rune (Unicode simple folding), since lower-casing may change a
+// string's length in bytes.
 func replaceWord(s, name, with string) string {
-	lower := strings.ToLower(s)
 	var b strings.Builder
-	for i := 0; ; {
-		j := strings.Index(lower[i:], name)
-		if j < 0 {
-			b.WriteString(s[i:])
-			return b.String()
+	prev := rune(-1)
+	for i := 0; i < len(s); {
+		if n, ok := foldPrefix(s[i:], name); ok && !wordRune(prev) {
+			next, _ := utf8.DecodeRuneInString(s[i+n:])
+			if i+n == len(s) || !wordRune(next) {
+				b.WriteString(with)
+				i += n
+				prev = ' '
+				continue
+			}
 		}
-		j += i
-		end := j + len(name)
-		if wordEdge(lower, j-1) && wordEdge(lower, end) {
-			b.WriteString(s[i:j])
-			b.WriteString(with)
-		} else {
-			b.WriteString(s[i:end])
-		}
-		i = end
+		r, size := utf8.DecodeRuneInString(s[i:])
+		b.WriteString(s[i : i+size])
+		prev = r
+		i += size
 	}
+	return b.String()
 }
 
-func wordEdge(s string, i int) bool {
-	if i < 0 || i >= len(s) {
+// foldPrefix reports whether s starts with name in any case, and how many
+// bytes of s that is.
+func foldPrefix(s, name string) (int, bool) {
+	n := 0
+	for _, want := range name {
+		got, size := utf8.DecodeRuneInString(s[n:])
+		if size == 0 || !equalFold(got, want) {
+			return 0, false
+		}
+		n += size
+	}
+	return n, true
+}
+
+func equalFold(a, b rune) bool {
+	if a == b {
 		return true
 	}
-	c := s[i]
-	return !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c >= 0x80)
+	for f := unicode.SimpleFold(a); f != a; f = unicode.SimpleFold(f) {
+		if f == b {
+			return true
+		}
+	}
+	return false
+}
+
+// wordRune is a rune that continues a word; -1 (no rune) does not.
+func wordRune(r rune) bool {
+	return r >= 0 && (unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_')
 }
 
 // Review is a closed review as exported.

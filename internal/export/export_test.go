@@ -28,6 +28,9 @@ func TestRedactor(t *testing.T) {
 		"write to ana@acme.example or x@y.example":   "write to [email] or [email]",
 		"cc @someone-else and @acme/oncall, not a@b": "cc [someone] and [someone], not a@b",
 		"X marks the spot":                           "X marks the spot",
+		"ȺȺȺ ana ortiz":                              "ȺȺȺ Person 1",
+		"İstanbul outage, Ana Ortiz paged":           "İstanbul outage, Person 1 paged",
+		"ANA ORTIZ, ana ortiz's notes":               "Person 1, Person 1's notes",
 	} {
 		require.Equal(t, want, r.Text(in), in)
 	}

@@ -112,6 +112,9 @@ type Record struct {
 	ReviewRequested bool
 	// Drill is a drill record's key (Drill.Key); empty for every other kind.
 	Drill string
+	// DrillPaged: the drill pages through PagerDuty, so its end resolves
+	// its page there, whether or not the page's webhook has come yet.
+	DrillPaged bool
 	// Archived is where the closed review's final text is in the review
 	// repo (reviews/2026/INC-12-….md), kept so that a record closed again
 	// after a new title updates the same file.

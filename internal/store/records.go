@@ -244,6 +244,7 @@ func (t *Tx) SaveRecord(ctx context.Context, rec *incident.Record, entries []inc
 		ReviewOpensAt: rec.ReviewOpensAt,
 		Requested:     rec.ReviewRequested,
 		Drill:         rec.Drill,
+		DrillPaged:    rec.DrillPaged,
 		Archived:      rec.Archived,
 		Learned:       rec.Learned,
 	}
@@ -336,6 +337,7 @@ type recordState struct {
 	Requested     bool            `json:"review_requested,omitempty"`
 	ReviewOpensAt time.Time       `json:"review_opens_at,omitzero"`
 	Drill         string          `json:"drill,omitempty"`
+	DrillPaged    bool            `json:"drill_paged,omitempty"`
 	Archived      string          `json:"archived,omitempty"`
 	Learned       []string        `json:"learned,omitempty"`
 }
@@ -384,7 +386,7 @@ func scanRecordWith(row interface{ Scan(...any) error }, decoded map[int64]decod
 	r.Cause = st.Cause
 	r.ReviewDoc, r.ReviewDocNumber, r.SummaryFor = st.ReviewDoc, st.ReviewNumber, st.SummaryFor
 	r.ReviewDue, r.ReviewRequested, r.ReviewOpensAt = st.ReviewDue, st.Requested, st.ReviewOpensAt
-	r.Drill, r.Archived, r.Learned = st.Drill, st.Archived, st.Learned
+	r.Drill, r.DrillPaged, r.Archived, r.Learned = st.Drill, st.DrillPaged, st.Archived, st.Learned
 	return r, nil
 }
 

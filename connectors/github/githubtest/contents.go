@@ -163,3 +163,10 @@ func (f *Fake) Commits() []string {
 	defer f.mu.Unlock()
 	return slices.Clone(f.commits)
 }
+
+// SetFile commits content at path, as a person (or another hub) would.
+func (f *Fake) SetFile(path, content string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.store(path, []byte(content), "by hand")
+}

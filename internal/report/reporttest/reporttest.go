@@ -21,7 +21,8 @@ var (
 
 // People are the names, logins and emails in the fixtures: an export
 // must contain none of them.
-var People = []string{"Harsh Santwani", "Ana Ortiz", "ana.ortiz@acme.example", "harsh@acme.example", "codertocat", "Priya Raman"}
+var People = []string{"Harsh Santwani", "Ana Ortiz", "ana.ortiz@acme.example", "harsh@acme.example", "codertocat", "Priya Raman",
+	"Dana Kim", "Lee Park", "Sam Roe"}
 
 func at(s string) time.Time {
 	t, err := time.Parse(time.RFC3339, s)
@@ -82,6 +83,12 @@ func Fixtures() []Fixture {
 				ReviewDoc: "https://github.com/acme/incidents/issues/2", ReviewDocNumber: 2, ReviewDue: at("2026-09-13T11:00:00Z"),
 				Learned: []string{"surprised"}},
 			Entries: []incident.TimelineEntry{
+				{At: at("2026-09-10T08:05:00Z"), Source: "pagerduty", Kind: incident.EntryPageReassigned, Key: "f2:reassigned",
+					Summary: "#6 reassigned to Lee Park, Ana Ortiz by Dana Kim"},
+				{At: at("2026-09-10T08:06:00Z"), Source: "pagerduty", Kind: incident.EntryRoleUnassigned, Key: "f2:role",
+					Summary: "Incident Commander unassigned on #6 (was Sam Roe) by Dana Kim"},
+				{At: at("2026-09-10T08:30:00Z"), Source: "pagerduty", Kind: incident.EntryStatusUpdate, Key: "f2:status",
+					Summary: "Status update by Dana Kim: Lee Park and Sam Roe are on it"},
 				{At: at("2026-09-20T09:00:00Z"), Source: "github", Kind: incident.EntryReviewClosed, Key: "f2:closed", Summary: "Review closed by Ana Ortiz"},
 			},
 			Changes: []incident.Change{{Key: "github:pull:acme/payments:88", Service: "payments", Kind: incident.ChangeMerge,
