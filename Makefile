@@ -19,7 +19,7 @@ export GITHUB_WEBHOOK_SECRET    ?= dev-github-secret
 export JIRA_WEBHOOK_SECRET      ?= dev-jira-secret
 export INCIDENTHUB_API_TOKEN    ?= dev-api-token
 
-.PHONY: run demo test test-postgres bench bench-postgres bench-triage bench-e2e fuzz build lint sample clean
+.PHONY: run demo test test-postgres bench bench-postgres bench-scale bench-triage bench-e2e fuzz build lint sample clean
 
 run: build
 	./bin/incidenthub serve --config $(CONFIG)
@@ -45,6 +45,11 @@ test-postgres:
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./...
+
+# Correlation cost as the store grows, 10k to 1M stored incidents and
+# changes (docs/performance.md). Not part of make test.
+bench-scale:
+	$(GO) test -run='^$$' -bench=BenchmarkCorrelationAtScale -benchtime=400x -benchmem -timeout 30m ./internal/pipeline
 
 # Page to triage note through the real binary, p50/p99 over 100 pages, next
 # to the time to 202 from the same run (docs/decisions.md §15).

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/incidenthub/incidenthub/internal/incident"
@@ -66,14 +67,26 @@ func (t *Tx) ChangesOf(ctx context.Context, service string, from, to time.Time) 
 // RecordsOfService returns the service's records opened no later than
 // openedBy and not resolved before resolvedFrom: those a change at that
 // time may belong on.
+//
+// The two halves are two short ranges of incidents_by_service_resolution:
+// the service's unresolved records, and those resolved since. Written as
+// one OR, or with opened_at in the first half (SQLite then prefers
+// incidents_by_service_time), a query reads every record the service
+// ever opened before the change; the few unresolved records opened after
+// openedBy are left out here instead.
 func (t *Tx) RecordsOfService(ctx context.Context, service string, openedBy, resolvedFrom time.Time) ([]incident.Record, error) {
 	rows, err := t.QueryContext(ctx, `SELECT `+recordColumns+` FROM incidents
-		WHERE service = $1 AND opened_at <= $2 AND (resolved_at IS NULL OR resolved_at >= $3) ORDER BY id`,
-		service, openedBy.UnixMilli(), resolvedFrom.UnixMilli())
+		WHERE service = $1 AND resolved_at IS NULL
+		UNION ALL
+		SELECT `+recordColumns+` FROM incidents
+		WHERE service = $1 AND resolved_at >= $2 AND opened_at <= $3
+		ORDER BY id`,
+		service, resolvedFrom.UnixMilli(), openedBy.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("records of %s: %w", service, err)
 	}
-	return t.collectRecords(ctx, rows)
+	recs, err := t.collectRecords(ctx, rows)
+	return slices.DeleteFunc(recs, func(r incident.Record) bool { return r.OpenedAt.After(openedBy) }), err
 }
 
 // AttachChange links a change to a record and puts its entry on the

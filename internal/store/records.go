@@ -213,12 +213,21 @@ func (t *Tx) RecordByPage(ctx context.Context, pageID string) (*incident.Record,
 // change is watched for as long as it is active). Resolved ones are among
 // them: whether a record had resolved when a page arrives depends on the
 // order its storm's deliveries were decided in.
+//
+// The two halves are short ranges of incidents_active: the window, and the
+// open awareness records opened before it. Written as one OR, SQLite read
+// every resolved record of the key, which grows for ever where severities
+// ask for no review (BenchmarkCorrelationAtScale, docs/performance.md).
 func (t *Tx) ActiveRecords(ctx context.Context, correlationKey string, from, to time.Time) ([]incident.Record, error) {
 	rows, err := t.QueryContext(ctx, `SELECT `+recordColumns+` FROM incidents
 		WHERE correlation_key = $1
 		  AND status IN ('open', 'acknowledged', 'resolved', 'reviewing')
-		  AND (opened_at BETWEEN $2 AND $3
-		       OR (kind = 'awareness' AND status IN ('open', 'acknowledged') AND opened_at <= $3))
+		  AND opened_at BETWEEN $2 AND $3
+		UNION ALL
+		SELECT `+recordColumns+` FROM incidents
+		WHERE correlation_key = $1
+		  AND status IN ('open', 'acknowledged') AND kind = 'awareness'
+		  AND opened_at < $2
 		ORDER BY id`, correlationKey, from.UnixMilli(), to.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("active records of %s: %w", correlationKey, err)

@@ -485,17 +485,22 @@ func Run(t *testing.T, open Opener) {
 		closed.Status, closed.ResolvedAt = incident.StatusClosed, t0.Add(30*time.Second)
 		announced := record("payments")
 		announced.Kind, announced.OpenedAt = incident.KindAwareness, t0.Add(-3*time.Hour)
+		announcedNow := record("payments")
+		announcedNow.Kind = incident.KindAwareness
+		over := record("payments")
+		over.Kind, over.OpenedAt, over.Status, over.ResolvedAt = incident.KindAwareness, t0.Add(-3*time.Hour), incident.StatusResolved, t0
 		process(t, s, func(tx *store.Tx) error {
-			for _, r := range []*incident.Record{open1, resolved, closed, record("checkout", "C"), announced} {
+			for _, r := range []*incident.Record{open1, resolved, closed, record("checkout", "C"), announced, announcedNow, over} {
 				require.NoError(t, tx.SaveRecord(context.Background(), r, nil))
 			}
 			active, err := tx.ActiveRecords(context.Background(), "payments", t0, t0)
 			require.NoError(t, err)
-			require.Equal(t, []int64{open1.ID, resolved.ID, announced.ID}, ids(active),
-				"resolved ones too (a storm's resolve may be decided first), never closed ones, and an active announcement")
+			require.Equal(t, []int64{open1.ID, resolved.ID, announced.ID, announcedNow.ID}, ids(active),
+				"resolved ones too (a storm's resolve may be decided first), never closed ones, an active announcement "+
+					"from before the window, and one within it once")
 			later, err := tx.ActiveRecords(context.Background(), "payments", t0.Add(time.Millisecond), t0.Add(time.Hour))
 			require.NoError(t, err)
-			require.Equal(t, []int64{announced.ID}, ids(later), "records opened outside the range are not candidates")
+			require.Equal(t, []int64{announced.ID, announcedNow.ID}, ids(later), "records opened outside the range are not candidates")
 			none, err := tx.RecordByPage(context.Background(), "unknown")
 			require.NoError(t, err)
 			require.Nil(t, none)
@@ -510,6 +515,27 @@ func Run(t *testing.T, open Opener) {
 			fresh, err = tx.MarkEventSeen(context.Background(), incident.SourcePagerDuty, "ev1")
 			require.NoError(t, err)
 			require.True(t, fresh)
+			return nil
+		})
+	})
+
+	t.Run("RecordsOfService", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		// The records a change at t0 may belong on, with a 2h lookback:
+		// unresolved ones opened by t0+2h, and ones resolved since t0.
+		open1, later, resolvedSince, resolvedBefore, elsewhere := record("payments"), record("payments"),
+			record("payments"), record("payments"), record("checkout")
+		later.OpenedAt = t0.Add(3 * time.Hour)
+		resolvedSince.Status, resolvedSince.OpenedAt, resolvedSince.ResolvedAt = incident.StatusResolved, t0.Add(-time.Hour), t0.Add(time.Minute)
+		resolvedBefore.Status, resolvedBefore.OpenedAt, resolvedBefore.ResolvedAt = incident.StatusClosed, t0.Add(-time.Hour), t0.Add(-time.Minute)
+		process(t, s, func(tx *store.Tx) error {
+			for _, r := range []*incident.Record{open1, later, resolvedSince, resolvedBefore, elsewhere} {
+				require.NoError(t, tx.SaveRecord(context.Background(), r, nil))
+			}
+			recs, err := tx.RecordsOfService(context.Background(), "payments", t0.Add(2*time.Hour), t0)
+			require.NoError(t, err)
+			require.Equal(t, []int64{open1.ID, resolvedSince.ID}, ids(recs))
 			return nil
 		})
 	})
