@@ -89,7 +89,7 @@ func decideDrillEnded(rec incident.Record, ev incident.Event, r Rules) Decision 
 	if slices.ContainsFunc(rec.Pages, func(p incident.Page) bool { return p.Status != incident.PageResolved }) {
 		return Decision{Record: &rec, Entries: []incident.TimelineEntry{entry}, Actions: acts}
 	}
-	before := rec.Clone()
+	before := rec // ReviewActions reads its status; only fields change below
 	rec.Status, rec.ResolvedAt = incident.StatusResolved, ev.OccurredAt
 	return Decision{Record: &rec, Entries: []incident.TimelineEntry{entry}, Actions: append(acts, r.ReviewActions(&before, &rec)...)}
 }

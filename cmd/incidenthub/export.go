@@ -9,6 +9,7 @@ import (
 
 	"github.com/incidenthub/incidenthub/internal/export"
 	"github.com/incidenthub/incidenthub/internal/incident"
+	"github.com/incidenthub/incidenthub/internal/report"
 	"github.com/incidenthub/incidenthub/internal/store"
 )
 
@@ -43,7 +44,10 @@ Incident Database) collects: organisation, date, duration, impact and a link to 
 				return err
 			}
 			defer s.Close()
-			recs, err := closedReviews(cmd, s, start, end, service)
+			// Every closed review of the period, however many: an export
+			// is a file, not a page.
+			recs, err := report.Records(cmd.Context(), s, store.IncidentFilter{Status: incident.StatusClosed,
+				Kind: incident.KindIncident, Service: service, OpenedSince: start}, end, 0, nil)
 			if err != nil {
 				return err
 			}
@@ -67,34 +71,4 @@ Incident Database) collects: organisation, date, duration, impact and a link to 
 	cmd.Flags().StringVar(&organisation, "organisation", "", "the organisation the VOID names (default the review repo's owner)")
 	cmd.PreRunE = func(*cobra.Command, []string) error { return oneOf(format, "markdown", "json", "void") }
 	return cmd
-}
-
-// closedReviews reads the closed incidents opened in [start, end), each
-// with its timeline, changes and follow-ups.
-func closedReviews(cmd *cobra.Command, s *store.Store, start, end time.Time, service string) ([]incident.Record, error) {
-	var (
-		out    []incident.Record
-		before int64
-	)
-	for {
-		page, err := s.Incidents(cmd.Context(), store.IncidentFilter{Status: incident.StatusClosed, Kind: incident.KindIncident,
-			Service: service, OpenedSince: start, Before: before, Limit: 500})
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range page {
-			if !r.OpenedAt.Before(end) {
-				continue
-			}
-			full, err := s.Incident(cmd.Context(), r.ID)
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, full)
-		}
-		if len(page) < 500 {
-			return out, nil
-		}
-		before = page[len(page)-1].ID
-	}
 }

@@ -206,6 +206,12 @@ func (w *ArchiveWorker) put(ctx context.Context, p, message string, content []by
 	if err != nil {
 		return nil, err
 	}
+	return w.replace(ctx, p, message, content, old)
+}
+
+// replace writes content at p over old (nil: no file yet), by old's sha,
+// unless old says the same already.
+func (w *ArchiveWorker) replace(ctx context.Context, p, message string, content []byte, old *File) (*File, error) {
 	if old != nil && bytes.Equal(old.Content, content) {
 		return old, nil
 	}
@@ -244,15 +250,7 @@ func (w *ArchiveWorker) index(ctx context.Context, rec *incident.Record, p strin
 	r := *rec
 	r.Archived = p
 	rows[rec.ID] = IndexRow(&r)
-	content := ArchiveIndex(rows)
-	if old != nil && bytes.Equal(old.Content, content) {
-		return nil
-	}
-	var sha string
-	if old != nil {
-		sha = old.SHA
-	}
-	_, err = w.files.Put(ctx, file, "Incident database: index", content, sha)
+	_, err = w.replace(ctx, file, "Incident database: index", ArchiveIndex(rows), old)
 	return err
 }
 

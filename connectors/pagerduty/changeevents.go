@@ -56,11 +56,16 @@ type ChangeEventWorker struct {
 // NewChangeEventWorker returns the worker, on the hub's retrying HTTP
 // client.
 func NewChangeEventWorker(cfg config.PagerDuty, services []config.Service, s ChangeStore, log *slog.Logger) *ChangeEventWorker {
-	// The Events API authenticates by the routing key in the body: no
-	// REST token is needed, or sent.
+	return &ChangeEventWorker{client: newEventsClient(cfg, log), services: services, store: s, log: log.With("component", "pagerduty-change-events")}
+}
+
+// newEventsClient is a client of the Events API v2, on the hub's retrying
+// HTTP client. The Events API authenticates by the routing key in the
+// body: no REST token is needed, or sent.
+func newEventsClient(cfg config.PagerDuty, log *slog.Logger) *pd.Client {
 	c := pd.NewClient("", pd.WithV2EventsAPIEndpoint(strings.TrimSuffix(cmp.Or(cfg.EventsURL, config.DefaultEventsURL), "/")))
 	c.HTTPClient = httpclient.New(httpclient.Options{Logger: log})
-	return &ChangeEventWorker{client: c, services: services, store: s, log: log.With("component", "pagerduty-change-events")}
+	return c
 }
 
 // Work sends the change event.

@@ -1,12 +1,10 @@
 package pagerduty
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 
 	pd "github.com/PagerDuty/go-pagerduty"
 	"github.com/riverqueue/river"
@@ -61,9 +59,7 @@ type DrillPageWorker struct {
 // NewDrillPageWorker returns the worker, on the hub's retrying HTTP
 // client.
 func NewDrillPageWorker(cfg config.PagerDuty, severities []config.Severity, s NoteStore, log *slog.Logger) *DrillPageWorker {
-	c := pd.NewClient("", pd.WithV2EventsAPIEndpoint(strings.TrimSuffix(cmp.Or(cfg.EventsURL, config.DefaultEventsURL), "/")))
-	c.HTTPClient = httpclient.New(httpclient.Options{Logger: log})
-	return &DrillPageWorker{client: c, cfg: cfg, severities: severities, store: s, log: log.With("component", "pagerduty-drills")}
+	return &DrillPageWorker{client: newEventsClient(cfg, log), cfg: cfg, severities: severities, store: s, log: log.With("component", "pagerduty-drills")}
 }
 
 // Work sends the drill's event.

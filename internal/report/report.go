@@ -327,31 +327,44 @@ const MaxRecords = 20000
 // Load reads the records a report of o needs, each with its timeline,
 // changes and follow-ups, and computes it.
 func Load(ctx context.Context, r Reader, o Options) (Report, error) {
-	var (
-		full   []incident.Record
-		before int64
-	)
+	recs, err := Records(ctx, r, store.IncidentFilter{Service: o.Service, OpenedSince: o.Since}, o.Until, MaxRecords,
+		func(rec *incident.Record) bool { return rec.Kind == incident.KindDrill })
+	if err != nil {
+		return Report{}, err
+	}
+	return Compute(recs, o), nil
+}
+
+// Records reads the records f names that opened before until, newest
+// first, each with its timeline, changes and follow-ups. skip leaves a
+// record out before it is read in full; more than limit records (when
+// limit is above zero) is an error rather than minutes of reading.
+func Records(ctx context.Context, r Reader, f store.IncidentFilter, until time.Time, limit int,
+	skip func(*incident.Record) bool) ([]incident.Record, error) {
+	const page = 500
+	var full []incident.Record
+	f.Limit, f.Before = page, 0
 	for {
-		page, err := r.Incidents(ctx, store.IncidentFilter{Service: o.Service, OpenedSince: o.Since, Before: before, Limit: 500})
+		recs, err := r.Incidents(ctx, f)
 		if err != nil {
-			return Report{}, err
+			return nil, err
 		}
-		for _, rec := range page {
-			if rec.Kind == incident.KindDrill || !rec.OpenedAt.Before(o.Until) {
+		for i := range recs {
+			if !recs[i].OpenedAt.Before(until) || skip != nil && skip(&recs[i]) {
 				continue
 			}
-			if len(full) == MaxRecords {
-				return Report{}, fmt.Errorf("more than %d records opened since %s: report a shorter period", MaxRecords, o.Since.Format(time.DateOnly))
+			if limit > 0 && len(full) == limit {
+				return nil, fmt.Errorf("more than %d records opened since %s: ask for a shorter period", limit, f.OpenedSince.Format(time.DateOnly))
 			}
-			rec, err := r.Incident(ctx, rec.ID)
+			rec, err := r.Incident(ctx, recs[i].ID)
 			if err != nil {
-				return Report{}, err
+				return nil, err
 			}
 			full = append(full, rec)
 		}
-		if len(page) < 500 {
-			return Compute(full, o), nil
+		if len(recs) < page {
+			return full, nil
 		}
-		before = page[len(page)-1].ID
+		f.Before = recs[len(recs)-1].ID
 	}
 }

@@ -155,19 +155,15 @@ func NewEvents(t connectortest.TB) *Events {
 	e := &Events{}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v2/change/enqueue", func(w http.ResponseWriter, r *http.Request) {
-		var body bytes.Buffer
-		if _, err := body.ReadFrom(http.MaxBytesReader(w, r.Body, 512<<10)); err != nil {
-			http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+		body, ok := readEvent(w, r)
+		if !ok {
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
-		ev, err := Validate(body.Bytes())
+		ev, err := Validate(body)
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		if err != nil || r.Header.Get("Content-Type") != "application/json" {
-			e.violations = append(e.violations, fmt.Sprintf("content type %q: %v", r.Header.Get("Content-Type"), err))
-			w.WriteHeader(http.StatusBadRequest)
-			_ = json.NewEncoder(w).Encode(map[string]any{"status": "invalid event", "message": "Event object is invalid", "errors": []string{fmt.Sprint(err)}})
+			e.refuse(w, fmt.Sprintf("content type %q: %v", r.Header.Get("Content-Type"), err))
 			return
 		}
 		status := http.StatusAccepted
@@ -188,19 +184,15 @@ func NewEvents(t connectortest.TB) *Events {
 		}
 	})
 	mux.HandleFunc("POST /v2/enqueue", func(w http.ResponseWriter, r *http.Request) {
-		var body bytes.Buffer
-		if _, err := body.ReadFrom(http.MaxBytesReader(w, r.Body, 512<<10)); err != nil {
-			http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+		body, ok := readEvent(w, r)
+		if !ok {
 			return
 		}
-		w.Header().Set("Content-Type", "application/json")
-		ev, err := ValidateAlert(body.Bytes())
+		ev, err := ValidateAlert(body)
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		if err != nil {
-			e.violations = append(e.violations, err.Error())
-			w.WriteHeader(http.StatusBadRequest)
-			_ = json.NewEncoder(w).Encode(map[string]any{"status": "invalid event", "message": "Event object is invalid", "errors": []string{err.Error()}})
+			e.refuse(w, err.Error())
 			return
 		}
 		e.alerts = append(e.alerts, ev)
@@ -215,6 +207,26 @@ func NewEvents(t connectortest.TB) *Events {
 		}
 	})
 	return e
+}
+
+// readEvent reads an event's body, bounded, and sets the answer's type;
+// ok is false when the body was refused.
+func readEvent(w http.ResponseWriter, r *http.Request) (body []byte, ok bool) {
+	var b bytes.Buffer
+	if _, err := b.ReadFrom(http.MaxBytesReader(w, r.Body, 512<<10)); err != nil {
+		http.Error(w, err.Error(), http.StatusRequestEntityTooLarge)
+		return nil, false
+	}
+	w.Header().Set("Content-Type", "application/json")
+	return b.Bytes(), true
+}
+
+// refuse records a violation and answers 400 as PagerDuty does; the
+// caller holds e.mu.
+func (e *Events) refuse(w http.ResponseWriter, violation string) {
+	e.violations = append(e.violations, violation)
+	w.WriteHeader(http.StatusBadRequest)
+	_ = json.NewEncoder(w).Encode(map[string]any{"status": "invalid event", "message": "Event object is invalid", "errors": []string{violation}})
 }
 
 // Sent returns the change events PagerDuty took.
