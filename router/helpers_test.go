@@ -86,13 +86,18 @@ type world struct {
 	rules    router.Rules
 }
 
+// newWorld starts from the shared rules with slices of its own, so that
+// a parallel test editing a severity or service races no other test.
 func newWorld() *world {
+	r := rules
+	r.Severities = slices.Clone(rules.Severities)
+	r.Services = slices.Clone(rules.Services)
 	return &world{
 		records: map[int64]incident.Record{},
 		pages:   map[string]int64{},
 		entries: map[int64][]incident.TimelineEntry{},
 		keys:    map[string]bool{},
-		rules:   rules,
+		rules:   r,
 	}
 }
 
