@@ -86,7 +86,7 @@ func decideDrillEnded(rec incident.Record, ev incident.Event, r Rules) Decision 
 		entry.Summary += "; its page is resolved in PagerDuty"
 		acts = append(acts, incident.Action{Kind: incident.ActionDrillPage, Target: "resolve"})
 	}
-	if slices.ContainsFunc(rec.Pages, func(p incident.Page) bool { return p.Status != incident.PageResolved }) {
+	if slices.ContainsFunc(rec.Pages, func(p *incident.Page) bool { return p.Status != incident.PageResolved }) {
 		return Decision{Record: &rec, Entries: []incident.TimelineEntry{entry}, Actions: acts}
 	}
 	before := rec // ReviewActions reads its status; only fields change below

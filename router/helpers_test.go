@@ -154,9 +154,13 @@ func (w *world) apply(t *testing.T, ev incident.Event) router.Decision {
 // assignees.
 func copyState(st router.State) router.State {
 	deep := func(r incident.Record) incident.Record {
+		// Pages are shared between copies: copy each, so that a page
+		// changed in place shows.
 		c := r.Clone()
-		for i := range c.Pages {
-			c.Pages[i].Assignees = slices.Clone(c.Pages[i].Assignees)
+		for i, p := range c.Pages {
+			own := *p
+			own.Assignees = slices.Clone(p.Assignees)
+			c.Pages[i] = &own
 		}
 		return c
 	}

@@ -22,7 +22,7 @@ func TestDecideHubEvents(t *testing.T) {
 	base := func(edit func(*incident.Record)) *incident.Record {
 		rec := &incident.Record{ID: 12, Title: "Checkout latency", Status: incident.StatusResolved, Kind: incident.KindIncident,
 			Severity: "SEV2", Service: "payments", ResolvedAt: resolved,
-			Pages:   []incident.Page{{ID: "PAGE1"}, {ID: "PAGE2"}},
+			Pages:   []*incident.Page{{ID: "PAGE1"}, {ID: "PAGE2"}},
 			Changes: []incident.Change{{Key: "pr:88", Kind: incident.ChangeMerge, PRNumber: 88}, {Key: "deploy:1", Kind: incident.ChangeDeploy}}}
 		if edit != nil {
 			edit(rec)

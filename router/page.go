@@ -52,7 +52,7 @@ func decidePage(s State, ev incident.Event, r Rules) Decision {
 	// pages, copied for each of its deliveries).
 	rec := before.Clone()
 
-	page, known := rec.Page(ev.PageID)
+	page, known := rec.EditPage(ev.PageID)
 	switch {
 	case !known && ev.Snapshot == nil:
 		// The owner was found by page id, so this cannot happen unless the
@@ -69,8 +69,8 @@ func decidePage(s State, ev incident.Event, r Rules) Decision {
 				Summary: "Paged during the announced change: this is an incident now",
 			})
 		}
-		rec.Pages = append(rec.Pages, r.newPage(ev))
-		page = &rec.Pages[len(rec.Pages)-1]
+		page = r.newPage(ev)
+		rec.Pages = append(rec.Pages, page)
 		if !d.Opened {
 			retitle(&rec, &before, page)
 		}
@@ -197,11 +197,11 @@ func retitle(rec *incident.Record, before *incident.Record, joined *incident.Pag
 
 // earliest is the page that started first (by id when two started at
 // once).
-func earliest(pages []incident.Page) *incident.Page {
-	first := &pages[0]
-	for i := range pages[1:] {
-		if earlierPage(&pages[i+1], first) {
-			first = &pages[i+1]
+func earliest(pages []*incident.Page) *incident.Page {
+	first := pages[0]
+	for _, p := range pages[1:] {
+		if earlierPage(p, first) {
+			first = p
 		}
 	}
 	return first
@@ -220,7 +220,7 @@ func pageStart(ev incident.Event) time.Time {
 	return ev.OccurredAt
 }
 
-func (r Rules) newPage(ev incident.Event) incident.Page {
+func (r Rules) newPage(ev incident.Event) *incident.Page {
 	p := *ev.Snapshot
 	p.ID = ev.PageID
 	p.Assignees = slices.Clone(p.Assignees)
@@ -230,7 +230,7 @@ func (r Rules) newPage(ev incident.Event) incident.Page {
 	if p.Status == incident.PageResolved {
 		p.ResolvedAt = ev.OccurredAt
 	}
-	return p
+	return &p
 }
 
 // applySnapshot updates a known page from the event's snapshot, unless a

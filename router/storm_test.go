@@ -206,7 +206,7 @@ func TestLiveChangeNotes(t *testing.T) {
 	t.Parallel()
 	opened := at("2021-06-04T13:00:00Z")
 	rec := incident.Record{ID: 4, Kind: incident.KindIncident, Service: "payments", Status: incident.StatusAcknowledged, OpenedAt: opened,
-		Pages: []incident.Page{{ID: "PAGE1"}, {ID: "PAGE2"}}}
+		Pages: []*incident.Page{{ID: "PAGE1"}, {ID: "PAGE2"}}}
 	r := rules
 	r.ChangeLookback, r.LiveChangeNotes = 2*time.Hour, true
 	now := opened.Add(12 * time.Minute)

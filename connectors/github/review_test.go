@@ -61,7 +61,7 @@ func setupReview(t *testing.T) *reviewBundle {
 		Title: "Checkout API @oncall high latency", Status: incident.StatusResolved, Kind: incident.KindIncident,
 		Severity: "SEV2", Service: "payments", CorrelationKey: "payments", Commander: "Harsh Santwani",
 		OpenedAt: opened, AcknowledgedAt: opened.Add(6 * time.Minute), ResolvedAt: opened.Add(45 * time.Minute),
-		Pages: []incident.Page{{ID: "Q3B15VLMF3ASBD", Number: 5, Status: incident.PageResolved}, {ID: "Q05XJA8GDXGOB3", Number: 6, Status: incident.PageResolved}},
+		Pages: []*incident.Page{{ID: "Q3B15VLMF3ASBD", Number: 5, Status: incident.PageResolved}, {ID: "Q05XJA8GDXGOB3", Number: 6, Status: incident.PageResolved}},
 	}
 	rules := pipeline.RulesFrom(cfg)
 	rules.ReviewActions(nil, rec) // as the router decided when it resolved

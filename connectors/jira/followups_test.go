@@ -62,7 +62,7 @@ func setupFile(t *testing.T, title string, configure ...func(*config.Config)) *f
 		Title: "Checkout API high latency", Status: incident.StatusReviewing, Kind: incident.KindIncident,
 		Severity: "SEV2", Service: "payments", CorrelationKey: "payments", OpenedAt: opened, ResolvedAt: opened.Add(time.Hour),
 		ReviewDoc: reviewDoc, ReviewDocNumber: 7,
-		Pages: []incident.Page{{ID: "Q3B15VLMF3ASBD", Number: 5, Title: "Checkout API high latency", URL: "https://acme.pagerduty.com/incidents/Q3B15VLMF3ASBD"}},
+		Pages: []*incident.Page{{ID: "Q3B15VLMF3ASBD", Number: 5, Title: "Checkout API high latency", URL: "https://acme.pagerduty.com/incidents/Q3B15VLMF3ASBD"}},
 	}
 	f := incident.FollowUp{Key: "github:comment:1:0", Title: title, Status: incident.FollowUpOpen, RequestedBy: "ana",
 		RequestedAt: opened.Add(24 * time.Hour), Origin: reviewDoc + "#issuecomment-1"}

@@ -61,7 +61,7 @@ func TestDrillStep(t *testing.T) {
 	ctx := context.Background()
 	paged := &incident.Record{Title: "[DRILL] Checkout", Status: incident.StatusOpen, Kind: incident.KindDrill, Service: "payments",
 		CorrelationKey: "drill:a", Drill: "a", OpenedAt: time.Now(),
-		Pages: []incident.Page{{ID: "PDRILL1", Status: incident.PageTriggered, ServiceID: "PA2P440"}}}
+		Pages: []*incident.Page{{ID: "PDRILL1", Status: incident.PageTriggered, ServiceID: "PA2P440"}}}
 	dry := &incident.Record{Title: "[DRILL] Dry", Status: incident.StatusOpen, Kind: incident.KindDrill, Service: "payments",
 		CorrelationKey: "drill:b", Drill: "b", OpenedAt: time.Now()}
 	ended := &incident.Record{Title: "[DRILL] Over", Status: incident.StatusResolved, Kind: incident.KindDrill, Service: "payments",

@@ -50,7 +50,7 @@ func TestRolesNote(t *testing.T) {
 			s := storetest.SQLite(t)
 			rec := &incident.Record{Title: "Checkout latency", Status: tc.status, Kind: incident.KindIncident, Severity: "SEV1",
 				Service: "checkout", CorrelationKey: "checkout", OpenedAt: acked.Add(-time.Minute), AcknowledgedAt: acked, Roles: tc.roles,
-				Pages: []incident.Page{{ID: "Q3B15VLMF3ASBD", Title: "Checkout latency", ServiceID: "PC1", Status: incident.PageAcknowledged}}}
+				Pages: []*incident.Page{{ID: "Q3B15VLMF3ASBD", Title: "Checkout latency", ServiceID: "PC1", Status: incident.PageAcknowledged}}}
 			require.NoError(t, s.Update(context.Background(), func(tx *store.Tx) error { return tx.SaveRecord(context.Background(), rec, nil) }))
 			cfg := config.PagerDuty{APIToken: config.NewSecret("pd-token"), FromEmail: "oncall@example.com", BaseURL: fake.URL}
 			sevs := []config.Severity{{Name: "SEV1", RolesExpected: []string{"commander", "communications"}}}

@@ -50,7 +50,7 @@ func (w *TriageWorker) Work(ctx context.Context, job *river.Job[TriageNoteArgs])
 				playbook = s.Playbook
 			}
 		}
-		content, marker := TriageNote(rec, page, w.lookback, playbook)
+		content, marker := TriageNote(rec, &page, w.lookback, playbook)
 		return &pageNote{content: content, marker: marker, about: []string{"triage"}}, nil
 	})
 }

@@ -14,7 +14,7 @@ import (
 func triageRecord() (*incident.Record, *incident.Page) {
 	paged := time.Date(2026, 4, 1, 2, 7, 0, 0, time.UTC)
 	rec := &incident.Record{ID: 12, Title: "Checkout latency", Service: "payments", Severity: "SEV2", OpenedAt: paged,
-		Pages: []incident.Page{{ID: "PAGE1", TriggeredAt: paged}},
+		Pages: []*incident.Page{{ID: "PAGE1", TriggeredAt: paged}},
 		Changes: []incident.Change{
 			{Key: "d1", Kind: incident.ChangeDeploy, Repo: "acme/payments", SHA: "f95f852bd8fca8fcc58a9a2d6c842781e32a215e",
 				Environment: "production", State: "success", Actor: "Codertocat", URL: "https://github.com/acme/payments/deployments",
@@ -24,7 +24,7 @@ func triageRecord() (*incident.Record, *incident.Page) {
 			{Key: "old", Kind: incident.ChangeMerge, Repo: "acme/payments", PRNumber: 80, Title: "Long ago", At: paged.Add(-3 * time.Hour)},
 			{Key: "fix", Kind: incident.ChangeMerge, Repo: "acme/payments", PRNumber: 90, Title: "The fix", At: paged.Add(10 * time.Minute)},
 		}}
-	return rec, &rec.Pages[0]
+	return rec, rec.Pages[0]
 }
 
 // The triage note names the changes before the page, newest first, how

@@ -94,7 +94,10 @@ type Record struct {
 	OpenedAt       time.Time
 	AcknowledgedAt time.Time
 	ResolvedAt     time.Time
-	Pages          []Page
+	// Pages are shared between copies of the record and never changed in
+	// place: a storm's record holds thousands, and each of its deliveries
+	// changes one. EditPage gives a page of this record's own to change.
+	Pages []*Page
 	// Cause is the key of the change an awareness record announces.
 	Cause string
 	// ReviewDoc is the review issue's URL and number once it exists.
@@ -135,22 +138,40 @@ type Record struct {
 // Ref is the public identifier, INC-<n>.
 func (r *Record) Ref() string { return FormatRef(r.ID) }
 
-// Page returns the record's page with the given PagerDuty incident id.
-func (r *Record) Page(id string) (*Page, bool) {
-	for i := range r.Pages {
-		if r.Pages[i].ID == id {
-			return &r.Pages[i], true
-		}
+// Page returns a copy of the record's page with the given PagerDuty
+// incident id.
+func (r *Record) Page(id string) (Page, bool) {
+	if i := r.pageIndex(id); i >= 0 {
+		return *r.Pages[i], true
 	}
-	return nil, false
+	return Page{}, false
 }
 
-// Clone returns a deep copy, so that a decision never aliases its input.
+// EditPage gives the record a copy of its page with the given PagerDuty
+// incident id, to change: other copies of the record, which share the
+// page, do not see the change. Take it once per change, since a second
+// call copies again.
+func (r *Record) EditPage(id string) (*Page, bool) {
+	i := r.pageIndex(id)
+	if i < 0 {
+		return nil, false
+	}
+	p := *r.Pages[i]
+	r.Pages[i] = &p
+	return &p, true
+}
+
+func (r *Record) pageIndex(id string) int {
+	return slices.IndexFunc(r.Pages, func(p *Page) bool { return p.ID == id })
+}
+
+// Clone returns a copy that shares nothing it may change with r, so that a
+// decision never aliases its input. Pages are shared (see Pages).
 func (r Record) Clone() Record {
 	c := r
 	c.Responders = append([]string(nil), r.Responders...)
 	c.Roles = append([]Role(nil), r.Roles...)
-	c.Pages = append([]Page(nil), r.Pages...)
+	c.Pages = append([]*Page(nil), r.Pages...)
 	c.Timeline = append([]TimelineEntry(nil), r.Timeline...)
 	c.Changes = append([]Change(nil), r.Changes...)
 	c.FollowUps = append([]FollowUp(nil), r.FollowUps...)
@@ -184,7 +205,8 @@ const (
 	PageResolved     PageStatus = "resolved"
 )
 
-// Page is one PagerDuty incident as the hub last saw it.
+// Page is one PagerDuty incident as the hub last saw it. Records share
+// pages: a page in a record is never changed in place (Record.EditPage).
 type Page struct {
 	ID          string     `json:"id"`
 	Number      int        `json:"number,omitempty"`

@@ -86,7 +86,7 @@ type view struct {
 	Lookback                      time.Duration
 	// The long lists, summarised to fit: a storm of pages makes a
 	// timeline of hundreds of entries.
-	ShownPages    shown[incident.Page]
+	ShownPages    shown[*incident.Page]
 	ShownTimeline shown[incident.TimelineEntry]
 	ShownDiagram  shown[incident.TimelineEntry]
 	ShownChanges  shown[incident.Change]
@@ -212,7 +212,7 @@ func funcMap(rec *incident.Record) template.FuncMap {
 		"day":      func(t time.Time) string { return t.UTC().Format("2006-01-02") },
 		"human":    incident.ShortDuration,
 		"summary":  func(c incident.Change) string { return escape.Markdown(escape.Truncate(c.Summary(), 200)) },
-		"page":     func(p incident.Page) string { return escape.Markdown(escape.Truncate(pageLabel(p), 120)) },
+		"page":     func(p *incident.Page) string { return escape.Markdown(escape.Truncate(pageLabel(p), 120)) },
 		"link":     link,
 		"followup": func(f incident.FollowUp) string { return FollowUpRef(&f) },
 		"after": func(from, t time.Time) string {
@@ -250,7 +250,7 @@ func commanderByRole(rec *incident.Record) bool {
 
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
 
-func pageLabel(p incident.Page) string {
+func pageLabel(p *incident.Page) string {
 	if p.Number > 0 {
 		return fmt.Sprintf("#%d %s", p.Number, p.Title)
 	}

@@ -45,7 +45,7 @@ func realistic() reviewdoc.Input {
 			Severity: "SEV2", Service: "payments", Commander: "Harsh Santwani",
 			Responders: []string{"Harsh Santwani", "Ana Ortiz"},
 			OpenedAt:   at("13:35"), AcknowledgedAt: at("13:41"), ResolvedAt: at("14:20"),
-			Pages: []incident.Page{
+			Pages: []*incident.Page{
 				{ID: "Q3B15VLMF3ASBD", Number: 5, Title: "Checkout API high latency", URL: "https://acme.pagerduty.com/incidents/Q3B15VLMF3ASBD"},
 				{ID: "Q05XJA8GDXGOB3", Number: 6, Title: "Payments error rate", URL: "https://acme.pagerduty.com/incidents/Q05XJA8GDXGOB3"},
 			},
@@ -210,7 +210,7 @@ func TestRenderStormFitsGitHub(t *testing.T) {
 	for i := range 120 {
 		id := "Q" + strings.Repeat("X", 12) + string(rune('A'+i%26))
 		at := at("13:35").Add(time.Duration(i) * 10 * time.Second)
-		rec.Pages = append(rec.Pages, incident.Page{ID: id, Number: 100 + i, Title: long, URL: "https://acme.pagerduty.com/incidents/" + id})
+		rec.Pages = append(rec.Pages, &incident.Page{ID: id, Number: 100 + i, Title: long, URL: "https://acme.pagerduty.com/incidents/" + id})
 		rec.Timeline = append(rec.Timeline,
 			incident.TimelineEntry{At: at, Source: "pagerduty", Kind: incident.EntryPageTriggered, Summary: "triggered: " + long, URL: "https://acme.pagerduty.com/incidents/" + id},
 			incident.TimelineEntry{At: at.Add(30 * time.Minute), Source: "pagerduty", Kind: incident.EntryPageResolved, Summary: "resolved: " + long})

@@ -148,7 +148,7 @@ func sampleInput() Input {
 		Roles:         []incident.Role{{ID: "R1", Name: canary("a role's .Name"), Person: canary(".Roles"), Since: at.Add(3 * time.Minute)}},
 		SeveritySetBy: canary(".SeveritySetBy"),
 		OpenedAt:      at, AcknowledgedAt: at.Add(2 * time.Minute), ResolvedAt: at.Add(time.Hour),
-		Pages:     []incident.Page{page},
+		Pages:     []*incident.Page{&page},
 		ReviewDue: at.Add(72 * time.Hour),
 		Timeline: []incident.TimelineEntry{
 			{At: at, Source: "pagerduty", Kind: incident.EntryPageTriggered, Summary: canary("a timeline entry's .Summary"), URL: page.URL, Key: "e1"},
@@ -184,9 +184,9 @@ func stormInput() Input {
 	in := sampleInput()
 	r := &in.Record
 	for range 2 * listSizes[0] {
-		p := r.Pages[0]
+		p := *r.Pages[0]
 		p.ID = fmt.Sprintf("Q%d", len(r.Pages)+1)
-		r.Pages = append(r.Pages, p)
+		r.Pages = append(r.Pages, &p)
 		e := r.Timeline[0]
 		e.Key = fmt.Sprintf("e%d", len(r.Timeline)+1)
 		r.Timeline = append(r.Timeline, e)

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/incidenthub/incidenthub/internal/incident"
 )
@@ -23,7 +25,7 @@ import (
 // storedPages are a record's pages as its transaction last read or wrote
 // them.
 type storedPages struct {
-	pages []incident.Page
+	pages []*incident.Page
 	// inTable: the pages are rows of incident_pages. False for a record
 	// saved before migration 4, whose next save writes them all.
 	inTable bool
@@ -31,12 +33,21 @@ type storedPages struct {
 
 // withPages gives records read in the transaction their pages: a record
 // the transaction read or saved before is not read again (a storm's
-// record is read for each of its deliveries in a batch).
+// record is read for each of its deliveries in a batch), nor one whose
+// pages an earlier transaction left at the revision the record names.
 func (t *Tx) withPages(ctx context.Context, recs []incident.Record) error {
 	var unread []int64
 	for i := range recs {
 		r := &recs[i]
-		switch sp, ok := t.stored[r.ID]; {
+		sp, ok := t.stored[r.ID]
+		if !ok && len(r.Pages) == 0 {
+			sp.pages, ok = t.pages.get(r.ID, t.revs[r.ID])
+			sp.inTable = ok
+			if ok {
+				t.remember(r.ID, sp)
+			}
+		}
+		switch {
 		case len(r.Pages) > 0: // saved before migration 4
 			t.remember(r.ID, storedPages{pages: clonePages(r.Pages)})
 		case ok:
@@ -75,18 +86,51 @@ func (t *Tx) remember(recordID int64, sp storedPages) {
 	}
 }
 
-// savePages writes the record's pages that differ from what the
-// transaction knows is stored, and wakes the deliveries that were
-// deferred until a newly indexed page was known.
-func (t *Tx) savePages(ctx context.Context, rec *incident.Record) error {
+// noteRev notes the revision of a record's pages as read.
+func (t *Tx) noteRev(recordID int64, rev uint64) {
+	if t.revs == nil {
+		t.revs = map[int64]uint64{}
+	}
+	t.revs[recordID] = rev
+}
+
+// changedPages are the places of the record's pages that differ from what
+// the transaction knows is stored, and the revision of the record's pages
+// once they are saved: a new one when any changed.
+func (t *Tx) changedPages(rec *incident.Record) (changed []int, rev uint64) {
 	prev := t.stored[rec.ID]
-	var changed []int
-	for i := range rec.Pages {
-		if prev.inTable && i < len(prev.pages) && samePage(&prev.pages[i], &rec.Pages[i]) {
+	for i, p := range rec.Pages {
+		// A page the router did not edit is the one stored (pages are
+		// never changed in place): most of a storm's, found without
+		// comparing their fields.
+		if prev.inTable && i < len(prev.pages) && (prev.pages[i] == p || samePage(prev.pages[i], p)) {
 			continue
 		}
 		changed = append(changed, i)
 	}
+	rev = t.revs[rec.ID]
+	if len(changed) > 0 || rev == 0 {
+		rev = newPagesRev()
+	}
+	return changed, rev
+}
+
+// newPagesRev draws a revision for a record's pages: random rather than
+// counted, so that two replicas that each saved the record once never
+// name different pages the same.
+func newPagesRev() uint64 {
+	for {
+		if rev := rand.Uint64(); rev != 0 {
+			return rev
+		}
+	}
+}
+
+// savePages writes the record's pages at the places changedPages found,
+// and wakes the deliveries that were deferred until a newly indexed page
+// was known.
+func (t *Tx) savePages(ctx context.Context, rec *incident.Record, changed []int, rev uint64) error {
+	t.noteRev(rec.ID, rev)
 	var (
 		fresh   []any
 		written = map[string]bool{}
@@ -115,7 +159,7 @@ func (t *Tx) savePages(ctx context.Context, rec *incident.Record) error {
 				skipped[id] = true
 			}
 		}
-		stored = slices.DeleteFunc(stored, func(p incident.Page) bool { return skipped[p.ID] })
+		stored = slices.DeleteFunc(stored, func(p *incident.Page) bool { return skipped[p.ID] })
 	}
 	t.remember(rec.ID, storedPages{pages: stored, inTable: true})
 	if len(fresh) == 0 {
@@ -201,8 +245,8 @@ func fillPages(ctx context.Context, q querier, recs []incident.Record) error {
 }
 
 // readPages reads the pages of records, in the order they joined.
-func readPages(ctx context.Context, q querier, recordIDs []int64) (map[int64][]incident.Page, error) {
-	out := map[int64][]incident.Page{}
+func readPages(ctx context.Context, q querier, recordIDs []int64) (map[int64][]*incident.Page, error) {
+	out := map[int64][]*incident.Page{}
 	for ids := range slices.Chunk(recordIDs, maxRowsPerInsert) {
 		query := `SELECT incident_id, state FROM incident_pages
 			WHERE incident_id = $1 AND state IS NOT NULL ORDER BY incident_id, ordinal`
@@ -223,7 +267,7 @@ func readPages(ctx context.Context, q querier, recordIDs []int64) (map[int64][]i
 	return out, nil
 }
 
-func scanPages(ctx context.Context, q querier, into map[int64][]incident.Page, query string, args ...any) error {
+func scanPages(ctx context.Context, q querier, into map[int64][]*incident.Page, query string, args ...any) error {
 	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("read pages: %w", err)
@@ -233,12 +277,12 @@ func scanPages(ctx context.Context, q querier, into map[int64][]incident.Page, q
 		var (
 			id    int64
 			state []byte
-			p     incident.Page
+			p     = new(incident.Page)
 		)
 		if err := rows.Scan(&id, &state); err != nil {
 			return fmt.Errorf("read pages: %w", err)
 		}
-		if err := json.Unmarshal(state, &p); err != nil {
+		if err := json.Unmarshal(state, p); err != nil {
 			return fmt.Errorf("%s page state: %w", incident.FormatRef(id), err)
 		}
 		into[id] = append(into[id], p)
@@ -249,10 +293,11 @@ func scanPages(ctx context.Context, q querier, into map[int64][]incident.Page, q
 	return nil
 }
 
-// clonePages copies pages, so that a record read and the transaction's
-// memory of it share nothing the router may change (a page's assignees
-// are replaced whole, never changed in place).
-func clonePages(ps []incident.Page) []incident.Page {
+// clonePages copies a record's list of pages, so that a record read and
+// the transaction's memory of it can each gain pages without the other
+// seeing them. The pages themselves are shared: they are never changed in
+// place (incident.Record.EditPage).
+func clonePages(ps []*incident.Page) []*incident.Page {
 	return slices.Clone(ps)
 }
 
@@ -263,4 +308,78 @@ func samePage(a, b *incident.Page) bool {
 		a.Urgency == b.Urgency && a.Priority == b.Priority && a.Severity == b.Severity &&
 		slices.Equal(a.Assignees, b.Assignees) && a.TriggeredAt.Equal(b.TriggeredAt) &&
 		a.ResolvedAt.Equal(b.ResolvedAt) && a.SnapshotAt.Equal(b.SnapshotAt)
+}
+
+// pageCache keeps the pages of records that transactions read or wrote,
+// by the revision the record's state names, for the transactions after
+// them: a storm's record is read in every batch of its deliveries, and
+// reading its thousands of pages again was most of a batch's work
+// (docs/performance.md). A revision that differs (another replica saved
+// the record, or a transaction that wrote it did not commit) is a miss.
+//
+// Pages are never changed in place, so the cache and the records read
+// from it share them.
+type pageCache struct {
+	mu      sync.Mutex
+	records map[int64]cachedPages
+	// held counts the pages kept, bounded by limit.
+	held, limit int
+}
+
+type cachedPages struct {
+	rev   uint64
+	pages []*incident.Page
+}
+
+// maxCachedPages bounds the pages kept across transactions: about 30 MB
+// of pages at their largest.
+const maxCachedPages = 50_000
+
+func newPageCache(limit int) *pageCache {
+	return &pageCache{records: map[int64]cachedPages{}, limit: limit}
+}
+
+// get returns the record's pages if the cache has them at rev.
+func (c *pageCache) get(recordID int64, rev uint64) ([]*incident.Page, bool) {
+	if c == nil || rev == 0 {
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cp, ok := c.records[recordID]
+	if !ok || cp.rev != rev {
+		return nil, false
+	}
+	return cp.pages, true
+}
+
+// keep notes the pages a committed transaction read or wrote. Records
+// whose pages are not yet rows of their own, or have no revision, are
+// left out. When full, it forgets records at random (Go's map order):
+// the storm being decided is read again at once and comes back.
+func (c *pageCache) keep(stored map[int64]storedPages, revs map[int64]uint64) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for id, sp := range stored {
+		rev := revs[id]
+		if !sp.inTable || rev == 0 || len(sp.pages) > c.limit {
+			continue
+		}
+		if old, ok := c.records[id]; ok {
+			c.held -= len(old.pages)
+			delete(c.records, id)
+		}
+		for other, cp := range c.records {
+			if c.held+len(sp.pages) <= c.limit {
+				break
+			}
+			c.held -= len(cp.pages)
+			delete(c.records, other)
+		}
+		c.records[id] = cachedPages{rev: rev, pages: sp.pages}
+		c.held += len(sp.pages)
+	}
 }

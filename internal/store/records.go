@@ -28,15 +28,35 @@ type Tx struct {
 	// in it is undone while it lasts.
 	stored  map[int64]storedPages
 	indexed map[string]int64
+	// revs are the revisions of the records' pages as read or written in
+	// this transaction, and pages the store's pages from transactions
+	// before (pages.go).
+	revs  map[int64]uint64
+	pages *pageCache
 	// decoded are the states this transaction wrote, by record id; a
 	// record read again with the same state text is not decoded again.
 	decoded map[int64]decodedState
 }
 
+// begin makes the Tx for a write transaction.
+func (s *Store) begin(sqlTx *sql.Tx) *Tx {
+	return &Tx{tx: sqlTx, stmts: s.stmts, now: s.now(), pages: s.pages}
+}
+
+// commit commits the transaction, and then keeps the pages it read and
+// wrote for the transactions after it.
+func (t *Tx) commit() error {
+	if err := t.tx.Commit(); err != nil {
+		return err
+	}
+	t.pages.keep(t.stored, t.revs)
+	return nil
+}
+
 // scanRecord reads a record in the transaction: a state it wrote is not
 // decoded again, nor pages it read or wrote read again.
 func (t *Tx) scanRecord(ctx context.Context, row interface{ Scan(...any) error }) (incident.Record, error) {
-	rec, err := scanRecordWith(row, t.decoded)
+	rec, err := scanRecordWith(row, t.decoded, t.noteRev)
 	if err != nil {
 		return rec, err
 	}
@@ -47,7 +67,7 @@ func (t *Tx) scanRecord(ctx context.Context, row interface{ Scan(...any) error }
 
 // collectRecords is scanRecord for every row.
 func (t *Tx) collectRecords(ctx context.Context, rows *sql.Rows) ([]incident.Record, error) {
-	recs, err := collectRecordsWith(rows, t.decoded)
+	recs, err := collectRecordsWith(rows, t.decoded, t.noteRev)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +95,7 @@ func (s *Store) Process(ctx context.Context, seq int64, fn func(*Tx) (delivery.O
 	if err := s.decideAlone(ctx, sqlTx); err != nil {
 		return fmt.Errorf("process delivery %d: %w", seq, err)
 	}
-	tx := &Tx{tx: sqlTx, stmts: s.stmts, now: s.now()}
+	tx := s.begin(sqlTx)
 	claimed, err := tx.ExecContext(ctx, `UPDATE deliveries SET status = status WHERE seq = $1 AND status = 'pending'`, seq)
 	if err != nil {
 		return fmt.Errorf("claim delivery %d: %w", seq, err)
@@ -90,7 +110,7 @@ func (s *Store) Process(ctx context.Context, seq int64, fn func(*Tx) (delivery.O
 	if err = tx.recordOutcome(ctx, seq, out); err != nil {
 		return err
 	}
-	if err = sqlTx.Commit(); err != nil {
+	if err = tx.commit(); err != nil {
 		return fmt.Errorf("process delivery %d: %w", seq, err)
 	}
 	return nil
@@ -144,10 +164,11 @@ func (s *Store) Update(ctx context.Context, fn func(*Tx) error) (err error) {
 	if err := s.decideAlone(ctx, sqlTx); err != nil {
 		return err
 	}
-	if err = fn(&Tx{tx: sqlTx, stmts: s.stmts, now: s.now()}); err != nil {
+	tx := s.begin(sqlTx)
+	if err = fn(tx); err != nil {
 		return err
 	}
-	return sqlTx.Commit()
+	return tx.commit()
 }
 
 // MarkEventSeen records a vendor event as applied. It reports false when
@@ -239,7 +260,9 @@ func (t *Tx) ActiveRecords(ctx context.Context, correlationKey string, from, to 
 // its pages, and appends the entries whose keys are new. Deliveries that
 // were deferred until one of its pages was known are queued again.
 func (t *Tx) SaveRecord(ctx context.Context, rec *incident.Record, entries []incident.TimelineEntry) error {
+	changed, rev := t.changedPages(rec)
 	saved := recordState{
+		PagesRev:      rev,
 		Responders:    rec.Responders,
 		Roles:         rec.Roles,
 		AckedBy:       rec.AckedBy,
@@ -276,7 +299,7 @@ func (t *Tx) SaveRecord(ctx context.Context, rec *incident.Record, entries []inc
 	if err != nil {
 		return fmt.Errorf("save %s: %w", rec.Ref(), err)
 	}
-	if err := t.savePages(ctx, rec); err != nil {
+	if err := t.savePages(ctx, rec, changed, rev); err != nil {
 		return err
 	}
 	if t.decoded == nil {
@@ -332,7 +355,12 @@ func (st recordState) clone() recordState {
 // whole, never queried. Its pages are rows of their own (pages.go); Pages
 // is read from records saved before, and never written.
 type recordState struct {
-	Pages         []incident.Page `json:"pages,omitempty"`
+	Pages []*incident.Page `json:"pages,omitempty"`
+	// PagesRev names the version of the record's rows in incident_pages:
+	// a random number each save that changes them draws, so that a
+	// replica's copy of them from an earlier transaction is known to be
+	// current without reading them (pages.go).
+	PagesRev      uint64          `json:"pages_rev,omitempty"`
 	Responders    []string        `json:"responders,omitempty"`
 	Roles         []incident.Role `json:"roles,omitempty"`
 	AckedBy       string          `json:"acked_by,omitempty"`
@@ -355,13 +383,15 @@ const recordColumns = `id, title, status, kind, severity, service, correlation_k
 	opened_at, acknowledged_at, resolved_at, state`
 
 func scanRecord(row interface{ Scan(...any) error }) (incident.Record, error) {
-	return scanRecordWith(row, nil)
+	return scanRecordWith(row, nil, nil)
 }
 
 // scanRecordWith is scanRecord with the states a transaction already
 // decoded: a storm's record is read for each of its deliveries in a batch,
 // and decoding its pages was most of the cost (docs/performance.md).
-func scanRecordWith(row interface{ Scan(...any) error }, decoded map[int64]decodedState) (incident.Record, error) {
+//
+// noteRev, when not nil, is told the revision of the record's pages.
+func scanRecordWith(row interface{ Scan(...any) error }, decoded map[int64]decodedState, noteRev func(id int64, rev uint64)) (incident.Record, error) {
 	var (
 		r                      incident.Record
 		status, kind, state    string
@@ -377,6 +407,9 @@ func scanRecordWith(row interface{ Scan(...any) error }, decoded map[int64]decod
 		st = d.state.clone()
 	} else if err := json.Unmarshal([]byte(state), &st); err != nil {
 		return r, fmt.Errorf("%s state: %w", r.Ref(), err)
+	}
+	if noteRev != nil {
+		noteRev(r.ID, st.PagesRev)
 	}
 	r.Status = incident.Status(status)
 	r.Kind = incident.Kind(kind)
@@ -400,14 +433,14 @@ func scanRecordWith(row interface{ Scan(...any) error }, decoded map[int64]decod
 }
 
 func collectRecords(rows *sql.Rows) ([]incident.Record, error) {
-	return collectRecordsWith(rows, nil)
+	return collectRecordsWith(rows, nil, nil)
 }
 
-func collectRecordsWith(rows *sql.Rows, decoded map[int64]decodedState) ([]incident.Record, error) {
+func collectRecordsWith(rows *sql.Rows, decoded map[int64]decodedState, noteRev func(id int64, rev uint64)) ([]incident.Record, error) {
 	defer rows.Close()
 	var out []incident.Record
 	for rows.Next() {
-		r, err := scanRecordWith(rows, decoded)
+		r, err := scanRecordWith(rows, decoded, noteRev)
 		if err != nil {
 			return nil, err
 		}
@@ -562,7 +595,7 @@ func (s *Store) ProcessBatch(ctx context.Context, limit int, fn func(*Tx, delive
 	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
 		return 0, fmt.Errorf("process deliveries: %w", err)
 	}
-	tx := &Tx{tx: sqlTx, stmts: s.stmts, now: s.now()}
+	tx := s.begin(sqlTx)
 	for _, d := range batch {
 		out, err := fn(tx, d)
 		if err != nil {
@@ -572,7 +605,7 @@ func (s *Store) ProcessBatch(ctx context.Context, limit int, fn func(*Tx, delive
 			return 0, err
 		}
 	}
-	if err := sqlTx.Commit(); err != nil {
+	if err := tx.commit(); err != nil {
 		return 0, fmt.Errorf("process deliveries: %w", err)
 	}
 	return len(batch), nil

@@ -49,6 +49,8 @@ type Store struct {
 	// stmts are the processing transactions' statements, prepared once
 	// (SQLite only; nil on PostgreSQL).
 	stmts *stmtCache
+	// pages are records' pages kept across processing transactions.
+	pages *pageCache
 	now   func() time.Time
 }
 
@@ -105,7 +107,8 @@ func openSQLite(cfg config.Storage) (*Store, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	read.SetMaxOpenConns(4)
-	return &Store{write: write, read: read, stmts: newStmtCache(write), dialect: goose.DialectSQLite3, migrations: "sqlite", now: time.Now}, nil
+	return &Store{write: write, read: read, stmts: newStmtCache(write), pages: newPageCache(maxCachedPages),
+		dialect: goose.DialectSQLite3, migrations: "sqlite", now: time.Now}, nil
 }
 
 // sqlitePath splits a DSN such as file:data/hub.db?mode=rwc into the file
@@ -142,7 +145,8 @@ func openPostgres(cfg config.Storage) (*Store, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	db := stdlib.OpenDBFromPool(pool)
-	return &Store{write: db, read: db, pool: pool, dialect: goose.DialectPostgres, migrations: "postgres", now: time.Now}, nil
+	return &Store{write: db, read: db, pool: pool, pages: newPageCache(maxCachedPages),
+		dialect: goose.DialectPostgres, migrations: "postgres", now: time.Now}, nil
 }
 
 // Driver names the database: sqlite or postgres.

@@ -16,7 +16,7 @@ func TestConformance(t *testing.T) {
 	for _, driver := range storetest.Drivers() {
 		t.Run(driver, func(t *testing.T) {
 			t.Parallel()
-			storetest.Run(t, func(t *testing.T) *store.Store { return storetest.Open(t, driver) })
+			storetest.Run(t, driver)
 		})
 	}
 }

@@ -32,8 +32,8 @@ func at(s string) time.Time {
 	return t
 }
 
-func page(id string) incident.Page {
-	return incident.Page{ID: id, Title: "page " + id, ServiceID: "PA2P440", Status: incident.PageResolved, Severity: "SEV2"}
+func page(id string) *incident.Page {
+	return &incident.Page{ID: id, Title: "page " + id, ServiceID: "PA2P440", Status: incident.PageResolved, Severity: "SEV2"}
 }
 
 // Fixture is a record with what it is stored with.
@@ -56,7 +56,7 @@ func Fixtures() []Fixture {
 				Responders: []string{"Harsh Santwani", "Ana Ortiz"},
 				Roles:      []incident.Role{{Name: "Incident Commander", Person: "Harsh Santwani", Since: at("2026-09-02T10:06:00Z")}},
 				OpenedAt:   at("2026-09-02T10:00:00Z"), AcknowledgedAt: at("2026-09-02T10:06:00Z"), ResolvedAt: at("2026-09-02T10:50:00Z"),
-				Pages:     []incident.Page{page("PAGE1A"), page("PAGE1B")},
+				Pages:     []*incident.Page{page("PAGE1A"), page("PAGE1B")},
 				ReviewDoc: "https://github.com/acme/incidents/issues/1", ReviewDocNumber: 1, ReviewDue: at("2026-09-05T10:00:00Z"),
 				Learned: []string{"who_knew", "surprised"}},
 			Entries: []incident.TimelineEntry{
@@ -79,7 +79,7 @@ func Fixtures() []Fixture {
 			Record: incident.Record{Title: "Payments error rate", Status: incident.StatusClosed, Kind: incident.KindIncident,
 				Severity: "SEV2", Service: "payments", CorrelationKey: "payments", Commander: "Ana Ortiz", Responders: []string{"Ana Ortiz"},
 				OpenedAt: at("2026-09-10T08:00:00Z"), AcknowledgedAt: at("2026-09-10T08:02:00Z"), ResolvedAt: at("2026-09-10T11:00:00Z"),
-				Pages:     []incident.Page{page("PAGE2A")},
+				Pages:     []*incident.Page{page("PAGE2A")},
 				ReviewDoc: "https://github.com/acme/incidents/issues/2", ReviewDocNumber: 2, ReviewDue: at("2026-09-13T11:00:00Z"),
 				Learned: []string{"surprised"}},
 			Entries: []incident.TimelineEntry{
@@ -99,13 +99,13 @@ func Fixtures() []Fixture {
 			Record: incident.Record{Title: "Ledger lag", Status: incident.StatusAcknowledged, Kind: incident.KindIncident,
 				Severity: "SEV2", Service: "payments", CorrelationKey: "payments", Commander: "Harsh Santwani",
 				OpenedAt: at("2026-09-20T22:00:00Z"), AcknowledgedAt: at("2026-09-20T22:20:00Z"),
-				Pages: []incident.Page{page("PAGE3A"), page("PAGE3B"), page("PAGE3C"), page("PAGE3D")}},
+				Pages: []*incident.Page{page("PAGE3A"), page("PAGE3B"), page("PAGE3C"), page("PAGE3D")}},
 		},
 		{ // 4: SEV1 that began as an announced migration, then paged: acked in 1m, resolved in 30m, a deploy 10m before.
 			Record: incident.Record{Title: "Schema migration", Status: incident.StatusResolved, Kind: incident.KindIncident,
 				Severity: "SEV1", Service: "payments", CorrelationKey: "payments", Commander: "Priya Raman",
 				OpenedAt: at("2026-09-15T14:00:00Z"), AcknowledgedAt: at("2026-09-15T14:01:00Z"), ResolvedAt: at("2026-09-15T14:30:00Z"),
-				Pages: []incident.Page{page("PAGE4A")}},
+				Pages: []*incident.Page{page("PAGE4A")}},
 			Entries: []incident.TimelineEntry{{At: at("2026-09-15T14:00:00Z"), Source: "pagerduty", Kind: incident.EntryKindChanged,
 				Key: "f4:kind", Summary: "Paged during the announced change: this is an incident now"}},
 			Changes: []incident.Change{{Key: "github:deployment:acme/payments:4", Service: "payments", Kind: incident.ChangeDeploy,
@@ -125,12 +125,12 @@ func Fixtures() []Fixture {
 		{ // 7: opened on 31 August: before the period.
 			Record: incident.Record{Title: "Checkout slow", Status: incident.StatusResolved, Kind: incident.KindIncident,
 				Severity: "SEV2", Service: "checkout", CorrelationKey: "checkout",
-				OpenedAt: at("2026-08-31T23:00:00Z"), ResolvedAt: at("2026-09-01T01:00:00Z"), Pages: []incident.Page{page("PAGE7A")}},
+				OpenedAt: at("2026-08-31T23:00:00Z"), ResolvedAt: at("2026-09-01T01:00:00Z"), Pages: []*incident.Page{page("PAGE7A")}},
 		},
 		{ // 8: SEV3 on checkout: never acknowledged, resolved in 10m.
 			Record: incident.Record{Title: "Checkout cart errors", Status: incident.StatusResolved, Kind: incident.KindIncident,
 				Severity: "SEV3", Service: "checkout", CorrelationKey: "checkout",
-				OpenedAt: at("2026-09-05T16:00:00Z"), ResolvedAt: at("2026-09-05T16:10:00Z"), Pages: []incident.Page{page("PAGE8A")}},
+				OpenedAt: at("2026-09-05T16:00:00Z"), ResolvedAt: at("2026-09-05T16:10:00Z"), Pages: []*incident.Page{page("PAGE8A")}},
 		},
 	}
 }

@@ -99,8 +99,21 @@ func SQLite(t testing.TB) *store.Store {
 	return Open(t, config.DriverSQLite)
 }
 
-// Opener returns a fresh, migrated, empty store for one test.
-type Opener func(t *testing.T) *store.Store
+// Replicas returns n stores on one fresh, migrated database of the
+// driver, as n hub replicas would open it, closed when the test ends.
+func Replicas(t testing.TB, driver string, n int) []*store.Store {
+	t.Helper()
+	cfg := Storage(t, driver)
+	out := make([]*store.Store, n)
+	for i := range out {
+		s, err := store.Open(cfg)
+		require.NoError(t, err)
+		require.NoError(t, s.Migrate(context.Background()))
+		t.Cleanup(func() { require.NoError(t, s.Close()) })
+		out[i] = s
+	}
+	return out
+}
 
 var t0 = time.Date(2026, 4, 1, 2, 7, 30, 0, time.UTC)
 
@@ -114,12 +127,12 @@ func record(key string, pages ...string) *incident.Record {
 		Severity: "SEV2", Service: key, CorrelationKey: key, OpenedAt: t0,
 	}
 	for _, p := range pages {
-		r.Pages = append(r.Pages, incident.Page{ID: p, Status: incident.PageTriggered, TriggeredAt: t0, SnapshotAt: t0})
+		r.Pages = append(r.Pages, &incident.Page{ID: p, Status: incident.PageTriggered, TriggeredAt: t0, SnapshotAt: t0})
 	}
 	return r
 }
 
-func pageIDs(pages []incident.Page) []string {
+func pageIDs(pages []*incident.Page) []string {
 	ids := make([]string, len(pages))
 	for i, p := range pages {
 		ids[i] = p.ID
@@ -153,9 +166,10 @@ func tryProcess(t *testing.T, s *store.Store, fn func(*store.Tx) error) error {
 	})
 }
 
-// Run runs the suite.
-func Run(t *testing.T, open Opener) {
+// Run runs the suite on the driver.
+func Run(t *testing.T, driver string) {
 	ctx := context.Background()
+	open := func(t *testing.T) *store.Store { return Open(t, driver) }
 
 	t.Run("AppendDeliveriesDeduplicates", func(t *testing.T) {
 		t.Parallel()
@@ -573,6 +587,55 @@ func Run(t *testing.T, open Opener) {
 		require.Equal(t, "k1", got.Timeline[0].Key)
 	})
 
+	t.Run("PagesKeptAcrossTransactionsAreCurrent", func(t *testing.T) {
+		t.Parallel()
+		// Two replicas on one database, deciding in turn as the
+		// processing lease hands over: each keeps the pages of the
+		// transactions it ran, and must not use them once the other has
+		// changed the record, or after a transaction of its own failed.
+		stores := Replicas(t, driver, 2)
+		a, b := stores[0], stores[1]
+		rec := record("payments", "P1", "P2")
+		process(t, a, func(tx *store.Tx) error { return tx.SaveRecord(ctx, rec, nil) })
+		status := func(s *store.Store, page string) incident.PageStatus {
+			var got incident.Page
+			process(t, s, func(tx *store.Tx) error {
+				r, err := tx.RecordByID(ctx, rec.ID)
+				require.NoError(t, err)
+				got, _ = r.Page(page)
+				return nil
+			})
+			return got.Status
+		}
+		edit := func(s *store.Store, page string, to incident.PageStatus, fail error) error {
+			return tryProcess(t, s, func(tx *store.Tx) error {
+				r, err := tx.RecordByPage(ctx, page)
+				require.NoError(t, err)
+				p, _ := r.EditPage(page)
+				p.Status = to
+				require.NoError(t, tx.SaveRecord(ctx, r, nil))
+				return fail
+			})
+		}
+		require.Equal(t, incident.PageTriggered, status(a, "P1"))
+
+		require.NoError(t, edit(b, "P1", incident.PageAcknowledged, nil))
+		require.Equal(t, incident.PageAcknowledged, status(a, "P1"), "the other replica's save is read")
+
+		require.NoError(t, edit(a, "P2", incident.PageResolved, nil))
+		require.Equal(t, incident.PageResolved, status(b, "P2"))
+		require.Equal(t, incident.PageAcknowledged, status(b, "P1"))
+
+		failed := errors.New("decided wrong")
+		require.ErrorIs(t, edit(a, "P1", incident.PageResolved, failed), failed)
+		require.Equal(t, incident.PageAcknowledged, status(a, "P1"), "a transaction that failed leaves nothing behind")
+
+		got, err := a.Incident(ctx, rec.ID)
+		require.NoError(t, err)
+		require.Equal(t, []incident.PageStatus{incident.PageAcknowledged, incident.PageResolved},
+			[]incident.PageStatus{got.Pages[0].Status, got.Pages[1].Status})
+	})
+
 	t.Run("PagesSavedAsTheyChange", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
@@ -584,15 +647,21 @@ func Run(t *testing.T, open Opener) {
 		process(t, s, func(tx *store.Tx) error {
 			got, err := tx.RecordByPage(ctx, "P2")
 			require.NoError(t, err)
-			got.Pages[1].Status, got.Pages[1].Assignees = incident.PageAcknowledged, []string{"Ann"}
+			p2, ok := got.EditPage("P2")
+			require.True(t, ok)
+			p2.Status, p2.Assignees = incident.PageAcknowledged, []string{"Ann"}
 			require.NoError(t, tx.SaveRecord(ctx, got, nil))
-			got.Pages[1].Status = incident.PageResolved
+			p2, _ = got.EditPage("P2")
+			p2.Status = incident.PageResolved
+			got.Pages = append(got.Pages, &incident.Page{ID: "P9"})
 
 			again, err := tx.RecordByID(ctx, rec.ID)
 			require.NoError(t, err)
-			require.Equal(t, incident.PageAcknowledged, again.Pages[1].Status, "a record read shares no page with one saved")
-			again.Pages = append(again.Pages, incident.Page{ID: "P4", Status: incident.PageTriggered, TriggeredAt: t0, SnapshotAt: t0})
-			again.Pages[0].Status, again.Pages[0].ResolvedAt = incident.PageResolved, t0.Add(time.Hour)
+			require.Equal(t, incident.PageAcknowledged, again.Pages[1].Status, "a page edited after its save is the editor's own")
+			require.Len(t, again.Pages, 3, "a record read shares no list of pages with one saved")
+			again.Pages = append(again.Pages, &incident.Page{ID: "P4", Status: incident.PageTriggered, TriggeredAt: t0, SnapshotAt: t0})
+			p1, _ := again.EditPage("P1")
+			p1.Status, p1.ResolvedAt = incident.PageResolved, t0.Add(time.Hour)
 			require.NoError(t, tx.SaveRecord(ctx, again, nil))
 
 			owner, err := tx.RecordByPage(ctx, "P4")
