@@ -106,6 +106,14 @@ func TestNormalizeMalformed(t *testing.T) {
 		{name: "note with snapshot data", body: `{"event":{"id":"e","event_type":"incident.annotated","occurred_at":"2021-06-04T13:35:29Z","data":{"type":"incident","id":"P","status":"triggered","service":{"id":"S"}}}}`},
 		{name: "unknown event type", body: `{"event":{"id":"e","event_type":"incident.delegated","occurred_at":"2021-06-04T13:35:29Z","data":{"type":"incident"}}}`, ignored: true},
 		{name: "webhook ping", body: `{"event":{"id":"e","event_type":"pagey.ping","occurred_at":"2021-06-04T13:35:29Z","data":{"type":"ping"}}}`, ignored: true},
+		// Data is read in one pass as any type the hub acts on: an event it
+		// ignores is ignored whatever its data holds, and one it acts on
+		// whose data does not fit is unprocessable.
+		{name: "unknown event type, data of other shapes", body: `{"event":{"id":"e","event_type":"service.updated","occurred_at":"2021-06-04T13:35:29Z","data":{"type":"service","status":{"x":1},"incident":"P","number":"12","incident_role_assignments":{}}}}`, ignored: true},
+		{name: "unknown event type, data not an object", body: `{"event":{"id":"e","event_type":"service.updated","occurred_at":"2021-06-04T13:35:29Z","data":"service"}}`, ignored: true},
+		{name: "trigger whose number is text", body: `{"event":{"id":"e","event_type":"incident.triggered","occurred_at":"2021-06-04T13:35:29Z","data":{"type":"incident","id":"P","number":"12","status":"triggered","service":{"id":"S"}}}}`},
+		{name: "trigger without data", body: `{"event":{"id":"e","event_type":"incident.triggered","occurred_at":"2021-06-04T13:35:29Z"}}`},
+		{name: "occurred_at not a time", body: `{"event":{"id":"e","event_type":"service.updated","occurred_at":12,"data":{"type":"service"}}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
