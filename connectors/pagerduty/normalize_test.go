@@ -114,6 +114,8 @@ func TestNormalizeMalformed(t *testing.T) {
 		{name: "trigger whose number is text", body: `{"event":{"id":"e","event_type":"incident.triggered","occurred_at":"2021-06-04T13:35:29Z","data":{"type":"incident","id":"P","number":"12","status":"triggered","service":{"id":"S"}}}}`},
 		{name: "trigger without data", body: `{"event":{"id":"e","event_type":"incident.triggered","occurred_at":"2021-06-04T13:35:29Z"}}`},
 		{name: "occurred_at not a time", body: `{"event":{"id":"e","event_type":"service.updated","occurred_at":12,"data":{"type":"service"}}}`},
+		{name: "unknown event type, bad created_at", body: `{"event":{"id":"e","event_type":"service.updated","occurred_at":"2021-06-04T13:35:29Z","data":{"type":"service","created_at":""}}}`, ignored: true},
+		{name: "unknown event type, bad agent", body: `{"event":{"id":"e","event_type":"service.updated","occurred_at":"2021-06-04T13:35:29Z","data":{"type":"service","number":"12"},"agent":"x"}}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -196,5 +198,26 @@ func TestNormalizeRoleAssignment(t *testing.T) {
 		_, err := normalize(roleDelivery(t, edit))
 		require.Error(t, err, name)
 		require.False(t, delivery.IsIgnored(err), name)
+	}
+}
+
+// A payload is read as the type its event says: a field that only another
+// type has, whatever it holds, is not its concern (the one-pass read
+// reads every type's fields, and falls back to reading by type).
+func TestNormalizeReadsItsTypesFields(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, body, page string
+	}{
+		{"note with a snapshot's fields of other shapes", `{"event":{"id":"e","event_type":"incident.annotated","occurred_at":"2021-06-04T13:35:29Z","data":{"type":"incident_note","incident":{"id":"P1"},"content":"x","created_at":"2021-06-04 13:35","number":"1","status":{},"service":"S"}}}`, "P1"},
+		{"trigger with a note's fields of other shapes", `{"event":{"id":"e","event_type":"incident.triggered","occurred_at":"2021-06-04T13:35:29Z","data":{"type":"incident","id":"P2","status":"triggered","service":{"id":"S"},"incident":"x","message":{}}}}`, "P2"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			evs, err := normalize([]byte(tc.body))
+			require.NoError(t, err)
+			require.Len(t, evs, 1)
+			require.Equal(t, tc.page, evs[0].PageID)
+		})
 	}
 }
