@@ -150,7 +150,8 @@ func (r *Record) Page(id string) (Page, bool) {
 // EditPage gives the record a copy of its page with the given PagerDuty
 // incident id, to change: other copies of the record, which share the
 // page, do not see the change. Take it once per change, since a second
-// call copies again.
+// call copies again. The copy shares the page's Assignees, which are
+// replaced whole, never changed in place.
 func (r *Record) EditPage(id string) (*Page, bool) {
 	i := r.pageIndex(id)
 	if i < 0 {

@@ -94,43 +94,64 @@ func (t *Tx) noteRev(recordID int64, rev uint64) {
 	t.revs[recordID] = rev
 }
 
-// changedPages are the places of the record's pages that differ from what
-// the transaction knows is stored, and the revision of the record's pages
-// once they are saved: a new one when any changed.
-func (t *Tx) changedPages(rec *incident.Record) (changed []int, rev uint64) {
-	prev := t.stored[rec.ID]
+// pagesToSave is what saving a record writes of its pages.
+type pagesToSave struct {
+	// changed are the places of the pages that differ from what the
+	// transaction knows is stored.
+	changed []int
+	// rev is the revision of the record's pages once saved: a new one
+	// when any changed.
+	rev uint64
+	// whole: once saved, the record's rows are its pages and no more. A
+	// save never deletes rows, so a record saved without being read in
+	// the transaction, or without a page it was read with, may leave
+	// rows it does not show; the transaction then reads them again
+	// rather than trusting its copy, and keeps it for no other.
+	whole bool
+}
+
+// pagesToSave compares the record's pages with what the transaction knows
+// is stored.
+func (t *Tx) pagesToSave(rec *incident.Record) pagesToSave {
+	prev, known := t.stored[rec.ID]
+	s := pagesToSave{whole: rec.ID == 0 || known && len(rec.Pages) >= len(prev.pages)}
 	for i, p := range rec.Pages {
+		if i < len(prev.pages) && prev.pages[i] != p && prev.pages[i].ID != p.ID {
+			s.whole = false
+		}
 		// A page the router did not edit is the one stored (pages are
 		// never changed in place): most of a storm's, found without
 		// comparing their fields.
 		if prev.inTable && i < len(prev.pages) && (prev.pages[i] == p || samePage(prev.pages[i], p)) {
 			continue
 		}
-		changed = append(changed, i)
+		s.changed = append(s.changed, i)
 	}
-	rev = t.revs[rec.ID]
-	if len(changed) > 0 || rev == 0 {
-		rev = newPagesRev()
+	s.rev = t.revs[rec.ID]
+	if len(s.changed) > 0 || s.rev == 0 || !s.whole {
+		s.rev = newPagesRev()
 	}
-	return changed, rev
+	return s
 }
 
 // newPagesRev draws a revision for a record's pages: random rather than
 // counted, so that two replicas that each saved the record once never
-// name different pages the same.
+// name different pages the same. 53 bits, so that a JSON reader other
+// than Go's (jq, JavaScript) reads the state's number exactly.
 func newPagesRev() uint64 {
 	for {
-		if rev := rand.Uint64(); rev != 0 {
+		if rev := rand.Uint64() >> 11; rev != 0 {
 			return rev
 		}
 	}
 }
 
-// savePages writes the record's pages at the places changedPages found,
+// savePages writes the record's pages at the places pagesToSave found,
 // and wakes the deliveries that were deferred until a newly indexed page
 // was known.
-func (t *Tx) savePages(ctx context.Context, rec *incident.Record, changed []int, rev uint64) error {
-	t.noteRev(rec.ID, rev)
+func (t *Tx) savePages(ctx context.Context, rec *incident.Record, save pagesToSave) error {
+	t.noteRev(rec.ID, save.rev)
+	changed := save.changed
 	var (
 		fresh   []any
 		written = map[string]bool{}
@@ -162,6 +183,9 @@ func (t *Tx) savePages(ctx context.Context, rec *incident.Record, changed []int,
 		stored = slices.DeleteFunc(stored, func(p *incident.Page) bool { return skipped[p.ID] })
 	}
 	t.remember(rec.ID, storedPages{pages: stored, inTable: true})
+	if !save.whole {
+		delete(t.stored, rec.ID) // its pages are indexed; their list is read again
+	}
 	if len(fresh) == 0 {
 		return nil
 	}
@@ -322,7 +346,7 @@ func samePage(a, b *incident.Page) bool {
 type pageCache struct {
 	mu      sync.Mutex
 	records map[int64]cachedPages
-	// held counts the pages kept, bounded by limit.
+	// held counts the records and pages kept, bounded by limit.
 	held, limit int
 }
 
@@ -331,8 +355,9 @@ type cachedPages struct {
 	pages []*incident.Page
 }
 
-// maxCachedPages bounds the pages kept across transactions: about 30 MB
-// of pages at their largest.
+// maxCachedPages bounds the pages kept across transactions (a record
+// counts as one more): a few tens of MB for pages of usual size (a
+// 2,000-page storm is about 1 MB).
 const maxCachedPages = 50_000
 
 func newPageCache(limit int) *pageCache {
@@ -364,22 +389,24 @@ func (c *pageCache) keep(stored map[int64]storedPages, revs map[int64]uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for id, sp := range stored {
-		rev := revs[id]
-		if !sp.inTable || rev == 0 || len(sp.pages) > c.limit {
+		// A record without pages costs one query to read, as it would to
+		// check: not worth a place.
+		rev, size := revs[id], 1+len(sp.pages)
+		if !sp.inTable || rev == 0 || len(sp.pages) == 0 || size > c.limit {
 			continue
 		}
 		if old, ok := c.records[id]; ok {
-			c.held -= len(old.pages)
+			c.held -= 1 + len(old.pages)
 			delete(c.records, id)
 		}
 		for other, cp := range c.records {
-			if c.held+len(sp.pages) <= c.limit {
+			if c.held+size <= c.limit {
 				break
 			}
-			c.held -= len(cp.pages)
+			c.held -= 1 + len(cp.pages)
 			delete(c.records, other)
 		}
 		c.records[id] = cachedPages{rev: rev, pages: sp.pages}
-		c.held += len(sp.pages)
+		c.held += size
 	}
 }

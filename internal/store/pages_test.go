@@ -45,7 +45,8 @@ func TestPagesOfARecordSavedBefore(t *testing.T) {
 		rec, err := tx.RecordByPage(ctx, "P2")
 		require.NoError(t, err)
 		require.Len(t, rec.Pages, 2)
-		rec.Pages[1].Status = incident.PageAcknowledged
+		p2, _ := rec.EditPage("P2")
+		p2.Status = incident.PageAcknowledged
 		return delivery.Outcome{Status: delivery.StatusProcessed}, tx.SaveRecord(ctx, rec, nil)
 	}))
 
@@ -86,4 +87,36 @@ func TestSamePageComparesEveryField(t *testing.T) {
 		require.False(t, samePage(&base, &changed), "a change of %s", typ.Field(i).Name)
 		require.True(t, samePage(&changed, &changed))
 	}
+}
+
+// The cache holds at most its limit of records and pages, forgets records
+// to make room, and keeps no record without pages.
+func TestPageCacheBounded(t *testing.T) {
+	t.Parallel()
+	pages := func(n int) []*incident.Page {
+		out := make([]*incident.Page, n)
+		for i := range out {
+			out[i] = &incident.Page{ID: "P" + string(rune('a'+i))}
+		}
+		return out
+	}
+	c := newPageCache(10)
+	for id := int64(1); id <= 20; id++ {
+		c.keep(map[int64]storedPages{id: {pages: pages(int(id % 4)), inTable: true}}, map[int64]uint64{id: uint64(id)})
+		require.LessOrEqual(t, c.held, c.limit)
+		held := 0
+		for _, cp := range c.records {
+			require.NotEmpty(t, cp.pages, "a record without pages is not kept")
+			held += 1 + len(cp.pages)
+		}
+		require.Equal(t, held, c.held)
+	}
+	got, ok := c.get(19, 19)
+	require.True(t, ok, "the newest record is kept")
+	require.Len(t, got, 3)
+	_, ok = c.get(19, 18)
+	require.False(t, ok, "another revision is a miss")
+	c.keep(map[int64]storedPages{30: {pages: pages(10), inTable: true}}, map[int64]uint64{30: 1})
+	_, ok = c.get(30, 1)
+	require.False(t, ok, "a record larger than the cache is not kept")
 }

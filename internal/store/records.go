@@ -260,9 +260,9 @@ func (t *Tx) ActiveRecords(ctx context.Context, correlationKey string, from, to 
 // its pages, and appends the entries whose keys are new. Deliveries that
 // were deferred until one of its pages was known are queued again.
 func (t *Tx) SaveRecord(ctx context.Context, rec *incident.Record, entries []incident.TimelineEntry) error {
-	changed, rev := t.changedPages(rec)
+	pages := t.pagesToSave(rec)
 	saved := recordState{
-		PagesRev:      rev,
+		PagesRev:      pages.rev,
 		Responders:    rec.Responders,
 		Roles:         rec.Roles,
 		AckedBy:       rec.AckedBy,
@@ -299,7 +299,7 @@ func (t *Tx) SaveRecord(ctx context.Context, rec *incident.Record, entries []inc
 	if err != nil {
 		return fmt.Errorf("save %s: %w", rec.Ref(), err)
 	}
-	if err := t.savePages(ctx, rec, changed, rev); err != nil {
+	if err := t.savePages(ctx, rec, pages); err != nil {
 		return err
 	}
 	if t.decoded == nil {
@@ -491,11 +491,17 @@ func (s *Store) Incidents(ctx context.Context, f IncidentFilter) ([]incident.Rec
 	return recs, s.fillFollowUps(ctx, recs)
 }
 
+// readSnapshot is a read transaction whose statements all see the database
+// as it was when the first began. PostgreSQL's default (read committed)
+// gives each statement its own snapshot; SQLite's read transactions are
+// snapshots already, and its driver ignores the level.
+var readSnapshot = &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}
+
 // listIncidents reads records and their pages in one read transaction, so
 // that a commit between the two reads cannot pair a record with pages
 // newer than it.
 func (s *Store) listIncidents(ctx context.Context, q string, args []any) (recs []incident.Record, err error) {
-	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := s.read.BeginTx(ctx, readSnapshot)
 	if err != nil {
 		return nil, err
 	}
@@ -514,7 +520,7 @@ func (s *Store) listIncidents(ctx context.Context, q string, args []any) (recs [
 // happened. Both are read in one transaction, so that a commit between the
 // two reads cannot pair an old record with a newer timeline.
 func (s *Store) Incident(ctx context.Context, id int64) (rec incident.Record, err error) {
-	tx, err := s.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	tx, err := s.read.BeginTx(ctx, readSnapshot)
 	if err != nil {
 		return rec, fmt.Errorf("%s: %w", incident.FormatRef(id), err)
 	}

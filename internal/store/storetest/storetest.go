@@ -636,6 +636,45 @@ func Run(t *testing.T, driver string) {
 			[]incident.PageStatus{got.Pages[0].Status, got.Pages[1].Status})
 	})
 
+	t.Run("PagesOfASaveThatShowsFewerAreReadAgain", func(t *testing.T) {
+		t.Parallel()
+		// A save writes pages and never deletes rows: a record saved
+		// without being read first, or without a page it was read with,
+		// leaves rows it does not show. What the store keeps of its pages
+		// must not hide them from the transactions after it.
+		s := open(t)
+		rec := record("payments", "P1", "P2", "P3")
+		process(t, s, func(tx *store.Tx) error { return tx.SaveRecord(ctx, rec, nil) })
+		pagesRead := func() []string {
+			var ids []string
+			process(t, s, func(tx *store.Tx) error {
+				r, err := tx.RecordByID(ctx, rec.ID)
+				require.NoError(t, err)
+				ids = pageIDs(r.Pages)
+				return nil
+			})
+			return ids
+		}
+		require.Equal(t, []string{"P1", "P2", "P3"}, pagesRead())
+
+		unread := record("payments", "P1", "P2")
+		unread.ID = rec.ID
+		process(t, s, func(tx *store.Tx) error { return tx.SaveRecord(ctx, unread, nil) })
+		require.Equal(t, []string{"P1", "P2", "P3"}, pagesRead(), "saved without being read")
+
+		process(t, s, func(tx *store.Tx) error {
+			r, err := tx.RecordByID(ctx, rec.ID)
+			require.NoError(t, err)
+			r.Pages = r.Pages[1:]
+			require.NoError(t, tx.SaveRecord(ctx, r, nil))
+			again, err := tx.RecordByID(ctx, rec.ID)
+			require.NoError(t, err)
+			require.Equal(t, []string{"P1", "P2", "P3"}, pageIDs(again.Pages), "the same transaction reads the rows")
+			return nil
+		})
+		require.Equal(t, []string{"P1", "P2", "P3"}, pagesRead(), "saved without a page it was read with")
+	})
+
 	t.Run("PagesSavedAsTheyChange", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
