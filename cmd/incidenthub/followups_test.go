@@ -48,6 +48,10 @@ review: {open_after: 0s}
 	})
 	sendResolvedPage(t, path, base)
 	require.Eventually(t, func() bool { return len(gh.Issues()) == 1 }, 20*time.Second, 50*time.Millisecond, "the review doc opens")
+	// The issue exists before the hub has recorded it: a comment on it
+	// delivered sooner would be one on an issue the record does not know.
+	require.Eventually(t, func() bool { return incidentJSON(t, base).Links.ReviewDoc != "" }, 20*time.Second, 50*time.Millisecond,
+		"the record knows its review doc")
 	return path, base, gh, jira, pd, hub
 }
 
