@@ -139,6 +139,15 @@ func decideChange(s State, ev incident.Event, r Rules, now time.Time) Decision {
 				Actions: r.liveChangeNotes(rec, c, now)})
 		}
 	}
+	// A deployment's time moves with its state (its first success is when
+	// it took effect): one that now took effect after a record resolved
+	// comes off it, as it would had it arrived so.
+	for i := range s.Holding {
+		rec := &s.Holding[i]
+		if c.Key != rec.Cause && !attachable(rec, c, r.ChangeLookback) {
+			d.Detach = append(d.Detach, Attachment{RecordID: rec.ID, ChangeKey: c.Key, Entry: ChangeEntry(c)})
+		}
+	}
 	if r.sendsChangeEvent(s.Known, c) {
 		d.ChangeActions = []incident.Action{{Kind: incident.ActionChangeEvent, Change: c.Key}}
 	}

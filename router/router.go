@@ -115,9 +115,11 @@ type State struct {
 	// candidates for a page storm.
 	Active []incident.Record
 	// Change is a change event merged with what the store knew of it
-	// (MergeChange); Records are the records ChangeQuery named.
+	// (MergeChange); Records are the records ChangeQuery named, and
+	// Holding those the change is attached to already.
 	Change  *incident.Change
 	Records []incident.Record
+	Holding []incident.Record
 	// Known is the change as the store knew it before this event (nil
 	// for a new one).
 	Known *incident.Change

@@ -264,3 +264,29 @@ func TestChangeEvents(t *testing.T) {
 	require.Equal(t, []incident.Action{{Kind: incident.ActionChangeEvent, Change: merge.Key}}, decide(nil, merge), "a merge at once")
 	require.Empty(t, decide(&merge, merge), "once")
 }
+
+// A change whose time moved past a record's resolve (a deployment's first
+// success came later) comes off the records holding it when it is
+// decided; the change an awareness record announces stays on it.
+func TestChangeComesOffWhenItsTimeMoves(t *testing.T) {
+	t.Parallel()
+	opened := at("2021-06-04T13:00:00Z")
+	resolved := &incident.Record{ID: 3, Service: "payments", OpenedAt: opened, ResolvedAt: opened.Add(30 * time.Minute),
+		Status: incident.StatusResolved}
+	announcing := &incident.Record{ID: 4, Service: "payments", Kind: incident.KindAwareness, OpenedAt: opened,
+		ResolvedAt: opened.Add(10 * time.Minute), Status: incident.StatusResolved, Cause: "github:deployment:acme/payments:8"}
+	open := &incident.Record{ID: 5, Service: "payments", OpenedAt: opened, Status: incident.StatusOpen}
+	c := incident.Change{Key: "github:deployment:acme/payments:8", Service: "payments", Kind: incident.ChangeDeploy,
+		Repo: "acme/payments", Environment: "production", State: "success", At: opened.Add(45 * time.Minute)}
+	r := rules
+	r.ChangeLookback = 2 * time.Hour
+	st := router.State{Change: &c, Records: []incident.Record{*open}, Holding: []incident.Record{*resolved, *announcing, *open}}
+	d := router.Decide(st, incident.Event{Source: incident.SourceGitHub, ID: "g2", Type: incident.EventChange, Change: &c}, r, opened)
+	var off []int64
+	for _, a := range d.Detach {
+		require.Equal(t, "change:"+c.Key, a.Entry.Key)
+		off = append(off, a.RecordID)
+	}
+	require.Equal(t, []int64{3}, off)
+	require.Len(t, d.Attach, 1, "the open record keeps it")
+}

@@ -163,6 +163,41 @@ func TestDeploymentStateMovesOnTheTimeline(t *testing.T) {
 	})
 }
 
+// A deployment under way while the incident was open, which took effect
+// only after it resolved, comes off the record when its success is
+// decided: whether the resolve was decided before the deployment began or
+// after, and without another page to look at the record again.
+func TestDeploymentThatTookEffectAfterTheResolveComesOff(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver string) {
+		for _, resolveFirst := range []bool{false, true} {
+			b := setup(t, driver, nil)
+			resolve := func() {
+				b.send(t, incident.SourcePagerDuty, "p2", "", load(t, "pagerduty", "incident.resolved.json").
+					set("event.data.id", "PFQZPSY").set("event.data.number", 9).set("event.occurred_at", "2021-06-04T14:20:00Z"))
+			}
+			b.send(t, incident.SourcePagerDuty, "p1", "", load(t, "pagerduty", "incident.triggered.json"))
+			if resolveFirst {
+				resolve()
+			}
+			b.send(t, incident.SourceGitHub, "g1", "deployment_status", deploy(t, 8, "in_progress", "2021-06-04T14:10:00Z"))
+			if !resolveFirst {
+				resolve()
+			}
+			rec, err := b.store.Incident(context.Background(), 1)
+			require.NoError(t, err)
+			require.Len(t, rec.Changes, 1, "under way while the incident was open")
+
+			b.send(t, incident.SourceGitHub, "g2", "deployment_status", deploy(t, 8, "success", "2021-06-04T14:30:00Z"))
+			rec, err = b.store.Incident(context.Background(), 1)
+			require.NoError(t, err)
+			require.Empty(t, rec.Changes, "took effect after the resolve (resolve first: %v)", resolveFirst)
+			for _, e := range rec.Timeline {
+				require.NotEqual(t, incident.EntryChange, e.Kind, "its line goes with it")
+			}
+		}
+	})
+}
+
 // A merged PR labelled risky-migration announces itself as a SEV4
 // awareness record; a page on the service meanwhile joins it and raises it.
 func TestAwarenessRecordJoinedByAPage(t *testing.T) {

@@ -535,7 +535,13 @@ func (p *Processor) decideChange(ctx context.Context, tx *store.Tx, ev incident.
 	if err != nil {
 		return router.Decision{}, err
 	}
-	return router.Decide(router.State{Change: &merged, Records: recs, Known: stored}, ev, p.rules, p.now()), nil
+	var holding []incident.Record
+	if stored != nil {
+		if holding, err = tx.RecordsWithChange(ctx, merged.Key); err != nil {
+			return router.Decision{}, err
+		}
+	}
+	return router.Decide(router.State{Change: &merged, Records: recs, Holding: holding, Known: stored}, ev, p.rules, p.now()), nil
 }
 
 // write stores a decision: the change, the record and its entries, the

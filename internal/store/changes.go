@@ -89,6 +89,17 @@ func (t *Tx) RecordsOfService(ctx context.Context, service string, openedBy, res
 	return slices.DeleteFunc(recs, func(r incident.Record) bool { return r.OpenedAt.After(openedBy) }), err
 }
 
+// RecordsWithChange returns the records a change is attached to.
+func (t *Tx) RecordsWithChange(ctx context.Context, changeKey string) ([]incident.Record, error) {
+	rows, err := t.QueryContext(ctx, `SELECT `+recordColumns+` FROM incidents
+		WHERE id IN (SELECT incident_id FROM incident_changes WHERE change_key = $1)
+		ORDER BY id`, changeKey)
+	if err != nil {
+		return nil, fmt.Errorf("records with %s: %w", changeKey, err)
+	}
+	return t.collectRecords(ctx, rows)
+}
+
 // AttachChange links a change to a record and puts its entry on the
 // timeline, or updates the entry there as the change's state moves.
 func (t *Tx) AttachChange(ctx context.Context, recordID int64, changeKey string, e incident.TimelineEntry) error {

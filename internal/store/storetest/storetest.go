@@ -569,6 +569,13 @@ func Run(t *testing.T, driver string) {
 			attached, err := tx.AttachedChanges(ctx, rec.ID)
 			require.NoError(t, err)
 			require.Len(t, attached, 1)
+			other := record("payments", "B")
+			require.NoError(t, tx.SaveRecord(ctx, other, nil))
+			holding, err := tx.RecordsWithChange(ctx, deploy.Key)
+			require.NoError(t, err)
+			require.Len(t, holding, 1)
+			require.Equal(t, rec.ID, holding[0].ID)
+			require.Equal(t, []string{"A"}, pageIDs(holding[0].Pages))
 			return nil
 		})
 		got, err := s.Incident(ctx, rec.ID)
@@ -579,6 +586,9 @@ func Run(t *testing.T, driver string) {
 			attached, err := tx.AttachedChanges(ctx, rec.ID)
 			require.NoError(t, err)
 			require.Empty(t, attached)
+			holding, err := tx.RecordsWithChange(ctx, deploy.Key)
+			require.NoError(t, err)
+			require.Empty(t, holding)
 			return nil
 		})
 		got, err = s.Incident(ctx, rec.ID)
