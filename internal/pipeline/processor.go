@@ -503,6 +503,13 @@ func (p *Processor) decide(ctx context.Context, tx *store.Tx, ev incident.Event)
 	if dec.Record == nil || dec.Record.Service == incident.UnmappedService || ev.Source != incident.SourcePagerDuty {
 		return dec, nil
 	}
+	if before := loaded(st, dec.Record.ID); before != nil && sameWindow(before, dec.Record) {
+		// The changes a record holds follow its window, and a change is
+		// put on or taken off records when it is decided: a record whose
+		// window did not move holds the right ones already (most of a
+		// storm's deliveries; two queries saved each).
+		return dec, nil
+	}
 	// The record may have opened or moved: attach the service's changes
 	// that now belong on it (recent ones, and those while it is open).
 	service, from, to := router.ChangesQuery(dec.Record, p.rules)
@@ -519,6 +526,29 @@ func (p *Processor) decide(ctx context.Context, tx *store.Tx, ev incident.Event)
 		dec.Detach = router.ChangesNoLongerFor(dec.Record, attached, p.rules)
 	}
 	return dec, nil
+}
+
+// loaded is the record with the id as the decision was given it, if it
+// was.
+func loaded(st router.State, id int64) *incident.Record {
+	if id == 0 {
+		return nil
+	}
+	if st.Owner != nil && st.Owner.ID == id {
+		return st.Owner
+	}
+	for i := range st.Active {
+		if st.Active[i].ID == id {
+			return &st.Active[i]
+		}
+	}
+	return nil
+}
+
+// sameWindow reports whether the changes that belong on two versions of a
+// record are the same (router.ChangesQuery).
+func sameWindow(a, b *incident.Record) bool {
+	return a.Service == b.Service && a.OpenedAt.Equal(b.OpenedAt) && a.ResolvedAt.Equal(b.ResolvedAt)
 }
 
 func (p *Processor) decideChange(ctx context.Context, tx *store.Tx, ev incident.Event, q router.Query) (router.Decision, error) {
