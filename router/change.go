@@ -144,6 +144,11 @@ func decideChange(s State, ev incident.Event, r Rules, now time.Time) Decision {
 	// comes off it, as it would had it arrived so.
 	for i := range s.Holding {
 		rec := &s.Holding[i]
+		if rec.Kind == incident.KindAwareness && rec.Cause == c.Key {
+			// Announced already, by a record that has resolved since
+			// (its time ran out before the deployment succeeded).
+			announced = true
+		}
 		if c.Key != rec.Cause && !attachable(rec, c, r.ChangeLookback) {
 			d.Detach = append(d.Detach, Attachment{RecordID: rec.ID, ChangeKey: c.Key, Entry: ChangeEntry(c)})
 		}

@@ -203,6 +203,9 @@ func TestDeploymentThatTookEffectAfterTheResolveComesOff(t *testing.T) {
 func TestAwarenessRecordJoinedByAPage(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, driver string) {
 		b := setup(t, driver, nil)
+		// A deploy a quarter of an hour before the announcement is one of
+		// its recent changes, as it would be of any record's.
+		b.send(t, incident.SourceGitHub, "g0", "deployment_status", deploy(t, 3, "success", "2021-06-04T12:30:00Z"))
 		b.send(t, incident.SourceGitHub, "g1", "pull_request", load(t, "github", "pull_request.closed.json").
 			set("pull_request.merged", true).set("pull_request.merged_at", "2021-06-04T12:45:00Z").
 			set("pull_request.labels", []any{map[string]any{"name": "risky-migration"}}))
@@ -219,6 +222,11 @@ func TestAwarenessRecordJoinedByAPage(t *testing.T) {
 		require.Equal(t, incident.KindIncident, rec.Kind)
 		require.Equal(t, "SEV2", rec.Severity)
 		require.Len(t, rec.Pages, 1)
+		var changes []string
+		for _, c := range rec.Changes {
+			changes = append(changes, c.At.Format("15:04")+" "+string(c.Kind))
+		}
+		require.Equal(t, []string{"12:30 deploy", "12:45 merge"}, changes, "the announcement's recent change stays, whatever joined it")
 		recs, err := b.store.Incidents(context.Background(), store.IncidentFilter{})
 		require.NoError(t, err)
 		require.Len(t, recs, 1)
@@ -238,7 +246,14 @@ func TestAwarenessRecordExpires(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, incident.StatusOpen, rec.Status, "still within auto_resolve_after")
 
-		now = now.Add(2 * time.Hour)
+		// A deploy after its time ran out (14:45), decided before the timer
+		// noticed: attached while the record looked open, it comes off.
+		b.send(t, incident.SourceGitHub, "g2", "deployment_status", deploy(t, 10, "success", "2021-06-04T15:00:00Z"))
+		rec, err = b.store.Incident(context.Background(), 1)
+		require.NoError(t, err)
+		require.Len(t, rec.Changes, 2)
+
+		now = now.Add(2*time.Hour + 10*time.Minute)
 		require.NoError(t, b.proc.ExpireAwareness(context.Background()))
 		require.NoError(t, b.proc.ExpireAwareness(context.Background()))
 		rec, err = b.store.Incident(context.Background(), 1)
@@ -250,6 +265,32 @@ func TestAwarenessRecordExpires(t *testing.T) {
 			kinds = append(kinds, e.Kind)
 		}
 		require.Equal(t, []string{incident.EntryAwarenessOpened, incident.EntryChange, incident.EntryStatusChanged}, kinds)
+		require.Len(t, rec.Changes, 1, "only the announced deploy")
+	})
+}
+
+// An announced deployment that succeeds only after its announcement's
+// time ran out was announced already: it opens no second record, and
+// comes off the first, since it took effect after it resolved.
+func TestAwarenessRecordOutlivedByItsDeployment(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver string) {
+		now := time.Date(2021, 6, 4, 13, 0, 0, 0, time.UTC)
+		b := setup(t, driver, nil, pipeline.WithClock(func() time.Time { return now }))
+		labelled := func(state, at string) fixture {
+			return deploy(t, 12, state, at).set("deployment.payload", map[string]any{"labels": []string{"risky-migration"}})
+		}
+		b.send(t, incident.SourceGitHub, "g1", "deployment_status", labelled("in_progress", "2021-06-04T13:00:00Z"))
+		now = now.Add(2*time.Hour + 10*time.Minute)
+		require.NoError(t, b.proc.ExpireAwareness(context.Background()))
+		b.send(t, incident.SourceGitHub, "g2", "deployment_status", labelled("success", "2021-06-04T15:30:00Z"))
+
+		recs, err := b.store.Incidents(context.Background(), store.IncidentFilter{})
+		require.NoError(t, err)
+		require.Len(t, recs, 1, "announced once")
+		rec, err := b.store.Incident(context.Background(), recs[0].ID)
+		require.NoError(t, err)
+		require.Equal(t, incident.StatusResolved, rec.Status)
+		require.Len(t, rec.Changes, 1, "an announcement keeps the change it announces")
 	})
 }
 

@@ -261,6 +261,11 @@ func (p *Processor) ExpireAwareness(ctx context.Context) error {
 			if dec == nil {
 				continue
 			}
+			// Resolved when its time ran out, not when noticed: changes
+			// attached since, while it looked open, come off.
+			if err := p.syncChanges(ctx, tx, &rec, dec); err != nil {
+				return err
+			}
 			if err := p.write(ctx, tx, *dec); err != nil {
 				return err
 			}
@@ -493,39 +498,53 @@ func boundedText(s string) string {
 func (p *Processor) decide(ctx context.Context, tx *store.Tx, ev incident.Event) (router.Decision, error) {
 	q := router.QueryFor(ev, p.rules)
 	if ev.Change != nil {
-		return p.decideChange(ctx, tx, ev, q)
+		dec, err := p.decideChange(ctx, tx, ev, q)
+		if err != nil || !dec.Opened {
+			return dec, err
+		}
+		// An announcement opened: the service's recent changes belong on
+		// it as on any record.
+		return dec, p.syncChanges(ctx, tx, nil, &dec)
 	}
 	st, err := p.load(ctx, tx, q)
 	if err != nil {
 		return router.Decision{}, err
 	}
 	dec := router.Decide(st, ev, p.rules, p.now())
-	if dec.Record == nil || dec.Record.Service == incident.UnmappedService || ev.Source != incident.SourcePagerDuty {
-		return dec, nil
+	if dec.Record != nil {
+		err = p.syncChanges(ctx, tx, loaded(st, dec.Record.ID), &dec)
 	}
-	if before := loaded(st, dec.Record.ID); before != nil && sameWindow(before, dec.Record) {
-		// The changes a record holds follow its window, and a change is
-		// put on or taken off records when it is decided: a record whose
-		// window did not move holds the right ones already (most of a
-		// storm's deliveries; two queries saved each).
-		return dec, nil
+	return dec, err
+}
+
+// syncChanges makes the changes the decision's record holds those that
+// belong on it (router.ChangesQuery): the service's changes from
+// change_lookback before it opened until it resolved. A change is put on
+// or taken off the records it belongs on when it is decided; a record's
+// own decisions bring it its changes when it opens or its window moves
+// (a storm's earlier page, a resolve, a reopen, an announcement's
+// expiry, a drill's end), whatever the event. A record whose window did
+// not move (most of a storm's deliveries) holds the right ones already,
+// and two queries are saved.
+func (p *Processor) syncChanges(ctx context.Context, tx *store.Tx, before *incident.Record, dec *router.Decision) error {
+	rec := dec.Record
+	if rec.Service == incident.UnmappedService || before != nil && sameWindow(before, rec) {
+		return nil
 	}
-	// The record may have opened or moved: attach the service's changes
-	// that now belong on it (recent ones, and those while it is open).
-	service, from, to := router.ChangesQuery(dec.Record, p.rules)
+	service, from, to := router.ChangesQuery(rec, p.rules)
 	changes, err := tx.ChangesOf(ctx, service, from, to)
 	if err != nil {
-		return router.Decision{}, err
+		return err
 	}
-	dec.Attach = append(dec.Attach, router.ChangesFor(dec.Record, changes, p.rules)...)
-	if dec.Record.ID != 0 {
-		attached, err := tx.AttachedChanges(ctx, dec.Record.ID)
+	dec.Attach = append(dec.Attach, router.ChangesFor(rec, changes, p.rules)...)
+	if rec.ID != 0 {
+		attached, err := tx.AttachedChanges(ctx, rec.ID)
 		if err != nil {
-			return router.Decision{}, err
+			return err
 		}
-		dec.Detach = router.ChangesNoLongerFor(dec.Record, attached, p.rules)
+		dec.Detach = append(dec.Detach, router.ChangesNoLongerFor(rec, attached, p.rules)...)
 	}
-	return dec, nil
+	return nil
 }
 
 // loaded is the record with the id as the decision was given it, if it
