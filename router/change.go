@@ -131,7 +131,9 @@ func decideChange(s State, ev incident.Event, r Rules, now time.Time) Decision {
 	announced := false
 	for i := range s.Records {
 		rec := &s.Records[i]
-		if rec.Kind == incident.KindAwareness && rec.Cause == c.Key {
+		// Only an announcement has a cause, and keeps it when a page
+		// makes it an incident.
+		if rec.Cause == c.Key {
 			announced = true
 		}
 		if attachable(rec, c, r.ChangeLookback) {
@@ -144,7 +146,7 @@ func decideChange(s State, ev incident.Event, r Rules, now time.Time) Decision {
 	// comes off it, as it would had it arrived so.
 	for i := range s.Holding {
 		rec := &s.Holding[i]
-		if rec.Kind == incident.KindAwareness && rec.Cause == c.Key {
+		if rec.Cause == c.Key {
 			// Announced already, by a record that has resolved since
 			// (its time ran out before the deployment succeeded).
 			announced = true

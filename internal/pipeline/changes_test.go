@@ -233,6 +233,35 @@ func TestAwarenessRecordJoinedByAPage(t *testing.T) {
 	})
 }
 
+// A page makes an announcement an incident; the announced deployment's
+// success after that was announced already, and opens no second record.
+// The incident's line for it shows its newest state.
+func TestAnnouncedDeploymentJoinedByAPage(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver string) {
+		b := setup(t, driver, nil)
+		labelled := func(state, at string) fixture {
+			return deploy(t, 12, state, at).set("deployment.payload", map[string]any{"labels": []string{"risky-migration"}})
+		}
+		b.send(t, incident.SourceGitHub, "g1", "deployment_status", labelled("in_progress", "2021-06-04T13:00:00Z"))
+		b.send(t, incident.SourcePagerDuty, "p1", "", load(t, "pagerduty", "incident.triggered.json"))
+		b.send(t, incident.SourceGitHub, "g2", "deployment_status", labelled("success", "2021-06-04T13:40:00Z"))
+
+		recs, err := b.store.Incidents(context.Background(), store.IncidentFilter{})
+		require.NoError(t, err)
+		require.Len(t, recs, 1, "announced once")
+		rec, err := b.store.Incident(context.Background(), recs[0].ID)
+		require.NoError(t, err)
+		require.Equal(t, incident.KindIncident, rec.Kind)
+		var lines []string
+		for _, e := range rec.Timeline {
+			if e.Kind == incident.EntryChange {
+				lines = append(lines, e.At.Format("15:04")+" "+e.Summary)
+			}
+		}
+		require.Equal(t, []string{"13:40 Deploy of Codertocat/Hello-World@f95f852 to production: success by Codertocat"}, lines)
+	})
+}
+
 // An awareness record nothing paged on resolves itself, once.
 func TestAwarenessRecordExpires(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, driver string) {
@@ -271,7 +300,8 @@ func TestAwarenessRecordExpires(t *testing.T) {
 
 // An announced deployment that succeeds only after its announcement's
 // time ran out was announced already: it opens no second record, and
-// comes off the first, since it took effect after it resolved.
+// stays on the first, which keeps the change it announces wherever its
+// time moves.
 func TestAwarenessRecordOutlivedByItsDeployment(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, driver string) {
 		now := time.Date(2021, 6, 4, 13, 0, 0, 0, time.UTC)

@@ -536,6 +536,11 @@ func (p *Processor) syncChanges(ctx context.Context, tx *store.Tx, before *incid
 	if err != nil {
 		return err
 	}
+	// The decision's own change is decided in it, newer than its stored
+	// version, which the decision attaches itself.
+	if dec.Change != nil {
+		changes = slices.DeleteFunc(changes, func(c incident.Change) bool { return c.Key == dec.Change.Key })
+	}
 	dec.Attach = append(dec.Attach, router.ChangesFor(rec, changes, p.rules)...)
 	if rec.ID != 0 {
 		attached, err := tx.AttachedChanges(ctx, rec.ID)
