@@ -46,7 +46,8 @@ func secondary(_ int, w http.ResponseWriter) {
 	_, _ = io.WriteString(w, `{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again."}`)
 }
 
-func stall(_ int, w http.ResponseWriter) { time.Sleep(300 * time.Millisecond) }
+// stall answers after the client's timeout (client()).
+func stall(_ int, w http.ResponseWriter) { time.Sleep(1500 * time.Millisecond) }
 
 // reset closes the connection without an answer.
 func reset(_ int, w http.ResponseWriter) {
@@ -59,7 +60,9 @@ var ok = status(http.StatusOK)
 func client() *http.Client {
 	return httpclient.New(httpclient.Options{
 		Retries: 3, MinWait: time.Millisecond, MaxWait: 5 * time.Millisecond,
-		MaxHeaderWait: 2 * time.Second, Timeout: 100 * time.Millisecond,
+		// Long enough for an answer under the race detector on a busy
+		// machine (100 ms was not, once), short against stall.
+		MaxHeaderWait: 2 * time.Second, Timeout: 500 * time.Millisecond,
 	})
 }
 
@@ -107,7 +110,10 @@ func TestRetries(t *testing.T) {
 			t.Parallel()
 			var attempts atomic.Int32
 			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				body, _ := io.ReadAll(r.Body)
+				body, err := io.ReadAll(r.Body)
+				if err != nil {
+					return // the client gave up on this attempt while sending
+				}
 				require.Equal(t, `{"title":"x"}`, string(body), "the body is re-sent whole")
 				tc.fault(int(attempts.Add(1)), w)
 			}))
