@@ -78,10 +78,17 @@ func (t *Tx) withPages(ctx context.Context, recs []incident.Record) error {
 func (t *Tx) remember(recordID int64, sp storedPages) {
 	if t.stored == nil {
 		t.stored = map[int64]storedPages{}
-		t.indexed = map[string]int64{}
 	}
 	t.stored[recordID] = sp
-	for _, p := range sp.pages {
+	t.index(recordID, sp.pages)
+}
+
+// index notes which record holds each of the pages.
+func (t *Tx) index(recordID int64, pages []*incident.Page) {
+	if t.indexed == nil {
+		t.indexed = map[string]int64{}
+	}
+	for _, p := range pages {
 		t.indexed[p.ID] = recordID
 	}
 }
@@ -182,9 +189,12 @@ func (t *Tx) savePages(ctx context.Context, rec *incident.Record, save pagesToSa
 		}
 		stored = slices.DeleteFunc(stored, func(p *incident.Page) bool { return skipped[p.ID] })
 	}
-	t.remember(rec.ID, storedPages{pages: stored, inTable: true})
-	if !save.whole {
-		delete(t.stored, rec.ID) // its pages are indexed; their list is read again
+	if save.whole {
+		t.remember(rec.ID, storedPages{pages: stored, inTable: true})
+	} else {
+		// Rows it does not show may remain: its list is read again.
+		delete(t.stored, rec.ID)
+		t.index(rec.ID, stored)
 	}
 	if len(fresh) == 0 {
 		return nil

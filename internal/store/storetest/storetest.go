@@ -85,11 +85,7 @@ func withSearchPath(t testing.TB, dsn, schema string) string {
 // test ends.
 func Open(t testing.TB, driver string) *store.Store {
 	t.Helper()
-	s, err := store.Open(Storage(t, driver))
-	require.NoError(t, err)
-	require.NoError(t, s.Migrate(context.Background()))
-	t.Cleanup(func() { require.NoError(t, s.Close()) })
-	return s
+	return Replicas(t, driver, 1)[0]
 }
 
 // SQLite returns a fresh, migrated SQLite store in a temporary file,
