@@ -128,14 +128,14 @@ func decideChange(s State, ev incident.Event, r Rules, now time.Time) Decision {
 	}
 	c := *s.Change
 	d := Decision{Change: &c}
-	announced := false
+	// Only an announcement has a cause, and keeps it when a page makes it
+	// an incident, or after it resolved (its time ran out before the
+	// deployment succeeded): among the records named or those holding the
+	// change, it says the change was announced already.
+	causedBy := func(rec incident.Record) bool { return rec.Cause == c.Key }
+	announced := slices.ContainsFunc(s.Records, causedBy) || slices.ContainsFunc(s.Holding, causedBy)
 	for i := range s.Records {
 		rec := &s.Records[i]
-		// Only an announcement has a cause, and keeps it when a page
-		// makes it an incident.
-		if rec.Cause == c.Key {
-			announced = true
-		}
 		if attachable(rec, c, r.ChangeLookback) {
 			d.Attach = append(d.Attach, Attachment{RecordID: rec.ID, ChangeKey: c.Key, Entry: ChangeEntry(c),
 				Actions: r.liveChangeNotes(rec, c, now)})
@@ -146,11 +146,6 @@ func decideChange(s State, ev incident.Event, r Rules, now time.Time) Decision {
 	// comes off it, as it would had it arrived so.
 	for i := range s.Holding {
 		rec := &s.Holding[i]
-		if rec.Cause == c.Key {
-			// Announced already, by a record that has resolved since
-			// (its time ran out before the deployment succeeded).
-			announced = true
-		}
 		if c.Key != rec.Cause && !attachable(rec, c, r.ChangeLookback) {
 			d.Detach = append(d.Detach, Attachment{RecordID: rec.ID, ChangeKey: c.Key, Entry: ChangeEntry(c)})
 		}

@@ -80,6 +80,12 @@ func deploy(t *testing.T, n int, state, at string) fixture {
 		set("deployment_status.state", state).set("deployment_status.created_at", at)
 }
 
+// announcedDeploy is deploy, labelled as a risky change that announces
+// itself.
+func announcedDeploy(t *testing.T, n int, state, at string) fixture {
+	return deploy(t, n, state, at).set("deployment.payload", map[string]any{"labels": []string{"risky-migration"}})
+}
+
 // A deploy shortly before a page is a recent change on its record; a fix
 // deploy and a merge while it is open land live; a deploy after it
 // resolved does not. The timeline walks all of it in the order it
@@ -239,12 +245,9 @@ func TestAwarenessRecordJoinedByAPage(t *testing.T) {
 func TestAnnouncedDeploymentJoinedByAPage(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, driver string) {
 		b := setup(t, driver, nil)
-		labelled := func(state, at string) fixture {
-			return deploy(t, 12, state, at).set("deployment.payload", map[string]any{"labels": []string{"risky-migration"}})
-		}
-		b.send(t, incident.SourceGitHub, "g1", "deployment_status", labelled("in_progress", "2021-06-04T13:00:00Z"))
+		b.send(t, incident.SourceGitHub, "g1", "deployment_status", announcedDeploy(t, 12, "in_progress", "2021-06-04T13:00:00Z"))
 		b.send(t, incident.SourcePagerDuty, "p1", "", load(t, "pagerduty", "incident.triggered.json"))
-		b.send(t, incident.SourceGitHub, "g2", "deployment_status", labelled("success", "2021-06-04T13:40:00Z"))
+		b.send(t, incident.SourceGitHub, "g2", "deployment_status", announcedDeploy(t, 12, "success", "2021-06-04T13:40:00Z"))
 
 		recs, err := b.store.Incidents(context.Background(), store.IncidentFilter{})
 		require.NoError(t, err)
@@ -267,8 +270,7 @@ func TestAwarenessRecordExpires(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, driver string) {
 		now := time.Date(2021, 6, 4, 13, 0, 0, 0, time.UTC)
 		b := setup(t, driver, nil, pipeline.WithClock(func() time.Time { return now }))
-		b.send(t, incident.SourceGitHub, "g1", "deployment_status", deploy(t, 9, "success", "2021-06-04T12:45:00Z").
-			set("deployment.payload", map[string]any{"labels": []string{"risky-migration"}}))
+		b.send(t, incident.SourceGitHub, "g1", "deployment_status", announcedDeploy(t, 9, "success", "2021-06-04T12:45:00Z"))
 
 		require.NoError(t, b.proc.ExpireAwareness(context.Background()))
 		rec, err := b.store.Incident(context.Background(), 1)
@@ -306,13 +308,10 @@ func TestAwarenessRecordOutlivedByItsDeployment(t *testing.T) {
 	forEachDriver(t, func(t *testing.T, driver string) {
 		now := time.Date(2021, 6, 4, 13, 0, 0, 0, time.UTC)
 		b := setup(t, driver, nil, pipeline.WithClock(func() time.Time { return now }))
-		labelled := func(state, at string) fixture {
-			return deploy(t, 12, state, at).set("deployment.payload", map[string]any{"labels": []string{"risky-migration"}})
-		}
-		b.send(t, incident.SourceGitHub, "g1", "deployment_status", labelled("in_progress", "2021-06-04T13:00:00Z"))
+		b.send(t, incident.SourceGitHub, "g1", "deployment_status", announcedDeploy(t, 12, "in_progress", "2021-06-04T13:00:00Z"))
 		now = now.Add(2*time.Hour + 10*time.Minute)
 		require.NoError(t, b.proc.ExpireAwareness(context.Background()))
-		b.send(t, incident.SourceGitHub, "g2", "deployment_status", labelled("success", "2021-06-04T15:30:00Z"))
+		b.send(t, incident.SourceGitHub, "g2", "deployment_status", announcedDeploy(t, 12, "success", "2021-06-04T15:30:00Z"))
 
 		recs, err := b.store.Incidents(context.Background(), store.IncidentFilter{})
 		require.NoError(t, err)

@@ -528,7 +528,7 @@ func (p *Processor) decide(ctx context.Context, tx *store.Tx, ev incident.Event)
 // and two queries are saved.
 func (p *Processor) syncChanges(ctx context.Context, tx *store.Tx, before *incident.Record, dec *router.Decision) error {
 	rec := dec.Record
-	if rec.Service == incident.UnmappedService || before != nil && sameWindow(before, rec) {
+	if rec.Service == incident.UnmappedService || before != nil && p.sameWindow(before, rec) {
 		return nil
 	}
 	service, from, to := router.ChangesQuery(rec, p.rules)
@@ -569,10 +569,12 @@ func loaded(st router.State, id int64) *incident.Record {
 	return nil
 }
 
-// sameWindow reports whether the changes that belong on two versions of a
-// record are the same (router.ChangesQuery).
-func sameWindow(a, b *incident.Record) bool {
-	return a.Service == b.Service && a.OpenedAt.Equal(b.OpenedAt) && a.ResolvedAt.Equal(b.ResolvedAt)
+// sameWindow reports whether the same changes belong on two versions of a
+// record: whether router.ChangesQuery names the same ones.
+func (p *Processor) sameWindow(a, b *incident.Record) bool {
+	service, from, to := router.ChangesQuery(a, p.rules)
+	service2, from2, to2 := router.ChangesQuery(b, p.rules)
+	return service == service2 && from.Equal(from2) && to.Equal(to2)
 }
 
 func (p *Processor) decideChange(ctx context.Context, tx *store.Tx, ev incident.Event, q router.Query) (router.Decision, error) {
