@@ -204,14 +204,15 @@ func parse(body []byte) (event, *eventData, error) {
 	}{&data.Type}); err != nil {
 		return event{}, nil, fmt.Errorf("PagerDuty %s data: %w", e.EventType, err)
 	}
-	want, isReference := dataType(eventTypes[e.EventType])
+	typ := eventTypes[e.EventType]
+	want, isReference := dataType(typ)
 	var into any
 	switch {
 	case data.Type != want:
 		return e, data, nil // Normalize says what is wrong
 	case !isReference:
 		into = &data.incidentData
-	case want == "incident_role_assignment":
+	case typ == incident.EventPageRoleAssigned:
 		into = &data.roleAssignments
 	default:
 		into = &data.referenceData
