@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -76,13 +78,59 @@ func e2eStore() string {
 	return config.DriverSQLite
 }
 
+// freeAddr returns a loopback address for a hub to listen on. Its port
+// lies below the kernel's ephemeral range: a port from that range, free when
+// chosen, can be taken by an outbound connection or by a vendor double
+// listening on port 0 while a killed hub is being restarted on it (CI saw
+// both). No port is handed out twice in one test process.
 func freeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := ln.Addr().String()
-	require.NoError(t, ln.Close())
-	return addr
+	hubPorts.Lock()
+	defer hubPorts.Unlock()
+	low := ephemeralLow()
+	for range 1000 {
+		port := hubPortFloor + rand.IntN(low-hubPortFloor)
+		if hubPorts.given[port] {
+			continue
+		}
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue // someone else's
+		}
+		addr := ln.Addr().String()
+		require.NoError(t, ln.Close())
+		hubPorts.given[port] = true
+		return addr
+	}
+	t.Fatalf("no free port between %d and %d", hubPortFloor, low)
+	return ""
+}
+
+// hubPortFloor keeps hubs off the well-known and commonly configured ports.
+const hubPortFloor = 20000
+
+var hubPorts = struct {
+	sync.Mutex
+	given map[int]bool
+}{given: map[int]bool{}}
+
+// ephemeralLow is the first port the kernel may give a socket bound to port
+// 0, on Linux read from procfs; 32768 is Linux's default and below the
+// range other systems use.
+func ephemeralLow() int {
+	text, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	fields := strings.Fields(string(text))
+	if len(fields) == 0 {
+		return 32768
+	}
+	low, err := strconv.Atoi(fields[0])
+	if err != nil || low <= hubPortFloor+1000 {
+		return 32768
+	}
+	return low
 }
 
 // sendResolvedPage sends PagerDuty's sample page and its resolve (the
