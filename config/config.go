@@ -35,7 +35,17 @@ type Config struct {
 	Processing  Processing  `yaml:"processing"`
 	Retention   Retention   `yaml:"retention"`
 	Drills      Drills      `yaml:"drills"`
+
+	// unknown holds the key paths whose values this process could not
+	// read (ParseForStore): an unset variable, an unmounted secret file.
+	unknown map[string]bool
 }
+
+// Unknown reports whether the value at path (pagerduty.drill_routing_key)
+// was left empty because this process could not read it, though the hub
+// may: a configuration loaded for a command that only opens the store
+// names a variable this shell does not have, or a file it cannot read.
+func (c *Config) Unknown(path string) bool { return c.unknown[path] }
 
 // Drills configures training incidents.
 type Drills struct {
@@ -175,6 +185,11 @@ const DefaultEventsURL = "https://events.pagerduty.com"
 // DefaultRolesGrace is how long a severity's expected roles may stay open
 // after the record is acknowledged before the pages are told.
 const DefaultRolesGrace = 15 * time.Minute
+
+// DefaultJiraIssueType is what follow-ups are filed as unless a service
+// says otherwise, and what drills' follow-ups are filed as: a type every
+// Jira project template has.
+const DefaultJiraIssueType = "Task"
 
 // Notes chooses the notes the hub adds to pages while they are open.
 type Notes struct {
@@ -366,7 +381,7 @@ func (c *Config) applyDefaults() {
 			c.Services[i].DeployEnvironments = []string{"production"}
 		}
 		if c.Services[i].JiraIssueType == "" {
-			c.Services[i].JiraIssueType = "Task"
+			c.Services[i].JiraIssueType = DefaultJiraIssueType
 		}
 	}
 }

@@ -713,6 +713,9 @@ correlation: {merge_window: "${MERGE_WINDOW}"}
 		// Empty, never the guessable remainder "pre-".
 		require.Equal(t, config.Secrets("", "old"), cfg.PagerDuty.WebhookSecrets)
 		require.Empty(t, cfg.PagerDuty.APIToken.Value())
+		require.True(t, cfg.Unknown("pagerduty.api_token"), "empty here, perhaps not in the hub's environment")
+		require.False(t, cfg.Unknown("pagerduty.drill_routing_key"), "not set anywhere")
+		require.False(t, cfg.Unknown("storage.dsn"))
 		require.Equal(t, 30*time.Minute, cfg.Correlation.MergeWindow, "the default stays")
 	})
 
@@ -1309,6 +1312,8 @@ github: {token_file: "${GITHUB_TOKEN_FILE}"}
 	cfg, err := config.ParseForStore(filepath.Join(dir, "hub.yaml"), doc, lookup(nil))
 	require.NoError(t, err)
 	require.Equal(t, "", cfg.Jira.APIToken.Value())
+	require.True(t, cfg.Unknown("jira.api_token"))
+	require.True(t, cfg.Unknown("github.token"))
 
 	_, err = config.Parse(filepath.Join(dir, "hub.yaml"), doc, lookup(nil))
 	problems := map[string]string{}

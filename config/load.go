@@ -121,6 +121,9 @@ func parse(file string, data []byte, lookupEnv func(string) (string, bool), stor
 	if len(problems) > 0 {
 		return nil, &Error{File: file, Problems: problems}
 	}
+	if len(l.skipped) > 0 {
+		cfg.unknown = l.skipped
+	}
 	return &cfg, nil
 }
 

@@ -77,6 +77,8 @@ func TestDryDrill(t *testing.T) {
 	}, 20*time.Second, 50*time.Millisecond, "a real page opens a real incident")
 	require.Empty(t, drillJSON(t, base, ref).Pages, "a real page never joins a drill")
 	require.NotContains(t, cli(t, "incidents", "list", "--kind", "drill", "--config", path), "INC-2")
+	require.Contains(t, httpGet(t, base+"/metrics"), `incidenthub_incidents_opened_total{service="payments",severity="SEV2"} 1`+"\n",
+		"the real incident counts, the drill (SEV2 on payments too) does not")
 
 	require.Contains(t, cli(t, "drill", "end", ref, "--config", path), ref+": drill ended")
 	require.Eventually(t, func() bool { return len(gh.Issues()) == 1 }, 20*time.Second, 50*time.Millisecond, "the debrief opens at once")
@@ -84,6 +86,8 @@ func TestDryDrill(t *testing.T) {
 	require.Equal(t, ref+": [DRILL] Card payments time out — drill debrief", issue.Title)
 	require.Contains(t, issue.Body, "> **This is a drill.**")
 	require.Contains(t, issue.Body, "## What was missing from the playbook?")
+	require.Eventually(t, func() bool { return drillJSON(t, base, ref).Status == "reviewing" }, 20*time.Second, 50*time.Millisecond)
+	require.Contains(t, httpGet(t, base+"/metrics"), `incidenthub_reviews{state="due"} 0`+"\n", "a debrief is no review due")
 	require.Empty(t, events.Alerts(), "a dry drill pages nobody")
 	require.Contains(t, cliErr(t, "drill", "end", "INC-2", "--config", path), "INC-2 is not a drill")
 	require.Equal(t, 1, reportTotal(t, path), "the report counts the real incident, not the drill")
@@ -147,6 +151,21 @@ func TestDrillNeedsARoutingKeyToPage(t *testing.T) {
 	require.Contains(t, cliErr(t, "drill", "--config", path, "--service", "payments", "--dry", "--severity", "SEV9"), "not a configured severity")
 	cli(t, "migrate", "--config", path)
 	require.Contains(t, cli(t, "incidents", "list", "--config", path), "no incidents", "nothing is stored")
+}
+
+// The hub's routing key may come from an environment the operator's shell
+// does not have: the command cannot tell that the hub lacks it, so it
+// starts the drill, and a hub without the key holds the page and says so.
+func TestDrillRoutingKeyOnlyTheHubCanRead(t *testing.T) {
+	t.Parallel()
+	path, _ := testConfig(t, freeAddr(t))
+	text, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(path, []byte(strings.Replace(string(text), "pagerduty: {webhook_secrets:",
+		`pagerduty: {drill_routing_key: "${INCIDENTHUB_TEST_NOT_IN_THIS_SHELL}", webhook_secrets:`, 1)), 0o600))
+	cli(t, "migrate", "--config", path)
+	out := cli(t, "drill", "--config", path, "--service", "payments", "--wait", "1ms")
+	require.Contains(t, out, "paging the on-call through PagerDuty")
 }
 
 // A past incident's scenario: `drill --from` writes its deploys and notes
