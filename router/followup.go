@@ -127,6 +127,10 @@ func decideTicket(s State, ev incident.Event, r Rules) Decision {
 	next := *f
 	if !adopting && next.Filed() && !t.Deleted && t.Summary != "" {
 		next.Title = t.Summary
+		if rec.Kind == incident.KindDrill {
+			// The ticket is marked as a drill's; the debrief is one.
+			next.Title = strings.TrimPrefix(next.Title, incident.DrillTitle(""))
+		}
 	}
 	next.JiraID, next.JiraKey = t.ID, t.Key
 	if t.URL != "" {

@@ -333,3 +333,25 @@ func TestFollowUpDuplicatesAndStrangersAreNotAdopted(t *testing.T) {
 	require.Len(t, w.followUps, 1)
 	require.Equal(t, "PAY-3", w.followUps[0].JiraKey)
 }
+
+// A drill's ticket is marked [DRILL] in Jira; the follow-up on the
+// debrief keeps its own title, while a rename in Jira still flows back.
+func TestDrillFollowUpTitleFromItsTicket(t *testing.T) {
+	t.Parallel()
+	w := newFollowUpWorld()
+	w.rec.Kind, w.rec.Drill = incident.KindDrill, "5f1c"
+	w.apply(t, githubEvent(t, "issue_comment", "issue_comment.created.json", followUpComment("/followup Alert on pool saturation")))
+	w.followUps[0].TicketLabel = "incidenthub-0123456789abcdef"
+	drillTicket := func(id string, ts int64, summary string) incident.Event {
+		return jiraEvent(t, id, "jira_issue_updated.status-change.json", func(p map[string]any) {
+			ticket("10033", "OPS-3", "To Do", "new", ts, "incidenthub", "inc-1", "incidenthub-0123456789abcdef")(p)
+			p["issue"].(map[string]any)["fields"].(map[string]any)["summary"] = summary
+		})
+	}
+	w.apply(t, drillTicket("wh-1", 1000, "[DRILL] Alert on pool saturation"))
+	require.Equal(t, "OPS-3", w.followUps[0].JiraKey)
+	w.apply(t, drillTicket("wh-2", 2000, "[DRILL] Alert on pool saturation"))
+	require.Equal(t, "Alert on pool saturation", w.followUps[0].Title)
+	w.apply(t, drillTicket("wh-3", 3000, "[DRILL] Alert on pool and queue saturation"))
+	require.Equal(t, "Alert on pool and queue saturation", w.followUps[0].Title)
+}

@@ -45,6 +45,10 @@ type Filing struct {
 	Drills config.Drills
 }
 
+// drillsHeld is why a drill's follow-up waits: drills never touch a
+// team's Jira project, and have none of their own.
+const drillsHeld = "a drill's follow-ups stay out of the team's Jira project unless drills.jira_project is set"
+
 // filingRecheck is how soon a job that reported filing begins looks
 // again: the router decides on the report within moments.
 const filingRecheck = time.Second
@@ -108,12 +112,13 @@ func (w *FileWorker) Work(ctx context.Context, job *river.Job[FileFollowUpArgs])
 		svc := w.service(rec.Service)
 		if rec.Kind == incident.KindDrill {
 			if w.cfg.Drills.JiraProject == "" {
-				return actions.Hold(ctx, w.log, rec.Ref()+" is a drill: its follow-ups stay out of the team's Jira project unless drills.jira_project is set",
-					"followup", f.Key, "incident", rec.Ref())
+				// The same reason for every drill: it labels the held-jobs
+				// gauge, whose series must stay few.
+				return actions.Hold(ctx, w.log, drillsHeld, "followup", f.Key, "incident", rec.Ref())
 			}
 			// Only the project: the team's own fields and defaults are
 			// the team project's.
-			svc = &config.Service{Name: rec.Service, JiraProject: w.cfg.Drills.JiraProject}
+			svc = &config.Service{Name: rec.Service, JiraProject: w.cfg.Drills.JiraProject, JiraIssueType: config.DefaultJiraIssueType}
 		}
 		if svc == nil || svc.JiraProject == "" {
 			reason := fmt.Sprintf("service %q has no jira_project", rec.Service)
@@ -436,8 +441,12 @@ func (w *FileWorker) ticket(f *incident.FollowUp, rec *incident.Record, svc *con
 	if account != "" {
 		delete(fields, "assignee")
 	}
+	summary := f.Title
+	if rec.Kind == incident.KindDrill {
+		summary = incident.DrillTitle(summary) // marked wherever it shows
+	}
 	return NewTicket{
-		Project: svc.JiraProject, IssueType: issueType, Summary: escape.JiraSummary(f.Title), Description: b.String(),
+		Project: svc.JiraProject, IssueType: issueType, Summary: escape.JiraSummary(summary), Description: b.String(),
 		Labels: []string{"incidenthub", rec.Label(), f.TicketLabel}, Priority: f.Priority, Assignee: account,
 		Fields: fields,
 	}
@@ -458,6 +467,9 @@ func (w *FileWorker) servicePath(svc *config.Service) string {
 		if &w.cfg.Services[i] == svc {
 			return fmt.Sprintf("services[%d]", i)
 		}
+	}
+	if p := w.cfg.Drills.JiraProject; p != "" && svc.JiraProject == p {
+		return "drills" // a drill's follow-ups go where drills.jira_project says
 	}
 	return fmt.Sprintf("the service %q", svc.Name)
 }

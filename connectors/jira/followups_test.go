@@ -79,7 +79,7 @@ func setupFile(t *testing.T, title string, configure ...func(*config.Config)) *f
 	require.NoError(t, err)
 	hub := pipelinetest.New(s, pipeline.RulesFrom(&cfg))
 	logs := &bytes.Buffer{}
-	w := jira.NewFileWorker(jira.Filing{Jira: cfg.Jira, Services: cfg.Services, People: cfg.People}, jira.NewTickets(client, cfg.Jira.Flavor), s,
+	w := jira.NewFileWorker(jira.Filing{Jira: cfg.Jira, Services: cfg.Services, People: cfg.People, Drills: cfg.Drills}, jira.NewTickets(client, cfg.Jira.Flavor), s,
 		hub.Reporter, slog.New(slog.NewTextHandler(logs, nil)))
 	jira.SetSearchLag(w, 0)
 	return &fileBundle{fake: fake, store: s, hub: hub, worker: w, rec: rec, key: f.Key, job: rivertype.JobRow{ID: 1, Attempt: 1}, logs: logs}
@@ -365,6 +365,34 @@ func TestFileFollowUpHostileTitle(t *testing.T) {
 			require.NotContains(t, markup, active)
 		}
 		require.Contains(t, i.Description, escape.JiraWiki(title), "the title is there, inert")
+	}
+}
+
+// A drill's follow-up stays out of the team's project: held, for a reason
+// that names no drill (one held-jobs series for them all), until
+// drills.jira_project names where drills' tickets go; there it is marked
+// as a drill's.
+func TestFileDrillFollowUp(t *testing.T) {
+	t.Parallel()
+	for _, project := range []string{"", "OPS"} {
+		b := setupFile(t, "Practise the failover", func(c *config.Config) { c.Drills.JiraProject = project })
+		b.rec.Kind, b.rec.Drill = incident.KindDrill, "5f1c"
+		require.NoError(t, b.store.Update(context.Background(), func(tx *store.Tx) error {
+			return tx.SaveRecord(context.Background(), b.rec, nil)
+		}))
+		err := b.work(t)
+		if project == "" {
+			var snooze *river.JobSnoozeError
+			require.ErrorAs(t, err, &snooze)
+			require.Contains(t, b.logs.String(), `reason="a drill's follow-ups stay out of the team's Jira project unless drills.jira_project is set"`)
+			require.Empty(t, b.fake.Issues())
+			continue
+		}
+		require.NoError(t, err, b.logs.String())
+		issues := b.fake.Issues()
+		require.Len(t, issues, 1)
+		require.Equal(t, "OPS", issues[0].Project)
+		require.Equal(t, "[DRILL] Practise the failover", issues[0].Summary)
 	}
 }
 
