@@ -45,6 +45,9 @@ func (g *reviewGauge) Collect(ch chan<- prometheus.Metric) {
 	now := g.now()
 	var due, overdue float64
 	for _, r := range recs {
+		if r.Kind == incident.KindDrill {
+			continue // a drill's debrief is training, not a review
+		}
 		if !r.ReviewDue.IsZero() && now.After(r.ReviewDue) {
 			overdue++
 		} else {
