@@ -1,17 +1,21 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/incidenthub/incidenthub/config"
 	"github.com/incidenthub/incidenthub/connectors/github"
 	"github.com/incidenthub/incidenthub/internal/actions"
 	"github.com/incidenthub/incidenthub/internal/report"
+	"github.com/incidenthub/incidenthub/internal/store"
 )
 
 // periodStart is a flag that takes an age (90d, 2w, 12h) or a date
@@ -107,21 +111,26 @@ Mermaid charts that GitHub renders; a running hub posts it.`,
 			if !start.Before(end) {
 				return errors.New("--since must be before --until")
 			}
-			if post {
-				return withQueue(cmd.Context(), g, func(q *actions.Queue) error {
-					args := github.PostReportArgs{Month: end.Add(-time.Nanosecond).Format("2006-01"), Since: start, Until: end, Service: service}
-					if _, err := q.Client().Insert(cmd.Context(), args, nil); err != nil {
-						return err
-					}
-					fprintf(cmd.OutOrStdout(), "report %q requested: a running hub opens or updates it in the review repo\n", github.ReportTitle(args))
-					return nil
-				})
-			}
 			s, cfg, err := g.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer s.Close()
+			if err := knownService(cmd.Context(), s, cfg, service); err != nil {
+				return err
+			}
+			if post {
+				q, err := actions.NewQueue(s, actions.Config{InsertOnly: true, Logger: slog.New(slog.DiscardHandler)})
+				if err != nil {
+					return err
+				}
+				args := github.PostReportArgs{Month: end.Add(-time.Nanosecond).Format("2006-01"), Since: start, Until: end, Service: service}
+				if _, err := q.Client().Insert(cmd.Context(), args, nil); err != nil {
+					return err
+				}
+				fprintf(cmd.OutOrStdout(), "report %q requested: a running hub opens or updates it in the review repo\n", github.ReportTitle(args))
+				return nil
+			}
 			var severities []string
 			for _, sv := range cfg.Severities {
 				severities = append(severities, sv.Name)
@@ -148,4 +157,22 @@ Mermaid charts that GitHub renders; a running hub posts it.`,
 	cmd.Flags().BoolVar(&post, "post", false, "open or update the month's report issue in the review repo, for the month so far unless --since (a running hub posts it)")
 	cmd.PreRunE = func(*cobra.Command, []string) error { return oneOf(format, "text", "markdown", "json") }
 	return cmd
+}
+
+// knownService refuses a --service that names no configured service and
+// no stored incident: a typo would give an empty report (or post one)
+// rather than an error. A service no longer configured still reports on
+// the incidents it had.
+func knownService(ctx context.Context, s *store.Store, cfg *config.Config, service string) error {
+	if service == "" || slices.ContainsFunc(cfg.Services, func(sv config.Service) bool { return sv.Name == service }) {
+		return nil
+	}
+	recs, err := s.Incidents(ctx, store.IncidentFilter{Service: service, Limit: 1})
+	if err != nil {
+		return err
+	}
+	if len(recs) == 0 {
+		return fmt.Errorf("--service %q is not a configured service, and no incident names it", service)
+	}
+	return nil
 }

@@ -31,6 +31,11 @@ func TestReportMatchesTheHandFigures(t *testing.T) {
 	require.NotContains(t, md, "checkout")
 	require.Contains(t, cliErr(t, "report", "--config", path, "--format", "pdf"), "want text, markdown or json")
 	require.Contains(t, cliErr(t, "report", "--config", path, "--since", "lately"), "want an age such as 90d or a date")
+	require.Contains(t, cliErr(t, "report", "--config", path, "--service", "paymnts", "--post"),
+		`--service "paymnts" is not a configured service, and no incident names it`, "a typo posts nothing")
+	require.Contains(t, cliErr(t, "export", "--config", path, "--service", "paymnts"), `--service "paymnts" is not a configured service`)
+	require.Contains(t, cli(t, "report", "--config", path, "--since", "2026-09-01", "--until", "2026-10-01", "--service", "checkout"),
+		"checkout", "a service no longer configured reports on the incidents it had")
 }
 
 // --post: a running hub opens the month's report issue, with its charts;
@@ -59,6 +64,9 @@ func TestReportPost(t *testing.T) {
 	require.Contains(t, issue.Labels, "incidenthub:report:2026-09")
 	require.Contains(t, issue.Body, "| payments | SEV2 | 3 | 6m / 20m | 50m / 3h |")
 	require.Equal(t, 4, strings.Count(issue.Body, "```mermaid"))
+	_, posted, _ := strings.Cut(issue.Body, "-->\n")
+	require.Equal(t, cli(t, "report", "--config", path, "--since", "2026-09-01", "--until", "2026-10-01", "--format", "markdown"), posted,
+		"the issue gives the figures the command gives, follow-ups aged at the period's end")
 
 	gh.SetBody(1, "edited by someone")
 	post()
@@ -110,6 +118,14 @@ func TestExportHasNoPeople(t *testing.T) {
 	require.Contains(t, md, "- Incident commander: Person 1\n")
 	require.Contains(t, md, "#5 acknowledged by Person 1")
 	require.Contains(t, md, "Note by Person 2 on #5: paging [email] and Person 4 about the pool")
+	later := cli(t, "export", "--config", path, "--since", "2026-09-05", "--until", "2026-10-01", "--format", "markdown")
+	require.Contains(t, later, "## INC-2")
+	require.NotContains(t, later, "## INC-1")
+	for _, line := range strings.Split(later, "\n") {
+		if strings.Contains(line, "Person") {
+			require.Contains(t, md, line, "a person keeps their pseudonym in the export of another period")
+		}
+	}
 	require.Contains(t, cli(t, "export", "--config", path, "--since", "2026-09-05", "--until", "2026-10-01", "--format", "json"), `"id": "INC-2"`)
 	require.NotContains(t, cli(t, "export", "--config", path, "--since", "2026-09-05", "--format", "json"), `"id": "INC-1"`)
 }

@@ -30,7 +30,10 @@ type PostReportArgs struct {
 func (PostReportArgs) Kind() string { return "github.post_report" }
 
 // InsertOpts: not unique; each post computes the report when it runs,
-// and the issue is found again by its label.
+// and the issue is found again by its label. (A post unique while one is
+// unfinished would lose a request made while one runs, as River keeps
+// running jobs unique. Two posts of one month at the same moment may
+// open two issues instead; later posts update one of them.)
 func (PostReportArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{Queue: Queue, MaxAttempts: actions.MaxAttempts}
 }
@@ -57,14 +60,13 @@ type ReportWorker struct {
 	store      report.Reader
 	severities []string
 	log        *slog.Logger
-	now        func() time.Time
 }
 
 // NewReportWorker returns the worker; it holds its jobs as the review
 // worker does.
 func NewReportWorker(issues ReviewIssues, s report.Reader, severities []string, log *slog.Logger) *ReportWorker {
 	return &ReportWorker{issues: issues, held: heldWithout, store: s, severities: severities,
-		log: log.With("component", "reports"), now: time.Now}
+		log: log.With("component", "reports")}
 }
 
 // Work computes the report and writes the month's issue.
@@ -73,8 +75,10 @@ func (w *ReportWorker) Work(ctx context.Context, job *river.Job[PostReportArgs])
 	if w.issues == nil {
 		return actions.Hold(ctx, w.log, w.held, "report", a.Month)
 	}
+	// Ages at the period's end, as `incidenthub report` gives them: the
+	// issue and the command agree on the same period.
 	rep, err := report.Load(ctx, w.store, report.Options{Since: a.Since, Until: a.Until, Service: a.Service,
-		Now: w.now(), Severities: w.severities})
+		Now: a.Until, Severities: w.severities})
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,7 @@
 // markdown digest, the hub's JSON, or the fields the VOID (the Verica Open
 // Incident Database) collects. People are never in it: every name, login
 // and email the records or the configuration know is replaced by a
-// pseudonym that stays the same for a person throughout the export, and
+// pseudonym that stays the same for a person (Options.NumberedOver), and
 // any other email or @mention left in free text is blanked.
 package export
 
@@ -29,6 +29,11 @@ type Options struct {
 	// People are the configuration's people: their names, emails and
 	// logins are redacted wherever they appear.
 	People config.People
+	// NumberedOver are the records people are numbered across, oldest
+	// first: every closed review the hub keeps, so that exports of
+	// different periods give a person the same pseudonym. Empty, the
+	// exported records are.
+	NumberedOver []incident.Record
 }
 
 // Redactor replaces people with pseudonyms.
@@ -166,6 +171,17 @@ func (r *Redactor) Name(s string) string {
 	return r.Text(s)
 }
 
+// path is a path in the incident database when its file name, a slug of
+// the title the review was archived under, names nobody the export knows
+// ("ana-ortiz" is "Ana Ortiz"); otherwise it is left out, since a
+// rewritten path would lead nowhere.
+func (r *Redactor) path(p string) string {
+	if spaced := strings.ReplaceAll(p, "-", " "); r.Text(p) != p || r.Text(spaced) != spaced {
+		return ""
+	}
+	return p
+}
+
 // replaceWord replaces name wherever it stands as a word of s, in any
 // case: "Ana" in "Ana's" is replaced, in "Banana" it is not. It compares
 // rune by rune (Unicode simple folding), since lower-casing may change a
@@ -263,14 +279,19 @@ type FollowUp struct {
 // Reviews are recs (closed records, with timelines, changes and
 // follow-ups) redacted for export, oldest first.
 func Reviews(recs []incident.Record, o Options) []Review {
+	byID := func(a, b incident.Record) int { return cmp.Compare(a.ID, b.ID) }
 	recs = slices.Clone(recs)
-	slices.SortFunc(recs, func(a, b incident.Record) int { return cmp.Compare(a.ID, b.ID) })
-	red := NewRedactor(recs, o.People)
+	slices.SortFunc(recs, byID)
+	numbered := recs
+	if len(o.NumberedOver) > 0 {
+		numbered = slices.SortedFunc(slices.Values(o.NumberedOver), byID)
+	}
+	red := NewRedactor(numbered, o.People)
 	out := make([]Review, 0, len(recs))
 	for _, r := range recs {
 		v := Review{ID: r.Ref(), Title: red.Text(r.Title), Service: r.Service, Severity: r.Severity, OpenedAt: r.OpenedAt.UTC(),
 			Pages: len(r.Pages), Commander: red.Name(r.Commander), Responders: []string{}, ReviewURL: r.ReviewDoc,
-			ArchivePath: r.Archived, Learned: r.Learned, Timeline: []Entry{}, Changes: []string{}, FollowUps: []FollowUp{}}
+			ArchivePath: red.path(r.Archived), Learned: r.Learned, Timeline: []Entry{}, Changes: []string{}, FollowUps: []FollowUp{}}
 		if !r.ResolvedAt.IsZero() {
 			t := r.ResolvedAt.UTC()
 			v.ResolvedAt, v.TTRSeconds = &t, r.ResolvedAt.Sub(r.OpenedAt).Seconds()

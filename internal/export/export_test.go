@@ -37,3 +37,19 @@ func TestRedactor(t *testing.T) {
 	require.Equal(t, "Person 1", r.Name("aortiz"), "a person's logins and names share one pseudonym")
 	require.Equal(t, "", r.Name(""))
 }
+
+// An incident database path is a slug of the title it was archived under:
+// one that names somebody is left out of the export.
+func TestReviewsArchivePath(t *testing.T) {
+	t.Parallel()
+	recs := []incident.Record{
+		{ID: 1, Commander: "Ana Ortiz", Archived: "reviews/2026/INC-1-rollback-by-ana-ortiz.md"},
+		{ID: 2, AckedBy: "bo-k", Archived: "reviews/2026/INC-2-pool-saturated-after-bo-k-s-deploy.md"},
+		{ID: 3, Archived: "reviews/2026/INC-3-checkout-api-5xx-above-2.md"},
+	}
+	got := map[string]string{}
+	for _, v := range export.Reviews(recs, export.Options{}) {
+		got[v.ID] = v.ArchivePath
+	}
+	require.Equal(t, map[string]string{"INC-1": "", "INC-2": "", "INC-3": "reviews/2026/INC-3-checkout-api-5xx-above-2.md"}, got)
+}

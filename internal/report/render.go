@@ -80,14 +80,16 @@ func Markdown(w io.Writer, rep Report, severities []string) error {
 
 // chart is a Mermaid xychart, which GitHub renders.
 func chart(b *strings.Builder, title, axis string, labels []string, kind string, values []string, most float64) {
-	fmt.Fprintf(b, "\n```mermaid\nxychart-beta\n    title %q\n    x-axis [%s]\n    y-axis %q 0 --> %g\n    %s [%s]\n```\n",
-		escape.Mermaid(title), strings.Join(labels, ", "), axis, math.Max(most, 1), kind, strings.Join(values, ", "))
+	// Quoted as Mermaid reads strings, not as Go does: Mermaid leaves no
+	// quote or backslash in a label, and a Go escape (\u200b) would show.
+	fmt.Fprintf(b, "\n```mermaid\nxychart-beta\n    title \"%s\"\n    x-axis [%s]\n    y-axis \"%s\" 0 --> %g\n    %s [%s]\n```\n",
+		escape.Mermaid(title), strings.Join(labels, ", "), escape.Mermaid(axis), math.Max(most, 1), kind, strings.Join(values, ", "))
 }
 
 func weekLabels(rep Report) []string {
 	out := make([]string, len(rep.Weeks))
 	for i, w := range rep.Weeks {
-		out[i] = fmt.Sprintf("%q", w.Start.Format("01-02"))
+		out[i] = `"` + w.Start.Format("01-02") + `"`
 	}
 	return out
 }

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/internal/report"
 	"github.com/incidenthub/incidenthub/internal/report/reporttest"
 )
@@ -58,4 +60,34 @@ func TestRender(t *testing.T) {
 	require.Contains(t, doc, "bar [1, 1, 1, 0, 0]") // SEV2 by week
 	require.Contains(t, doc, "line [10, 180, 30, 0, 0]")
 	require.NotContains(t, doc, "DRILL")
+}
+
+// Median and p90 by nearest rank over more values than the fixture set
+// has in a group, where p90 is not simply the largest.
+func TestComputeNearestRank(t *testing.T) {
+	t.Parallel()
+	opened := reporttest.Since.Add(time.Hour)
+	var recs []incident.Record
+	for i, minutes := range []int{7, 19, 3, 12, 1, 20, 15, 9, 4, 11, 18, 2, 16, 6, 13, 10, 5, 17, 8, 14} {
+		recs = append(recs, incident.Record{ID: int64(i + 1), Kind: incident.KindIncident, Service: "payments", Severity: "SEV2",
+			Status: incident.StatusResolved, OpenedAt: opened, ResolvedAt: opened.Add(time.Duration(minutes) * time.Minute)})
+	}
+	rep := report.Compute(recs, report.Options{Since: reporttest.Since, Until: reporttest.Until, Now: reporttest.Until})
+	require.Len(t, rep.Groups, 1)
+	// Sorted, the 10th of 20 values is 10 minutes and the 18th is 18.
+	require.Equal(t, report.Stat{Count: 20, MedianSeconds: 600, P90Seconds: 1080}, rep.Groups[0].TimeToResolve)
+}
+
+// A chart's title is a Mermaid string: a severity named with an @ keeps
+// its zero-width space as the character, never as a Go escape.
+func TestChartTitle(t *testing.T) {
+	t.Parallel()
+	rep := report.Compute(reporttest.Records(), report.Options{Since: reporttest.Since, Until: reporttest.Until, Now: reporttest.Until})
+	for i := range rep.Weeks {
+		rep.Weeks[i].BySeverity = map[string]int{"SEV2 @ops": rep.Weeks[i].BySeverity["SEV2"]}
+	}
+	var md bytes.Buffer
+	require.NoError(t, report.Markdown(&md, rep, nil))
+	require.Contains(t, md.String(), "    title \"SEV2 @\u200bops incidents per week\"\n")
+	require.NotContains(t, md.String(), `\u`)
 }
