@@ -88,8 +88,10 @@ func (c *Contents) Get(ctx context.Context, p string) (*File, error) {
 }
 
 // ErrFileChanged is a write refused because the file is not the version
-// it replaces: GitHub answers 409 when the sha is not the file's, 422 when
-// a file came to be where none was. Read it again, and write again.
+// it replaces: GitHub answers 409 when the sha is not the file's, 422
+// ("sha" wasn't supplied) when a file came to be where none was. Read it
+// again, and write again. Any other 422 (a path or content GitHub
+// refuses) is final, and fails the job as such.
 var ErrFileChanged = errors.New("the file changed since it was read")
 
 // Put creates the file, or replaces the version sha names.
@@ -105,7 +107,8 @@ func (c *Contents) Put(ctx context.Context, p, message string, content []byte, s
 	})
 	var resp *gh.ErrorResponse
 	if errors.As(err, &resp) && resp.Response != nil &&
-		(resp.Response.StatusCode == http.StatusConflict || resp.Response.StatusCode == http.StatusUnprocessableEntity && sha == "") {
+		(resp.Response.StatusCode == http.StatusConflict ||
+			resp.Response.StatusCode == http.StatusUnprocessableEntity && sha == "" && strings.Contains(resp.Message, `"sha"`)) {
 		return nil, fmt.Errorf("%s: %w (GitHub: %s)", p, ErrFileChanged, resp.Message)
 	}
 	if err != nil {
@@ -312,8 +315,10 @@ type followUp struct {
 // ArchiveText is the file of a closed review: front matter, then the
 // review's final text as people left it.
 func ArchiveText(rec *incident.Record, body, reviewURL string) ([]byte, error) {
+	// People's text goes in the front matter on one line, with no control
+	// or bidi characters: GitHub shows it as a table, as typed.
 	fm := frontMatter{
-		Incident: rec.Ref(), Title: rec.Title, Service: rec.Service, Severity: rec.Severity,
+		Incident: rec.Ref(), Title: escape.OneLine(rec.Title), Service: rec.Service, Severity: rec.Severity,
 		OpenedAt: stamp(rec.OpenedAt), AcknowledgedAt: stamp(rec.AcknowledgedAt), ResolvedAt: stamp(rec.ResolvedAt),
 		ClosedAt: stamp(closedAt(rec)), Pages: len(rec.Pages), Review: reviewURL,
 	}
@@ -324,10 +329,10 @@ func ArchiveText(rec *incident.Record, body, reviewURL string) ([]byte, error) {
 		fm.TimeToResolve = rec.ResolvedAt.Sub(rec.OpenedAt).Round(time.Second).String()
 	}
 	for _, c := range rec.Changes {
-		fm.Changes = append(fm.Changes, c.Summary())
+		fm.Changes = append(fm.Changes, escape.OneLine(c.Summary()))
 	}
 	for _, f := range rec.FollowUps {
-		fm.FollowUps = append(fm.FollowUps, followUp{Title: f.Title, Ticket: f.JiraKey, Status: string(f.Status)})
+		fm.FollowUps = append(fm.FollowUps, followUp{Title: escape.OneLine(f.Title), Ticket: escape.OneLine(f.JiraKey), Status: string(f.Status)})
 	}
 	var b bytes.Buffer
 	b.WriteString("---\n")

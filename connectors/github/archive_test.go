@@ -1,13 +1,16 @@
 package github_test
 
 import (
+	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/incidenthub/incidenthub/connectors/github"
+	"github.com/incidenthub/incidenthub/connectors/github/githubtest"
 	"github.com/incidenthub/incidenthub/internal/report/reporttest"
 )
 
@@ -88,4 +91,38 @@ func TestReportLabel(t *testing.T) {
 	require.NotEqual(t, a.Label(), github.PostReportArgs{Month: "2026-11", Service: "checkout"}.Label())
 	require.Equal(t, "incidenthub:report:2026-11", github.PostReportArgs{Month: "2026-11"}.Label())
 	require.Equal(t, "Incident report, November 2026 — checkout", github.ReportTitle(github.PostReportArgs{Month: "2026-11", Service: "checkout"}))
+}
+
+// What people wrote stays on its line of the front matter: no line break,
+// control or bidi character survives into the YAML GitHub shows.
+func TestArchiveTextHostileFrontMatter(t *testing.T) {
+	t.Parallel()
+	rec := reporttest.Records()[0]
+	rec.Title = "Pool dry\n---\nowned: true \u202egnp.exe\x1b[31m"
+	rec.FollowUps[0].Title = "Alert\r\non pool\u2028saturation"
+	text, err := github.ArchiveText(&rec, "The pool ran dry.", "")
+	require.NoError(t, err)
+	front, _, ok := strings.Cut(strings.TrimPrefix(string(text), "---\n"), "\n---\n")
+	require.True(t, ok)
+	require.Contains(t, front, "title: 'Pool dry --- owned: true gnp.exe[31m'\n")
+	require.Contains(t, front, "  - title: Alert  on poolsaturation\n")
+	require.NotRegexp(t, "[\u202e\x1b\u2028\r]", front)
+}
+
+// A write without a sha where a file appeared is GitHub's 422 "sha
+// wasn't supplied": the file changed, read it again. Any other 422 is
+// GitHub refusing the write, which no second read mends.
+func TestContentsPutRefusals(t *testing.T) {
+	t.Parallel()
+	fake := githubtest.New(t)
+	fake.SetFile("reviews/README.md", "# Incident database\n")
+	contents := github.NewContents(fake.Client(t), "acme/incidents", github.NewWriteGate())
+	_, err := contents.Put(context.Background(), "reviews/README.md", "index", []byte("# Mine\n"), "")
+	require.ErrorIs(t, err, github.ErrFileChanged)
+
+	fake.Faults = []githubtest.Fault{{Op: "put", Status: http.StatusUnprocessableEntity,
+		Body: `{"message":"Invalid request.\n\nFor 'properties/path', \"x\" is not a valid path."}`}}
+	_, err = contents.Put(context.Background(), "reviews/2026/INC-1.md", "review", []byte("text"), "")
+	require.Error(t, err)
+	require.NotErrorIs(t, err, github.ErrFileChanged)
 }

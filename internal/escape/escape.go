@@ -108,6 +108,12 @@ func URL(u string) string {
 	return u
 }
 
+// OneLine renders untrusted text as plain text on one line where GitHub
+// shows it as typed, without linking mentions or references (the front
+// matter of a committed file): no control or bidi characters, which would
+// hide or reorder what is read.
+func OneLine(s string) string { return oneLine(s) }
+
 // oneLine decodes HTML entities (so that "&#64;" cannot slip through as
 // "@" after GitHub decodes it), turns line breaks into spaces, and drops
 // control and bidi characters, which are invisible and can reorder or
