@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/incidenthub/incidenthub/internal/delivery"
 	"github.com/incidenthub/incidenthub/internal/incident"
 )
 
@@ -199,6 +200,7 @@ func (t *Tx) savePages(ctx context.Context, rec *incident.Record, save pagesToSa
 	if len(fresh) == 0 {
 		return nil
 	}
+	t.wakeDeferred(fresh)
 	marks := make([]string, len(fresh))
 	for i := range fresh {
 		marks[i] = fmt.Sprintf("$%d", i+1)
@@ -208,6 +210,18 @@ func (t *Tx) savePages(ctx context.Context, rec *incident.Record, save pagesToSa
 		return fmt.Errorf("wake deliveries for %s's pages: %w", rec.Ref(), err)
 	}
 	return nil
+}
+
+// wakeDeferred wakes, as the statement above does in the table, the
+// deliveries of this batch deferred until one of pages: their outcomes
+// are written when the batch ends, after it.
+func (t *Tx) wakeDeferred(pages []any) {
+	for i := range t.outcomes {
+		o := &t.outcomes[i].out
+		if o.Status == delivery.StatusDeferred && slices.Contains(pages, any(o.Subject)) {
+			o.Status, o.Reason = delivery.StatusPending, ""
+		}
+	}
 }
 
 // upsertPages writes the pages at the given places in one statement, and

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/incidenthub/incidenthub/internal/delivery"
@@ -36,6 +37,15 @@ type Tx struct {
 	// decoded are the states this transaction wrote, by record id; a
 	// record read again with the same state text is not decoded again.
 	decoded map[int64]decodedState
+	// outcomes are the outcomes of a batch's deliveries decided so far,
+	// written together when the batch ends (recordOutcomes); a page
+	// indexed meanwhile wakes those deferred until it (wakeDeferred).
+	outcomes []batchOutcome
+}
+
+type batchOutcome struct {
+	seq int64
+	out delivery.Outcome
 }
 
 // begin makes the Tx for a write transaction.
@@ -123,6 +133,40 @@ func (t *Tx) recordOutcome(ctx context.Context, seq int64, out delivery.Outcome)
 		SET status = $2, reason = $3, subject = $4, processed_at = $5 WHERE seq = $1`,
 		seq, string(out.Status), out.Reason, out.Subject, t.now.UnixMilli()); err != nil {
 		return fmt.Errorf("process delivery %d: %w", seq, err)
+	}
+	return nil
+}
+
+// recordOutcomes is recordOutcome for each of the batch's outcomes, in
+// one statement.
+func (t *Tx) recordOutcomes(ctx context.Context) error {
+	batch := t.outcomes
+	if len(batch) == 0 {
+		return nil
+	}
+	var q strings.Builder
+	args := make([]any, 0, 1+4*len(batch))
+	args = append(args, t.now.UnixMilli())
+	// A named common table, which both databases take (SQLite names no
+	// columns of a VALUES in FROM); seq cast, as PostgreSQL reads an
+	// untyped parameter in VALUES as text.
+	q.WriteString(`WITH outcome (seq, status, reason, subject) AS (VALUES `)
+	for i, o := range batch {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		n := len(args)
+		fmt.Fprintf(&q, "(CAST($%d AS BIGINT), $%d, $%d, $%d)", n+1, n+2, n+3, n+4)
+		args = append(args, o.seq, string(o.out.Status), o.out.Reason, o.out.Subject)
+	}
+	q.WriteString(`) UPDATE deliveries SET status = outcome.status, reason = outcome.reason,
+		subject = outcome.subject, processed_at = $1 FROM outcome WHERE deliveries.seq = outcome.seq`)
+	res, err := t.ExecContext(ctx, q.String(), args...)
+	if err != nil {
+		return fmt.Errorf("process %d deliveries: %w", len(batch), err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n != int64(len(batch)) {
+		return errors.Join(fmt.Errorf("process %d deliveries: %d outcomes recorded", len(batch), n), err)
 	}
 	return nil
 }
@@ -607,9 +651,12 @@ func (s *Store) ProcessBatch(ctx context.Context, limit int, fn func(*Tx, delive
 		if err != nil {
 			return 0, err
 		}
-		if err := tx.recordOutcome(ctx, d.Seq, out); err != nil {
-			return 0, err
-		}
+		tx.outcomes = append(tx.outcomes, batchOutcome{seq: d.Seq, out: out})
+	}
+	// The outcomes commit together or not at all: written in one
+	// statement, one round trip on PostgreSQL instead of one a delivery.
+	if err := tx.recordOutcomes(ctx); err != nil {
+		return 0, err
 	}
 	if err := tx.commit(); err != nil {
 		return 0, fmt.Errorf("process deliveries: %w", err)

@@ -406,14 +406,24 @@ func Run(t *testing.T, driver string) {
 		require.Empty(t, recs, "nothing of a failed batch is kept")
 
 		var seen []string
+		outcomes := map[string]delivery.Outcome{
+			"b1": {Status: delivery.StatusProcessed},
+			"b2": {Status: delivery.StatusDeferred, Reason: "waits for its page", Subject: "Q1"},
+		}
 		n, err := s.ProcessBatch(ctx, 2, func(tx *store.Tx, d delivery.Delivery) (delivery.Outcome, error) {
 			seen = append(seen, d.ID)
 			require.NotEmpty(t, d.Body)
-			return delivery.Outcome{Status: delivery.StatusProcessed}, nil
+			return outcomes[d.ID], nil
 		})
 		require.NoError(t, err)
 		require.Equal(t, 2, n)
 		require.Equal(t, []string{"b1", "b2"}, seen, "oldest first, at most the limit")
+		for id, want := range outcomes {
+			got, err := s.Delivery(ctx, incident.SourcePagerDuty, id)
+			require.NoError(t, err)
+			require.Equal(t, want, delivery.Outcome{Status: got.Status, Reason: got.Reason, Subject: got.Subject}, id)
+			require.False(t, got.ProcessedAt.IsZero(), id)
+		}
 		next, ok, err := s.NextPending(ctx)
 		require.NoError(t, err)
 		require.True(t, ok)
@@ -761,6 +771,35 @@ func Run(t *testing.T, driver string) {
 		require.NoError(t, err)
 		require.True(t, ok)
 		require.Equal(t, "note", woken.ID)
+	})
+
+	// Deferred, then its page recorded by a later delivery of the same
+	// batch: it is pending again when the batch commits.
+	t.Run("DeferredDeliveryWakesInItsOwnBatch", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		_, err := s.AppendDeliveries(ctx, []delivery.Delivery{sample("note"), sample("trigger"), sample("other")})
+		require.NoError(t, err)
+		n, err := s.ProcessBatch(ctx, 10, func(tx *store.Tx, d delivery.Delivery) (delivery.Outcome, error) {
+			switch d.ID {
+			case "note":
+				return delivery.Outcome{Status: delivery.StatusDeferred, Reason: "waiting", Subject: "PAGE"}, nil
+			case "trigger":
+				require.NoError(t, tx.SaveRecord(ctx, record("payments", "PAGE"), nil))
+			default:
+				return delivery.Outcome{Status: delivery.StatusDeferred, Reason: "waiting", Subject: "ELSEWHERE"}, nil
+			}
+			return delivery.Outcome{Status: delivery.StatusProcessed}, nil
+		})
+		require.NoError(t, err)
+		require.Equal(t, 3, n)
+		woken, ok, err := s.NextPending(ctx)
+		require.NoError(t, err)
+		require.True(t, ok, "the note waits no more")
+		require.Equal(t, "note", woken.ID)
+		other, err := s.Delivery(ctx, incident.SourcePagerDuty, "other")
+		require.NoError(t, err)
+		require.Equal(t, delivery.StatusDeferred, other.Status, "a delivery waiting for another page waits on")
 	})
 
 	t.Run("IncidentsFiltersAndPages", func(t *testing.T) {
