@@ -161,7 +161,8 @@ func (t *Tx) recordOutcomes(ctx context.Context) error {
 	}
 	q.WriteString(`) UPDATE deliveries SET status = outcome.status, reason = outcome.reason,
 		subject = outcome.subject, processed_at = $1 FROM outcome WHERE deliveries.seq = outcome.seq`)
-	res, err := t.ExecContext(ctx, q.String(), args...)
+	// Its text varies with the batch: not for the prepared statements.
+	res, err := t.tx.ExecContext(ctx, q.String(), args...)
 	if err != nil {
 		return fmt.Errorf("process %d deliveries: %w", len(batch), err)
 	}
