@@ -248,11 +248,11 @@ func (w *FileWorker) checked(ctx context.Context, f *incident.FollowUp, rec *inc
 	var je *Error
 	switch {
 	case errors.Is(err, ErrNoIssueType):
-		return n, &heldError{reason: fmt.Sprintf("Jira project %s has no issue type %q (it has %s): set %s.jira_issue_type",
-			n.Project, n.IssueType, strings.Join(types, ", "), w.servicePath(svc))}
+		return n, &heldError{reason: fmt.Sprintf("Jira project %s has no issue type %q (it has %s): %s",
+			n.Project, n.IssueType, strings.Join(types, ", "), w.advice(svc, "set", "jira_issue_type"))}
 	case errors.Is(err, ErrNoProject):
-		return n, &heldError{reason: fmt.Sprintf("Jira has no project %s that this account can see: check %s.jira_project",
-			n.Project, w.servicePath(svc))}
+		return n, &heldError{reason: fmt.Sprintf("Jira has no project %s that this account can see: %s",
+			n.Project, w.advice(svc, "check", "jira_project"))}
 	case errors.As(err, &je) && je.StatusCode != http.StatusTooManyRequests && je.StatusCode < 500:
 		// Jira would not say (a permission the create may not need, an
 		// older server): the create itself gives the answer.
@@ -274,7 +274,7 @@ func (w *FileWorker) checked(ctx context.Context, f *incident.FollowUp, rec *inc
 		given["assignee"] = n.Assignee
 	}
 	for _, fm := range MissingFields(fields, given) {
-		missing = append(missing, fmt.Sprintf("%s (%s): set %s.%s", fm.Name, fm.ID, w.servicePath(svc), configKey(fm.ID)))
+		missing = append(missing, fmt.Sprintf("%s (%s): %s", fm.Name, fm.ID, w.advice(svc, "set", configKey(fm.ID))))
 	}
 	if len(missing) > 0 {
 		return n, &heldError{reason: fmt.Sprintf("Jira project %s requires fields the hub has no value for, for a %s: %s",
@@ -328,7 +328,7 @@ func configurable(fields map[string]string) bool {
 func (w *FileWorker) refusedFields(e *Error, project string, svc *config.Service) string {
 	var parts []string
 	for _, id := range slices.Sorted(maps.Keys(e.Fields)) {
-		parts = append(parts, fmt.Sprintf("%s: %s (set %s.%s)", id, e.Fields[id], w.servicePath(svc), configKey(id)))
+		parts = append(parts, fmt.Sprintf("%s: %s (%s)", id, e.Fields[id], w.advice(svc, "set", configKey(id))))
 	}
 	return fmt.Sprintf("Jira refused the ticket in %s: %s", project, strings.Join(parts, "; "))
 }
@@ -460,18 +460,19 @@ func jiraLink(text, url string) string {
 	return escape.JiraWiki(text)
 }
 
-// servicePath is the service's key path in the configuration, for
-// messages that say what to set.
-func (w *FileWorker) servicePath(svc *config.Service) string {
+// advice says which configuration key to act on ("set", "check") for
+// what Jira asks of svc's tickets. A drill's follow-ups are Tasks with
+// nothing set but the project (drills.jira_project): only that can change.
+func (w *FileWorker) advice(svc *config.Service, verb, key string) string {
 	for i := range w.cfg.Services {
 		if &w.cfg.Services[i] == svc {
-			return fmt.Sprintf("services[%d]", i)
+			return fmt.Sprintf("%s services[%d].%s", verb, i, key)
 		}
 	}
-	if p := w.cfg.Drills.JiraProject; p != "" && svc.JiraProject == p {
-		return "drills" // a drill's follow-ups go where drills.jira_project says
+	if key == "jira_project" {
+		return verb + " drills.jira_project"
 	}
-	return fmt.Sprintf("the service %q", svc.Name)
+	return "drills' follow-ups are filed as Tasks with no fields set: choose a drills.jira_project whose Tasks need none"
 }
 
 func (w *FileWorker) service(name string) *config.Service {

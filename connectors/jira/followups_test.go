@@ -374,12 +374,16 @@ func TestFileFollowUpHostileTitle(t *testing.T) {
 // as a drill's.
 func TestFileDrillFollowUp(t *testing.T) {
 	t.Parallel()
-	for _, project := range []string{"", "OPS"} {
+	drill := func(project string) *fileBundle {
 		b := setupFile(t, "Practise the failover", func(c *config.Config) { c.Drills.JiraProject = project })
 		b.rec.Kind, b.rec.Drill = incident.KindDrill, "5f1c"
 		require.NoError(t, b.store.Update(context.Background(), func(tx *store.Tx) error {
 			return tx.SaveRecord(context.Background(), b.rec, nil)
 		}))
+		return b
+	}
+	for _, project := range []string{"", "OPS"} {
+		b := drill(project)
 		err := b.work(t)
 		if project == "" {
 			var snooze *river.JobSnoozeError
@@ -392,8 +396,19 @@ func TestFileDrillFollowUp(t *testing.T) {
 		issues := b.fake.Issues()
 		require.Len(t, issues, 1)
 		require.Equal(t, "OPS", issues[0].Project)
+		require.Equal(t, "Task", issues[0].IssueType)
 		require.Equal(t, "[DRILL] Practise the failover", issues[0].Summary)
 	}
+
+	// The advice names the one key a drill's tickets have.
+	b := drill("OPS")
+	b.fake.Fields["OPS"] = []jiratest.Field{{ID: "customfield_10042", Name: "Team", Required: true}}
+	var snooze *river.JobSnoozeError
+	require.ErrorAs(t, b.work(t), &snooze)
+	require.Contains(t, b.logs.String(), "Team (customfield_10042): drills' follow-ups are filed as Tasks with no fields set: choose a drills.jira_project whose Tasks need none")
+	b = drill("NOPE")
+	require.ErrorAs(t, b.work(t), &snooze)
+	require.Contains(t, b.logs.String(), "Jira has no project NOPE that this account can see: check drills.jira_project")
 }
 
 // Without credentials the job waits, held; nothing is pretended.
