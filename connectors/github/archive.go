@@ -16,7 +16,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 
 	gh "github.com/google/go-github/v60/github"
 	"github.com/riverqueue/river"
@@ -261,7 +260,7 @@ func (w *ArchiveWorker) index(ctx context.Context, rec *incident.Record, p strin
 // by the year it opened.
 func ArchivePath(rec *incident.Record) string {
 	name := rec.Ref()
-	if s := slug(rec.Title); s != "" {
+	if s := escape.Slug(rec.Title, maxSlug); s != "" {
 		name += "-" + s
 	}
 	return path.Join(ArchiveDir, rec.OpenedAt.UTC().Format("2006"), name+".md")
@@ -269,23 +268,6 @@ func ArchivePath(rec *incident.Record) string {
 
 // maxSlug keeps file names short enough to read in a listing.
 const maxSlug = 48
-
-// slug is a title as a file name: lower case ASCII letters and digits,
-// words joined by hyphens, whole words up to maxSlug characters.
-func slug(title string) string {
-	words := strings.FieldsFunc(strings.ToLower(title), func(r rune) bool {
-		return r >= unicode.MaxASCII || !unicode.IsLetter(r) && !unicode.IsDigit(r)
-	})
-	s := strings.Join(words, "-")
-	if len(s) <= maxSlug {
-		return s
-	}
-	s = s[:maxSlug]
-	if i := strings.LastIndexByte(s, '-'); i > 0 {
-		s = s[:i]
-	}
-	return s
-}
 
 // frontMatter is what makes a review searchable: the facts of the
 // incident, in YAML that GitHub shows as a table above the text.

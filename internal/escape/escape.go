@@ -108,6 +108,24 @@ func URL(u string) string {
 	return u
 }
 
+// Slug renders untrusted text as a file name: lower case ASCII letters
+// and digits, words joined by hyphens, whole words up to max characters
+// (a word longer than max is cut).
+func Slug(s string, max int) string {
+	words := strings.FieldsFunc(strings.ToLower(s), func(r rune) bool {
+		return r >= unicode.MaxASCII || !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	})
+	out := strings.Join(words, "-")
+	if len(out) <= max {
+		return out
+	}
+	out = out[:max]
+	if i := strings.LastIndexByte(out, '-'); i > 0 {
+		out = out[:i]
+	}
+	return out
+}
+
 // OneLine renders untrusted text as plain text on one line where GitHub
 // shows it as typed, without linking mentions or references (the front
 // matter of a committed file): no control or bidi characters, which would

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	pathpkg "path"
 	"regexp"
 	"slices"
 	"strings"
@@ -19,6 +20,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/incidenthub/incidenthub/config"
+	"github.com/incidenthub/incidenthub/internal/escape"
 	"github.com/incidenthub/incidenthub/internal/incident"
 )
 
@@ -171,13 +173,21 @@ func (r *Redactor) Name(s string) string {
 	return r.Text(s)
 }
 
-// path is a path in the incident database when its file name, a slug of
-// the title the review was archived under, names nobody the export knows
-// ("ana-ortiz" is "Ana Ortiz"); otherwise it is left out, since a
-// rewritten path would lead nowhere.
-func (r *Redactor) path(p string) string {
-	if spaced := strings.ReplaceAll(p, "-", " "); r.Text(p) != p || r.Text(spaced) != spaced {
+// path is a path in the incident database (p) when its file name, a slug
+// of the title the review was archived under, names nobody the export
+// knows; otherwise it is left out, since a rewritten path would lead
+// nowhere. A slug keeps only ASCII letters and digits ("Zoë Walsh" is
+// "zo-walsh", "O'Brien" "o-brien"), so a name is looked for as its slug
+// too, and a title that names somebody now may have named them then.
+func (r *Redactor) path(p, title string) string {
+	if p == "" || r.Text(title) != title {
 		return ""
+	}
+	name := "-" + strings.ToLower(strings.TrimSuffix(pathpkg.Base(p), ".md")) + "-"
+	for _, known := range r.order {
+		if s := escape.Slug(known, len(known)); len(s) >= 2 && strings.Contains(name, "-"+s+"-") {
+			return ""
+		}
 	}
 	return p
 }
@@ -291,7 +301,7 @@ func Reviews(recs []incident.Record, o Options) []Review {
 	for _, r := range recs {
 		v := Review{ID: r.Ref(), Title: red.Text(r.Title), Service: r.Service, Severity: r.Severity, OpenedAt: r.OpenedAt.UTC(),
 			Pages: len(r.Pages), Commander: red.Name(r.Commander), Responders: []string{}, ReviewURL: r.ReviewDoc,
-			ArchivePath: red.path(r.Archived), Learned: r.Learned, Timeline: []Entry{}, Changes: []string{}, FollowUps: []FollowUp{}}
+			ArchivePath: red.path(r.Archived, r.Title), Learned: r.Learned, Timeline: []Entry{}, Changes: []string{}, FollowUps: []FollowUp{}}
 		if !r.ResolvedAt.IsZero() {
 			t := r.ResolvedAt.UTC()
 			v.ResolvedAt, v.TTRSeconds = &t, r.ResolvedAt.Sub(r.OpenedAt).Seconds()

@@ -45,11 +45,15 @@ func TestReviewsArchivePath(t *testing.T) {
 	recs := []incident.Record{
 		{ID: 1, Commander: "Ana Ortiz", Archived: "reviews/2026/INC-1-rollback-by-ana-ortiz.md"},
 		{ID: 2, AckedBy: "bo-k", Archived: "reviews/2026/INC-2-pool-saturated-after-bo-k-s-deploy.md"},
-		{ID: 3, Archived: "reviews/2026/INC-3-checkout-api-5xx-above-2.md"},
+		{ID: 3, Archived: "reviews/2026/INC-3-checkout-api-5xx-above-2.md", Title: "Checkout API 5xx above 2%"},
+		{ID: 4, Responders: []string{"Zoë Walsh", "Dee O'Brien"}, Archived: "reviews/2026/INC-4-rollback-by-zo-walsh.md", Title: "Rollback"},
+		{ID: 5, Archived: "reviews/2026/INC-5-dee-o-brien-s-pool.md", Title: "Pool"},
+		{ID: 6, Archived: "reviews/2026/INC-6-pool.md", Title: "Pool emptied by Zoë Walsh"},
 	}
 	got := map[string]string{}
 	for _, v := range export.Reviews(recs, export.Options{}) {
 		got[v.ID] = v.ArchivePath
 	}
-	require.Equal(t, map[string]string{"INC-1": "", "INC-2": "", "INC-3": "reviews/2026/INC-3-checkout-api-5xx-above-2.md"}, got)
+	require.Equal(t, map[string]string{"INC-1": "", "INC-2": "", "INC-3": "reviews/2026/INC-3-checkout-api-5xx-above-2.md",
+		"INC-4": "", "INC-5": "", "INC-6": ""}, got)
 }
