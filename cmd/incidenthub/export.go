@@ -25,8 +25,8 @@ func newExportCommand(g *globals) *cobra.Command {
 		Short: "Export closed reviews with people pseudonymised: markdown, JSON, or the VOID's fields",
 		Long: `Export the closed reviews of incidents opened in a period, for sharing beyond the team. Every name,
 login and email the records and the configuration know becomes a pseudonym (Person 1, Person 2, …,
-numbered across every closed review the hub keeps, oldest first, so that a person has the same one
-in the export of any period), and any other email or @mention in free text is blanked. --format void writes the fields the VOID (the Verica Open
+numbered across every closed review the hub keeps, oldest first, so that exports of different
+periods made together agree), and any other email or @mention in free text is blanked. --format void writes the fields the VOID (the Verica Open
 Incident Database) collects: organisation, date, duration, impact and a link to the report.`,
 		Example: `  incidenthub export --format markdown > reviews.md
   incidenthub export --since 365d --format void --organisation "Acme Inc." > void.json`,
@@ -49,8 +49,8 @@ Incident Database) collects: organisation, date, duration, impact and a link to 
 				return err
 			}
 			// Every closed review, however many: an export is a file, not
-			// a page. People are numbered across all of them, so that a
-			// person is the same Person N in the export of any period.
+			// a page. People are numbered across all of them, so that
+			// exports of different periods made together agree.
 			all, err := report.Records(cmd.Context(), s, store.IncidentFilter{Status: incident.StatusClosed,
 				Kind: incident.KindIncident}, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), 0, nil)
 			if err != nil {

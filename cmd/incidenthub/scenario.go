@@ -87,7 +87,7 @@ func loadScenario(path string, speed float64, dr *incident.Drill) error {
 
 // writeScenario prints the scenario of a closed incident: its deploys and
 // notes at their spacing, from the first of them or the page, whichever
-// came first; people pseudonymised as in an export.
+// came first; people pseudonymised in the order the incident names them.
 func writeScenario(cmd *cobra.Command, g *globals, ref string) error {
 	s, rec, err := g.openRecord(cmd.Context(), ref)
 	if err != nil {
