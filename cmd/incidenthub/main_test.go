@@ -79,17 +79,21 @@ func e2eStore() string {
 }
 
 // freeAddr returns a loopback address for a hub to listen on. Its port
-// lies below the kernel's ephemeral range: a port from that range, free when
-// chosen, can be taken by an outbound connection or by a vendor double
-// listening on port 0 while a killed hub is being restarted on it (CI saw
-// both). No port is handed out twice in one test process.
+// lies outside the kernel's ephemeral range: a port from that range, free
+// when chosen, can be taken by an outbound connection or by a vendor
+// double listening on port 0 while a killed hub is being restarted on it
+// (CI saw both). No port is handed out twice in one test process (only
+// this package's tests start hubs, one package at a time).
 func freeAddr(t testing.TB) string {
 	t.Helper()
 	hubPorts.Lock()
 	defer hubPorts.Unlock()
-	low := ephemeralLow()
+	from, to := hubPortRange()
 	for range 1000 {
-		port := hubPortFloor + rand.IntN(low-hubPortFloor)
+		port := from
+		if to > from {
+			port += rand.IntN(to - from)
+		}
 		if hubPorts.given[port] {
 			continue
 		}
@@ -99,38 +103,44 @@ func freeAddr(t testing.TB) string {
 		}
 		addr := ln.Addr().String()
 		require.NoError(t, ln.Close())
-		hubPorts.given[port] = true
+		if port != 0 {
+			hubPorts.given[port] = true
+		}
 		return addr
 	}
-	t.Fatalf("no free port between %d and %d", hubPortFloor, low)
+	t.Fatalf("no free port in [%d, %d)", from, to)
 	return ""
 }
-
-// hubPortFloor keeps hubs off the well-known and commonly configured ports.
-const hubPortFloor = 20000
 
 var hubPorts = struct {
 	sync.Mutex
 	given map[int]bool
 }{given: map[int]bool{}}
 
-// ephemeralLow is the first port the kernel may give a socket bound to port
-// 0, on Linux read from procfs; 32768 is Linux's default and below the
-// range other systems use.
-func ephemeralLow() int {
-	text, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if err != nil {
-		return 32768
+// hubPortRange is where hubs' ports are chosen: below the ephemeral range
+// (Linux's ip_local_port_range; 32768 on other systems, whose ranges start
+// higher), above the well-known and commonly configured ports, or above
+// the range when it starts too low for that. With no room either side,
+// it is port 0, as a last resort.
+func hubPortRange() (from, to int) {
+	const floor, room = 20000, 2000
+	low, high := 32768, 60999
+	if text, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(text)); len(f) == 2 {
+			l, errL := strconv.Atoi(f[0])
+			h, errH := strconv.Atoi(f[1])
+			if errL == nil && errH == nil {
+				low, high = l, h
+			}
+		}
 	}
-	fields := strings.Fields(string(text))
-	if len(fields) == 0 {
-		return 32768
+	switch {
+	case low-floor >= room:
+		return floor, low
+	case 65535-high >= room:
+		return high + 1, 65536
 	}
-	low, err := strconv.Atoi(fields[0])
-	if err != nil || low <= hubPortFloor+1000 {
-		return 32768
-	}
-	return low
+	return 0, 0
 }
 
 // sendResolvedPage sends PagerDuty's sample page and its resolve (the
