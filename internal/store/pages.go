@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/incidenthub/incidenthub/internal/delivery"
 	"github.com/incidenthub/incidenthub/internal/incident"
 )
 
@@ -200,28 +199,30 @@ func (t *Tx) savePages(ctx context.Context, rec *incident.Record, save pagesToSa
 	if len(fresh) == 0 {
 		return nil
 	}
-	t.wakeDeferred(fresh)
-	marks := make([]string, len(fresh))
-	for i := range fresh {
-		marks[i] = fmt.Sprintf("$%d", i+1)
-	}
-	if _, err := t.tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', reason = ''
-		WHERE status = 'deferred' AND subject IN (`+strings.Join(marks, ", ")+`)`, fresh...); err != nil {
-		return fmt.Errorf("wake deliveries for %s's pages: %w", rec.Ref(), err)
-	}
+	t.woken = append(t.woken, fresh...)
 	return nil
 }
 
-// wakeDeferred wakes, as the statement above does in the table, the
-// deliveries of this batch deferred until one of pages: their outcomes
-// are written when the batch ends, after it.
-func (t *Tx) wakeDeferred(pages []any) {
-	for i := range t.outcomes {
-		o := &t.outcomes[i].out
-		if o.Status == delivery.StatusDeferred && slices.Contains(pages, any(o.Subject)) {
-			o.Status, o.Reason = delivery.StatusPending, ""
+// wake makes pending again the deliveries deferred until a page this
+// transaction indexed, in one statement as it commits: nothing in the
+// transaction reads a delivery's status, and on PostgreSQL this is one
+// round trip a batch rather than one a page. It runs after the batch's
+// outcomes are written, so a delivery of the batch deferred until a page
+// a later one indexed is woken too. A chunk at a time keeps the statement
+// within both databases' limits on values.
+func (t *Tx) wake(ctx context.Context) error {
+	for chunk := range slices.Chunk(t.woken, maxRowsPerInsert) {
+		marks := make([]string, len(chunk))
+		for i := range chunk {
+			marks[i] = fmt.Sprintf("$%d", i+1)
+		}
+		if _, err := t.tx.ExecContext(ctx, `UPDATE deliveries SET status = 'pending', reason = ''
+			WHERE status = 'deferred' AND subject IN (`+strings.Join(marks, ", ")+`)`, chunk...); err != nil {
+			return fmt.Errorf("wake the deliveries deferred until %d pages: %w", len(t.woken), err)
 		}
 	}
+	t.woken = nil
+	return nil
 }
 
 // upsertPages writes the pages at the given places in one statement, and

@@ -38,9 +38,12 @@ type Tx struct {
 	// record read again with the same state text is not decoded again.
 	decoded map[int64]decodedState
 	// outcomes are the outcomes of a batch's deliveries decided so far,
-	// written together when the batch ends (recordOutcomes); a page
-	// indexed meanwhile wakes those deferred until it (wakeDeferred).
+	// written together when the batch ends (recordOutcomes), before the
+	// deliveries deferred until a page are woken (wake).
 	outcomes []batchOutcome
+	// woken are the pages indexed in this transaction, whose deferred
+	// deliveries are woken in one statement when it commits.
+	woken []any
 }
 
 type batchOutcome struct {
@@ -53,9 +56,13 @@ func (s *Store) begin(sqlTx *sql.Tx) *Tx {
 	return &Tx{tx: sqlTx, stmts: s.stmts, now: s.now(), pages: s.pages}
 }
 
-// commit commits the transaction, and then keeps the pages it read and
-// wrote for the transactions after it.
-func (t *Tx) commit() error {
+// commit wakes the deliveries deferred until the pages it indexed,
+// commits the transaction, and then keeps the pages it read and wrote for
+// the transactions after it.
+func (t *Tx) commit(ctx context.Context) error {
+	if err := t.wake(ctx); err != nil {
+		return err
+	}
 	if err := t.tx.Commit(); err != nil {
 		return err
 	}
@@ -120,7 +127,7 @@ func (s *Store) Process(ctx context.Context, seq int64, fn func(*Tx) (delivery.O
 	if err = tx.recordOutcome(ctx, seq, out); err != nil {
 		return err
 	}
-	if err = tx.commit(); err != nil {
+	if err = tx.commit(ctx); err != nil {
 		return fmt.Errorf("process delivery %d: %w", seq, err)
 	}
 	return nil
@@ -213,7 +220,7 @@ func (s *Store) Update(ctx context.Context, fn func(*Tx) error) (err error) {
 	if err = fn(tx); err != nil {
 		return err
 	}
-	return tx.commit()
+	return tx.commit(ctx)
 }
 
 // MarkEventSeen records a vendor event as applied. It reports false when
@@ -659,7 +666,7 @@ func (s *Store) ProcessBatch(ctx context.Context, limit int, fn func(*Tx, delive
 	if err := tx.recordOutcomes(ctx); err != nil {
 		return 0, err
 	}
-	if err := tx.commit(); err != nil {
+	if err := tx.commit(ctx); err != nil {
 		return 0, fmt.Errorf("process deliveries: %w", err)
 	}
 	return len(batch), nil
