@@ -368,3 +368,40 @@ func TestProcessorBatchFallsBackOneAtATime(t *testing.T) {
 		require.False(t, more)
 	})
 }
+
+// One event delivered three times under different delivery ids (a vendor
+// that sends it again as new): applied once, whether its repeats are in
+// its batch or a later one.
+func TestProcessorAppliesAnEventOnce(t *testing.T) {
+	forEachDriver(t, func(t *testing.T, driver string) {
+		b := setup(t, driver, nil)
+		b.deliver(t, "first", "incident.triggered.json")
+		b.deliver(t, "again", "incident.triggered.json")
+		more, err := b.proc.ProcessBatch(context.Background())
+		require.NoError(t, err)
+		require.True(t, more)
+		b.deliver(t, "later", "incident.triggered.json")
+		_, err = b.proc.ProcessBatch(context.Background())
+		require.NoError(t, err)
+
+		require.Equal(t, delivery.StatusProcessed, b.status(t, "first"))
+		for _, id := range []string{"again", "later"} {
+			d, err := b.store.Delivery(context.Background(), incident.SourcePagerDuty, id)
+			require.NoError(t, err)
+			require.Equal(t, delivery.StatusIgnored, d.Status, id)
+			require.Contains(t, d.Reason, "was applied before", id)
+		}
+		recs, err := b.store.Incidents(context.Background(), store.IncidentFilter{})
+		require.NoError(t, err)
+		require.Len(t, recs, 1)
+		rec, err := b.store.Incident(context.Background(), recs[0].ID)
+		require.NoError(t, err)
+		triggers := 0
+		for _, e := range rec.Timeline {
+			if strings.Contains(e.Summary, "triggered") {
+				triggers++
+			}
+		}
+		require.Equal(t, 1, triggers, "%+v", rec.Timeline)
+	})
+}
