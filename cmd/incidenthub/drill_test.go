@@ -183,8 +183,8 @@ func TestDrillScenario(t *testing.T) {
 		require.NotContains(t, strings.ToLower(written), strings.ToLower(who))
 	}
 	require.Contains(t, written, "title: Checkout API 5xx above 2%\nservice: payments\nseverity: SEV2\nfrom: INC-1\nsteps:\n")
-	require.Contains(t, written, "  - after: 0s\n    kind: deploy\n    summary: 'Deploy of acme/payments@f95f852 to production: success by Person 4'\n")
-	require.Contains(t, written, "  - after: 40m0s\n    kind: note\n    summary: 'Note by Person 2 on #5: paging [email] and Person 4 about the pool'\n")
+	require.Contains(t, written, "  - after: 0s\n    kind: deploy\n    summary: 'Deploy of acme/payments@f95f852 to production: success by Person 5'\n")
+	require.Contains(t, written, "  - after: 40m0s\n    kind: note\n    summary: 'Note by Person 2 on #5: paging [email] and Person 5 about the pool'\n")
 	require.Contains(t, cliErr(t, "drill", "--from", "INC-3", "--config", path), "a scenario is written from a closed incident")
 
 	file := filepath.Join(t.TempDir(), "scenario.yaml")

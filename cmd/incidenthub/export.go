@@ -25,8 +25,8 @@ func newExportCommand(g *globals) *cobra.Command {
 		Short: "Export closed reviews with people pseudonymised: markdown, JSON, or the VOID's fields",
 		Long: `Export the closed reviews of incidents opened in a period, for sharing beyond the team. Every name,
 login and email the records and the configuration know becomes a pseudonym (Person 1, Person 2, …,
-numbered across every closed review the hub keeps, oldest first, so that exports of different
-periods made together agree), and any other email or @mention in free text is blanked. --format void writes the fields the VOID (the Verica Open
+a person keeps the number the first export gave them in every export after it, as the store keeps
+the numbers), and any other email or @mention in free text is blanked. --format void writes the fields the VOID (the Verica Open
 Incident Database) collects: organisation, date, duration, impact and a link to the report.`,
 		Example: `  incidenthub export --format markdown > reviews.md
   incidenthub export --since 365d --format void --organisation "Acme Inc." > void.json`,
@@ -48,18 +48,25 @@ Incident Database) collects: organisation, date, duration, impact and a link to 
 			if err := knownService(cmd.Context(), s, cfg, service); err != nil {
 				return err
 			}
-			// Every closed review, however many: an export is a file, not
-			// a page. People are numbered across all of them, so that
-			// exports of different periods made together agree.
-			all, err := report.Records(cmd.Context(), s, store.IncidentFilter{Status: incident.StatusClosed,
-				Kind: incident.KindIncident}, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), 0, nil)
+			// Every closed review of the period, however many: an export
+			// is a file, not a page.
+			recs, err := report.Records(cmd.Context(), s, store.IncidentFilter{Status: incident.StatusClosed,
+				Kind: incident.KindIncident, Service: service, OpenedSince: start}, end, 0, nil)
 			if err != nil {
 				return err
 			}
-			recs := slices.DeleteFunc(slices.Clone(all), func(r incident.Record) bool {
-				return r.OpenedAt.Before(start) || !r.OpenedAt.Before(end) || service != "" && r.Service != service
-			})
-			reviews := export.Reviews(recs, export.Options{Severities: cfg.Severities, People: cfg.People, NumberedOver: all})
+			// People keep the numbers earlier exports gave them; those
+			// new to this one get the next, kept for the exports after.
+			slices.SortFunc(recs, func(a, b incident.Record) int { return cmp.Compare(a.ID, b.ID) })
+			var red *export.Redactor
+			if err := s.KeepPseudonyms(cmd.Context(), func(given map[string]int) map[string]int {
+				var added map[string]int
+				red, added = export.NewRedactorFrom(recs, cfg.People, given)
+				return added
+			}); err != nil {
+				return err
+			}
+			reviews := export.Reviews(recs, export.Options{Severities: cfg.Severities, People: cfg.People, Redactor: red})
 			out := cmd.OutOrStdout()
 			switch format {
 			case "void":

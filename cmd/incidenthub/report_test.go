@@ -117,7 +117,7 @@ func TestExportHasNoPeople(t *testing.T) {
 	md := cli(t, "export", "--config", path, "--format", "markdown")
 	require.Contains(t, md, "- Incident commander: Person 1\n")
 	require.Contains(t, md, "#5 acknowledged by Person 1")
-	require.Contains(t, md, "Note by Person 2 on #5: paging [email] and Person 4 about the pool")
+	require.Contains(t, md, "Note by Person 2 on #5: paging [email] and Person 5 about the pool")
 	later := cli(t, "export", "--config", path, "--since", "2026-09-05", "--until", "2026-10-01", "--format", "markdown")
 	require.Contains(t, later, "## INC-2")
 	require.NotContains(t, later, "## INC-1")
@@ -128,4 +128,34 @@ func TestExportHasNoPeople(t *testing.T) {
 	}
 	require.Contains(t, cli(t, "export", "--config", path, "--since", "2026-09-05", "--until", "2026-10-01", "--format", "json"), `"id": "INC-2"`)
 	require.NotContains(t, cli(t, "export", "--config", path, "--since", "2026-09-05", "--format", "json"), `"id": "INC-1"`)
+}
+
+// A person keeps the pseudonym the first export gave them in every export
+// after it, whatever period each covers: the numbers are kept in the
+// store.
+func TestExportPseudonymsKept(t *testing.T) {
+	t.Parallel()
+	path, cfg := testConfig(t, freeAddr(t))
+	require.NoError(t, reporttest.Store(context.Background(), openTestStore(t, cfg)))
+	commanders := func(args ...string) map[string]string {
+		var got struct {
+			Reviews []struct {
+				ID        string `json:"id"`
+				Commander string `json:"commander"`
+			} `json:"reviews"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(cli(t, append([]string{"export", "--config", path, "--format", "json"}, args...)...)), &got))
+		out := map[string]string{}
+		for _, r := range got.Reviews {
+			out[r.ID] = r.Commander
+		}
+		return out
+	}
+	require.Equal(t, map[string]string{"INC-2": "Person 1"}, commanders("--since", "2026-09-05", "--until", "2026-10-01"),
+		"numbered from the first export's own people")
+	all := commanders()
+	require.Equal(t, "Person 1", all["INC-2"], "kept")
+	require.NotEqual(t, "Person 1", all["INC-1"])
+	require.NotEmpty(t, all["INC-1"])
+	require.Equal(t, all, commanders(), "and again")
 }

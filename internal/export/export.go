@@ -2,7 +2,7 @@
 // markdown digest, the hub's JSON, or the fields the VOID (the Verica Open
 // Incident Database) collects. People are never in it: every name, login
 // and email the records or the configuration know is replaced by a
-// pseudonym that stays the same for a person (Options.NumberedOver), and
+// pseudonym that stays the same for a person (NewRedactorFrom), and
 // any other email or @mention left in free text is blanked.
 package export
 
@@ -14,6 +14,7 @@ import (
 	pathpkg "path"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -31,11 +32,10 @@ type Options struct {
 	// People are the configuration's people: their names, emails and
 	// logins are redacted wherever they appear.
 	People config.People
-	// NumberedOver are the records people are numbered across, oldest
-	// first: every closed review the hub keeps, so that exports of
-	// different periods give a person the same pseudonym. Empty, the
-	// exported records are.
-	NumberedOver []incident.Record
+	// Redactor pseudonymises them (NewRedactorFrom, with the numbers
+	// earlier exports gave); nil numbers the exported records' people
+	// from 1.
+	Redactor *Redactor
 }
 
 // Redactor replaces people with pseudonyms.
@@ -45,13 +45,29 @@ type Redactor struct {
 	// Ortiz" is replaced before "Ana".
 	names map[string]string
 	order []string
-	next  int
+	// given are the numbers of earlier exports, by spelling, which their
+	// people keep; added are those this one gave; next is the last given.
+	given, added map[string]int
+	next         int
 }
 
 // NewRedactor knows the people of recs (oldest first decides the
 // numbering) and of the configuration.
 func NewRedactor(recs []incident.Record, people config.People) *Redactor {
-	r := &Redactor{names: map[string]string{}}
+	r, _ := NewRedactorFrom(recs, people, nil)
+	return r
+}
+
+// NewRedactorFrom is NewRedactor for people some of whom have numbers
+// already (given: a spelling, lower case, to its number): they keep them,
+// and the others get the numbers after the highest. It returns the
+// numbers it gave, to be kept with the others, so that a person is the
+// same Person N in every export.
+func NewRedactorFrom(recs []incident.Record, people config.People, given map[string]int) (*Redactor, map[string]int) {
+	r := &Redactor{names: map[string]string{}, given: given, added: map[string]int{}}
+	for _, n := range given {
+		r.next = max(r.next, n)
+	}
 	for _, rec := range recs {
 		r.person(rec.Commander)
 		r.person(rec.AckedBy)
@@ -62,7 +78,11 @@ func NewRedactor(recs []incident.Record, people config.People) *Redactor {
 			r.person(role.Person)
 		}
 		for _, f := range rec.FollowUps {
-			r.person(f.RequestedBy, f.Assignee, f.Owner)
+			// Three people, or one more than once: never one known by
+			// three names.
+			r.person(f.RequestedBy)
+			r.person(f.Assignee)
+			r.person(f.Owner)
 		}
 		for _, c := range rec.Changes {
 			r.person(c.Actor)
@@ -82,18 +102,25 @@ func NewRedactor(recs []incident.Record, people config.People) *Redactor {
 		r.person(p.Name, p.PagerDutyEmail, p.GitHub, p.JiraUsername, p.JiraAccountID)
 	}
 	slices.SortFunc(r.order, func(a, b string) int { return cmp.Or(cmp.Compare(len(b), len(a)), cmp.Compare(a, b)) })
-	return r
+	return r, r.added
 }
 
 // key is how a spelling of a person is matched: any case, no @.
 func key(s string) string { return strings.ToLower(strings.TrimPrefix(strings.TrimSpace(s), "@")) }
 
-// person gives one person, known by any of spellings, one pseudonym.
+// person gives one person, known by any of spellings, one pseudonym: the
+// one a spelling has already, in this export or an earlier one, or the
+// next number.
 func (r *Redactor) person(spellings ...string) {
-	var pseudonym string
+	number := 0
+	for _, s := range spellings {
+		if n, ok := r.given[key(s)]; ok && number == 0 {
+			number = n
+		}
+	}
 	for _, s := range spellings {
 		if p, ok := r.names[key(s)]; ok {
-			pseudonym = p
+			number = pseudonymNumber(p)
 		}
 	}
 	for _, s := range spellings {
@@ -104,13 +131,22 @@ func (r *Redactor) person(spellings ...string) {
 		if _, ok := r.names[key]; ok {
 			continue
 		}
-		if pseudonym == "" {
+		if number == 0 {
 			r.next++
-			pseudonym = fmt.Sprintf("Person %d", r.next)
+			number = r.next
 		}
-		r.names[key] = pseudonym
+		r.names[key] = fmt.Sprintf("Person %d", number)
 		r.order = append(r.order, key)
+		if _, ok := r.given[key]; !ok {
+			r.added[key] = number
+		}
 	}
+}
+
+// pseudonymNumber is N of "Person N".
+func pseudonymNumber(p string) int {
+	n, _ := strconv.Atoi(strings.TrimPrefix(p, "Person "))
+	return n
 }
 
 // The people the hub's own timeline phrasing names, in the part of a
@@ -289,14 +325,12 @@ type FollowUp struct {
 // Reviews are recs (closed records, with timelines, changes and
 // follow-ups) redacted for export, oldest first.
 func Reviews(recs []incident.Record, o Options) []Review {
-	byID := func(a, b incident.Record) int { return cmp.Compare(a.ID, b.ID) }
 	recs = slices.Clone(recs)
-	slices.SortFunc(recs, byID)
-	numbered := recs
-	if len(o.NumberedOver) > 0 {
-		numbered = slices.SortedFunc(slices.Values(o.NumberedOver), byID)
+	slices.SortFunc(recs, func(a, b incident.Record) int { return cmp.Compare(a.ID, b.ID) })
+	red := o.Redactor
+	if red == nil {
+		red = NewRedactor(recs, o.People)
 	}
-	red := NewRedactor(numbered, o.People)
 	out := make([]Review, 0, len(recs))
 	for _, r := range recs {
 		v := Review{ID: r.Ref(), Title: red.Text(r.Title), Service: r.Service, Severity: r.Severity, OpenedAt: r.OpenedAt.UTC(),

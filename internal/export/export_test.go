@@ -57,3 +57,17 @@ func TestReviewsArchivePath(t *testing.T) {
 	require.Equal(t, map[string]string{"INC-1": "", "INC-2": "", "INC-3": "reviews/2026/INC-3-checkout-api-5xx-above-2.md",
 		"INC-4": "", "INC-5": "", "INC-6": ""}, got)
 }
+
+// People keep the numbers earlier exports gave them; the others get the
+// numbers after the highest, returned to be kept. A follow-up's requester
+// and assignee are two people.
+func TestRedactorFromGivenNumbers(t *testing.T) {
+	t.Parallel()
+	recs := []incident.Record{{ID: 1, Commander: "Ana Ortiz", FollowUps: []incident.FollowUp{{RequestedBy: "Ana Ortiz", Assignee: "Priya Raman"}}}}
+	people := config.People{{Name: "Bo Li", GitHub: "boli"}}
+	r, added := export.NewRedactorFrom(recs, people, map[string]int{"boli": 7, "someone else": 2})
+	require.Equal(t, "Person 8", r.Name("Ana Ortiz"))
+	require.Equal(t, "Person 9", r.Name("Priya Raman"), "not Ana")
+	require.Equal(t, "Person 7", r.Name("Bo Li"), "known by another spelling before")
+	require.Equal(t, map[string]int{"ana ortiz": 8, "priya raman": 9, "bo li": 7}, added)
+}

@@ -775,6 +775,21 @@ func Run(t *testing.T, driver string) {
 
 	// Deferred, then its page recorded by a later delivery of the same
 	// batch: it is pending again when the batch commits.
+	// Pseudonyms are kept: each export sees those given before and adds
+	// its own.
+	t.Run("KeepPseudonyms", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		var seen []map[string]int
+		for _, add := range []map[string]int{{"ana ortiz": 1, "aortiz": 1, "bo": 2}, {"cy": 3}, {}} {
+			require.NoError(t, s.KeepPseudonyms(ctx, func(given map[string]int) map[string]int {
+				seen = append(seen, given)
+				return add
+			}))
+		}
+		require.Equal(t, []map[string]int{{}, {"ana ortiz": 1, "aortiz": 1, "bo": 2}, {"ana ortiz": 1, "aortiz": 1, "bo": 2, "cy": 3}}, seen)
+	})
+
 	t.Run("DeferredDeliveryWakesInItsOwnBatch", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
