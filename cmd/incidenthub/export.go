@@ -48,20 +48,24 @@ Incident Database) collects: organisation, date, duration, impact and a link to 
 			if err := knownService(cmd.Context(), s, cfg, service); err != nil {
 				return err
 			}
-			// Every closed review of the period, however many: an export
-			// is a file, not a page.
-			recs, err := report.Records(cmd.Context(), s, store.IncidentFilter{Status: incident.StatusClosed,
-				Kind: incident.KindIncident, Service: service, OpenedSince: start}, end, 0, nil)
+			// Every closed review, however many: an export is a file, not
+			// a page. The period's are exported; all of them say who the
+			// hub knows, since anyone may be named in a review's text.
+			all, err := report.Records(cmd.Context(), s, store.IncidentFilter{Status: incident.StatusClosed,
+				Kind: incident.KindIncident}, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC), 0, nil)
 			if err != nil {
 				return err
 			}
+			slices.SortFunc(all, func(a, b incident.Record) int { return cmp.Compare(a.ID, b.ID) })
+			recs := slices.DeleteFunc(slices.Clone(all), func(r incident.Record) bool {
+				return r.OpenedAt.Before(start) || !r.OpenedAt.Before(end) || service != "" && r.Service != service
+			})
 			// People keep the numbers earlier exports gave them; those
 			// new to this one get the next, kept for the exports after.
-			slices.SortFunc(recs, func(a, b incident.Record) int { return cmp.Compare(a.ID, b.ID) })
 			var red *export.Redactor
 			if err := s.KeepPseudonyms(cmd.Context(), func(given map[string]int) map[string]int {
 				var added map[string]int
-				red, added = export.NewRedactorFrom(recs, cfg.People, given)
+				red, added = export.NewRedactorFrom(all, cfg.People, given)
 				return added
 			}); err != nil {
 				return err

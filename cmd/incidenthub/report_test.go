@@ -12,7 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/incidenthub/incidenthub/connectors/github/githubtest"
+	"github.com/incidenthub/incidenthub/internal/incident"
 	"github.com/incidenthub/incidenthub/internal/report/reporttest"
+	"github.com/incidenthub/incidenthub/internal/store"
 )
 
 // `incidenthub report` on a store holding the fixture set prints the
@@ -131,28 +133,40 @@ func TestExportHasNoPeople(t *testing.T) {
 }
 
 // A person keeps the pseudonym the first export gave them in every export
-// after it, whatever period each covers: the numbers are kept in the
-// store.
+// after it: a review that closes later, older than those exported before,
+// numbers its own people after them instead of renumbering everyone. The
+// numbers are kept in the store.
 func TestExportPseudonymsKept(t *testing.T) {
 	t.Parallel()
+	ctx := context.Background()
 	path, cfg := testConfig(t, freeAddr(t))
-	require.NoError(t, reporttest.Store(context.Background(), openTestStore(t, cfg)))
-	commanders := func(args ...string) map[string]string {
+	s := openTestStore(t, cfg)
+	require.NoError(t, reporttest.Store(ctx, s))
+	setStatus := func(status incident.Status) {
+		require.NoError(t, s.Update(ctx, func(tx *store.Tx) error {
+			rec, err := tx.RecordByID(ctx, 1)
+			require.NoError(t, err)
+			rec.Status = status
+			return tx.SaveRecord(ctx, rec, nil)
+		}))
+	}
+	commanders := func() map[string]string {
 		var got struct {
 			Reviews []struct {
 				ID        string `json:"id"`
 				Commander string `json:"commander"`
 			} `json:"reviews"`
 		}
-		require.NoError(t, json.Unmarshal([]byte(cli(t, append([]string{"export", "--config", path, "--format", "json"}, args...)...)), &got))
+		require.NoError(t, json.Unmarshal([]byte(cli(t, "export", "--config", path, "--format", "json")), &got))
 		out := map[string]string{}
 		for _, r := range got.Reviews {
 			out[r.ID] = r.Commander
 		}
 		return out
 	}
-	require.Equal(t, map[string]string{"INC-2": "Person 1"}, commanders("--since", "2026-09-05", "--until", "2026-10-01"),
-		"numbered from the first export's own people")
+	setStatus(incident.StatusReviewing) // INC-1's review reopened
+	require.Equal(t, map[string]string{"INC-2": "Person 1"}, commanders())
+	setStatus(incident.StatusClosed)
 	all := commanders()
 	require.Equal(t, "Person 1", all["INC-2"], "kept")
 	require.NotEqual(t, "Person 1", all["INC-1"])

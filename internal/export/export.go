@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	pathpkg "path"
 	"regexp"
 	"slices"
@@ -60,13 +61,21 @@ func NewRedactor(recs []incident.Record, people config.People) *Redactor {
 
 // NewRedactorFrom is NewRedactor for people some of whom have numbers
 // already (given: a spelling, lower case, to its number): they keep them,
-// and the others get the numbers after the highest. It returns the
+// under every spelling, and the others get the numbers after the highest.
+// Every given spelling is redacted, named in recs or not. It returns the
 // numbers it gave, to be kept with the others, so that a person is the
 // same Person N in every export.
 func NewRedactorFrom(recs []incident.Record, people config.People, given map[string]int) (*Redactor, map[string]int) {
 	r := &Redactor{names: map[string]string{}, given: given, added: map[string]int{}}
 	for _, n := range given {
 		r.next = max(r.next, n)
+	}
+	// A configured person known before keeps their number under the
+	// spellings the configuration adds, whichever the records use first.
+	for _, p := range people {
+		if spellings := spellingsOf(p); slices.ContainsFunc(spellings, func(s string) bool { _, ok := given[key(s)]; return ok }) {
+			r.person(spellings...)
+		}
 	}
 	for _, rec := range recs {
 		r.person(rec.Commander)
@@ -99,27 +108,41 @@ func NewRedactorFrom(recs []incident.Record, people config.People, given map[str
 		}
 	}
 	for _, p := range people {
-		r.person(p.Name, p.PagerDutyEmail, p.GitHub, p.JiraUsername, p.JiraAccountID)
+		r.person(spellingsOf(p)...)
+	}
+	// Earlier exports' people this one does not name: their names may
+	// still be in its free text.
+	for _, spelling := range slices.Sorted(maps.Keys(given)) {
+		if _, ok := r.names[spelling]; !ok && len(spelling) >= 2 {
+			r.names[spelling] = fmt.Sprintf("Person %d", given[spelling])
+			r.order = append(r.order, spelling)
+		}
 	}
 	slices.SortFunc(r.order, func(a, b string) int { return cmp.Or(cmp.Compare(len(b), len(a)), cmp.Compare(a, b)) })
 	return r, r.added
+}
+
+// spellingsOf are the names a configured person is known by.
+func spellingsOf(p config.Person) []string {
+	return []string{p.Name, p.PagerDutyEmail, p.GitHub, p.JiraUsername, p.JiraAccountID}
 }
 
 // key is how a spelling of a person is matched: any case, no @.
 func key(s string) string { return strings.ToLower(strings.TrimPrefix(strings.TrimSpace(s), "@")) }
 
 // person gives one person, known by any of spellings, one pseudonym: the
-// one a spelling has already, in this export or an earlier one, or the
-// next number.
+// one a spelling was given by an earlier export, or in this one, or the
+// next number. A spelling keeps the number it has.
 func (r *Redactor) person(spellings ...string) {
 	number := 0
 	for _, s := range spellings {
-		if n, ok := r.given[key(s)]; ok && number == 0 {
+		if n, ok := r.given[key(s)]; ok {
 			number = n
+			break
 		}
 	}
 	for _, s := range spellings {
-		if p, ok := r.names[key(s)]; ok {
+		if p, ok := r.names[key(s)]; ok && number == 0 {
 			number = pseudonymNumber(p)
 		}
 	}

@@ -71,3 +71,17 @@ func TestRedactorFromGivenNumbers(t *testing.T) {
 	require.Equal(t, "Person 7", r.Name("Bo Li"), "known by another spelling before")
 	require.Equal(t, map[string]int{"ana ortiz": 8, "priya raman": 9, "bo li": 7}, added)
 }
+
+// Everyone an earlier export numbered is redacted, named in this export's
+// records or only in their text; a configured person keeps their number
+// under a spelling the records use before the configuration is read.
+func TestRedactorFromKnowsEveryoneGivenBefore(t *testing.T) {
+	t.Parallel()
+	recs := []incident.Record{{ID: 7, Changes: []incident.Change{{Actor: "boli"}}}}
+	people := config.People{{Name: "Bo Li", GitHub: "boli"}}
+	r, added := export.NewRedactorFrom(recs, people, map[string]int{"eve park": 3, "bo li": 5})
+	require.Equal(t, "paged Person 3 at noon", r.Text("paged Eve Park at noon"))
+	require.Equal(t, "Person 5", r.Name("boli"))
+	require.Equal(t, "Person 5", r.Name("Bo Li"))
+	require.Equal(t, map[string]int{"boli": 5}, added)
+}

@@ -191,7 +191,8 @@ func (s *Store) Migrate(ctx context.Context) error {
 }
 
 // CheckSchema reports ErrSchemaBehind when migrations are pending, for
-// commands that read a database a running hub owns and must not change it.
+// commands that use a database a running hub owns and must not migrate
+// it (they read records; export also keeps pseudonyms).
 func (s *Store) CheckSchema(ctx context.Context) error {
 	p, err := s.migrator()
 	if err != nil {

@@ -773,10 +773,9 @@ func Run(t *testing.T, driver string) {
 		require.Equal(t, "note", woken.ID)
 	})
 
-	// Deferred, then its page recorded by a later delivery of the same
-	// batch: it is pending again when the batch commits.
 	// Pseudonyms are kept: each export sees those given before and adds
-	// its own.
+	// its own. One whose numbers another export took meanwhile numbers
+	// again on what is there now.
 	t.Run("KeepPseudonyms", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
@@ -788,7 +787,26 @@ func Run(t *testing.T, driver string) {
 			}))
 		}
 		require.Equal(t, []map[string]int{{}, {"ana ortiz": 1, "aortiz": 1, "bo": 2}, {"ana ortiz": 1, "aortiz": 1, "bo": 2, "cy": 3}}, seen)
+
+		calls := 0
+		require.NoError(t, s.KeepPseudonyms(ctx, func(given map[string]int) map[string]int {
+			calls++
+			if calls == 1 {
+				require.NoError(t, s.KeepPseudonyms(ctx, func(map[string]int) map[string]int { return map[string]int{"dee": 4} }))
+				return map[string]int{"eve": 4} // Dee's number, had it been kept
+			}
+			require.Equal(t, 4, given["dee"])
+			return map[string]int{"eve": 5}
+		}))
+		require.NoError(t, s.KeepPseudonyms(ctx, func(given map[string]int) map[string]int {
+			require.Equal(t, 4, given["dee"])
+			require.Equal(t, 5, given["eve"])
+			return nil
+		}))
 	})
+
+	// Deferred, then its page recorded by a later delivery of the same
+	// batch: it is pending again when the batch commits.
 
 	t.Run("DeferredDeliveryWakesInItsOwnBatch", func(t *testing.T) {
 		t.Parallel()
