@@ -37,10 +37,6 @@ type Tx struct {
 	// decoded are the states this transaction wrote, by record id; a
 	// record read again with the same state text is not decoded again.
 	decoded map[int64]decodedState
-	// outcomes are the outcomes of a batch's deliveries decided so far,
-	// written together when the batch ends (recordOutcomes), before the
-	// deliveries deferred until a page are woken (wake).
-	outcomes []batchOutcome
 	// woken are the pages indexed in this transaction, whose deferred
 	// deliveries are woken in one statement when it commits.
 	woken []any
@@ -144,10 +140,10 @@ func (t *Tx) recordOutcome(ctx context.Context, seq int64, out delivery.Outcome)
 	return nil
 }
 
-// recordOutcomes is recordOutcome for each of the batch's outcomes, in
-// one statement.
-func (t *Tx) recordOutcomes(ctx context.Context) error {
-	batch := t.outcomes
+// recordOutcomes is recordOutcome for each of a batch's outcomes, in one
+// statement. It runs before commit wakes the deliveries deferred until a
+// page the batch indexed, so that one of the batch's own is woken too.
+func (t *Tx) recordOutcomes(ctx context.Context, batch []batchOutcome) error {
 	if len(batch) == 0 {
 		return nil
 	}
@@ -654,16 +650,17 @@ func (s *Store) ProcessBatch(ctx context.Context, limit int, fn func(*Tx, delive
 		return 0, fmt.Errorf("process deliveries: %w", err)
 	}
 	tx := s.begin(sqlTx)
+	outcomes := make([]batchOutcome, 0, len(batch))
 	for _, d := range batch {
 		out, err := fn(tx, d)
 		if err != nil {
 			return 0, err
 		}
-		tx.outcomes = append(tx.outcomes, batchOutcome{seq: d.Seq, out: out})
+		outcomes = append(outcomes, batchOutcome{seq: d.Seq, out: out})
 	}
 	// The outcomes commit together or not at all: written in one
 	// statement, one round trip on PostgreSQL instead of one a delivery.
-	if err := tx.recordOutcomes(ctx); err != nil {
+	if err := tx.recordOutcomes(ctx, outcomes); err != nil {
 		return 0, err
 	}
 	if err := tx.commit(ctx); err != nil {
