@@ -249,11 +249,7 @@ func TestAnnouncedDeploymentJoinedByAPage(t *testing.T) {
 		b.send(t, incident.SourcePagerDuty, "p1", "", load(t, "pagerduty", "incident.triggered.json"))
 		b.send(t, incident.SourceGitHub, "g2", "deployment_status", announcedDeploy(t, 12, "success", "2021-06-04T13:40:00Z"))
 
-		recs, err := b.store.Incidents(context.Background(), store.IncidentFilter{})
-		require.NoError(t, err)
-		require.Len(t, recs, 1, "announced once")
-		rec, err := b.store.Incident(context.Background(), recs[0].ID)
-		require.NoError(t, err)
+		rec := b.onlyRecord(t, "announced once")
 		require.Equal(t, incident.KindIncident, rec.Kind)
 		var lines []string
 		for _, e := range rec.Timeline {
@@ -313,11 +309,7 @@ func TestAwarenessRecordOutlivedByItsDeployment(t *testing.T) {
 		require.NoError(t, b.proc.ExpireAwareness(context.Background()))
 		b.send(t, incident.SourceGitHub, "g2", "deployment_status", announcedDeploy(t, 12, "success", "2021-06-04T15:30:00Z"))
 
-		recs, err := b.store.Incidents(context.Background(), store.IncidentFilter{})
-		require.NoError(t, err)
-		require.Len(t, recs, 1, "announced once")
-		rec, err := b.store.Incident(context.Background(), recs[0].ID)
-		require.NoError(t, err)
+		rec := b.onlyRecord(t, "announced once")
 		require.Equal(t, incident.StatusResolved, rec.Status)
 		require.Len(t, rec.Changes, 1, "an announcement keeps the change it announces")
 	})

@@ -105,6 +105,17 @@ func (b *testBundle) drain(t *testing.T) {
 	}
 }
 
+// onlyRecord is the one record the store holds, read whole.
+func (b *testBundle) onlyRecord(t *testing.T, msgAndArgs ...any) incident.Record {
+	t.Helper()
+	recs, err := b.store.Incidents(context.Background(), store.IncidentFilter{})
+	require.NoError(t, err)
+	require.Len(t, recs, 1, msgAndArgs...)
+	rec, err := b.store.Incident(context.Background(), recs[0].ID)
+	require.NoError(t, err)
+	return rec
+}
+
 func (b *testBundle) status(t *testing.T, id string) delivery.Status {
 	t.Helper()
 	d, err := b.store.Delivery(context.Background(), incident.SourcePagerDuty, id)
@@ -391,11 +402,7 @@ func TestProcessorAppliesAnEventOnce(t *testing.T) {
 			require.Equal(t, delivery.StatusIgnored, d.Status, id)
 			require.Contains(t, d.Reason, "was applied before", id)
 		}
-		recs, err := b.store.Incidents(context.Background(), store.IncidentFilter{})
-		require.NoError(t, err)
-		require.Len(t, recs, 1)
-		rec, err := b.store.Incident(context.Background(), recs[0].ID)
-		require.NoError(t, err)
+		rec := b.onlyRecord(t)
 		triggers := 0
 		for _, e := range rec.Timeline {
 			if strings.Contains(e.Summary, "triggered") {
