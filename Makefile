@@ -59,9 +59,11 @@ bench-triage:
 # The real binary under load, next to a no-op receiver from the same run:
 # intake, a 20,000-delivery burst, page to first outbound call; on
 # PostgreSQL too when INCIDENTHUB_TEST_POSTGRES_DSN is set
-# (docs/performance.md). Not part of make test.
+# (docs/performance.md). BENCH_PHASES picks phases (closed,open,burst,note).
+# Not part of make test.
+BENCH_PHASES ?= all
 bench-e2e:
-	INCIDENTHUB_BENCH_E2E=1 $(GO) test -run '^TestBenchE2E$$' -count=1 -v -timeout 30m ./cmd/incidenthub | grep -v '^=== RUN\|^--- \|^PASS\|^ok'
+	INCIDENTHUB_BENCH_E2E=$(BENCH_PHASES) $(GO) test -run '^TestBenchE2E$$' -count=1 -v -timeout 30m ./cmd/incidenthub | grep -v '^=== RUN\|^--- \|^PASS\|^ok'
 
 # The benchmarks on both stores, PostgreSQL with fsync on as in production.
 bench-postgres:

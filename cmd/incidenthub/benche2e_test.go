@@ -28,7 +28,15 @@ import (
 )
 
 // benchE2EVar runs TestBenchE2E (`make bench-e2e`); make test skips it.
+// Its value names the phases to run, comma-separated (closed, open,
+// burst, note), or is 1 or all for all of them.
 const benchE2EVar = "INCIDENTHUB_BENCH_E2E"
+
+// benchPhase reports whether benchE2EVar asks for phase.
+func benchPhase(phase string) bool {
+	v := os.Getenv(benchE2EVar)
+	return v == "1" || v == "all" || slices.Contains(strings.Split(v, ","), phase)
+}
 
 // noopAddrVar makes the test binary a no-op webhook receiver on that
 // address: the ceiling the hub's intake is compared with, in a process of
@@ -75,38 +83,46 @@ func TestBenchE2E(t *testing.T) {
 	}
 	var table []string
 	row := func(format string, args ...any) { table = append(table, fmt.Sprintf(format, args...)) }
-	row("%-30s %12s %8s %8s %9s %11s %6s", "closed loop, 64 connections", "deliveries/s", "p50 ms", "p99 ms", "peak RSS", "CPU/deliv.", "ratio")
-	ceiling := closedLoop(t, "http://"+noopAddr, body, noop.Process.Pid, 5*time.Second)
-	row("%-30s %12.0f %8.2f %8.2f %7dMB %9.0fµs %6s", "no-op receiver", ceiling.rate, ceiling.p50, ceiling.p99, ceiling.rssMB, ceiling.cpuMicros, "1.00")
-	for _, driver := range drivers {
-		hub := startBenchProcess(t, driver, "")
-		r := closedLoop(t, hub.base, body, hub.pid(), 5*time.Second)
-		// Stopped at once: deciding its backlog would take the cores
-		// from the phases after it.
-		hub.hub.kill()
-		row("%-30s %12.0f %8.2f %8.2f %7dMB %9.0fµs %6.2f", "hub on "+driver, r.rate, r.p50, r.p99, r.rssMB, r.cpuMicros, r.rate/ceiling.rate)
+	if benchPhase("closed") {
+		row("%-30s %12s %8s %8s %9s %11s %6s", "closed loop, 64 connections", "deliveries/s", "p50 ms", "p99 ms", "peak RSS", "CPU/deliv.", "ratio")
+		ceiling := closedLoop(t, "http://"+noopAddr, body, noop.Process.Pid, 5*time.Second)
+		row("%-30s %12.0f %8.2f %8.2f %7dMB %9.0fµs %6s", "no-op receiver", ceiling.rate, ceiling.p50, ceiling.p99, ceiling.rssMB, ceiling.cpuMicros, "1.00")
+		for _, driver := range drivers {
+			hub := startBenchProcess(t, driver, "")
+			r := closedLoop(t, hub.base, body, hub.pid(), 5*time.Second)
+			// Stopped at once: deciding its backlog would take the cores
+			// from the phases after it.
+			hub.hub.kill()
+			row("%-30s %12.0f %8.2f %8.2f %7dMB %9.0fµs %6.2f", "hub on "+driver, r.rate, r.p50, r.p99, r.rssMB, r.cpuMicros, r.rate/ceiling.rate)
+		}
+		row("")
 	}
-	row("")
-	row("%-30s %12s %8s %8s", "open loop, 1,000/s offered", "answered/s", "p50 ms", "p99 ms")
-	for _, driver := range drivers {
-		hub := startBenchProcess(t, driver, "")
-		r := openLoop(t, hub.base, body, 1000, 5*time.Second)
-		hub.hub.kill()
-		row("%-30s %12.0f %8.2f %8.2f", "hub on "+driver, r.rate, r.p50, r.p99)
+	if benchPhase("open") {
+		row("%-30s %12s %8s %8s", "open loop, 1,000/s offered", "answered/s", "p50 ms", "p99 ms")
+		for _, driver := range drivers {
+			hub := startBenchProcess(t, driver, "")
+			r := openLoop(t, hub.base, body, 1000, 5*time.Second)
+			hub.hub.kill()
+			row("%-30s %12.0f %8.2f %8.2f", "hub on "+driver, r.rate, r.p50, r.p99)
+		}
+		row("")
 	}
-	row("")
-	row("%-30s %12s %10s %12s", "burst of 20,000 deliveries", "sent in", "decided in", "decided/s")
-	for _, driver := range drivers {
-		hub := startBenchProcess(t, driver, "")
-		sent, decided := burst(t, hub, body, 2000, 10)
-		hub.hub.kill()
-		row("%-30s %11.1fs %9.1fs %12.0f", "hub on "+driver, sent.Seconds(), decided.Seconds(), 20000/decided.Seconds())
+	if benchPhase("burst") {
+		row("%-30s %12s %10s %12s", "burst of 20,000 deliveries", "sent in", "decided in", "decided/s")
+		for _, driver := range drivers {
+			hub := startBenchProcess(t, driver, "")
+			sent, decided := burst(t, hub, body, 2000, 10)
+			hub.hub.kill()
+			row("%-30s %11.1fs %9.1fs %12.0f", "hub on "+driver, sent.Seconds(), decided.Seconds(), 20000/decided.Seconds())
+		}
+		row("")
 	}
-	row("")
-	row("%-30s %12s %8s %8s", "page to triage note, 1,000", "incidents", "p50 ms", "p99 ms")
-	for _, driver := range drivers {
-		p50, p99 := pageToNote(t, driver, body, 1000)
-		row("%-30s %12d %8.1f %8.1f", "hub on "+driver, 1000, p50, p99)
+	if benchPhase("note") {
+		row("%-30s %12s %8s %8s", "page to triage note, 1,000", "incidents", "p50 ms", "p99 ms")
+		for _, driver := range drivers {
+			p50, p99 := pageToNote(t, driver, body, 1000)
+			row("%-30s %12d %8.1f %8.1f", "hub on "+driver, 1000, p50, p99)
+		}
 	}
 	fmt.Println("\n" + strings.Join(table, "\n"))
 }
