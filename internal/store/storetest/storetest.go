@@ -5,6 +5,7 @@
 package storetest
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"database/sql"
@@ -14,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -182,6 +184,37 @@ func Run(t *testing.T, driver string) {
 		fresh, err = s.AppendDeliveries(ctx, []delivery.Delivery{other})
 		require.NoError(t, err)
 		require.Equal(t, []bool{true}, fresh, "ids are per source")
+	})
+
+	// A batch is stored in its order (the order it is processed in), each
+	// delivery with its own body to the byte, whatever the bodies hold
+	// or however long they are, next to each other in one statement.
+	t.Run("AppendDeliveriesKeepsOrderAndBodies", func(t *testing.T) {
+		t.Parallel()
+		s := open(t)
+		bodies := [][]byte{
+			[]byte(`{"first":true}`), {}, {0, 0xff, '\\', 'x', 0}, []byte("\\x00 not hex"),
+			bytes.Repeat([]byte("é"), 3000), []byte(`{"last":true}`),
+		}
+		ds := make([]delivery.Delivery, len(bodies))
+		for i, body := range bodies {
+			ds[i] = delivery.Delivery{Source: incident.SourceGitHub, ID: fmt.Sprint("ordered-", i), Event: fmt.Sprint("event-", i),
+				ReceivedAt: t0.Add(time.Duration(i) * time.Millisecond), Body: body, Headers: map[string]string{"X-N": fmt.Sprint(i)}}
+		}
+		fresh, err := s.AppendDeliveries(ctx, ds)
+		require.NoError(t, err)
+		require.Equal(t, []bool{true, true, true, true, true, true}, fresh)
+		var seqs []int64
+		for i, want := range ds {
+			got, err := s.Delivery(ctx, want.Source, want.ID)
+			require.NoError(t, err)
+			require.Equal(t, string(want.Body), string(got.Body), "body %d", i)
+			require.Equal(t, want.Event, got.Event)
+			require.Equal(t, want.Headers, got.Headers)
+			require.True(t, want.ReceivedAt.Equal(got.ReceivedAt), "received at %d", i)
+			seqs = append(seqs, got.Seq)
+		}
+		require.True(t, slices.IsSorted(seqs), "numbered in the batch's order: %v", seqs)
 	})
 
 	t.Run("AppendDeliveriesBeyondOneStatement", func(t *testing.T) {
