@@ -122,8 +122,8 @@ func headersJSON(h map[string]string) string {
 // docs/performance.md). WITH ORDINALITY keeps the batch's order, which is
 // the order its deliveries are numbered and processed in.
 const appendDeliveriesQuery = `INSERT INTO deliveries (source, delivery_id, event, received_at, body, headers, status)
-	SELECT d.source, d.delivery_id, d.event, d.received_at, substring($5::bytea FROM d.body_at FOR d.body_length), d.headers, 'pending'
-	FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $6::integer[], $7::integer[], $8::text[])
+	SELECT d.source, d.delivery_id, d.event, d.received_at, substring($8::bytea FROM d.body_at FOR d.body_length), d.headers, 'pending'
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::integer[], $6::integer[], $7::text[])
 		WITH ORDINALITY AS d(source, delivery_id, event, received_at, body_at, body_length, headers, n)
 	ORDER BY d.n
 	ON CONFLICT (source, delivery_id) DO NOTHING RETURNING source, delivery_id`
@@ -153,7 +153,9 @@ func (s *Store) appendDeliveriesPostgres(ctx context.Context, ds []delivery.Deli
 		bodies = append(bodies, d.Body...)
 		headers[i] = headersJSON(d.Headers)
 	}
-	rows, err := s.pool.Query(ctx, appendDeliveriesQuery, sources, ids, events, receivedAt, bodies, bodyAt, bodyLength, headers)
+	// The bodies go last: pgx then grows its buffers once for them, not
+	// again for the smaller values after them.
+	rows, err := s.pool.Query(ctx, appendDeliveriesQuery, sources, ids, events, receivedAt, bodyAt, bodyLength, headers, bodies)
 	if err != nil {
 		return nil, fmt.Errorf("append %d deliveries: %w", len(ds), err)
 	}
