@@ -374,7 +374,14 @@ func (p *Processor) report(d delivery.Delivery, res *result) {
 	for _, n := range res.notices {
 		p.log.Warn(n, "source", d.Source, "delivery", d.ID)
 	}
-	if res.outcome.Status != delivery.StatusProcessed {
+	switch res.outcome.Status {
+	case delivery.StatusProcessed:
+	case delivery.StatusIgnored:
+		// Most of what GitHub sends, and every redelivery: the reason is
+		// on the delivery (`deliveries list`) and counted, and a line
+		// each would bury what needs reading.
+		p.log.Debug("delivery ignored", "source", d.Source, "delivery", d.ID, "reason", res.outcome.Reason)
+	default:
 		p.log.Info("delivery "+string(res.outcome.Status), "source", d.Source, "delivery", d.ID, "reason", res.outcome.Reason)
 	}
 }
