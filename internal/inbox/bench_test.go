@@ -67,3 +67,21 @@ func openBenchStore(b *testing.B, sync string) *store.Store {
 	b.Cleanup(func() { s.Close() })
 	return s
 }
+
+// BenchmarkBudgetReserve is the budget's cost to a delivery that finds
+// room at once, as nearly every one does: reserve and release.
+func BenchmarkBudgetReserve(b *testing.B) {
+	budget := inbox.NewBudget(64 << 20)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			release, err := inbox.Reserve(ctx, budget, 1650)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			release()
+		}
+	})
+}

@@ -38,6 +38,11 @@ var errBusy = errors.New("intake.max_bytes_in_flight reached")
 // their release.
 func (b *Budget) reserve(ctx context.Context, n int64) (release func(), err error) {
 	n = min(n, b.max)
+	// Room at once (the usual case) needs no timer. TryAcquire fails
+	// while others wait, so the order stays first come, first served.
+	if b.sem.TryAcquire(n) {
+		return func() { b.sem.Release(n) }, nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, budgetWait)
 	defer cancel()
 	if err := b.sem.Acquire(ctx, n); err != nil {

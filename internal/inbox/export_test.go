@@ -1,5 +1,7 @@
 package inbox
 
+import "context"
+
 // Busy reports whether any of the budget's room is taken, so that a test
 // can wait until a request holds it.
 func Busy(b *Budget) bool {
@@ -8,4 +10,9 @@ func Busy(b *Budget) bool {
 		return false
 	}
 	return true
+}
+
+// Reserve is the budget's reserve, for its benchmark.
+func Reserve(ctx context.Context, b *Budget, n int64) (release func(), err error) {
+	return b.reserve(ctx, n)
 }
