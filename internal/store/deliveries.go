@@ -115,18 +115,25 @@ func headersJSON(h map[string]string) string {
 }
 
 // appendDeliveriesQuery stores a batch from one array a column and the
-// bodies end to end in one value: one statement text whatever the batch's
-// size, prepared once, and each body copied once into the message, where
-// a parameter a value grows pgx's buffers step by step, a batch's bodies
-// copied several times over (most of intake's garbage, measured in
-// docs/performance.md). WITH ORDINALITY keeps the batch's order, which is
-// the order its deliveries are numbered and processed in.
+// bodies end to end in one value. It is one statement text whatever the
+// batch's size, prepared once a connection (pgx's statement cache), and
+// each body is copied once into the message. A parameter a value made
+// pgx grow its buffers step by step, copying a batch's bodies several
+// times over: most of intake's garbage (docs/performance.md, change 11).
+// WITH ORDINALITY keeps the batch's order, which is the order its
+// deliveries are numbered and processed in, and makes the first of two
+// deliveries with one id the one kept.
 const appendDeliveriesQuery = `INSERT INTO deliveries (source, delivery_id, event, received_at, body, headers, status)
 	SELECT d.source, d.delivery_id, d.event, d.received_at, substring($8::bytea FROM d.body_at FOR d.body_length), d.headers, 'pending'
 	FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::integer[], $6::integer[], $7::text[])
 		WITH ORDINALITY AS d(source, delivery_id, event, received_at, body_at, body_length, headers, n)
 	ORDER BY d.n
 	ON CONFLICT (source, delivery_id) DO NOTHING RETURNING source, delivery_id`
+
+// maxBodiesPerStatement keeps a batch's bodies within what one bytea
+// value holds (1 GB) and an int32 offset counts. A variable, so that a
+// test can split a batch without a gigabyte of bodies.
+var maxBodiesPerStatement = 1 << 29
 
 func (s *Store) appendDeliveriesPostgres(ctx context.Context, ds []delivery.Delivery) (fresh []bool, err error) {
 	if len(ds) == 0 {
@@ -144,6 +151,18 @@ func (s *Store) appendDeliveriesPostgres(ctx context.Context, ds []delivery.Deli
 	)
 	for _, d := range ds {
 		size += len(d.Body)
+	}
+	if size > maxBodiesPerStatement && len(ds) > 1 {
+		// Two statements, each answered for its own deliveries. The
+		// default limits never come here (256 deliveries of at most
+		// 2 MiB); limits raised far enough do.
+		half := len(ds) / 2
+		first, err := s.appendDeliveriesPostgres(ctx, ds[:half])
+		if err != nil {
+			return nil, err
+		}
+		rest, err := s.appendDeliveriesPostgres(ctx, ds[half:])
+		return append(first, rest...), err
 	}
 	bodies := make([]byte, 0, size)
 	for i, d := range ds {
