@@ -93,7 +93,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	id, event = headerText(id), headerText(event)
 	// The delivery's logger is made only when there is something to say:
 	// most deliveries have nothing, and With formats its attributes at
-	// once, for every request (measured in docs/performance.md).
+	// once, for every request (measured in docs/performance.md). It names
+	// the id as it is when it speaks: a delivery without one is named by
+	// its body's hash once that is known, as it is stored and answered.
 	log := func() *slog.Logger { return h.log.With("delivery", id, "remote", r.RemoteAddr) }
 
 	// Refuse what can be refused without reading: an unsigned request
@@ -159,7 +161,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !fresh {
-		h.compare(r.Context(), log(), source, id, body)
+		h.compare(r.Context(), log, source, id, body)
 		count("duplicate")
 		reply(w, http.StatusOK, answer{Delivery: id, Duplicate: true})
 		return
@@ -171,13 +173,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // compare logs a delivery id that came again with another body: the first
 // body is kept (a vendor's retry carries the same one), so the second is
 // dropped, and someone should know. Both are named by their SHA-256 only.
-func (h *Handler) compare(ctx context.Context, log *slog.Logger, source incident.Source, id string, body []byte) {
+func (h *Handler) compare(ctx context.Context, log func() *slog.Logger, source incident.Source, id string, body []byte) {
 	stored, err := h.store.Delivery(ctx, source, id)
 	if err != nil || bytes.Equal(stored.Body, body) {
 		return
 	}
 	h.metrics.Deliveries.WithLabelValues(string(source), "conflict").Inc()
-	log.Warn("delivery id came again with another body; the first is kept, this one dropped",
+	log().Warn("delivery id came again with another body; the first is kept, this one dropped",
 		"stored_sha256", sum(stored.Body), "received_sha256", sum(body))
 }
 
