@@ -32,10 +32,28 @@ import (
 // burst, note), or is 1 or all for all of them.
 const benchE2EVar = "INCIDENTHUB_BENCH_E2E"
 
-// benchPhase reports whether benchE2EVar asks for phase.
-func benchPhase(phase string) bool {
-	v := os.Getenv(benchE2EVar)
-	return v == "1" || v == "all" || slices.Contains(strings.Split(v, ","), phase)
+// benchPhases are the phases of TestBenchE2E, in the order they run.
+var benchPhases = []string{"closed", "open", "burst", "note"}
+
+// benchPhasesAsked returns the phases benchE2EVar names, refusing one
+// that does not exist rather than measuring nothing.
+func benchPhasesAsked(t *testing.T) map[string]bool {
+	v := strings.TrimSpace(os.Getenv(benchE2EVar))
+	asked := map[string]bool{}
+	if v == "1" || v == "all" {
+		for _, p := range benchPhases {
+			asked[p] = true
+		}
+		return asked
+	}
+	for p := range strings.SplitSeq(v, ",") {
+		p = strings.TrimSpace(p)
+		if !slices.Contains(benchPhases, p) {
+			t.Fatalf("%s=%s: no phase %q (phases: %s, or all)", benchE2EVar, v, p, strings.Join(benchPhases, ", "))
+		}
+		asked[p] = true
+	}
+	return asked
 }
 
 // noopAddrVar makes the test binary a no-op webhook receiver on that
@@ -64,18 +82,12 @@ func serveNoop(addr string) int {
 // 1,000 incidents. docs/performance.md keeps the figures.
 func TestBenchE2E(t *testing.T) {
 	if os.Getenv(benchE2EVar) == "" {
-		t.Skip("make bench-e2e runs this (" + benchE2EVar + "=1)")
+		t.Skip("make bench-e2e runs this (" + benchE2EVar + "=all)")
 	}
+	asked := benchPhasesAsked(t)
 	body, err := os.ReadFile(sample(t, "incident.triggered.json"))
 	require.NoError(t, err)
 	t.Logf("payload: PagerDuty's incident.triggered, %d bytes", len(body))
-
-	noopAddr := freeAddr(t)
-	noop := exec.Command(os.Args[0])
-	noop.Env = append(os.Environ(), noopAddrVar+"="+noopAddr)
-	require.NoError(t, noop.Start())
-	t.Cleanup(func() { _ = noop.Process.Kill(); _ = noop.Wait() })
-	waitListening(t, noopAddr)
 
 	drivers := []string{config.DriverSQLite}
 	if os.Getenv(storetest.PostgresDSNVar) != "" {
@@ -83,7 +95,13 @@ func TestBenchE2E(t *testing.T) {
 	}
 	var table []string
 	row := func(format string, args ...any) { table = append(table, fmt.Sprintf(format, args...)) }
-	if benchPhase("closed") {
+	if asked["closed"] {
+		noopAddr := freeAddr(t)
+		noop := exec.Command(os.Args[0])
+		noop.Env = append(os.Environ(), noopAddrVar+"="+noopAddr)
+		require.NoError(t, noop.Start())
+		t.Cleanup(func() { _ = noop.Process.Kill(); _ = noop.Wait() })
+		waitListening(t, noopAddr)
 		row("%-30s %12s %8s %8s %9s %11s %6s", "closed loop, 64 connections", "deliveries/s", "p50 ms", "p99 ms", "peak RSS", "CPU/deliv.", "ratio")
 		ceiling := closedLoop(t, "http://"+noopAddr, body, noop.Process.Pid, 5*time.Second)
 		row("%-30s %12.0f %8.2f %8.2f %7dMB %9.0fµs %6s", "no-op receiver", ceiling.rate, ceiling.p50, ceiling.p99, ceiling.rssMB, ceiling.cpuMicros, "1.00")
@@ -97,7 +115,7 @@ func TestBenchE2E(t *testing.T) {
 		}
 		row("")
 	}
-	if benchPhase("open") {
+	if asked["open"] {
 		row("%-30s %12s %8s %8s", "open loop, 1,000/s offered", "answered/s", "p50 ms", "p99 ms")
 		for _, driver := range drivers {
 			hub := startBenchProcess(t, driver, "")
@@ -107,7 +125,7 @@ func TestBenchE2E(t *testing.T) {
 		}
 		row("")
 	}
-	if benchPhase("burst") {
+	if asked["burst"] {
 		row("%-30s %12s %10s %12s", "burst of 20,000 deliveries", "sent in", "decided in", "decided/s")
 		for _, driver := range drivers {
 			hub := startBenchProcess(t, driver, "")
@@ -117,7 +135,7 @@ func TestBenchE2E(t *testing.T) {
 		}
 		row("")
 	}
-	if benchPhase("note") {
+	if asked["note"] {
 		row("%-30s %12s %8s %8s", "page to triage note, 1,000", "incidents", "p50 ms", "p99 ms")
 		for _, driver := range drivers {
 			p50, p99 := pageToNote(t, driver, body, 1000)
