@@ -139,16 +139,7 @@ func (s *Store) appendDeliveriesPostgres(ctx context.Context, ds []delivery.Deli
 	if len(ds) == 0 {
 		return nil, nil
 	}
-	var (
-		sources    = make([]string, len(ds))
-		ids        = make([]string, len(ds))
-		events     = make([]string, len(ds))
-		receivedAt = make([]int64, len(ds))
-		bodyAt     = make([]int32, len(ds))
-		bodyLength = make([]int32, len(ds))
-		headers    = make([]string, len(ds))
-		size       int
-	)
+	size := 0
 	for _, d := range ds {
 		size += len(d.Body)
 	}
@@ -162,9 +153,21 @@ func (s *Store) appendDeliveriesPostgres(ctx context.Context, ds []delivery.Deli
 			return nil, err
 		}
 		rest, err := s.appendDeliveriesPostgres(ctx, ds[half:])
-		return append(first, rest...), err
+		if err != nil {
+			return nil, err
+		}
+		return append(first, rest...), nil
 	}
-	bodies := make([]byte, 0, size)
+	var (
+		sources    = make([]string, len(ds))
+		ids        = make([]string, len(ds))
+		events     = make([]string, len(ds))
+		receivedAt = make([]int64, len(ds))
+		bodyAt     = make([]int32, len(ds))
+		bodyLength = make([]int32, len(ds))
+		headers    = make([]string, len(ds))
+		bodies     = make([]byte, 0, size)
+	)
 	for i, d := range ds {
 		sources[i], ids[i], events[i], receivedAt[i] = string(d.Source), d.ID, d.Event, d.ReceivedAt.UnixMilli()
 		// substring counts from 1.
