@@ -845,7 +845,6 @@ func Run(t *testing.T, driver string) {
 
 	// Deferred, then its page recorded by a later delivery of the same
 	// batch: it is pending again when the batch commits.
-
 	t.Run("DeferredDeliveryWakesInItsOwnBatch", func(t *testing.T) {
 		t.Parallel()
 		s := open(t)
