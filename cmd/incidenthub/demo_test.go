@@ -13,6 +13,7 @@ import (
 // The demo tells the whole loop offline and leaves nothing behind; with
 // --keep, the record stays for the other commands to read.
 func TestDemo(t *testing.T) {
+	sqlitePassOnly(t, "the demo runs on an embedded SQLite store of its own")
 	t.Parallel()
 	out := cli(t, "demo", "--speed", "20")
 	for _, want := range []string{

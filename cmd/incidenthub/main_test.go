@@ -78,6 +78,17 @@ func e2eStore() string {
 	return config.DriverSQLite
 }
 
+// sqlitePassOnly skips a test on the PostgreSQL pass of the end-to-end
+// suite when what it proves does not depend on the hub's store (why): the
+// SQLite pass has proved it, and running it twice only costs CI time that
+// `make test` does not have to spare on a slow machine.
+func sqlitePassOnly(t *testing.T, why string) {
+	t.Helper()
+	if e2eStore() == config.DriverPostgres {
+		t.Skip("proved on the SQLite pass: " + why)
+	}
+}
+
 // freeAddr returns a loopback address for a hub to listen on. Its port
 // lies outside the kernel's ephemeral range: a port from that range, free
 // when chosen, can be taken by an outbound connection or by a vendor
