@@ -305,6 +305,10 @@ func (r Rules) derive(rec *incident.Record) {
 		triggered, acknowledged bool
 		resolvedAt              time.Time
 		severity                string
+		// The rank of severity, so that a storm's thousands of pages of
+		// one severity are compared as strings, not looked up in the
+		// rules each (derive runs on every page delivery).
+		severityRank int
 	)
 	for _, p := range rec.Pages {
 		switch p.Status {
@@ -320,8 +324,10 @@ func (r Rules) derive(rec *incident.Record) {
 		if p.TriggeredAt.Before(rec.OpenedAt) {
 			rec.OpenedAt = p.TriggeredAt
 		}
-		if severity == "" || r.rank(p.Severity) < r.rank(severity) {
-			severity = p.Severity
+		if p.Severity != severity {
+			if rank := r.rank(p.Severity); severity == "" || rank < severityRank {
+				severity, severityRank = p.Severity, rank
+			}
 		}
 	}
 	status := incident.StatusResolved

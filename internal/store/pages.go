@@ -76,11 +76,16 @@ func (t *Tx) withPages(ctx context.Context, recs []incident.Record) error {
 
 // remember notes a record's pages as stored, and which record holds each.
 func (t *Tx) remember(recordID int64, sp storedPages) {
+	t.keep(recordID, sp)
+	t.index(recordID, sp.pages)
+}
+
+// keep notes a record's pages as stored.
+func (t *Tx) keep(recordID int64, sp storedPages) {
 	if t.stored == nil {
 		t.stored = map[int64]storedPages{}
 	}
 	t.stored[recordID] = sp
-	t.index(recordID, sp.pages)
 }
 
 // index notes which record holds each of the pages.
@@ -190,7 +195,18 @@ func (t *Tx) savePages(ctx context.Context, rec *incident.Record, save pagesToSa
 		stored = slices.DeleteFunc(stored, func(p *incident.Page) bool { return skipped[p.ID] })
 	}
 	if save.whole {
-		t.remember(rec.ID, storedPages{pages: stored, inTable: true})
+		// The pages it did not write are those the transaction had stored
+		// and indexed already: only those it wrote are indexed again, so
+		// that saving a storm's record indexes its one changed page, not
+		// its thousands.
+		t.keep(rec.ID, storedPages{pages: stored, inTable: true})
+		var saved []*incident.Page
+		for _, i := range changed {
+			if written[rec.Pages[i].ID] {
+				saved = append(saved, rec.Pages[i])
+			}
+		}
+		t.index(rec.ID, saved)
 	} else {
 		// Rows it does not show may remain: its list is read again.
 		delete(t.stored, rec.ID)
