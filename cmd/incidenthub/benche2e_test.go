@@ -96,13 +96,16 @@ func TestBenchE2E(t *testing.T) {
 	}
 	var table []string
 	row := func(format string, args ...any) { table = append(table, fmt.Sprintf(format, args...)) }
-	if asked["closed"] {
-		noopAddr := freeAddr(t)
-		noop := exec.Command(os.Args[0])
+	var noop *exec.Cmd
+	noopAddr := freeAddr(t)
+	if asked["closed"] || asked["open"] {
+		noop = exec.Command(os.Args[0])
 		noop.Env = append(os.Environ(), noopAddrVar+"="+noopAddr)
 		require.NoError(t, noop.Start())
 		t.Cleanup(func() { _ = noop.Process.Kill(); _ = noop.Wait() })
 		waitListening(t, noopAddr)
+	}
+	if asked["closed"] {
 		row("%-30s %12s %8s %8s %9s %11s %6s %10s", "closed loop, 64 connections", "deliveries/s", "p50 ms", "p99 ms", "peak RSS", "CPU/deliv.", "ratio", "decided/s")
 		// The no-op runs before and after the hubs, and the ratios divide
 		// by the mean of the two: on a shared machine the ceiling drifts
@@ -141,6 +144,10 @@ func TestBenchE2E(t *testing.T) {
 	}
 	if asked["open"] {
 		row("%-30s %12s %8s %8s", "open loop, 1,000/s offered", "answered/s", "p50 ms", "p99 ms")
+		// The floor: what this machine and load generator add to any
+		// receiver's answer at this rate.
+		r := openLoop(t, "http://"+noopAddr, body, 1000, 5*time.Second)
+		row("%-30s %12.0f %8.2f %8.2f", "no-op receiver", r.rate, r.p50, r.p99)
 		for _, driver := range drivers {
 			hub := startBenchProcess(t, driver, "")
 			r := openLoop(t, hub.base, body, 1000, 5*time.Second)
