@@ -134,7 +134,7 @@ func TestBenchE2E(t *testing.T) {
 		line := "%-30s %12.0f %8.2f %8.2f %7dMB %9.0fµs %6s"
 		row(line, "no-op receiver, before", before.rate, before.p50, before.p99, before.rssMB, before.cpuMicros, "")
 		row(line, "no-op receiver, after", after.rate, after.p50, after.p99, after.rssMB, after.cpuMicros, "")
-		row("%-30s %12.0f %47s", "no-op, mean: the ceiling", ceiling, "1.00")
+		row("%-30s %12.0f %46s", "no-op, mean: the ceiling", ceiling, "1.00")
 		for _, h := range hubs {
 			r := h.load
 			row(line+" %10.0f", "hub on "+h.driver, r.rate, r.p50, r.p99, r.rssMB, r.cpuMicros,

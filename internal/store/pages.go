@@ -195,10 +195,10 @@ func (t *Tx) savePages(ctx context.Context, rec *incident.Record, save pagesToSa
 		stored = slices.DeleteFunc(stored, func(p *incident.Page) bool { return skipped[p.ID] })
 	}
 	if save.whole {
-		// The pages it did not write are those the transaction had stored
-		// and indexed already: only those it wrote are indexed again, so
-		// that saving a storm's record indexes its one changed page, not
-		// its thousands.
+		// The pages it did not change are those the transaction had
+		// stored and indexed already, and those it skipped another record
+		// holds: only those it wrote are indexed again, so that saving a
+		// storm's record indexes its one changed page, not its thousands.
 		t.keep(rec.ID, storedPages{pages: stored, inTable: true})
 		var saved []*incident.Page
 		for _, i := range changed {
