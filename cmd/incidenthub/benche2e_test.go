@@ -96,9 +96,12 @@ func TestBenchE2E(t *testing.T) {
 	}
 	var table []string
 	row := func(format string, args ...any) { table = append(table, fmt.Sprintf(format, args...)) }
-	var noop *exec.Cmd
-	noopAddr := freeAddr(t)
+	var (
+		noop     *exec.Cmd
+		noopAddr string
+	)
 	if asked["closed"] || asked["open"] {
+		noopAddr = freeAddr(t)
 		noop = exec.Command(os.Args[0])
 		noop.Env = append(os.Environ(), noopAddrVar+"="+noopAddr)
 		require.NoError(t, noop.Start())
